@@ -1,0 +1,28 @@
+"""Shared test helpers: where the real data is, and how to run the `aerial-nb` command."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Real imagery lives beside the project (never inside it); $AERIAL_NB_TEST_DATA points elsewhere.
+SHARED_DATA = Path(os.environ.get("AERIAL_NB_TEST_DATA", ROOT.parent / "shared" / "data"))
+UCMERCED = SHARED_DATA / "ucmerced"
+NAIP = SHARED_DATA / "naip_nd"
+
+
+def need(path: Path):
+    "Skip the test, saying why, when a real data set is absent."
+    if not path.is_dir():
+        pytest.skip(f"real data {path} is absent (set AERIAL_NB_TEST_DATA to a folder holding ucmerced/ and naip_nd/)")
+
+
+def aerial_nb(*args, outputs: Path, env: dict | None = None, timeout: int = 1500) -> subprocess.CompletedProcess:
+    "Run the `aerial-nb` command of this environment with its outputs in `outputs`."
+    e = {**os.environ, "AERIAL_NB_PATHS_OUTPUTS_DIR": str(outputs),
+         # keep exports shared with the rest of the project so tests do not export the ONNX models again
+         "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store"), **(env or {})}
+    exe = Path(sys.executable).parent / "aerial-nb"
+    return subprocess.run([str(exe), *args], cwd=ROOT, env=e, capture_output=True, text=True, timeout=timeout)
