@@ -46,3 +46,7 @@ readme: install
 check-sync: install
 	$(BIN)/nbdev-export && $(BIN)/aerial-nb readme
 	git diff --exit-code -- aerial_nb README.md
+
+# Featurizer throughput on the default image set: python loop vs SynapseML vs onnxruntime-on-Spark.
+bench: install data
+	$(BIN)/aerial-nb bench

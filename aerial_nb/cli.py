@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -64,6 +65,24 @@ def _summary(run_dir: Path) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/11_cli.ipynb #c011
+def _bench(a) -> int:
+    from aerial_nb.bench import run_benchmark, write_benchmark
+    from aerial_nb.explore import find_images
+    from aerial_nb.setup import environment_report, get_spark, load_settings
+    settings = load_settings(a.settings)
+    images = a.images or str(settings.path("data", "images_dir"))
+    paths = sorted(find_images(images).path)[: a.limit or None]
+    spark = get_spark(settings, app_name="aerial-nb bench")
+    print(f"featurizing {len(paths)} images of {images} on {spark.sparkContext.master} "
+          f"({os.cpu_count()} cores), models {a.models}")
+    table = run_benchmark(spark, paths, a.models.split(","), settings)
+    out = write_benchmark(table, settings.path("paths", "outputs_dir") / "bench",
+                          {"images_dir": images, "n_images": len(paths), **environment_report(spark)})
+    print(table.to_string(index=False)); print(f"written to {out}")
+    spark.stop()
+    return 0
+
+# %% ../nbs/11_cli.ipynb #c012
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `aerial-nb` command."
     ap = argparse.ArgumentParser(prog="aerial-nb", description="Land-use classification of aerial imagery on Spark.")
@@ -77,12 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("validate", help="check a parameter file without running anything")
     v.add_argument("params", nargs="?", default="params/default.yaml")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    b = sub.add_parser("bench", help="featurizer images/s: a python loop vs the Spark backends, with ratios")
+    b.add_argument("--images", default=None, help="image set (default: settings' [data] images_dir)")
+    b.add_argument("--models", default="efficientnet-lite0,efficientnet-lite2")
+    b.add_argument("--limit", type=int, default=0, help="at most this many images (default: all)")
+    b.add_argument("--settings", default=None)
     d = sub.add_parser("readme", help="write README.md from nbs/index.ipynb")
     d.add_argument("--nbs", default="nbs"); d.add_argument("--dest", default="README.md")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "readme":
             print(f"wrote {write_readme(a.nbs, a.dest)}"); return 0
+        if a.cmd == "bench": return _bench(a)
         params = {**load_params(a.params), **parse_overrides(a.set)}
         if a.cmd == "validate":
             validate_params(params); print(f"{a.params}: parameters are valid"); return 0

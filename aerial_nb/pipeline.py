@@ -38,6 +38,9 @@ PARAMS: dict[str, object] = {
     "output_model_name": "",
     "overwrite_model": False,
     "on_bad_image": "error",
+    "featurizer_backend": "synapseml",  # or onnxruntime (same features; faster locally, needs Python on executors)
+    "tta": False,              # average features over the 8 rotations/flips of each image (onnxruntime backend)
+    "cv_folds": 0,             # k > 1: also report k-fold cross-validated accuracy
     "images_dir": "",          # "" = settings' [data] images_dir
     "score_raster": "",        # file in settings' [data] rasters_dir, or a path; "" = no scoring
     "tile_footprint_m": 224.0,
@@ -72,6 +75,13 @@ def validate_params(params: dict) -> dict:
     if not (isinstance(p["seed"], int) and not isinstance(p["seed"], bool)): problems.append(f"seed must be an integer, got {p['seed']!r}")
     if not (_is_num(p["tile_footprint_m"]) and p["tile_footprint_m"] > 0):
         problems.append(f"tile_footprint_m must be a positive number of metres, got {p['tile_footprint_m']!r}")
+    if p["featurizer_backend"] not in ("synapseml", "onnxruntime"):
+        problems.append(f"featurizer_backend {p['featurizer_backend']!r} is not one of synapseml, onnxruntime")
+    if not isinstance(p["tta"], bool): problems.append(f"tta must be true or false, got {p['tta']!r}")
+    elif p["tta"] and p["featurizer_backend"] != "onnxruntime":
+        problems.append("tta: true needs featurizer_backend: onnxruntime (SynapseML's featurizer has no rotation step)")
+    if not (isinstance(p["cv_folds"], int) and not isinstance(p["cv_folds"], bool) and (p["cv_folds"] == 0 or p["cv_folds"] >= 2)):
+        problems.append(f"cv_folds must be 0 (off) or an integer >= 2, got {p['cv_folds']!r}")
     if p["on_bad_image"] not in ("error", "skip"): problems.append(f"on_bad_image must be 'error' or 'skip', got {p['on_bad_image']!r}")
     if not isinstance(p["overwrite_model"], bool): problems.append(f"overwrite_model must be true or false, got {p['overwrite_model']!r}")
     for k in ("run_name", "output_model_name", "images_dir", "score_raster"):

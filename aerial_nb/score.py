@@ -40,7 +40,7 @@ def resolve_model(settings, run_dir: str | Path | None = None, model_name: str =
 
 # %% ../nbs/05_score.ipynb #c006
 def score_tiles(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: dict, settings, out_dir: str | Path,
-                run_id: str = "", on_bad_image: str = "error") -> dict:
+                run_id: str = "", on_bad_image: str = "error", backend: str | None = None) -> dict:
     "Classify every tile of `tiles` (a read_tile_set frame); writes predictions.parquet/.csv to `out_dir`."
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
@@ -51,7 +51,9 @@ def score_tiles(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: d
                          f"({model_info['onnx_sha256'][:12]}…): use pretrained_model_type {meta['pretrained_model_type']!r}.")
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    feats = featurize_step(spark, tile_manifest(tiles), model_info, settings, None, on_bad_image)
+    # Features as in training: with the model's tta; any backend (they compute the same numbers).
+    feats = featurize_step(spark, tile_manifest(tiles), model_info, settings, None, on_bad_image,
+                           backend or meta.get("featurizer_backend", "synapseml"), meta.get("tta", False))
     info_cols = [c for c in tiles.columns if c not in ("bytes", "mtime_ns")]
     joined = spark.read.parquet(feats["path"]).join(spark.createDataFrame(tiles[info_cols]), "path")
     probs = vector_to_array("probability")

@@ -28,7 +28,7 @@ DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
     "spark": {"master": "local[*]", "driver_memory": "6g", "executor_memory": "4g",
               "shuffle_partitions": "8", "ui_enabled": "false",
               "synapseml_package": "com.microsoft.azure:synapseml-deep-learning_2.12:1.1.0"},
-    "featurize": {"mini_batch_size": "32", "partitions_per_core": "2"},
+    "featurize": {"mini_batch_size": "32", "partitions_per_core": "2", "ort_threads": "1"},
     "tracking": {"uri": "outputs/mlruns"},
 }
 SETTINGS_FILE = "settings.ini"
@@ -158,6 +158,9 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+# LBFGS logs a failed line search as an error, then recovers by itself: not an error for users.
+logger.lbfgs.name = breeze.optimize
+logger.lbfgs.level = off
 """
 
 def _quiet_driver_logs(conf: dict, cache: Path) -> None:

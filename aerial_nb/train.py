@@ -17,7 +17,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['CLASSIFIERS', 'check_classifier_params', 'make_classifier', 'classification_metrics', 'check_model_name',
-           'save_model', 'load_model', 'fit_and_evaluate', 'train_step']
+           'save_model', 'load_model', 'fit_and_evaluate', 'assign_folds', 'cross_validate', 'train_step']
 
 # %% ../nbs/03_train.ipynb #c005
 CLASSIFIERS: dict[str, dict] = {
@@ -125,10 +125,32 @@ def fit_and_evaluate(spark, features_path: str, manifest: pd.DataFrame, classifi
     metrics.update(n_train=int(n_train), n_test=len(pred), fit_seconds=round(fit_s, 2))
     return model, metrics, pred
 
-# %% ../nbs/03_train.ipynb #c015
+# %% ../nbs/03_train.ipynb #c016
+def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
+    "Fold number 0..k-1 per image, stratified by class and reproducible by `seed`."
+    if k < 2: raise ValueError(f"cv_folds must be 0 (off) or at least 2, got {k}.")
+    small = manifest.groupby("label").size().loc[lambda s: s < k]
+    if len(small): raise ValueError(f"cv_folds={k} needs at least {k} images per class; too few in: {', '.join(small.index)}.")
+    rng = np.random.default_rng(seed)
+    folds = pd.Series(0, index=manifest.index)
+    for _, idx in manifest.groupby("label").groups.items():
+        folds.loc[rng.permutation(np.asarray(idx))] = np.arange(len(idx)) % k
+    return folds
+
+def cross_validate(spark, features_path: str, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None,
+                   k: int = 5, seed: int = 42) -> dict:
+    "Accuracy of each of `k` stratified folds, their mean and standard deviation."
+    folds = assign_folds(manifest, k, seed)
+    accs = []
+    for f in range(k):
+        m = manifest.assign(split=np.where(folds == f, "test", "train"))
+        accs.append(fit_and_evaluate(spark, features_path, m, classifier, classifier_params, seed)[1]["accuracy"])
+    return {"folds": k, "accuracies": [round(a, 4) for a in accs], "mean": float(np.mean(accs)), "std": float(np.std(accs))}
+
+# %% ../nbs/03_train.ipynb #c018
 def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dict, model_info: dict, settings,
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
-               seed: int = 42, run_id: str | None = None) -> dict:
+               seed: int = 42, run_id: str | None = None, cv_folds: int = 0) -> dict:
     "Train, evaluate and save; writes `metrics.json` and `test_predictions.parquet` to the run folder."
     run_dir = Path(run_dir)
     dest = check_model_name(settings.path("paths", "outputs_dir") / "models", output_model_name, overwrite_model)
@@ -138,11 +160,15 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
             "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {})},
             "labels": metrics["labels"], "pretrained_model_type": model_info["name"],
             "onnx_sha256": model_info["onnx_sha256"], "feature_dim": model_info["feature_dim"],
+            # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
+            "tta": bool(features.get("tta", False)), "featurizer_backend": features.get("backend", "synapseml"),
             "run_id": run_id or run_dir.name, "accuracy": metrics["accuracy"],
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     save_model(model, meta, dest, overwrite_model)
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),
                "features_cached": features.get("cached"), "n_images": features.get("n_images")}
+    if cv_folds:
+        metrics["cv"] = cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed)
     pred.to_parquet(run_dir / "test_predictions.parquet", index=False)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
