@@ -45,7 +45,8 @@ readme: install
 # The library and README are generated: regenerating them must change nothing that is committed.
 check-sync: install
 	$(BIN)/nbdev-export && $(BIN)/aerial-nb readme
-	git diff --exit-code -- aerial_nb README.md
+	@changed=$$(git status --porcelain -- aerial_nb README.md); \
+	if [ -n "$$changed" ]; then echo "out of sync with nbs/ (run make export readme and commit):"; echo "$$changed"; exit 1; fi
 
 # Featurizer throughput on the default image set: python loop vs SynapseML vs onnxruntime-on-Spark.
 bench: install data

@@ -16,7 +16,8 @@ import pandas as pd
 from .featurize import featurize_images, ort_session, preprocess
 
 # %% auto #0
-__all__ = ['bench_python_loop', 'bench_spark_backend', 'run_benchmark', 'markdown_table', 'write_benchmark']
+__all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'run_benchmark', 'markdown_table', 'write_benchmark',
+           'bench_decode', 'run_tuning']
 
 # %% ../nbs/12_bench.ipynb #c005
 def bench_python_loop(paths: list[str], model: dict, threads: int | None = None, batch: int = 32) -> dict:
@@ -69,3 +70,35 @@ def write_benchmark(table: pd.DataFrame, out_dir: str | Path, context: dict) -> 
     stem.with_suffix(".json").write_text(json.dumps({**context, "rows": table.to_dict("records")}, indent=2))
     stem.with_suffix(".md").write_text(markdown_table(table))
     return stem.with_suffix(".json")
+
+# %% ../nbs/12_bench.ipynb #c012
+TUNING_GRID = [
+    {"ort_threads": 1, "partitions_per_core": 2, "mini_batch_size": 32},    # the defaults
+    {"ort_threads": 2, "partitions_per_core": 2, "mini_batch_size": 32},    # oversubscribed: 2 tasks x 2 threads
+    {"ort_threads": 1, "partitions_per_core": 1, "mini_batch_size": 32},
+    {"ort_threads": 1, "partitions_per_core": 4, "mini_batch_size": 32},
+    {"ort_threads": 1, "partitions_per_core": 2, "mini_batch_size": 8},
+    {"ort_threads": 1, "partitions_per_core": 2, "mini_batch_size": 64},
+    {"ort_threads": 1, "partitions_per_core": 2, "mini_batch_size": 32, "arrow_batch": 64},
+]
+
+def bench_decode(paths: list[str], model: dict) -> dict:
+    "Images/s of reading + decoding + resizing + normalizing alone (no network): the floor any backend pays."
+    t0 = time.perf_counter()
+    for p in paths: preprocess(Path(p).read_bytes(), model)
+    secs = time.perf_counter() - t0
+    return {"method": "decode+resize only", "images": len(paths), "seconds": round(secs, 2), "images_per_second": round(len(paths) / secs, 2)}
+
+def run_tuning(spark, paths: list[str], model: dict, settings, grid: list[dict] = TUNING_GRID) -> pd.DataFrame:
+    "Images/s of the onnxruntime backend for each knob setting of `grid`, plus decode-only and the python loop."
+    from aerial_nb.setup import Settings
+    rows = [bench_decode(paths, model), bench_python_loop(paths, model)]
+    for g in grid:
+        vals = {s: dict(kv) for s, kv in settings.values.items()}
+        vals["featurize"].update({k: str(v) for k, v in g.items() if k != "arrow_batch"})
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(g.get("arrow_batch", 10000)))
+        r = bench_spark_backend(spark, paths, model, Settings(vals, settings.root, settings.source), "onnxruntime")
+        rows.append({**r, **g})
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
+    base = rows[1]["images_per_second"]
+    return pd.DataFrame(rows).assign(ratio_to_loop=lambda d: (d.images_per_second / base).round(3))

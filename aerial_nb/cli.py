@@ -75,7 +75,11 @@ def _bench(a) -> int:
     spark = get_spark(settings, app_name="aerial-nb bench")
     print(f"featurizing {len(paths)} images of {images} on {spark.sparkContext.master} "
           f"({os.cpu_count()} cores), models {a.models}")
-    table = run_benchmark(spark, paths, a.models.split(","), settings)
+    if a.tune:
+        from aerial_nb.bench import run_tuning
+        from aerial_nb.models import ensure_model
+        table = run_tuning(spark, paths, ensure_model(a.models.split(",")[0], settings.path("paths", "model_store")), settings)
+    else: table = run_benchmark(spark, paths, a.models.split(","), settings)
     out = write_benchmark(table, settings.path("paths", "outputs_dir") / "bench",
                           {"images_dir": images, "n_images": len(paths), **environment_report(spark)})
     print(table.to_string(index=False)); print(f"written to {out}")
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--models", default="efficientnet-lite0,efficientnet-lite2")
     b.add_argument("--limit", type=int, default=0, help="at most this many images (default: all)")
     b.add_argument("--settings", default=None)
+    b.add_argument("--tune", action="store_true", help="time the onnxruntime backend over threads/partitions/batch sizes instead")
     d = sub.add_parser("readme", help="write README.md from nbs/index.ipynb")
     d.add_argument("--nbs", default="nbs"); d.add_argument("--dest", default="README.md")
     a = ap.parse_args(argv)

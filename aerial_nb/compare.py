@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .setup import write_atomic
+
 # %% auto #0
 __all__ = ['RUN_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy']
 
@@ -19,14 +21,18 @@ RUN_COLUMNS = ["run_id", "accuracy", "macro_f1", "pretrained_model_type", "class
                "n_test", "fit_seconds", "featurize_seconds", "model_name", "model_path"]
 
 def load_runs(outputs_dir: str | Path) -> pd.DataFrame:
-    "One row per finished training run under `outputs_dir/runs/`, with its parameters and metrics."
+    "One row per training run under `outputs_dir/runs/` whose model still exists, with its parameters and metrics."
     rows = []
     for m in sorted(Path(outputs_dir).glob("runs/*/metrics.json")):
-        metrics = json.loads(m.read_text())
+        try: metrics = json.loads(m.read_text())
+        except ValueError: continue    # a run writing it right now
+        if not Path(str(metrics.get("model_path"))).exists():
+            print(f"left out {m.parent.name}: its model {metrics.get('model_path')} no longer exists"); continue
         params = yaml.safe_load((m.parent / "params.yaml").read_text()) if (m.parent / "params.yaml").exists() else {}
         rows.append({**{k: params.get(k) for k in ("sample_frac", "run_name")},
-                     **{k: metrics.get(k) for k in RUN_COLUMNS if k in metrics}, "run_id": m.parent.name})
-    return pd.DataFrame(rows, columns=RUN_COLUMNS + ["run_name"])
+                     **{k: metrics.get(k) for k in RUN_COLUMNS if k in metrics}, "run_id": m.parent.name,
+                     "classes": ",".join(metrics.get("labels", []))})
+    return pd.DataFrame(rows, columns=RUN_COLUMNS + ["run_name", "classes"])
 
 def rank_runs(runs: pd.DataFrame) -> pd.DataFrame:
     "Runs best first: by test accuracy, then macro F1, then the most recent."
@@ -38,7 +44,7 @@ def write_best(outputs_dir: str | Path, ranked: pd.DataFrame) -> dict:
     if not len(ranked): raise ValueError(f"No finished runs under {Path(outputs_dir) / 'runs'}: train one first "
                                          f"(`aerial-nb run params/default.yaml`).")
     best = {k: (v.item() if hasattr(v, "item") else v) for k, v in ranked.iloc[0].to_dict().items()}
-    (Path(outputs_dir) / "best_model.json").write_text(json.dumps(best, indent=2, default=str))
+    write_atomic(Path(outputs_dir) / "best_model.json", json.dumps(best, indent=2, default=str))
     return best
 
 def best_model(outputs_dir: str | Path) -> dict:

@@ -151,6 +151,10 @@ def explore_step(images_dir: str | Path, run_dir: str | Path, sample_frac: float
                              f"{run_dir / 'bad_images.csv'}):\n{listing}\nFix or remove them, or run with "
                              f"on_bad_image: skip to leave them out.")
     good = checked[checked.error.isna()].drop(columns="error")
+    if good["label"].nunique() < 2:
+        raise ValueError(f"{images_dir} has {good['label'].nunique()} class with usable images: a classifier needs at "
+                         f"least 2 class folders (<images_dir>/<class>/<image>). If the classes are one level deeper "
+                         f"(e.g. UC Merced's Images/ folder), point images_dir there.")
     manifest = stratified_split(sample_per_class(good, sample_frac, seed), test_frac, seed)
     manifest.to_parquet(run_dir / "manifest.parquet", index=False)
     counts = manifest.groupby(["label", "split"]).size().unstack(fill_value=0)

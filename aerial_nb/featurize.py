@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .setup import Settings, load_settings
+from .setup import Settings, load_settings, write_atomic
 
 # %% auto #0
-__all__ = ['FEATURES_FORMAT', 'LOCAL_URI_PREFIX', 'FEATURIZER_BACKENDS', 'DECODERS', 'image_set_fingerprint', 'feature_cache_key',
-           'make_image_featurizer', 'local_path', 'check_backend', 'decode_bgr', 'preprocess', 'ort_session',
-           'ort_threads', 'dihedral_views', 'ort_featurize_frames', 'featurize_onnxruntime', 'featurize_images',
-           'featurize_step', 'cosine_rows', 'read_features']
+__all__ = ['FEATURES_FORMAT', 'LOCAL_URI_PREFIX', 'FEATURIZER_BACKENDS', 'DECODERS', 'image_set_fingerprint',
+           'refresh_file_facts', 'feature_cache_key', 'make_image_featurizer', 'local_path', 'check_backend',
+           'decode_bgr', 'preprocess', 'ort_session', 'ort_threads', 'dihedral_views', 'ort_featurize_frames',
+           'featurize_onnxruntime', 'featurize_images', 'featurize_step', 'cosine_rows', 'read_features']
 
 # %% ../nbs/02_featurize.ipynb #c006
 FEATURES_FORMAT = 1   # bump when the layout of cached features changes
@@ -32,6 +32,16 @@ def image_set_fingerprint(manifest: pd.DataFrame) -> str:
     "sha256 over the sorted (path, bytes, mtime) of every image: changes when any file is added, removed or touched."
     facts = manifest[["path", "bytes", "mtime_ns"]].sort_values("path")
     return hashlib.sha256(facts.to_csv(index=False).encode()).hexdigest()
+
+def refresh_file_facts(manifest: pd.DataFrame) -> pd.DataFrame:
+    "The manifest with `bytes` and `mtime_ns` read again from local files, so that the cache key sees edits since explore."
+    facts = [(st.st_size, st.st_mtime_ns) if (st := _stat(p)) else (b, m)
+             for p, b, m in zip(manifest["path"], manifest.get("bytes", [None] * len(manifest)), manifest.get("mtime_ns", [None] * len(manifest)))]
+    return manifest.assign(bytes=[f[0] for f in facts], mtime_ns=[f[1] for f in facts])
+
+def _stat(path: str):
+    try: return os.stat(path)
+    except OSError: return None   # not a local file (a URL): keep the facts the manifest recorded
 
 def feature_cache_key(manifest: pd.DataFrame, model: dict, backend: str = "synapseml", tta: bool = False) -> str:
     "Key of the cached features of `manifest`'s images under the featurizer `model` (its metadata)."
@@ -176,7 +186,7 @@ def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Setting
                    on_bad_image: str = "error", backend: str = "synapseml", tta: bool = False) -> dict:
     "Features of the manifest's images by `backend`, from the cache or computed now; returns where they are and what happened."
     check_backend(backend)
-    key = feature_cache_key(manifest, model, backend, tta)
+    key = feature_cache_key(refresh_file_facts(manifest), model, backend, tta)
     root = settings.path("paths", "outputs_dir") / "features"
     cache = root / key
     t0 = time.time()
@@ -184,15 +194,20 @@ def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Setting
         info = {**json.loads((cache / "meta.json").read_text()), "cached": True}
     else:
         tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-        featurize_images(spark, manifest["path"].tolist(), model, settings, backend, tta).write.parquet(str(tmp / "features.parquet"))
-        # Only the paths come back to the driver, never the images or the vectors.
-        got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
+        try:
+            featurize_images(spark, manifest["path"].tolist(), model, settings, backend, tta).write.parquet(str(tmp / "features.parquet"))
+            # Only the paths come back to the driver, never the images or the vectors.
+            got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)   # a failed or interrupted job leaves no half-written features
+            raise
         missing = sorted(set(manifest["path"]) - got)
         info = {"key": key, "n_images": len(manifest), "n_features": len(got), "missing": missing,
                 "backend": backend, "tta": tta, "model": model["name"], "onnx_sha256": model["onnx_sha256"], "feature_dim": model["feature_dim"],
                 "seconds": round(time.time() - t0, 2), "images_per_second": round(len(got) / max(time.time() - t0, 1e-9), 2),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / "meta.json").write_text(json.dumps(info, indent=2))
+        if cache.exists() and not (cache / "meta.json").exists(): shutil.rmtree(cache, ignore_errors=True)   # an incomplete leftover
         try: os.rename(tmp, cache)
         except OSError: shutil.rmtree(tmp, ignore_errors=True)   # a parallel run cached the same key first
         info["cached"] = False
@@ -206,10 +221,10 @@ def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Setting
             raise ValueError(f"{len(info['missing'])} of {info['n_images']} images could not be featurized: "
                              f"{DECODERS[backend]} could not decode them:\n{shown}\nConvert them to PNG or JPEG (8-bit RGB), "
                              f"remove them, or run with on_bad_image: skip to leave them out.")
-    if run_dir: (Path(run_dir) / "features.json").write_text(json.dumps(info, indent=2))
+    if run_dir: write_atomic(Path(run_dir) / "features.json", json.dumps(info, indent=2))
     return info
 
-# %% ../nbs/02_featurize.ipynb #c028
+# %% ../nbs/02_featurize.ipynb #c030
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     "Cosine similarity of each row of `a` with the same row of `b`."
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -272,7 +272,8 @@ def ensure_model(name: str, store: str | Path, weights_path: str | Path | None =
     with FileLock(str(d) + ".lock", timeout=600):   # parallel runs export once
         meta_f, onnx_f = d / "meta.json", d / "model.onnx"
         if meta_f.exists() and onnx_f.exists():
-            meta = json.loads(meta_f.read_text())
+            try: meta = json.loads(meta_f.read_text())
+            except ValueError: meta = {}   # unreadable metadata: export again rather than fail forever
             if sha256_file(onnx_f) != meta.get("onnx_sha256"):
                 print(f"{onnx_f} does not match the sha256 in {meta_f}: exporting {name} again.")
             elif given is not None and Path(given).is_file() and sha256_file(given) != meta.get("weights_sha256"):

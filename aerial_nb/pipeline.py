@@ -18,11 +18,11 @@ from types import SimpleNamespace
 
 import yaml
 
-from .setup import Settings, load_settings
+from .setup import Settings, load_settings, write_atomic
 
 # %% auto #0
 __all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'validate_params', 'load_params', 'resolve_inputs', 'new_run_id', 'notebooks_dir',
-           'run_pipeline', 'fixture_run']
+           'check_steps', 'run_pipeline', 'fixture_run']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
@@ -75,8 +75,9 @@ def validate_params(params: dict) -> dict:
     if not (isinstance(p["seed"], int) and not isinstance(p["seed"], bool)): problems.append(f"seed must be an integer, got {p['seed']!r}")
     if not (_is_num(p["tile_footprint_m"]) and p["tile_footprint_m"] > 0):
         problems.append(f"tile_footprint_m must be a positive number of metres, got {p['tile_footprint_m']!r}")
-    if p["featurizer_backend"] not in ("synapseml", "onnxruntime"):
-        problems.append(f"featurizer_backend {p['featurizer_backend']!r} is not one of synapseml, onnxruntime")
+    from aerial_nb.featurize import FEATURIZER_BACKENDS
+    if p["featurizer_backend"] not in FEATURIZER_BACKENDS:
+        problems.append(f"featurizer_backend {p['featurizer_backend']!r} is not one of {', '.join(FEATURIZER_BACKENDS)}")
     if not isinstance(p["tta"], bool): problems.append(f"tta must be true or false, got {p['tta']!r}")
     elif p["tta"] and p["featurizer_backend"] != "onnxruntime":
         problems.append("tta: true needs featurizer_backend: onnxruntime (SynapseML's featurizer has no rotation step)")
@@ -133,7 +134,16 @@ def notebooks_dir(settings: Settings | None = None) -> Path:
     raise FileNotFoundError("The step notebooks (nbs/00_setup.ipynb …) were not found: run aerial_nb from a clone of "
                             "its repository, or pass settings.ini of one.")
 
-# %% ../nbs/10_pipeline.ipynb #c013
+# %% ../nbs/10_pipeline.ipynb #c012
+def check_steps(steps: list[str] | None) -> list[str]:
+    "The steps to run, in pipeline order; an error names unknown ones and lists the valid names."
+    if not steps: return list(STEPS)
+    steps = [s.strip() for s in steps if s.strip()]
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown: raise ValueError(f"Unknown step(s) {unknown}: choose from {', '.join(STEPS)}.")
+    return [s for s in STEPS if s in steps]
+
+# %% ../nbs/10_pipeline.ipynb #c015
 def _step_parameters(nb_path: Path, values: dict) -> dict:
     import papermill as pm
     declared = pm.inspect_notebook(str(nb_path))
@@ -155,39 +165,48 @@ def _stderr_to(path: Path):
             sys.stderr.flush(); os.dup2(saved, 2); os.close(saved)
 
 def _write_status(run_dir: Path, **status):
-    (run_dir / "status.json").write_text(json.dumps(status, indent=2, default=str))
+    write_atomic(run_dir / "status.json", json.dumps(status, indent=2, default=str))
 
-# %% ../nbs/10_pipeline.ipynb #c014
+# %% ../nbs/10_pipeline.ipynb #c016
 def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, run_id: str | None = None,
                  steps: list[str] | None = None, log=print) -> Path:
     "Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder."
     import papermill as pm
-    settings = load_settings(settings_path)
-    params = validate_params(load_params(params) if isinstance(params, (str, Path)) else params)
-    params = resolve_inputs(params, settings)
-    run_id = run_id or new_run_id(params)
-    if not params["output_model_name"]:
-        params["output_model_name"] = f"{params['pretrained_model_type']}-{params['classifier']}-{run_id}"
     from aerial_nb.train import check_model_name
-    check_model_name(settings.path("paths", "outputs_dir") / "models", params["output_model_name"], params["overwrite_model"])
+    settings = load_settings(settings_path)
+    if settings.source is None:
+        raise FileNotFoundError(f"No settings.ini found in {Path.cwd()} or above it: run from the project's folder, "
+                                f"or pass the settings file (aerial-nb run --settings path/to/settings.ini).")
+    steps = check_steps(steps)
+    given = validate_params(load_params(params) if isinstance(params, (str, Path)) else params)
+    params = resolve_inputs(given, settings)
+    run_id = run_id or new_run_id(params)
+    if "03_train" in steps:
+        # Only a run that trains names (and so claims) a model; scoring alone uses the named or the best one.
+        if not params["output_model_name"]:
+            params["output_model_name"] = f"{params['pretrained_model_type']}-{params['classifier']}-{run_id}"
+        check_model_name(settings.path("paths", "outputs_dir") / "models", params["output_model_name"], params["overwrite_model"])
     run_dir = settings.path("paths", "outputs_dir") / "runs" / run_id
     for sub in ("notebooks", "logs"): (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    (run_dir / "params.yaml").write_text(yaml.safe_dump({**params, "run_id": run_id}, sort_keys=False))
+    # The parameters as given (re-runnable as they are), and as resolved for this run.
+    (run_dir / "params.yaml").write_text(yaml.safe_dump(given, sort_keys=False))
+    (run_dir / "resolved_params.yaml").write_text(yaml.safe_dump({**params, "run_id": run_id}, sort_keys=False))
     nbs = notebooks_dir(settings)
     values = {**params, "run_dir": str(run_dir), "run_id": run_id, "settings_path": str(settings.source or "")}
     # The kernel must be this interpreter, with this environment's packages.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     timings = {}
     log(f"run {run_id} → {run_dir}")
-    for step in steps or STEPS:
+    for step in steps:
         t0 = time.time()
+        _write_status(run_dir, status="running", step=step, timings=timings, run_id=run_id)
         try:
             # Kernel and JVM chatter goes to the run's logs/, not the terminal.
             with _stderr_to(run_dir / "logs" / f"{step}.log"):
                 pm.execute_notebook(str(nbs / f"{step}.ipynb"), str(run_dir / "notebooks" / f"{step}.ipynb"),
                                     parameters=_step_parameters(nbs / f"{step}.ipynb", values),
                                     kernel_name="python3", cwd=str(nbs), progress_bar=False, log_output=False)
-        except Exception as e:
+        except BaseException as e:   # Ctrl-C too: the run's status must say where it stopped
             err = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
             _write_status(run_dir, status="failed", step=step, error=err, timings=timings, run_id=run_id)
             log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
@@ -198,7 +217,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     _write_status(run_dir, status="finished", timings=timings, run_id=run_id)
     return run_dir
 
-# %% ../nbs/10_pipeline.ipynb #c016
+# %% ../nbs/10_pipeline.ipynb #c018
 def fixture_run(upto: str, spark=None, root: str | Path | None = None, classifier: str = "logistic_regression",
                 per_class: int = 10, settings_path: str | Path | None = None) -> SimpleNamespace:
     "A run folder on fixture images with the steps up to `upto` (explore, featurize, train) done."

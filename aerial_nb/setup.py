@@ -17,8 +17,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['DEFAULT_SETTINGS', 'SETTINGS_FILE', 'ENV_PREFIX', 'SUPPORTED_JAVA', 'LOG4J2', 'find_settings_file', 'Settings',
-           'load_settings', 'java_major_version', 'check_java', 'jar_cache_dir', 'cached_jars', 'get_spark',
-           'environment_report']
+           'load_settings', 'write_atomic', 'java_major_version', 'check_java', 'jar_cache_dir', 'cached_jars',
+           'get_spark', 'environment_report']
 
 # %% ../nbs/00_setup.ipynb #c005
 DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
@@ -29,7 +29,6 @@ DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
               "shuffle_partitions": "8", "ui_enabled": "false",
               "synapseml_package": "com.microsoft.azure:synapseml-deep-learning_2.12:1.1.0"},
     "featurize": {"mini_batch_size": "32", "partitions_per_core": "2", "ort_threads": "1"},
-    "tracking": {"uri": "outputs/mlruns"},
 }
 SETTINGS_FILE = "settings.ini"
 ENV_PREFIX = "AERIAL_NB_"
@@ -54,10 +53,16 @@ class Settings:
         except KeyError: raise KeyError(f"No setting [{section}] {key} in {self.source or 'the defaults'}: "
                                         f"add it to settings.ini or set {ENV_PREFIX}{section.upper()}_{key.upper()}.") from None
 
-    def getint(self, section: str, key: str) -> int: return int(self.get(section, key))
+    def getint(self, section: str, key: str) -> int:
+        v = self.get(section, key)
+        try: return int(v)
+        except ValueError: raise ValueError(f"[{section}] {key} = {v!r} in {self.source or 'the defaults'}: expected a whole number.") from None
 
     def getbool(self, section: str, key: str) -> bool:
-        return self.get(section, key).strip().lower() in ("1", "true", "yes", "on")
+        v = self.get(section, key).strip().lower()
+        if v not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"[{section}] {key} = {v!r} in {self.source or 'the defaults'}: expected true or false.")
+        return v in ("1", "true", "yes", "on")
 
     def path(self, section: str, key: str) -> Path:
         "A path setting, `~` expanded, relative paths taken from the project root."
@@ -79,7 +84,8 @@ def load_settings(path: str | Path | None = None,
                                 f"or leave it out to use the one found from the current folder.")
     values = {s: dict(kv) for s, kv in DEFAULT_SETTINGS.items()}
     if source:
-        cp = configparser.ConfigParser(interpolation=None)
+        cp = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
+        cp.optionxform = str   # Spark conf keys are case-sensitive (spark.driver.maxResultSize)
         cp.read(source)
         for s in cp.sections(): values.setdefault(s, {}).update(cp[s])
     for s, kv in values.items():
@@ -91,6 +97,15 @@ def load_settings(path: str | Path | None = None,
     return Settings(values, root, source)
 
 # %% ../nbs/00_setup.ipynb #c011
+def write_atomic(path: str | Path, text: str) -> Path:
+    "Write `text` to `path` so that readers see the old file or the new one, never a part."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+# %% ../nbs/00_setup.ipynb #c014
 SUPPORTED_JAVA = (8, 11, 17)
 
 def java_major_version(java: str | None = None) -> int:
@@ -113,7 +128,7 @@ def check_java() -> int:
                            f"Point JAVA_HOME at a Java 17 JDK, e.g. export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64")
     return v
 
-# %% ../nbs/00_setup.ipynb #c014
+# %% ../nbs/00_setup.ipynb #c017
 def jar_cache_dir(settings: Settings) -> Path:
     "Folder holding the resolved jars of the configured SynapseML package."
     pkg = settings.get("spark", "synapseml_package")
@@ -126,7 +141,7 @@ def cached_jars(settings: Settings) -> list[str] | None:
     jars = [l for l in listing.read_text().splitlines() if l.strip()]
     return jars if jars and all(Path(j).exists() for j in jars) else None
 
-# %% ../nbs/00_setup.ipynb #c015
+# %% ../nbs/00_setup.ipynb #c018
 def _spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     "Spark configuration from settings; loopback-only networking for local masters."
     master = settings.get("spark", "master")
@@ -158,6 +173,9 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+# PySpark counts as a shell: Spark then resets the root level to this logger's (WARN unless set) and says so.
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
 # LBFGS logs a failed line search as an error, then recovers by itself: not an error for users.
 logger.lbfgs.name = breeze.optimize
 logger.lbfgs.level = off
@@ -169,7 +187,7 @@ def _quiet_driver_logs(conf: dict, cache: Path) -> None:
     if not f.exists() or f.read_text() != LOG4J2: f.write_text(LOG4J2)
     conf.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{f}")
 
-# %% ../nbs/00_setup.ipynb #c016
+# %% ../nbs/00_setup.ipynb #c019
 def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     "A Spark session with SynapseML on the classpath (resolving its jars from Maven Central the first time only)."
     from filelock import FileLock
@@ -202,7 +220,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
-# %% ../nbs/00_setup.ipynb #c018
+# %% ../nbs/00_setup.ipynb #c021
 def environment_report(spark=None) -> dict:
     "Versions of what a run depends on: Python, Java, Spark, SynapseML, onnxruntime (JVM and Python), torch."
     from importlib.metadata import version, PackageNotFoundError

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .setup import write_atomic
+
 # %% auto #0
 __all__ = ['CLASSIFIERS', 'check_classifier_params', 'make_classifier', 'classification_metrics', 'check_model_name',
            'save_model', 'load_model', 'fit_and_evaluate', 'assign_folds', 'cross_validate', 'train_step']
@@ -23,7 +25,7 @@ __all__ = ['CLASSIFIERS', 'check_classifier_params', 'make_classifier', 'classif
 CLASSIFIERS: dict[str, dict] = {
     # Features are standardized inside Spark's LR; a little L2 keeps 1,280 weights per class in check.
     "logistic_regression": {"maxIter": 200, "regParam": 0.01, "elasticNetParam": 0.0},
-    "random_forest": {"numTrees": 200, "maxDepth": 12, "featureSubsetStrategy": "sqrt", "seed": 42},
+    "random_forest": {"numTrees": 200, "maxDepth": 12, "featureSubsetStrategy": "sqrt"},   # seed: the run's
 }
 
 def _estimator_class(name: str):
@@ -80,12 +82,16 @@ def save_model(model, meta: dict, dest: str | Path, overwrite: bool = False) -> 
     "Write a Spark ML `model` and its `aerial_nb.json` to `dest` atomically."
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".tmp-{dest.name}-{uuid.uuid4().hex[:8]}"
-    model.write().save(str(tmp))
-    (tmp / "aerial_nb.json").write_text(json.dumps(meta, indent=2))
-    if dest.exists():
-        if not overwrite: shutil.rmtree(tmp); check_model_name(dest.parent, dest.name, overwrite)
-        shutil.rmtree(dest)
-    os.rename(tmp, dest)
+    try:
+        model.write().save(str(tmp))
+        (tmp / "aerial_nb.json").write_text(json.dumps(meta, indent=2))
+        if dest.exists():
+            check_model_name(dest.parent, dest.name, overwrite)
+            # Move the old model aside first, so that readers find the old or the new one, never none.
+            old = dest.parent / f".old-{dest.name}-{uuid.uuid4().hex[:8]}"
+            os.rename(dest, old); os.rename(tmp, dest); shutil.rmtree(old, ignore_errors=True)
+        else: os.rename(tmp, dest)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 def load_model(path: str | Path):
@@ -170,5 +176,5 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
     if cv_folds:
         metrics["cv"] = cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed)
     pred.to_parquet(run_dir / "test_predictions.parquet", index=False)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
