@@ -55,8 +55,12 @@ def make_image_featurizer(model: dict, mini_batch_size: int = 32, input_col: str
     "SynapseML `ImageFeaturizer` for the ONNX export described by `model`."
     from synapse.ml.onnx import ImageFeaturizer
     size = int(model["input_size"])
-    return (ImageFeaturizer()
-            .setModelLocation(model["onnx_file"])
+    f = ImageFeaturizer()
+    # setModelLocation would read the file in a Spark job, on an executor that may not see the driver's disk:
+    # read it here instead; SynapseML broadcasts the payload to the executors.
+    jf = f._java_obj
+    jf.setOnnxModel(jf.getOnnxModel().setModelPayload(bytearray(Path(model["onnx_file"]).read_bytes())))
+    return (f
             .setInputCol(input_col).setOutputCol(output_col)
             .setImageHeight(size).setImageWidth(size)
             .setImageTensorName(model["image_tensor"]).setFeatureTensorName(model["feature_tensor"])
@@ -137,7 +141,8 @@ def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
 
 def ort_featurize_frames(frames, model: dict, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
     "Body of the `mapInPandas`: frames of `path`, `content` → frames of `path`, `features` (float32); undecodable images give no row."
-    sess = ort_session(model["onnx_file"], threads)
+    from aerial_nb.cluster import executor_model_file
+    sess = ort_session(executor_model_file(model), threads)
     for df in frames:
         for i in range(0, len(df), mini_batch_size):
             chunk, paths, xs = df.iloc[i:i + mini_batch_size], [], []
@@ -158,7 +163,9 @@ def featurize_onnxruntime(raw, model: dict, mini_batch_size: int = 32, threads: 
     # Imported, not looked up here: Spark then pickles the function by reference, so each worker keeps one session
     # cache in its `aerial_nb.featurize` module (a function defined in a notebook would be pickled with its globals).
     from aerial_nb.featurize import ort_featurize_frames as run
-    model, bs, th = dict(model), int(mini_batch_size), int(threads)
+    from aerial_nb.cluster import ship_model
+    # On a cluster the ONNX file and this package travel with the job (see 00c_cluster).
+    model, bs, th = ship_model(raw.sparkSession.sparkContext, dict(model)), int(mini_batch_size), int(threads)
     feats = raw.mapInPandas(lambda frames: run(frames, model, th, bs, tta), "path string, features array<float>")
     return feats.withColumn("features", array_to_vector(F.col("features")))
 

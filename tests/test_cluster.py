@@ -1,0 +1,79 @@
+"""featurize + train + score on a real Spark standalone cluster (master + 2 workers, 1 core each, loopback only),
+compared with `local[2]` (the same 2 cores, so the same partitioning) on the same UC Merced subset."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aerial_nb.cluster import StandaloneCluster
+from aerial_nb.featurize import read_features
+from conftest import ROOT, UCMERCED, need
+
+CLASSES, PER_CLASS = ["agricultural", "beach", "forest"], 10
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory):
+    need(UCMERCED)
+    root = tmp_path_factory.mktemp("ucm_subset")
+    for c in CLASSES:
+        (root / c).mkdir()
+        for f in sorted((UCMERCED / c).iterdir())[:PER_CLASS]: shutil.copy(f, root / c / f.name)
+    return root
+
+
+def run_job(master: str, images, outputs) -> dict:
+    env = {**os.environ, "AERIAL_NB_SPARK_MASTER": master, "AERIAL_NB_SPARK_EXECUTOR_MEMORY": "1g",
+           "AERIAL_NB_SPARK_DRIVER_MEMORY": "2g", "SPARK_LOCAL_IP": "127.0.0.1",
+           "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store")}
+    r = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_job.py"), str(images), str(outputs)], cwd=ROOT,
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return json.loads((outputs / "job.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def jobs(subset, tmp_path_factory):
+    local = run_job("local[2]", subset, tmp_path_factory.mktemp("local"))
+    with StandaloneCluster(workers=2, cores=1, memory="1536m") as cluster:
+        on_cluster = run_job(cluster.master_url, subset, tmp_path_factory.mktemp("cluster"))
+        apps = cluster.state()["completedapps"]
+    return local, on_cluster, apps
+
+
+def test_the_job_ran_on_the_cluster_with_two_executors(jobs):
+    local, on_cluster, apps = jobs
+    assert local["master"] == "local[2]" and on_cluster["master"].startswith("spark://127.0.0.1:")
+    # The driver's block manager plus one executor per worker.
+    assert on_cluster["executors"] == 3
+    assert [a["name"] for a in apps] == ["aerial_nb-cluster-test"] and apps[0]["cores"] == 2
+
+
+@pytest.mark.parametrize("backend", ["synapseml", "onnxruntime"])
+def test_features_equal_those_of_local(jobs, backend):
+    local, on_cluster, _ = jobs
+    a, b = read_features(local["features"][backend]), read_features(on_cluster["features"][backend])
+    assert len(a) == len(CLASSES) * PER_CLASS and sorted(a.index) == sorted(b.index)
+    b = b.loc[a.index]
+    # Same ONNX bytes, same onnxruntime, same images and the same mini-batches (2 partitions either way): the
+    # same float32 numbers, bit for bit.
+    assert all(np.array_equal(x, y) for x, y in zip(a.features, b.features))
+
+
+def test_metrics_and_predictions_equal_those_of_local(jobs):
+    local, on_cluster, _ = jobs
+    ml, mc = local["metrics"], on_cluster["metrics"]
+    for k in ("accuracy", "macro_f1", "confusion_matrix", "labels", "n_train", "n_test"):
+        assert ml[k] == mc[k], k
+    pl = pd.read_parquet(local["predictions"]).sort_values("filename").reset_index(drop=True)
+    pc = pd.read_parquet(on_cluster["predictions"]).sort_values("filename").reset_index(drop=True)
+    assert len(pl) == local["n_scored"] == on_cluster["n_scored"] > 0
+    assert (pl.pred_label == pc.pred_label).all()
+    probs = [c for c in pl.columns if c.startswith("prob_")]
+    # L-BFGS sums gradients over partitions in whatever order tasks finish: the last bits may differ.
+    np.testing.assert_allclose(pl[probs].to_numpy(), pc[probs].to_numpy(), rtol=0, atol=1e-9)
