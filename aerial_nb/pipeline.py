@@ -179,7 +179,8 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                                 f"or pass the settings file (aerial-nb run --settings path/to/settings.ini).")
     steps = check_steps(steps)
     given = validate_params(load_params(params) if isinstance(params, (str, Path)) else params)
-    params = resolve_inputs(given, settings)
+    from aerial_nb.storage import RunPublisher, stage_inputs
+    params = resolve_inputs(stage_inputs(given, settings, log), settings)   # blob URLs → local copies (00b_storage)
     run_id = run_id or new_run_id(params)
     if "03_train" in steps:
         # Only a run that trains names (and so claims) a model; scoring alone uses the named or the best one.
@@ -196,6 +197,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     # The kernel must be this interpreter, with this environment's packages.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     timings = {}
+    publisher = RunPublisher(settings, run_dir).check()   # [storage] outputs_url: fail now, not after the run
     log(f"run {run_id} → {run_dir}")
     for step in steps:
         t0 = time.time()
@@ -213,8 +215,10 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             raise RuntimeError(f"Step {step} of run {run_id} failed: {err}\nThe executed notebook, with the failing "
                                f"cell: {run_dir / 'notebooks' / (step + '.ipynb')}; its log: {run_dir / 'logs' / (step + '.log')}") from None
         timings[step] = round(time.time() - t0, 1)
+        publisher.step_done()
         log(f"  {step:<13} {timings[step]:7.1f} s")
     _write_status(run_dir, status="finished", timings=timings, run_id=run_id)
+    if publisher.enabled: log(f"published → {publisher.finish()}")
     return run_dir
 
 # %% ../nbs/10_pipeline.ipynb #c018
