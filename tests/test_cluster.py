@@ -27,21 +27,30 @@ def subset(tmp_path_factory):
     return root
 
 
-def run_job(master: str, images, outputs) -> dict:
+def start_job(master: str, images, outputs) -> subprocess.Popen:
+    "tests/cluster_job.py on `master`, with the master chosen the way a user does: by the environment."
     env = {**os.environ, "AERIAL_NB_SPARK_MASTER": master, "AERIAL_NB_SPARK_EXECUTOR_MEMORY": "1g",
            "AERIAL_NB_SPARK_DRIVER_MEMORY": "2g", "SPARK_LOCAL_IP": "127.0.0.1",
            "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store")}
-    r = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_job.py"), str(images), str(outputs)], cwd=ROOT,
-                       env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    log = open(outputs / "job.log", "w")
+    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "cluster_job.py"), str(images), str(outputs)], cwd=ROOT,
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def job_result(p: subprocess.Popen, outputs) -> dict:
+    try: p.wait(600)
+    except subprocess.TimeoutExpired: p.kill(); p.wait()
+    assert p.returncode == 0, (outputs / "job.log").read_text()[-6000:]
     return json.loads((outputs / "job.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def jobs(subset, tmp_path_factory):
-    local = run_job("local[2]", subset, tmp_path_factory.mktemp("local"))
+    out_local, out_cluster = tmp_path_factory.mktemp("local"), tmp_path_factory.mktemp("cluster")
     with StandaloneCluster(workers=2, cores=1, memory="1536m") as cluster:
-        on_cluster = run_job(cluster.master_url, subset, tmp_path_factory.mktemp("cluster"))
+        # Both at once: the results cannot depend on timing, and CI waits half as long.
+        jobs = [start_job("local[2]", subset, out_local), start_job(cluster.master_url, subset, out_cluster)]
+        local, on_cluster = job_result(jobs[0], out_local), job_result(jobs[1], out_cluster)
         apps = cluster.state()["completedapps"]
     return local, on_cluster, apps
 
