@@ -245,12 +245,13 @@ def run_is_complete(url: str, run_id: str, settings: Settings) -> bool:
 
 # %% ../nbs/00b_storage.ipynb #c018
 def stage_inputs(params: dict, settings: Settings, log=print) -> dict:
-    "`params` with blob URLs of `images_dir` / `score_raster` (or of settings' `[data] images_dir`) replaced by their staged local copies."
+    "`params` with every blob URL (an image set, a raster, a tile set; or settings' `[data] images_dir`) replaced by its staged local copy."
     params = dict(params)
     if not params.get("images_dir") and is_blob_url(settings.values.get("data", {}).get("images_dir", "")):
         params["images_dir"] = settings.values["data"]["images_dir"]
-    for key in ("images_dir", "score_raster"):
-        if is_blob_url(params.get(key)):
+    # Parameters only ever name inputs (outputs go to [storage] outputs_url), so any blob URL among them is staged.
+    for key in list(params):
+        if is_blob_url(params[key]):
             info = stage(params[key], settings)
             log(f"staged {info['url']}: {info['blobs']} blobs, {info['downloaded']} downloaded → {info['path']}")
             params[key] = info["path"]
