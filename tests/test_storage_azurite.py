@@ -173,3 +173,19 @@ def test_no_secret_in_anything_the_blob_backed_run_wrote(runs, env):
     assert n > 20 and not found, found
     # The scan can fail: the key is in the environment the run had.
     assert _secrets_in(env["AZURE_STORAGE_CONNECTION_STRING"])
+
+
+def test_a_sas_token_from_the_environment_works_and_a_sas_in_a_url_is_refused(uploaded, env, azurite, monkeypatch, tmp_path):
+    from datetime import datetime, timedelta, timezone
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+    sas = generate_account_sas("devstoreaccount1", AZURITE_WELL_KNOWN_DEV_KEY, ResourceTypes(container=True, object=True),
+                               AccountSasPermissions(read=True, list=True), datetime.now(timezone.utc) + timedelta(hours=1))
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    monkeypatch.setenv("AZURE_STORAGE_SAS_TOKEN", sas)
+    monkeypatch.setenv("AERIAL_NB_STORAGE_ACCOUNT_URL", azurite.account_url)
+    monkeypatch.setenv("AERIAL_NB_STORAGE_CACHE_DIR", str(tmp_path / "cache"))
+    got = stage("az://images/ucm", load_settings())
+    assert got["downloaded"] == got["blobs"] == len(CLASSES) * PER_CLASS
+    with pytest.raises(ValueError, match="AZURE_STORAGE_SAS_TOKEN") as e:
+        stage(f"{azurite.account_url}/images/ucm?{sas}", load_settings())
+    assert not _secrets_in(str(e.value))
