@@ -117,6 +117,7 @@ def run_tags(run_dir: Path, settings: Settings) -> dict[str, str]:
     for k, src in [("onnx_sha256", m.get("onnx_sha256") or f.get("onnx_sha256")), ("feature_cache_key", f.get("key")),
                    ("featurizer_backend", m.get("featurizer_backend") or f.get("backend")), ("model_path", m.get("model_path"))]:
         if src: tags[k] = str(src)
+    if m.get("labels"): tags["labels"] = ",".join(m["labels"])   # runs compare only on the same classes
     for pkg in ("aerial_nb", "pyspark", "synapseml", "onnxruntime", "mlflow", "pandas", "numpy", "scikit-learn"):
         try: tags[f"version.{pkg}"] = version(pkg)
         except PackageNotFoundError: pass
