@@ -14,8 +14,8 @@ import yaml
 from .setup import write_atomic
 
 # %% auto #0
-__all__ = ['RUN_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy', 'load_history',
-           'plot_model_classifier', 'plot_f1_heatmap', 'plot_accuracy_vs_frac', 'plot_times']
+__all__ = ['RUN_COLUMNS', 'HISTORY_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy',
+           'load_history', 'plot_model_classifier', 'plot_f1_heatmap', 'plot_accuracy_vs_frac', 'plot_times']
 
 # %% ../nbs/04_compare.ipynb #c004
 RUN_COLUMNS = ["run_id", "accuracy", "macro_f1", "pretrained_model_type", "classifier", "sample_frac", "n_train",
@@ -70,11 +70,13 @@ def plot_accuracy(ranked: pd.DataFrame, path: str | Path, highlight: str | None 
     return Path(path)
 
 # %% ../nbs/04_compare.ipynb #c010
+HISTORY_COLUMNS = ["run_name", "classes", "status", "featurizer_backend", "classifier_params"]
+
 def load_history(settings, sweep_id: str = "") -> pd.DataFrame:
     "One row per usable run in the MLflow run history (optionally of one sweep), with `RUN_COLUMNS`, `classes` and `f1.<class>`."
     from aerial_nb.tracking import read_runs
     h = read_runs(settings, f"tags.`aerial_nb.sweep_id` = '{sweep_id}'" if sweep_id else "")
-    if not len(h): return pd.DataFrame(columns=RUN_COLUMNS + ["run_name", "classes", "status"])
+    if not len(h): return pd.DataFrame(columns=RUN_COLUMNS + HISTORY_COLUMNS)
     h = h[h.status != "FAILED"].dropna(subset=["metrics.accuracy"]).sort_values("start_time")
     h = h.drop_duplicates("tags.aerial_nb.run_id", keep="last")
     col = lambda c: h[c] if c in h else pd.Series([None] * len(h), index=h.index)
@@ -103,14 +105,14 @@ def _fig(w, h):
 def plot_model_classifier(ranked: pd.DataFrame, path: str | Path) -> Path:
     "Grouped bars: the best test accuracy of each pretrained model (groups) × classifier (bars)."
     t = ranked.pivot_table(index="pretrained_model_type", columns="classifier", values="accuracy", aggfunc="max")
-    fig, ax = _fig(1.6 + 1.4 * len(t.index) * max(1, len(t.columns)) / 2, 4)
+    fig, ax = _fig(max(6.5, 1.6 + 0.8 * len(t.index) * max(1, len(t.columns))), 4.2)
     w = 0.8 / max(1, len(t.columns))
     for j, c in enumerate(t.columns):
         xs = [i + (j - (len(t.columns) - 1) / 2) * w for i in range(len(t.index))]
         bars = ax.bar(xs, t[c].fillna(0), w, label=c)
         ax.bar_label(bars, labels=[f"{v:.3f}" if pd.notna(v) else "" for v in t[c]], fontsize=7, padding=1)
     lo = max(0.0, float(ranked.accuracy.min()) - 0.05) if len(ranked) else 0
-    ax.set_xticks(range(len(t.index)), t.index); ax.set_ylim(lo, 1.0); ax.set_ylabel("best test accuracy")
+    ax.set_xticks(range(len(t.index)), t.index); ax.set_ylim(lo, 1.02); ax.set_ylabel("best test accuracy")
     ax.set_title("Test accuracy by pretrained model × classifier"); ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout(); fig.savefig(path, dpi=110); return Path(path)
 
@@ -118,7 +120,7 @@ def plot_f1_heatmap(ranked: pd.DataFrame, path: str | Path, top: int = 12) -> Pa
     "Heat map of per-class F1 (columns) for the `top` best runs (rows, best first)."
     r = ranked.head(top)
     f1 = r.filter(like="f1.").rename(columns=lambda c: c.removeprefix("f1."))
-    fig, ax = _fig(1.5 + 0.42 * f1.shape[1], 1.3 + 0.32 * len(r))
+    fig, ax = _fig(max(6.0, 3.5 + 0.42 * f1.shape[1]), max(2.8, 1.6 + 0.32 * len(r)))   # room for the run labels
     im = ax.imshow(f1.to_numpy(dtype=float), vmin=max(0.0, float(f1.min().min()) if f1.size else 0), vmax=1, cmap="viridis", aspect="auto")
     ax.set_xticks(range(f1.shape[1]), f1.columns, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(len(r)), [f"{a.pretrained_model_type} · {a.classifier} · {a.sample_frac:g}" for a in r.itertuples()], fontsize=7)
