@@ -86,6 +86,17 @@ def _bench(a) -> int:
     spark.stop()
     return 0
 
+# %% ../nbs/11_cli.ipynb #c0s1
+def _sweep(a) -> int:
+    from aerial_nb.setup import load_settings
+    from aerial_nb.sweep import run_sweep, sweep_plan
+    if a.dry_run:
+        plan = sweep_plan(a.grid, load_settings(a.settings))
+        for r in plan.itertuples(): print(f"{r.action:<6} {r.run_id}")
+        print(f"{len(plan)} points: {(plan.action != 'skip').sum()} to run"); return 0
+    table = run_sweep(a.grid, a.jobs, a.settings, compare=not a.no_compare)
+    return 1 if (table.status == "failed").any() else 0
+
 # %% ../nbs/11_cli.ipynb #c012
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `aerial-nb` command."
@@ -106,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--limit", type=int, default=0, help="at most this many images (default: all)")
     b.add_argument("--settings", default=None)
     b.add_argument("--tune", action="store_true", help="time the onnxruntime backend over threads/partitions/batch sizes instead")
+    w = sub.add_parser("sweep", help="run every point of a parameter grid, N at a time, into the run history")
+    w.add_argument("grid", nargs="?", default="params/grid.yaml", help="YAML grid file (default: %(default)s)")
+    w.add_argument("--jobs", type=int, default=2, help="grid points run at the same time (default: %(default)s)")
+    w.add_argument("--settings", default=None)
+    w.add_argument("--no-compare", action="store_true", help="skip the compare step at the end")
+    w.add_argument("--dry-run", action="store_true", help="validate the grid and list what would run")
     d = sub.add_parser("readme", help="write README.md from nbs/index.ipynb")
     d.add_argument("--nbs", default="nbs"); d.add_argument("--dest", default="README.md")
     a = ap.parse_args(argv)
@@ -113,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "readme":
             print(f"wrote {write_readme(a.nbs, a.dest)}"); return 0
         if a.cmd == "bench": return _bench(a)
+        if a.cmd == "sweep": return _sweep(a)
         params = {**load_params(a.params), **parse_overrides(a.set)}
         if a.cmd == "validate":
             validate_params(params); print(f"{a.params}: parameters are valid"); return 0

@@ -14,7 +14,8 @@ import yaml
 from .setup import write_atomic
 
 # %% auto #0
-__all__ = ['RUN_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy']
+__all__ = ['RUN_COLUMNS', 'HISTORY_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy',
+           'load_history', 'plot_model_classifier', 'plot_f1_heatmap', 'plot_accuracy_vs_frac', 'plot_times']
 
 # %% ../nbs/04_compare.ipynb #c004
 RUN_COLUMNS = ["run_id", "accuracy", "macro_f1", "pretrained_model_type", "classifier", "sample_frac", "n_train",
@@ -67,3 +68,81 @@ def plot_accuracy(ranked: pd.DataFrame, path: str | Path, highlight: str | None 
     ax.set_title("Runs by test accuracy (featurizer · classifier · sample_frac · run)")
     fig.tight_layout(); fig.savefig(path, dpi=110)
     return Path(path)
+
+# %% ../nbs/04_compare.ipynb #c010
+HISTORY_COLUMNS = ["run_name", "classes", "status", "featurizer_backend", "classifier_params"]
+
+def load_history(settings, sweep_id: str = "") -> pd.DataFrame:
+    "One row per usable run in the MLflow run history (optionally of one sweep), with `RUN_COLUMNS`, `classes` and `f1.<class>`."
+    from aerial_nb.tracking import read_runs
+    h = read_runs(settings, f"tags.`aerial_nb.sweep_id` = '{sweep_id}'" if sweep_id else "")
+    if not len(h): return pd.DataFrame(columns=RUN_COLUMNS + HISTORY_COLUMNS)
+    h = h[h.status != "FAILED"].dropna(subset=["metrics.accuracy"]).sort_values("start_time")
+    h = h.drop_duplicates("tags.aerial_nb.run_id", keep="last")
+    col = lambda c: h[c] if c in h else pd.Series([None] * len(h), index=h.index)
+    num = lambda c: pd.to_numeric(col(c), errors="coerce")
+    runs = pd.DataFrame({
+        "run_id": col("tags.aerial_nb.run_id"), "accuracy": num("metrics.accuracy"), "macro_f1": num("metrics.macro_f1"),
+        "pretrained_model_type": col("params.pretrained_model_type"), "classifier": col("params.classifier"),
+        "sample_frac": num("params.sample_frac"), "n_train": num("metrics.n_train"), "n_test": num("metrics.n_test"),
+        "fit_seconds": num("metrics.fit_seconds"), "featurize_seconds": num("metrics.featurize_seconds"),
+        "model_name": col("params.output_model_name"), "model_path": col("tags.model_path"), "run_name": col("params.run_name"),
+        "classes": col("tags.labels"), "status": col("status"), "featurizer_backend": col("params.featurizer_backend"),
+        "classifier_params": [json.dumps({k.split(".", 1)[1]: v for k, v in r.items() if k.startswith("classifier.") and pd.notna(v)})
+                              for r in h.filter(like="params.classifier.").rename(columns=lambda c: c.removeprefix("params.")).to_dict("records")],
+    }).reset_index(drop=True)
+    f1 = h.filter(like="metrics.f1.").rename(columns=lambda c: c.removeprefix("metrics.")).reset_index(drop=True)
+    runs = pd.concat([runs, f1], axis=1)
+    gone = ~runs.model_path.map(lambda p: isinstance(p, str) and Path(p).exists())
+    if gone.any(): print(f"left out {int(gone.sum())} run(s) whose model no longer exists: {', '.join(runs.run_id[gone].astype(str))}")
+    return runs[~gone].reset_index(drop=True)
+
+# %% ../nbs/04_compare.ipynb #c012
+def _fig(w, h):
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(w, h)); return fig, fig.subplots()
+
+def plot_model_classifier(ranked: pd.DataFrame, path: str | Path) -> Path:
+    "Grouped bars: the best test accuracy of each pretrained model (groups) × classifier (bars)."
+    t = ranked.pivot_table(index="pretrained_model_type", columns="classifier", values="accuracy", aggfunc="max")
+    fig, ax = _fig(max(6.5, 1.6 + 0.8 * len(t.index) * max(1, len(t.columns))), 4.2)
+    w = 0.8 / max(1, len(t.columns))
+    for j, c in enumerate(t.columns):
+        xs = [i + (j - (len(t.columns) - 1) / 2) * w for i in range(len(t.index))]
+        bars = ax.bar(xs, t[c].fillna(0), w, label=c)
+        ax.bar_label(bars, labels=[f"{v:.3f}" if pd.notna(v) else "" for v in t[c]], fontsize=7, padding=1)
+    lo = max(0.0, float(ranked.accuracy.min()) - 0.05) if len(ranked) else 0
+    ax.set_xticks(range(len(t.index)), t.index); ax.set_ylim(lo, 1.02); ax.set_ylabel("best test accuracy")
+    ax.set_title("Test accuracy by pretrained model × classifier"); ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout(); fig.savefig(path, dpi=110); return Path(path)
+
+def plot_f1_heatmap(ranked: pd.DataFrame, path: str | Path, top: int = 12) -> Path:
+    "Heat map of per-class F1 (columns) for the `top` best runs (rows, best first)."
+    r = ranked.head(top)
+    f1 = r.filter(like="f1.").rename(columns=lambda c: c.removeprefix("f1."))
+    fig, ax = _fig(max(6.0, 3.5 + 0.42 * f1.shape[1]), max(2.8, 1.6 + 0.32 * len(r)))   # room for the run labels
+    im = ax.imshow(f1.to_numpy(dtype=float), vmin=max(0.0, float(f1.min().min()) if f1.size else 0), vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(f1.shape[1]), f1.columns, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(r)), [f"{a.pretrained_model_type} · {a.classifier} · {a.sample_frac:g}" for a in r.itertuples()], fontsize=7)
+    fig.colorbar(im, ax=ax, label="F1"); ax.set_title(f"Per-class F1 of the {len(r)} best runs")
+    fig.tight_layout(); fig.savefig(path, dpi=110); return Path(path)
+
+def plot_accuracy_vs_frac(ranked: pd.DataFrame, path: str | Path) -> Path:
+    "Test accuracy against sample_frac, one line per pretrained model × classifier."
+    fig, ax = _fig(6.5, 4)
+    for (m, c), g in ranked.groupby(["pretrained_model_type", "classifier"]):
+        g = g.groupby("sample_frac").accuracy.max().sort_index()
+        ax.plot(g.index, g.values, marker="o", label=f"{m} · {c}")
+    ax.set_xlabel("sample_frac (share of each class's images used)"); ax.set_ylabel("test accuracy")
+    ax.set_title("Accuracy vs. amount of training data"); ax.legend(fontsize=7); ax.grid(alpha=0.3)
+    fig.tight_layout(); fig.savefig(path, dpi=110); return Path(path)
+
+def plot_times(ranked: pd.DataFrame, path: str | Path) -> Path:
+    "Stacked bars per run: featurize seconds (the feature set's, once per cache key) and fit seconds."
+    r = ranked.sort_values(["pretrained_model_type", "classifier", "sample_frac"])
+    fig, ax = _fig(7.5, 0.3 * len(r) + 1.4)
+    labels = [f"{a.pretrained_model_type} · {a.classifier} · {a.sample_frac:g}" for a in r.itertuples()]
+    ax.barh(labels, r.featurize_seconds.fillna(0), label="featurize (s, per feature set)")
+    ax.barh(labels, r.fit_seconds.fillna(0), left=r.featurize_seconds.fillna(0), label="fit (s)")
+    ax.set_xlabel("seconds"); ax.tick_params(axis="y", labelsize=7); ax.legend(fontsize=8)
+    ax.set_title("Featurize and training times"); fig.tight_layout(); fig.savefig(path, dpi=110); return Path(path)

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 import pandas as pd
 
 from .setup import Settings, load_settings, write_atomic
@@ -189,6 +190,30 @@ def featurize_images(spark, paths: list[str], model: dict, settings: Settings | 
     return feats.select(F.regexp_replace("path", LOCAL_URI_PREFIX, "").alias("path"), "features")
 
 # %% ../nbs/02_featurize.ipynb #c020
+def _cached_or_featurize(spark, manifest, model, settings, key, root, backend, tta, t0) -> dict:
+    "The cache entry `key` if complete, else the features computed now and renamed into place (call under the key's lock)."
+    cache = root / key
+    if (cache / "meta.json").exists(): return {**json.loads((cache / "meta.json").read_text()), "cached": True}
+    tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+    try:
+        featurize_images(spark, manifest["path"].tolist(), model, settings, backend, tta).write.parquet(str(tmp / "features.parquet"))
+        # Only the paths come back to the driver, never the images or the vectors.
+        got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)   # a failed or interrupted job leaves no half-written features
+        raise
+    missing = sorted(set(manifest["path"]) - got)
+    info = {"key": key, "n_images": len(manifest), "n_features": len(got), "missing": missing,
+            "backend": backend, "tta": tta, "model": model["name"], "onnx_sha256": model["onnx_sha256"], "feature_dim": model["feature_dim"],
+            "seconds": round(time.time() - t0, 2), "images_per_second": round(len(got) / max(time.time() - t0, 1e-9), 2),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (tmp / "meta.json").write_text(json.dumps(info, indent=2))
+    if cache.exists() and not (cache / "meta.json").exists(): shutil.rmtree(cache, ignore_errors=True)   # an incomplete leftover
+    try: os.rename(tmp, cache)
+    except OSError: shutil.rmtree(tmp, ignore_errors=True)   # a parallel run cached the same key first
+    info["cached"] = False
+    return info
+
 def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Settings, run_dir: str | Path | None = None,
                    on_bad_image: str = "error", backend: str = "synapseml", tta: bool = False) -> dict:
     "Features of the manifest's images by `backend`, from the cache or computed now; returns where they are and what happened."
@@ -197,27 +222,11 @@ def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Setting
     root = settings.path("paths", "outputs_dir") / "features"
     cache = root / key
     t0 = time.time()
-    if (cache / "meta.json").exists():
-        info = {**json.loads((cache / "meta.json").read_text()), "cached": True}
-    else:
-        tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-        try:
-            featurize_images(spark, manifest["path"].tolist(), model, settings, backend, tta).write.parquet(str(tmp / "features.parquet"))
-            # Only the paths come back to the driver, never the images or the vectors.
-            got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)   # a failed or interrupted job leaves no half-written features
-            raise
-        missing = sorted(set(manifest["path"]) - got)
-        info = {"key": key, "n_images": len(manifest), "n_features": len(got), "missing": missing,
-                "backend": backend, "tta": tta, "model": model["name"], "onnx_sha256": model["onnx_sha256"], "feature_dim": model["feature_dim"],
-                "seconds": round(time.time() - t0, 2), "images_per_second": round(len(got) / max(time.time() - t0, 1e-9), 2),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (tmp / "meta.json").write_text(json.dumps(info, indent=2))
-        if cache.exists() and not (cache / "meta.json").exists(): shutil.rmtree(cache, ignore_errors=True)   # an incomplete leftover
-        try: os.rename(tmp, cache)
-        except OSError: shutil.rmtree(tmp, ignore_errors=True)   # a parallel run cached the same key first
-        info["cached"] = False
+    root.mkdir(parents=True, exist_ok=True)
+    # Parallel runs (a sweep) that need the same features wait here for the first one and then read its cache, instead
+    # of featurizing the same images twice. No timeout: featurizing a large set may take hours.
+    with FileLock(str(root / f".{key}.lock")):
+        info = _cached_or_featurize(spark, manifest, model, settings, key, root, backend, tta, t0)
     info["path"] = str(cache / "features.parquet")
     if info["missing"]:
         if run_dir:

@@ -167,6 +167,14 @@ def _stderr_to(path: Path):
 def _write_status(run_dir: Path, **status):
     write_atomic(run_dir / "status.json", json.dumps(status, indent=2, default=str))
 
+def _track(run_dir: Path, settings: Settings, log=print) -> None:
+    "Record the run in the MLflow run history; a store that cannot be reached is reported, and the run's own files stay the record."
+    from aerial_nb.tracking import log_run, tracking_uri
+    try: log_run(run_dir, settings)
+    except Exception as e:   # noqa: BLE001 - the run's results are on disk whatever the store does
+        log(f"  run history: not updated in {tracking_uri(settings)}: {type(e).__name__}: {e}")
+
+
 # %% ../nbs/10_pipeline.ipynb #c016
 def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, run_id: str | None = None,
                  steps: list[str] | None = None, log=print) -> Path:
@@ -212,12 +220,16 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             err = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
             _write_status(run_dir, status="failed", step=step, error=err, timings=timings, run_id=run_id)
             log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
+            _track(run_dir, settings, log)
             raise RuntimeError(f"Step {step} of run {run_id} failed: {err}\nThe executed notebook, with the failing "
                                f"cell: {run_dir / 'notebooks' / (step + '.ipynb')}; its log: {run_dir / 'logs' / (step + '.log')}") from None
         timings[step] = round(time.time() - t0, 1)
         publisher.step_done()
         log(f"  {step:<13} {timings[step]:7.1f} s")
+        # Logged as soon as it has metrics, so that this run's compare step finds it in the run history.
+        if step == "03_train": _track(run_dir, settings, log)
     _write_status(run_dir, status="finished", timings=timings, run_id=run_id)
+    _track(run_dir, settings, log)
     if publisher.enabled: log(f"published → {publisher.finish()}")
     return run_dir
 

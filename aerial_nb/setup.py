@@ -27,7 +27,9 @@ DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
               "jar_cache": "~/.cache/aerial_nb/jars"},
     "spark": {"master": "local[*]", "driver_memory": "6g", "executor_memory": "4g",
               "shuffle_partitions": "8", "ui_enabled": "false",
-              "synapseml_package": "com.microsoft.azure:synapseml-deep-learning_2.12:1.1.0"},
+              # Comma-separated Maven coordinates; the jar cache is keyed by this string, so a change resolves anew.
+              "synapseml_package": "com.microsoft.azure:synapseml-deep-learning_2.12:1.1.0,"
+                                   "com.microsoft.azure:synapseml-lightgbm_2.12:1.1.0"},
     "featurize": {"mini_batch_size": "32", "partitions_per_core": "2", "ort_threads": "1"},
 }
 SETTINGS_FILE = "settings.ini"
