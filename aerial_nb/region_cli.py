@@ -88,6 +88,9 @@ def score_command(a) -> int:
         raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with a "
                                 f"folder or name under outputs/models, trained by `aerial-nb run`.")
     meta = json.loads((model_dir / "aerial_nb.json").read_text())
+    if a.label_map:
+        from aerial_nb.label_map import check_model_classes, load_label_map
+        check_model_classes(meta["labels"], load_label_map(a.label_map), str(model_dir))
     model_info = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
     with RssSampler() as mem:
         t0 = time.time()
@@ -126,6 +129,7 @@ def region_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default="", help="model folder or name under outputs/models (default: the best compared run's)")
     s.add_argument("--chunk-size", type=int, default=4096, help="tiles per atomic commit (default %(default)s)")
     s.add_argument("--run-id", default="", help="run id written in every row (default: new; a resumed job keeps its own)")
+    s.add_argument("--label-map", default="", help="label map the model must have been trained with (checked; e.g. nlcd)")
     s.add_argument("--settings", default=None)
     return ap
 
