@@ -47,8 +47,16 @@ def _source(path: str):
         _SOURCES[path] = _open_checked(Path(path))
     return _SOURCES[path]
 
-def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
-    "Body of the `mapInPandas`: tile rows with raster windows → the same rows plus `features` (float32)."
+def _image_rgb(path: str) -> np.ndarray:
+    "uint8 `[3, H, W]` RGB of a tile image file (the `from_images` path, to compare with reading windows)."
+    import cv2
+    img = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None: raise ValueError(f"OpenCV could not decode {path}")
+    return np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
+
+def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
+                           from_images: bool = False):
+    "Body of the `mapInPandas`: tile rows with raster windows (or image `path`s) → the same rows plus `features` (float32)."
     from aerial_nb.featurize import dihedral_views, ort_session
     from aerial_nb.tiles import parse_bands, read_tile_rgb
     sess = ort_session(model["onnx_file"], threads)
@@ -58,8 +66,8 @@ def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_siz
             chunk = df.iloc[i:i + mini_batch_size]
             xs = []
             for r in chunk.itertuples(index=False):
-                try: rgb = read_tile_rgb(_source(r.source_path), r.row_off, r.col_off, r.win_width, r.win_height,
-                                         int(r.tile_px), parse_bands(r.bands))
+                try: rgb = _image_rgb(r.path) if from_images else read_tile_rgb(
+                         _source(r.source_path), r.row_off, r.col_off, r.win_width, r.win_height, int(r.tile_px), parse_bands(r.bands))
                 except Exception as e:   # name the tile and raster: a bare GDAL error from deep in a task helps nobody
                     raise RuntimeError(f"tile {r.filename}: reading window (row {r.row_off}, col {r.col_off}) of "
                                        f"{r.source_path} failed: {e}") from e
@@ -69,19 +77,20 @@ def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_siz
             yield chunk.assign(features=list(out.reshape(len(xs), -1).astype(np.float32)))
 
 # %% ../nbs/05a_region.ipynb #c011
-def score_chunk(spark, rows: pd.DataFrame, model, meta: dict, model_info: dict, settings: Settings, run_id: str):
+def score_chunk(spark, rows: pd.DataFrame, model, meta: dict, model_info: dict, settings: Settings, run_id: str,
+                from_images: bool = False):
     "Spark DataFrame of predictions for the tile `rows` (a tiles.csv frame): info columns, pred_label, prob_*, model_name, run_id."
     from pyspark.ml.functions import array_to_vector, vector_to_array
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
     from aerial_nb.featurize import ort_threads
     from aerial_nb.region import window_features_frames as run   # by reference: one session cache per worker
-    info = rows.drop(columns=[c for c in ("path",) if c in rows.columns])
+    info = rows if from_images else rows.drop(columns=[c for c in ("path",) if c in rows.columns])
     parts = max(1, min(len(info), spark.sparkContext.defaultParallelism * settings.getint("featurize", "partitions_per_core")))
     sdf = spark.createDataFrame(info).repartition(parts)
     schema = StructType([*sdf.schema.fields, StructField("features", ArrayType(FloatType()))])   # .add would mutate sdf's schema
     m, th, bs, tta = dict(model_info), ort_threads(settings), settings.getint("featurize", "mini_batch_size"), bool(meta.get("tta", False))
-    feats = sdf.mapInPandas(lambda frames: run(frames, m, th, bs, tta), schema)
+    feats = sdf.mapInPandas(lambda frames: run(frames, m, th, bs, tta, from_images), schema)
     feats = feats.withColumn("features", array_to_vector("features"))
     probs = vector_to_array("probability")
     return (model.transform(feats)
@@ -168,7 +177,7 @@ def assemble_predictions(out_dir: Path, job: dict) -> int:
 
 # %% ../nbs/05a_region.ipynb #c016
 def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: dict, settings: Settings,
-                 out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print) -> dict:
+                 out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False) -> dict:
     "Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job where it stopped."
     from aerial_nb.train import load_model
     out_dir, model_dir = Path(out_dir), Path(model_dir)
@@ -191,7 +200,7 @@ def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: 
     cs = job["chunk_size"]
     for k in todo:
         rows = tiles.iloc[k * cs:(k + 1) * cs]
-        _commit_chunk(spark, score_chunk(spark, rows, model, meta, model_info, settings, job["run_id"]), out_dir, k, rows.filename)
+        _commit_chunk(spark, score_chunk(spark, rows, model, meta, model_info, settings, job["run_id"], from_images), out_dir, k, rows.filename)
         scored += len(rows)
         el = time.time() - t0
         log(f"  chunk {k + 1}/{job['n_chunks']} committed: {scored} tiles in {el:.0f} s ({scored / max(el, 1e-9):.1f} tiles/s)")

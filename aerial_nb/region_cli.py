@@ -82,7 +82,7 @@ def score_command(a) -> int:
     from aerial_nb.setup import get_spark, load_settings
     from aerial_nb.tiles import read_tile_set
     settings = load_settings(a.settings)
-    tiles = read_tile_set(a.tiles, need_images=False)   # before Spark starts: a bad tile set fails in a second
+    tiles = read_tile_set(a.tiles, need_images=a.from_images)   # before Spark starts: a bad tile set fails in a second
     model_dir = _resolve_model_arg(settings, a.model)
     if not (model_dir / "aerial_nb.json").is_file():
         raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with a "
@@ -96,7 +96,7 @@ def score_command(a) -> int:
         t0 = time.time()
         spark = get_spark(settings, app_name="aerial-nb score")
         start_s = time.time() - t0
-        info = score_region(spark, tiles, model_dir, model_info, settings, a.out, a.run_id, a.chunk_size)
+        info = score_region(spark, tiles, model_dir, model_info, settings, a.out, a.run_id, a.chunk_size, from_images=a.from_images)
         spark.stop()
     info.update(seconds_spark_start=round(start_s, 2), seconds_end_to_end=round(time.time() - t0, 2), **mem.report())
     info["tiles_per_second_end_to_end"] = round(info["tiles_scored_now"] / max(info["seconds_end_to_end"], 1e-9), 2)
@@ -129,6 +129,7 @@ def region_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default="", help="model folder or name under outputs/models (default: the best compared run's)")
     s.add_argument("--chunk-size", type=int, default=4096, help="tiles per atomic commit (default %(default)s)")
     s.add_argument("--run-id", default="", help="run id written in every row (default: new; a resumed job keeps its own)")
+    s.add_argument("--from-images", action="store_true", help="read the tile PNGs instead of the raster windows (to compare)")
     s.add_argument("--label-map", default="", help="label map the model must have been trained with (checked; e.g. nlcd)")
     s.add_argument("--settings", default=None)
     return ap
