@@ -129,6 +129,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'aerial_nb.region': { 'aerial_nb.region._clean_uncommitted': ('region.html#_clean_uncommitted', 'aerial_nb/region.py'),
                                   'aerial_nb.region._commit_chunk': ('region.html#_commit_chunk', 'aerial_nb/region.py'),
                                   'aerial_nb.region._image_rgb': ('region.html#_image_rgb', 'aerial_nb/region.py'),
+                                  'aerial_nb.region._level_lut': ('region.html#_level_lut', 'aerial_nb/region.py'),
                                   'aerial_nb.region._source': ('region.html#_source', 'aerial_nb/region.py'),
                                   'aerial_nb.region.assemble_predictions': ('region.html#assemble_predictions', 'aerial_nb/region.py'),
                                   'aerial_nb.region.committed_chunks': ('region.html#committed_chunks', 'aerial_nb/region.py'),
