@@ -138,3 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         print(_summary(run_dir)); return 0
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         print(f"aerial-nb: error: {e}", file=sys.stderr); return 2
+
+# %% ../nbs/11_cli.ipynb #r001
+_pipeline_main = main
+
+def main(argv: list[str] | None = None) -> int:
+    "Entry point of the `aerial-nb` command: `tile` and `score` (see aerial_nb.region_cli), `run`, `validate`, `bench`, `readme`."
+    from aerial_nb.region_cli import REGION_VERBS, region_main
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in REGION_VERBS: return region_main(argv)
+    if argv and argv[0] in ("-h", "--help"): print(f"region verbs: {', '.join(REGION_VERBS)} (aerial-nb tile -h, aerial-nb score -h)")
+    return _pipeline_main(argv)

@@ -101,6 +101,29 @@ def load_params(path: str | Path) -> dict:
     try: return yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e: raise ValueError(f"{path} is not valid YAML: {e}") from None
 
+# %% ../nbs/10_pipeline.ipynb #c007_001
+PARAMS["label_map"] = ""      # "" = the image set's own classes; else e.g. nlcd (params/label_maps/nlcd.yaml)
+_validate_params_base = validate_params
+
+def validate_params(params: dict) -> dict:
+    "`PARAMS` updated by `params`, or one error that lists every problem found (label_map included)."
+    extra = []
+    lm = params.get("label_map", "") if isinstance(params, dict) else ""
+    if not isinstance(lm, str): extra.append(f"label_map must be a name or a path, got {lm!r}")
+    elif lm:
+        from aerial_nb.label_map import load_label_map
+        try: load_label_map(lm)
+        except (ValueError, FileNotFoundError) as e: extra.append(str(e))
+    try: p = _validate_params_base(params)
+    except ValueError as e:
+        if not extra: raise
+        first, *rest = str(e).split("\n")
+        n = int(first.split()[0]) if first.split()[0].isdigit() else len(rest)
+        raise ValueError("\n".join([f"{n + len(extra)} problem(s) with the run's parameters:", *rest, *(f"  - {x}" for x in extra)])) from None
+    if extra:
+        raise ValueError(f"{len(extra)} problem(s) with the run's parameters:\n" + "\n".join(f"  - {x}" for x in extra))
+    return p
+
 # %% ../nbs/10_pipeline.ipynb #c009
 RASTER_HELP = ("Put NAIP GeoTIFFs in [data] rasters_dir of settings.ini (or $AERIAL_NB_DATA_RASTERS_DIR), or set "
                "score_raster to a file's path, or to \"\" to skip scoring. NAIP imagery: USDA FSA's NAIP program "

@@ -19,12 +19,14 @@ from PIL import Image
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.transform import from_origin
+from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 # %% auto #0
-__all__ = ['REQUIRED_TILE_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'tile_raster', 'read_tile_set']
+__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'read_tile_rgb',
+           'parse_bands', 'tile_raster', 'tile_rasters', 'read_tile_set']
 
 # %% ../nbs/01a_tiles.ipynb #c005
 REQUIRED_TILE_COLUMNS = ["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
@@ -81,8 +83,15 @@ def make_fixture_geotiff(path: str | os.PathLike, width: int = 120, height: int 
     return path
 
 # %% ../nbs/01a_tiles.ipynb #c013
+def local_utm(crs, bounds) -> rasterio.crs.CRS:
+    "The WGS84 UTM zone (EPSG 326xx north / 327xx south) holding the centre of `bounds` given in `crs`."
+    w, s, e, n = transform_bounds(crs, "EPSG:4326", *bounds)
+    lon, lat = (w + e) / 2, (s + n) / 2
+    zone = min(60, max(1, int((lon + 180) // 6) + 1))
+    return rasterio.crs.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
 def _open_checked(raster_path: Path):
-    "Open `raster_path` with rasterio, refusing files that cannot be tiled by ground size."
+    "Open `raster_path` in a CRS whose units are metres: as it is, or warped on the fly to its local UTM zone."
     if not raster_path.is_file():
         raise FileNotFoundError(f"{raster_path}: raster file not found; check the path "
                                 "(tile_raster needs a local GeoTIFF or other GDAL-readable raster).")
@@ -94,17 +103,14 @@ def _open_checked(raster_path: Path):
         if src.crs is None:
             raise ValueError(f"{raster_path}: raster has no CRS, so tiles cannot be placed on a map; "
                              "assign one, e.g. `gdal_edit.py -a_srs EPSG:26914 file.tif`.")
-        if src.crs.is_geographic:
-            raise ValueError(f"{raster_path}: CRS {src.crs.to_string()} is geographic (degrees), but "
-                             "footprints are in metres; reproject to a projected CRS in metres, "
-                             "e.g. `gdalwarp -t_srs EPSG:26914 in.tif out.tif`.")
-        t = src.transform
-        if t.b != 0 or t.d != 0:
-            raise ValueError(f"{raster_path}: raster grid is rotated or sheared; make it north-up "
-                             "with `gdalwarp in.tif out.tif`.")
         if src.dtypes[0] != "uint8":
             raise ValueError(f"{raster_path}: bands are {src.dtypes[0]}, tiles need uint8; "
                              "rescale with `gdal_translate -ot Byte -scale in.tif out.tif`.")
+        t = src.transform
+        if src.crs.is_geographic or t.b != 0 or t.d != 0:
+            # Footprints are metres on the ground: degrees (or a rotated grid) are warped, deterministically, to a
+            # north-up grid in the local UTM zone, so every reader of the same file gets the same windows.
+            return WarpedVRT(src, crs=local_utm(src.crs, src.bounds), resampling=Resampling.bilinear)
     except Exception:
         src.close(); raise
     return src
@@ -117,14 +123,29 @@ def _window_offsets(n_px: int, size_px: float, stride_px: float) -> list[int]:
     return [math.floor(k * stride_px + 1e-9) for k in range(max(n, 0))]
 
 # %% ../nbs/01a_tiles.ipynb #c017
-def _nodata_fraction(src, window: Window, tile_px: int) -> float:
-    "Fraction of nodata pixels in `window`, at tile resolution."
-    shape = (tile_px, tile_px)
+def _valid_mask(src) -> np.ndarray:
+    "uint8 `[H, W]`: 1 where the raster has data, read once per raster (per band, to keep memory to one band)."
     if src.nodata is None and all(f == [rasterio.enums.MaskFlags.all_valid] for f in src.mask_flag_enums):
         # No declared nodata: NAIP-style zero padding is all bands 0.
-        data = src.read(window=window, out_shape=(src.count, *shape), resampling=Resampling.nearest)
-        return float((data == 0).all(axis=0).mean())
-    return float((src.dataset_mask(window=window, out_shape=shape) == 0).mean())
+        valid = np.zeros((src.height, src.width), bool)
+        for b in range(1, src.count + 1): valid |= src.read(b) != 0
+        return valid.astype(np.uint8)
+    return (src.dataset_mask() > 0).astype(np.uint8)
+
+def _summed_area(mask: np.ndarray) -> np.ndarray:
+    "Summed-area table of `mask` with a zero first row and column: any window's sum in four look-ups."
+    sat = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
+    sat[1:, 1:] = mask.cumsum(0, dtype=np.int64).cumsum(1)
+    return sat
+
+def _nodata_fraction(sat: np.ndarray, window: Window) -> float:
+    "Fraction of nodata source pixels touched by `window` (fractional edges rounded outwards)."
+    r0, c0 = int(math.floor(window.row_off)), int(math.floor(window.col_off))
+    r1 = min(sat.shape[0] - 1, int(math.ceil(window.row_off + window.height - 1e-9)))
+    c1 = min(sat.shape[1] - 1, int(math.ceil(window.col_off + window.width - 1e-9)))
+    n = (r1 - r0) * (c1 - c0)
+    valid = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
+    return float(1 - valid / n) if n else 1.0
 
 # %% ../nbs/01a_tiles.ipynb #c018
 def _window_bounds(win: Window, transform) -> tuple[float, float, float, float]:
@@ -146,18 +167,33 @@ def _atomic_write(path: Path, write) -> None:
         if os.path.exists(tmp): os.remove(tmp)
         raise
 
+# %% ../nbs/01a_tiles.ipynb #c020_001
+def read_tile_rgb(src, row_off: int, col_off: int, win_width: float, win_height: float, tile_px: int = 224,
+                  bands: tuple[int, ...] = (1, 2, 3)) -> np.ndarray:
+    "uint8 `[3, tile_px, tile_px]` of the window at (`row_off`, `col_off`) of `src`, resampled bilinearly."
+    win = Window(col_off, row_off, win_width, win_height)
+    return src.read(list(bands), window=win, out_shape=(3, tile_px, tile_px), resampling=Resampling.bilinear)
+
+def parse_bands(bands) -> tuple[int, ...]:
+    "(1, 2, 3) from '1,2,3', [1, 2, 3] or (1, 2, 3): the source bands that become R, G, B."
+    if isinstance(bands, str): bands = [b for b in bands.replace(" ", "").split(",") if b]
+    try: out = tuple(int(b) for b in bands)
+    except (TypeError, ValueError): raise ValueError(f"bands={bands!r} must be band numbers, e.g. 1,2,3") from None
+    if len(out) != 3: raise ValueError(f"bands={bands!r} must name exactly 3 bands (R, G, B), e.g. (1, 2, 3).")
+    return out
+
 # %% ../nbs/01a_tiles.ipynb #c022
-_TILE_COLUMNS = REQUIRED_TILE_COLUMNS + ["source", "acq_date", "row_off", "col_off",
-                                         "win_width", "win_height", "crs"]
+_TILE_COLUMNS = REQUIRED_TILE_COLUMNS + ["source", "source_path", "acq_date", "row_off", "col_off",
+                                         "win_width", "win_height", "tile_px", "bands", "crs"]
 
 def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 footprint_m: float = 224.0, stride_m: float | None = None, tile_px: int = 224,
-                bands: tuple[int, ...] = (1, 2, 3), max_nodata_frac: float = 0.5) -> pd.DataFrame:
-    "Cut `raster_path` into `footprint_m` square tiles as `tile_px` PNGs in `out_dir`, plus `tiles.csv`."
+                bands=(1, 2, 3), max_nodata_frac: float = 0.5, write_images: bool = True,
+                write_csv: bool = True) -> pd.DataFrame:
+    "Cut `raster_path` into `footprint_m` square tiles every `stride_m`: `tile_px` PNGs (if `write_images`) in `out_dir`, plus `tiles.csv`."
     raster_path, out_dir = Path(raster_path), Path(out_dir)
     stride_m = footprint_m if stride_m is None else stride_m
-    if len(bands) != 3:
-        raise ValueError(f"{raster_path}: bands={bands} must name exactly 3 bands (R, G, B), e.g. (1, 2, 3).")
+    bands = parse_bands(bands)
     if stride_m <= 0:
         raise ValueError(f"{raster_path}: stride_m={stride_m} must be > 0; use footprint_m for "
                          "adjacent tiles or a smaller positive value for overlap.")
@@ -183,43 +219,79 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
         cols = _window_offsets(src.width, win_w, stride_m / px_w)
         out_dir.mkdir(parents=True, exist_ok=True)
         crs_str, acq = src.crs.to_string(), acquisition_date(raster_path)
+        sat = _summed_area(_valid_mask(src))
+        band_str = ",".join(map(str, bands))
         records, skipped = [], 0
         for r in rows:
             for c in cols:
                 win = Window(c, r, win_w, win_h)
-                if _nodata_fraction(src, win, tile_px) > max_nodata_frac:
+                if _nodata_fraction(sat, win) > max_nodata_frac:
                     skipped += 1; continue
-                rgb = src.read(list(bands), window=win, out_shape=(3, tile_px, tile_px),
-                               resampling=Resampling.bilinear)
                 name = f"{raster_path.stem}_r{r}_c{c}.png"
-                img = Image.fromarray(np.moveaxis(rgb, 0, -1), mode="RGB")
-                _atomic_write(out_dir / name, lambda p: img.save(p, format="PNG"))
+                if write_images:
+                    rgb = read_tile_rgb(src, r, c, win_w, win_h, tile_px, bands)
+                    img = Image.fromarray(np.moveaxis(rgb, 0, -1), mode="RGB")
+                    _atomic_write(out_dir / name, lambda p: img.save(p, format="PNG"))
                 west, south, east, north = transform_bounds(src.crs, "EPSG:4326",
                                                             *_window_bounds(win, src.transform))
                 records.append(dict(filename=name, llcrnrlat=south, llcrnrlon=west, urcrnrlat=north,
-                                    urcrnrlon=east, source=raster_path.name, acq_date=acq, row_off=r,
-                                    col_off=c, win_width=win_w, win_height=win_h, crs=crs_str))
+                                    urcrnrlon=east, source=raster_path.name,
+                                    source_path=str(raster_path.resolve()), acq_date=acq, row_off=r,
+                                    col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px,
+                                    bands=band_str, crs=crs_str))
     df = pd.DataFrame.from_records(records, columns=_TILE_COLUMNS)
-    _atomic_write(out_dir / "tiles.csv", lambda p: df.to_csv(p, index=False))
+    if write_csv: _atomic_write(out_dir / "tiles.csv", lambda p: df.to_csv(p, index=False))
     df.attrs.update(n_windows=len(rows) * len(cols), skipped_nodata=skipped)
     return df
 
+# %% ../nbs/01a_tiles.ipynb #c029_001
+def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 224.0, stride_m: float | None = None,
+                 tile_px: int = 224, bands=(1, 2, 3), max_nodata_frac: float = 0.5,
+                 write_images: bool = True) -> pd.DataFrame:
+    "Tile every raster of `raster_paths` (files, or folders of *.tif) into one tile set `out_dir/tiles.csv`."
+    paths = []
+    for p in map(Path, [raster_paths] if isinstance(raster_paths, (str, os.PathLike)) else raster_paths):
+        paths += sorted(p.glob("*.tif")) + sorted(p.glob("*.tiff")) if p.is_dir() else [p]
+    if not paths: raise FileNotFoundError(f"{raster_paths}: no rasters to tile; pass GeoTIFF files or a folder of *.tif.")
+    out_dir = Path(out_dir)
+    frames, per_raster = [], {}
+    for p in paths:
+        df = tile_raster(p, out_dir, footprint_m, stride_m, tile_px, bands, max_nodata_frac, write_images, write_csv=False)
+        frames.append(df)
+        per_raster[p.name] = {"tiles": len(df), "windows": df.attrs["n_windows"], "skipped_nodata": df.attrs["skipped_nodata"]}
+    out = pd.concat(frames, ignore_index=True)
+    _atomic_write(out_dir / "tiles.csv", lambda f: out.to_csv(f, index=False))
+    out.attrs.update(n_windows=sum(v["windows"] for v in per_raster.values()),
+                     skipped_nodata=sum(v["skipped_nodata"] for v in per_raster.values()), per_raster=per_raster)
+    return out
+
 # %% ../nbs/01a_tiles.ipynb #c033
-def read_tile_set(root: str | os.PathLike) -> pd.DataFrame:
-    "Read `<root>/tiles.csv`, check the contract, and add an absolute `path` column."
+WINDOW_COLUMNS = ["source_path", "row_off", "col_off", "win_width", "win_height"]
+
+def read_tile_set(root: str | os.PathLike, need_images: bool = True) -> pd.DataFrame:
+    "Read `<root>/tiles.csv`, check the contract, and add an absolute `path` column (tile images, or with `need_images=False` raster windows)."
     root = Path(root)
     csv = root / "tiles.csv"
     if not csv.is_file():
         raise FileNotFoundError(f"{csv}: no tiles.csv in {root}; make one with tile_raster(raster, '{root}') "
-                                f"or write it with columns {REQUIRED_TILE_COLUMNS}.")
-    df = pd.read_csv(csv, dtype={"filename": str})
-    missing_cols = [c for c in REQUIRED_TILE_COLUMNS if c not in df.columns]
+                                f"(or `aerial-nb tile RASTER --out {root}`) or write it with columns {REQUIRED_TILE_COLUMNS}.")
+    df = pd.read_csv(csv, dtype={"filename": str, "acq_date": str, "bands": str})
+    need = REQUIRED_TILE_COLUMNS + ([] if need_images else WINDOW_COLUMNS)
+    missing_cols = [c for c in need if c not in df.columns]
     if missing_cols:
+        how = ("" if need_images else " and the raster window columns " + str(WINDOW_COLUMNS) +
+               " to be scored from rasters (write it with tile_raster / `aerial-nb tile`)")
         raise ValueError(f"{csv}: missing column(s) {missing_cols}; tiles.csv must have "
-                         f"{REQUIRED_TILE_COLUMNS} (e.g. as produced by tile_raster).")
+                         f"{REQUIRED_TILE_COLUMNS}{how} (e.g. as produced by tile_raster).")
     df["path"] = [str((root / f).resolve()) for f in df.filename.fillna("")]
-    missing = [f for f, p in zip(df.filename, df.path) if not Path(p).is_file()]
+    if need_images:
+        missing = [f for f, p in zip(df.filename, df.path) if not Path(p).is_file()]
+        what, fix = "tile file(s)", "re-run tile_raster or remove those rows"
+    else:
+        df["source_path"] = [str((root / s).resolve()) for s in df.source_path.fillna("")]
+        missing = sorted({s for s in df.source_path if not Path(s).is_file()})
+        what, fix = "source raster(s)", "put the rasters back, or tile again from where they are now"
     if missing:
-        raise FileNotFoundError(f"{csv}: {len(missing)} listed tile file(s) missing under {root}, e.g. "
-                                f"{missing[:10]}; re-run tile_raster or remove those rows.")
+        raise FileNotFoundError(f"{csv}: {len(missing)} listed {what} missing under {root}, e.g. "
+                                f"{missing[:10]}; {fix}.")
     return df

@@ -193,7 +193,7 @@ def prediction_map(preds: pd.DataFrame, path, title: str | None = None) -> Path:
 
 # %% ../nbs/06_visualize.ipynb #c025
 def visualize_step(run_dir) -> dict[str, Path]:
-    "Write the confusion matrix, sample grid and (if tiles were scored) map under `run_dir`; return their paths."
+    "Write the confusion matrix, sample grid and (if tiles were scored) maps, offline ones too, under `run_dir`; return their paths."
     run_dir = Path(run_dir)
     metrics = json.loads((run_dir/"metrics.json").read_text())
     out = {"confusion_matrix": plot_confusion_matrix(metrics, run_dir/"plots"/"confusion_matrix.png"),
@@ -206,4 +206,8 @@ def visualize_step(run_dir) -> dict[str, Path]:
     else:
         title = f"{metrics.get('model_name', '')} — {len(tiles)} tiles".lstrip(" —")
         out["map"] = prediction_map(tiles, run_dir/"map.html", title=title)
+        # The folium map needs the internet (Leaflet and the base map from CDNs); these render with none:
+        # maps/map.html (imagery, a layer per year), maps/change.html, maps/class_area.csv/.png.
+        from aerial_nb.offline_map import region_maps
+        out.update({f"offline_{k}": v for k, v in region_maps(tiles, run_dir/"maps").items()})
     return out

@@ -1,0 +1,90 @@
+"""Kill -9 a region scoring job at several points and start it again: every tile must end up scored exactly once."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+CHUNK = 8
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    "A fixture model (trained on synthetic images) and a window tile set of a synthetic raster (about 70 tiles)."
+    from aerial_nb.pipeline import fixture_run
+    from aerial_nb.setup import get_spark, load_settings
+    from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
+    root = tmp_path_factory.mktemp("region_resume")
+    spark = get_spark(load_settings(overrides={"paths": {"outputs_dir": str(root / "outputs")}}), app_name="test_region_resume")
+    try: run = fixture_run("train", spark, root=root / "fx")
+    finally: spark.stop()
+    make_fixture_geotiff(root / "rasters" / "m_4709963_se_14_1_20200831.tif", width=200, height=160, seed=2)
+    tiles = tile_rasters(root / "rasters", root / "tiles", footprint_m=100, write_images=False)
+    model = json.loads((run.run_dir / "metrics.json").read_text())["model_path"]
+    return root, model, tiles
+
+
+def _start(root: Path, model: str, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "AERIAL_NB_PATHS_OUTPUTS_DIR": str(root / "outputs"),
+           "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store")}
+    cmd = [str(Path(sys.executable).parent / "aerial-nb"), "score", str(root / "tiles"), "--out", str(out),
+           "--model", model, "--chunk-size", str(CHUNK)]
+    # Its own session, so kill -9 reaches the driver and its JVM and Python workers at once, as a crash would.
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _committed(out: Path) -> int:
+    return sum(1 for p in (out / "parts").glob("chunk-*") if p.is_dir()) if (out / "parts").exists() else 0
+
+
+def _kill_after(proc: subprocess.Popen, out: Path, commits: int, timeout: float = 300) -> int:
+    "SIGKILL the job's process group once `commits` chunks are committed (0: once the job is planned); return commits seen."
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise AssertionError(f"the job ended (rc {proc.returncode}) before {commits} commits:\n{proc.stdout.read()}")
+        if (out / "job.json").exists() and _committed(out) >= commits: break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    return _committed(out)
+
+
+def test_kill_and_resume_scores_every_tile_once(job, tmp_path):
+    root, model, tiles = job
+    out = tmp_path / "scores"
+    n_chunks = -(-len(tiles) // CHUNK)
+    assert n_chunks >= 8, "the tile set must span enough chunks to kill between them"
+    seen = []
+    for commits in (0, 1, 3):
+        got = _kill_after(_start(root, model, out), out, commits)
+        seen.append(got)
+        assert not (out / "predictions.parquet").exists(), "killed before the end, yet predictions were assembled"
+    print(f"\n{len(tiles)} tiles in {n_chunks} chunks of {CHUNK}; committed chunks when killed: {seen}")
+    assert seen == sorted(seen) and seen[-1] < n_chunks, seen
+    proc = _start(root, model, out)
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log
+    print(log.strip().splitlines()[0])
+    pred = pd.read_parquet(out / "predictions.parquet")
+    assert pred.filename.is_unique, pred.filename[pred.filename.duplicated()].tolist()[:5]
+    assert set(pred.filename) == set(tiles.filename)
+    assert len(pd.read_csv(out / "predictions.csv")) == len(tiles)
+    assert _committed(out) == n_chunks and not list((out / "parts").glob(".tmp-*"))
+    info = json.loads((out / "score.json").read_text())
+    assert info["chunks_resumed"] == seen[-1] and info["tiles_scored_now"] == len(tiles) - seen[-1] * CHUNK
+    assert pred.run_id.nunique() == 1   # one job, one run id, however many starts
+    # Starting it once more scores nothing and changes nothing.
+    again = _start(root, model, out)
+    log2, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, log2
+    assert json.loads((out / "score.json").read_text())["tiles_scored_now"] == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), pred)
