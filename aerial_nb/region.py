@@ -20,8 +20,9 @@ from .setup import Settings, write_atomic
 from .tiles import read_tile_set
 
 # %% auto #0
-__all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', 'score_chunk', 'tiles_fingerprint', 'plan_job',
-           'committed_chunks', 'assemble_predictions', 'score_region']
+__all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', 'worker_head', 'apply_head',
+           'window_predictions_frames', 'score_chunk', 'tiles_fingerprint', 'plan_job', 'committed_chunks',
+           'assemble_predictions', 'score_region']
 
 # %% ../nbs/05a_region.ipynb #c006
 _LUTS: dict = {}
@@ -91,24 +92,65 @@ def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_siz
             yield chunk.assign(features=list(out.reshape(len(xs), -1).astype(np.float32)))
 
 # %% ../nbs/05a_region.ipynb #c011
+def worker_head(model) -> dict | None:
+    "A fitted pipeline's logistic regression as numpy arrays the Python workers can apply, or None (another classifier)."
+    from pyspark.ml.classification import LogisticRegressionModel
+    from pyspark.ml.feature import IndexToString, StringIndexerModel
+    if not all(isinstance(s, (StringIndexerModel, LogisticRegressionModel, IndexToString)) for s in model.stages): return None
+    lrs = [s for s in model.stages if isinstance(s, LogisticRegressionModel)]
+    to_label = [s for s in model.stages if isinstance(s, IndexToString)]
+    if len(lrs) != 1 or len(to_label) != 1: return None
+    lr = lrs[0]
+    if lr.getFeaturesCol() != "features" or lr.isSet("thresholds") or lr.isSet("threshold"): return None
+    W, b = lr.coefficientMatrix.toArray(), lr.interceptVector.toArray()
+    if W.shape[0] == 1 and lr.numClasses == 2:   # binomial: softmax([0, m]) is [1 - sigmoid(m), sigmoid(m)], Spark's probability
+        W, b = np.vstack([np.zeros_like(W), W]), np.concatenate([[0.0], b])
+    if W.shape[0] != lr.numClasses: return None
+    return {"W": W, "b": b, "labels": list(to_label[0].getLabels())}
+
+def apply_head(features: np.ndarray, head: dict) -> tuple[np.ndarray, np.ndarray]:
+    "Labels and class probabilities of float features `[n, d]` under `worker_head`'s arrays (Spark's softmax, in float64)."
+    margins = features.astype(np.float64) @ head["W"].T + head["b"]
+    e = np.exp(margins - margins.max(axis=1, keepdims=True))
+    probs = e / e.sum(axis=1, keepdims=True)
+    return np.asarray(head["labels"], dtype=object)[probs.argmax(axis=1)], probs
+
+def window_predictions_frames(frames, model: dict, head: dict, threads: int = 1, mini_batch_size: int = 32,
+                              tta: bool = False, from_images: bool = False):
+    "Body of the `mapInPandas` for a logistic regression: tile rows → the same rows plus `pred_label` and `prob_<class>`."
+    for df in window_features_frames(frames, model, threads, mini_batch_size, tta, from_images):
+        labels, probs = apply_head(np.stack(df.pop("features").to_numpy()), head)
+        out = df.assign(pred_label=labels)
+        for i, c in enumerate(head["labels"]): out[f"prob_{c}"] = probs[:, i]
+        yield out
+
 def score_chunk(spark, rows: pd.DataFrame, model, meta: dict, model_info: dict, settings: Settings, run_id: str,
-                from_images: bool = False):
+                from_images: bool = False, head: dict | None = None):
     "Spark DataFrame of predictions for the tile `rows` (a tiles.csv frame): info columns, pred_label, prob_*, model_name, run_id."
     from pyspark.ml.functions import array_to_vector, vector_to_array
     from pyspark.sql import functions as F
-    from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
+    from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
     from aerial_nb.featurize import ort_threads
-    from aerial_nb.region import window_features_frames as run   # by reference: one session cache per worker
+    from aerial_nb import region   # functions by reference: one ONNX session cache per worker
     info = rows if from_images else rows.drop(columns=[c for c in ("path",) if c in rows.columns])
     parts = max(1, min(len(info), spark.sparkContext.defaultParallelism * settings.getint("featurize", "partitions_per_core")))
     sdf = spark.createDataFrame(info).repartition(parts)
-    schema = StructType([*sdf.schema.fields, StructField("features", ArrayType(FloatType()))])   # .add would mutate sdf's schema
     m, th, bs, tta = dict(model_info), ort_threads(settings), settings.getint("featurize", "mini_batch_size"), bool(meta.get("tta", False))
-    feats = sdf.mapInPandas(lambda frames: run(frames, m, th, bs, tta, from_images), schema)
-    feats = feats.withColumn("features", array_to_vector("features"))
-    probs = vector_to_array("probability")
-    return (model.transform(feats)
-            .select(*info.columns, "pred_label", *[probs[i].alias(f"prob_{c}") for i, c in enumerate(meta["labels"])])
+    prob_cols = [f"prob_{c}" for c in meta["labels"]]
+    if head is not None:
+        if list(head["labels"]) != list(meta["labels"]):
+            raise ValueError(f"model {meta['model_name']}: its label stage {head['labels']} disagrees with aerial_nb.json's "
+                             f"labels {meta['labels']}; retrain it with `aerial-nb run`.")
+        schema = StructType([*sdf.schema.fields, StructField("pred_label", StringType()),
+                             *[StructField(c, DoubleType()) for c in prob_cols]])
+        pred = sdf.mapInPandas(lambda frames: region.window_predictions_frames(frames, m, head, th, bs, tta, from_images), schema)
+    else:
+        schema = StructType([*sdf.schema.fields, StructField("features", ArrayType(FloatType()))])   # .add would mutate sdf's schema
+        feats = sdf.mapInPandas(lambda frames: region.window_features_frames(frames, m, th, bs, tta, from_images), schema)
+        probs = vector_to_array("probability")
+        pred = (model.transform(feats.withColumn("features", array_to_vector("features")))
+                .select(*info.columns, "pred_label", *[probs[i].alias(c) for i, c in enumerate(prob_cols)]))
+    return (pred.select(*info.columns, "pred_label", *[F.col(f"`{c}`") for c in prob_cols])
             .withColumn("model_name", F.lit(meta["model_name"])).withColumn("run_id", F.lit(run_id)))
 
 # %% ../nbs/05a_region.ipynb #c013
@@ -191,7 +233,8 @@ def assemble_predictions(out_dir: Path, job: dict) -> int:
 
 # %% ../nbs/05a_region.ipynb #c016
 def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: dict, settings: Settings,
-                 out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False) -> dict:
+                 out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
+                 classify_on_workers: bool = True) -> dict:
     "Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job where it stopped."
     from aerial_nb.train import load_model
     out_dir, model_dir = Path(out_dir), Path(model_dir)
@@ -204,17 +247,19 @@ def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: 
     if not tiles.filename.is_unique:
         raise ValueError(f"tile names repeat in the tile set (e.g. {tiles.filename[tiles.filename.duplicated()].iloc[0]}): "
                          f"every tile needs its own filename; tile each raster once.")
+    head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
     job = plan_job(out_dir, tiles, meta, model_dir, chunk_size, run_id)
     cleaned = _clean_uncommitted(out_dir)
     done = committed_chunks(out_dir)
     todo = [k for k in range(job["n_chunks"]) if k not in done]
     log(f"{job['n_tiles']} tiles in {job['n_chunks']} chunks of {job['chunk_size']}: {len(done)} committed before, "
-        f"{len(todo)} to score" + (f" ({cleaned} uncommitted leftover(s) removed)" if cleaned else ""))
+        f"{len(todo)} to score, {meta.get('classifier', 'the classifier')} applied in the " + ("Python workers" if head else "JVM")
+        + (f" ({cleaned} uncommitted leftover(s) removed)" if cleaned else ""))
     t0, scored = time.time(), 0
     cs = job["chunk_size"]
     for k in todo:
         rows = tiles.iloc[k * cs:(k + 1) * cs]
-        _commit_chunk(spark, score_chunk(spark, rows, model, meta, model_info, settings, job["run_id"], from_images), out_dir, k, rows.filename)
+        _commit_chunk(spark, score_chunk(spark, rows, model, meta, model_info, settings, job["run_id"], from_images, head), out_dir, k, rows.filename)
         scored += len(rows)
         el = time.time() - t0
         log(f"  chunk {k + 1}/{job['n_chunks']} committed: {scored} tiles in {el:.0f} s ({scored / max(el, 1e-9):.1f} tiles/s)")
@@ -223,6 +268,7 @@ def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: 
     info = {"n_tiles": job["n_tiles"], "n_predictions": n, "n_chunks": job["n_chunks"], "chunk_size": cs,
             "chunks_resumed": len(done), "tiles_scored_now": scored, "seconds_scoring": round(score_s, 2),
             "seconds_total": round(time.time() - t0, 2), "tiles_per_second": round(scored / max(score_s, 1e-9), 2),
-            "model_name": meta["model_name"], "model_path": str(model_dir), "run_id": job["run_id"]}
+            "model_name": meta["model_name"], "model_path": str(model_dir), "run_id": job["run_id"],
+            "classifier_in": "python_workers" if head else "jvm"}
     write_atomic(out_dir / "score.json", json.dumps(info, indent=2))
     return info

@@ -5,16 +5,13 @@
 # %% ../nbs/11a_region_cli.ipynb #c002
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import sys
 import threading
 import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['REGION_VERBS', 'RssSampler', 'tile_command', 'score_command', 'region_parser', 'region_main']
+__all__ = ['RssSampler', 'tile_command', 'score_command', 'add_region_verbs']
 
 # %% ../nbs/11a_region_cli.ipynb #c005
 def _role(p) -> str:
@@ -96,7 +93,8 @@ def score_command(a) -> int:
         t0 = time.time()
         spark = get_spark(settings, app_name="aerial-nb score")
         start_s = time.time() - t0
-        info = score_region(spark, tiles, model_dir, model_info, settings, a.out, a.run_id, a.chunk_size, from_images=a.from_images)
+        info = score_region(spark, tiles, model_dir, model_info, settings, a.out, a.run_id, a.chunk_size,
+                            from_images=a.from_images, classify_on_workers=not a.classify_in_jvm)
         spark.stop()
     info.update(seconds_spark_start=round(start_s, 2), seconds_end_to_end=round(time.time() - t0, 2), **mem.report())
     info["tiles_per_second_end_to_end"] = round(info["tiles_scored_now"] / max(info["seconds_end_to_end"], 1e-9), 2)
@@ -109,11 +107,8 @@ def score_command(a) -> int:
     return 0
 
 # %% ../nbs/11a_region_cli.ipynb #c011
-REGION_VERBS = ("tile", "score")
-
-def region_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="aerial-nb", description="Tile rasters and score tile sets of a whole region.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+def add_region_verbs(sub) -> None:
+    "Add `tile` and `score` to the `aerial-nb` parser's subcommands (see `aerial_nb.cli.build_parser`)."
     t = sub.add_parser("tile", help="cut GeoTIFFs into a tile set (tiles.csv with WGS84 corners and raster windows)")
     t.add_argument("rasters", nargs="+", help="GeoTIFF files, or folders of *.tif (all years of an area)")
     t.add_argument("--out", required=True, help="tile set folder (tiles.csv, and the PNGs unless --no-images)")
@@ -123,6 +118,7 @@ def region_parser() -> argparse.ArgumentParser:
     t.add_argument("--bands", default="1,2,3", help="source bands used as R,G,B (default %(default)s)")
     t.add_argument("--max-nodata-frac", type=float, default=0.5, help="skip tiles with more nodata than this (default %(default)s)")
     t.add_argument("--no-images", action="store_true", help="write tiles.csv only; `score` reads the windows from the rasters")
+    t.set_defaults(handler=tile_command)
     s = sub.add_parser("score", help="score a tile set with a trained model; resumable, exactly once")
     s.add_argument("tiles", help="tile set folder holding tiles.csv (from `aerial-nb tile`)")
     s.add_argument("--out", required=True, help="output folder: predictions.parquet/.csv, score.json, parts/")
@@ -130,13 +126,8 @@ def region_parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk-size", type=int, default=4096, help="tiles per atomic commit (default %(default)s)")
     s.add_argument("--run-id", default="", help="run id written in every row (default: new; a resumed job keeps its own)")
     s.add_argument("--from-images", action="store_true", help="read the tile PNGs instead of the raster windows (to compare)")
+    s.add_argument("--classify-in-jvm", action="store_true",
+                   help="run a logistic regression through Spark ML's transform instead of in the Python workers (to compare)")
     s.add_argument("--label-map", default="", help="label map the model must have been trained with (checked; e.g. nlcd)")
     s.add_argument("--settings", default=None)
-    return ap
-
-def region_main(argv: list[str]) -> int:
-    "Run `aerial-nb tile` or `aerial-nb score`."
-    a = region_parser().parse_args(argv)
-    try: return tile_command(a) if a.cmd == "tile" else score_command(a)
-    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
-        print(f"aerial-nb: error: {e}", file=sys.stderr); return 2
+    s.set_defaults(handler=score_command)

@@ -153,6 +153,11 @@ def store_lock(uri: str):
     db = Path(uri.removeprefix("sqlite:///")); db.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(db) + ".lock", timeout=600): yield
 
+def _quiet_store_setup():
+    "MLflow logs 'Creating initial MLflow database tables...' at INFO when a store is first used: noise in a run's output."
+    import logging
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
 def _experiment_id(client, name: str, artifacts: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None: return exp.experiment_id
@@ -167,6 +172,7 @@ def log_run(run_dir: str | Path, settings: Settings, status: str | None = None) 
     status = status or (_read(run_dir / "status.json") or {}).get("status", "running")
     uri, secrets = tracking_uri(settings), secret_values()
     ts = int(time.time() * 1000)
+    _quiet_store_setup()
     with store_lock(uri):
         client = MlflowClient(tracking_uri=uri)
         ids = _read(run_dir / "mlflow.json") or {}
@@ -191,6 +197,7 @@ def read_runs(settings: Settings, filter_string: str = "", finished_only: bool =
     "The runs of this installation's experiment as one frame (empty when there are none)."
     import mlflow
     uri = tracking_uri(settings)
+    _quiet_store_setup()
     with store_lock(uri):
         mlflow.set_tracking_uri(uri)
         exp = mlflow.get_experiment_by_name(tracking_setting(settings, "experiment"))

@@ -155,8 +155,30 @@ class _Legend(MacroElement):
             self.body += (f'<div id="aerial-title" style="{box}top:10px;left:50%;transform:translateX(-50%);'
                           f'font-size:14px"><b>{_esc(title)}</b></div>')
 
-def map_figure(preds: pd.DataFrame, title: str | None = None) -> folium.Map:
-    "Build the folium map of tile predictions that `prediction_map` saves."
+def _offline_assets(m: folium.Map) -> None:
+    "Make `m` self-contained: Leaflet and jQuery (vendored) as data URIs in place of folium's CDN scripts and stylesheets."
+    import base64
+    import aerial_nb
+    from aerial_nb.offline_map import leaflet_assets
+    css, js = leaflet_assets()
+    jquery = (Path(aerial_nb.__file__).resolve().parent / "vendor" / "jquery" / "jquery.min.js").read_text()
+    uri = lambda mime, text: f"data:{mime};base64," + base64.b64encode(text.encode()).decode()
+    # folium's popups build their HTML with jQuery; Bootstrap and awesome-markers serve markers this map has none of.
+    m.default_js = [("leaflet", uri("text/javascript", js)), ("jquery", uri("text/javascript", jquery))]
+    m.default_css = [("leaflet_css", uri("text/css", css))]
+
+def _imagery_overlays(m: folium.Map, tiles: pd.DataFrame, max_px: int = 1024) -> int:
+    "Add each source raster of `tiles` (column `source_path`) as an image overlay, one layer per raster; return how many."
+    from aerial_nb.offline_map import raster_overlay
+    if "source_path" not in tiles: return 0
+    srcs = sorted(s for s in tiles.source_path.dropna().unique() if Path(s).is_file())
+    for s in srcs:
+        ov = raster_overlay(s, max_px)
+        folium.raster_layers.ImageOverlay(ov["url"], ov["bounds"], name=f"imagery {_esc(Path(s).name)}", opacity=1.0).add_to(m)
+    return len(srcs)
+
+def map_figure(preds: pd.DataFrame, title: str | None = None, offline: bool = True) -> folium.Map:
+    "Build the folium map of tile predictions that `prediction_map` saves: self-contained (no CDN) unless `offline=False`."
     missing = [c for c in _CORNERS + ["pred_label"] if c not in preds.columns]
     if missing: raise ValueError(f"tile predictions lack columns: {missing}")
     tiles = preds.dropna(subset=_CORNERS)
@@ -168,6 +190,8 @@ def map_figure(preds: pd.DataFrame, title: str | None = None) -> folium.Map:
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=12, control_scale=True)
     folium.TileLayer("https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",
                      attr="Esri World Imagery", name="Esri imagery").add_to(m)
+    if offline: _offline_assets(m)
+    _imagery_overlays(m, tiles)   # the scored imagery itself, under the tiles: useful with no base map
     for r in tiles.itertuples(index=False):
         r = r._asdict()
         label = str(r["pred_label"])

@@ -89,3 +89,17 @@ def test_broken_map_is_caught(maps, tmp_path):
     broken.write_text(html[:start] + html[html.index("</script>", start):])
     got = drawn(broken)
     assert got["paths"] == 0 and got["overlays"] == 0 and got["tiles_drawn"] == -1, got
+
+
+def test_folium_run_map_is_self_contained(maps, tmp_path):
+    "The run's folium map (06_visualize's map.html) draws every tile and the imagery with no network too."
+    from aerial_nb.visualize import prediction_map
+    preds, _ = maps
+    year = preds[preds.acq_date.str[:4] == "2020"]
+    page = prediction_map(year, tmp_path / "map.html", title="fixture")
+    got = drawn(page)
+    print(f"\nfolium map: {got}")
+    assert got["paths"] == len(year), got
+    assert got["overlays"] == year.source_path.nunique() == 1, got
+    _chromium(f"--screenshot={SHOTS / 'fixture_folium_map.png'}", page.resolve().as_uri())
+    assert (SHOTS / "fixture_folium_map.png").stat().st_size > 10_000
