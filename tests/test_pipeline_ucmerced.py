@@ -67,6 +67,7 @@ def test_a_second_run_reads_the_feature_cache(run):
     out, run_dir, _, _ = run
     r = aerial_nb("run", "params/default.yaml", "--set", f"images_dir={UCMERCED}", "--set", "score_raster=",
                   "--set", "sample_frac=0.2", "--set", "classifier=random_forest",
+                  "--set", "classifier_params={numTrees: 30}",   # the default 200 trees only cost CI time here
                   "--steps", "00_setup,01_explore,02_featurize,03_train", outputs=out)
     assert r.returncode == 0, r.stderr
     second = max((out / "runs").iterdir(), key=lambda p: p.name)
