@@ -258,7 +258,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
 
 # %% ../nbs/10_pipeline.ipynb #c018
 def fixture_run(upto: str, spark=None, root: str | Path | None = None, classifier: str = "logistic_regression",
-                per_class: int = 10, settings_path: str | Path | None = None) -> SimpleNamespace:
+                per_class: int = 10, settings_path: str | Path | None = None, image_gsd_m: float = 5.0) -> SimpleNamespace:
     "A run folder on fixture images with the steps up to `upto` (explore, featurize, train) done."
     from aerial_nb.explore import make_fixture_images, explore_step
     from aerial_nb.models import ensure_model
@@ -276,6 +276,10 @@ def fixture_run(upto: str, spark=None, root: str | Path | None = None, classifie
     run.features = featurize_step(spark, run.manifest, run.model_info, settings, run.run_dir)
     if upto == "featurize": return run
     from aerial_nb.train import train_step
+    from aerial_nb.scale import image_set_scale
+    from aerial_nb.radiometry import training_radiometry
+    # The fixture images stand for 5 m per pixel, so the fixture model can score fixture GeoTIFFs (5 m) at its scale.
     run.metrics = train_step(spark, run.run_dir, run.manifest, run.features, run.model_info, settings, classifier, {},
-                             f"fixture-{classifier}", True)
+                             f"fixture-{classifier}", True, scale=image_set_scale(run.manifest, image_gsd_m),
+                             radiometry=training_radiometry(run.manifest[run.manifest.split == "train"].path))
     return run

@@ -163,7 +163,8 @@ def cross_validate(spark, features_path: str, manifest: pd.DataFrame, classifier
 # %% ../nbs/03_train.ipynb #c018
 def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dict, model_info: dict, settings,
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
-               seed: int = 42, run_id: str | None = None, cv_folds: int = 0) -> dict:
+               seed: int = 42, run_id: str | None = None, cv_folds: int = 0, *, scale: dict | None = None,
+               label_map: dict | None = None, radiometry: dict | None = None) -> dict:
     "Train, evaluate and save; writes `metrics.json` and `test_predictions.parquet` to the run folder."
     run_dir = Path(run_dir)
     dest = check_model_name(settings.path("paths", "outputs_dir") / "models", output_model_name, overwrite_model)
@@ -176,6 +177,9 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
             # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
             "tta": bool(features.get("tta", False)), "featurizer_backend": features.get("backend", "synapseml"),
             "run_id": run_id or run_dir.name, "accuracy": metrics["accuracy"],
+            # What scoring must reproduce: the training images' ground scale (aerial_nb.scale), their colours
+            # (aerial_nb.radiometry) and the grouping of their classes (aerial_nb.label_map); None when unknown.
+            "scale": scale, "label_map": label_map, "radiometry": radiometry,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     save_model(model, meta, dest, overwrite_model)
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),
