@@ -145,9 +145,9 @@ def write_cog(path: Path, arr: np.ndarray, grid: dict, crs: str, nodata: int, de
     import rasterio
     from rasterio.io import MemoryFile
     from rasterio.shutil import copy as rio_copy
-    from rasterio.transform import from_origin
+    from affine import Affine
     profile = dict(driver="GTiff", width=grid["width"], height=grid["height"], count=1, dtype=arr.dtype.name, crs=crs,
-                   transform=from_origin(grid["x0"], grid["y1"], grid["rx"], grid["ry"]), nodata=nodata)
+                   transform=Affine(grid["rx"], 0, grid["x0"], 0, -grid["ry"], grid["y1"]), nodata=nodata)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
