@@ -22,8 +22,8 @@ from .setup import write_atomic
 __all__ = ['GIS_DIR', 'CLASS_NODATA', 'PROB_NODATA', 'GIS_NEED', 'CLASSIFICATION_EXT', 'class_labels', 'acquisition_key',
            'tile_boxes', 'tile_stride', 'grid_for', 'rasterize_nearest', 'write_cog', 'qml_style', 'tile_layer',
            'write_geoparquet', 'write_geopackage', 'stac_classes', 'write_stac', 'stac_validator', 'validate_stac',
-           'write_gis_outputs', 'rasters_from_stac', 'expand_raster_args', 'vsiaz_path', 'blob_gdal_options',
-           'open_blob_raster']
+           'write_gis_outputs', 'rasters_from_stac', 'expand_raster_args', 'tile_inputs', 'vsiaz_path',
+           'blob_gdal_options', 'open_blob_raster']
 
 # %% ../nbs/05b_gis.ipynb #c006
 GIS_DIR = "gis"
@@ -428,8 +428,8 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
 # %% ../nbs/05b_gis.ipynb #c025
 _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
 
-def rasters_from_stac(catalog: str | Path) -> list[Path]:
-    "The local GeoTIFF of every Item under a STAC Catalog or Collection JSON (an asset with role `data`, else any `.tif` asset)."
+def _stac_rasters(catalog: str | Path) -> list[tuple[Path, str | None]]:
+    "(local GeoTIFF, 'YYYY-MM-DD' or None) of every Item under a STAC Catalog / Collection / Item JSON."
     import pystac
     catalog = Path(catalog)
     if not catalog.is_file():
@@ -450,8 +450,13 @@ def rasters_from_stac(catalog: str | Path) -> list[Path]:
                              f"aerial_nb.gis.open_blob_raster (stage it first: aerial_nb.storage.stage).")
         if not Path(href).is_file():
             raise FileNotFoundError(f"{catalog}: item {item.id!r}'s raster {href} is missing; fix the asset href.")
-        out.append(Path(href))
+        when = item.datetime or item.common_metadata.start_datetime
+        out.append((Path(href).resolve(), when.strftime("%Y-%m-%d") if when else None))
     return out
+
+def rasters_from_stac(catalog: str | Path) -> list[Path]:
+    "The local GeoTIFF of every Item under a STAC Catalog or Collection JSON (an asset with role `data`, else any `.tif` asset)."
+    return [p for p, _ in _stac_rasters(catalog)]
 
 def expand_raster_args(args) -> list:
     "Raster arguments of `aerial-nb tile` with every STAC catalog/collection JSON replaced by its Items' GeoTIFFs."
@@ -459,6 +464,20 @@ def expand_raster_args(args) -> list:
     for a in args:
         out += rasters_from_stac(a) if str(a).lower().endswith(".json") else [a]
     return out
+
+def tile_inputs(args, out_dir: str | Path, *tile_args, **tile_kwargs) -> pd.DataFrame:
+    "`tiles.tile_rasters` over files, folders and STAC catalogs; an Item's date fills `acq_date` where the file name gives none."
+    from aerial_nb.tiles import tile_rasters
+    dates = {}
+    for a in args:
+        if str(a).lower().endswith(".json"): dates.update({str(p): d for p, d in _stac_rasters(a) if d})
+    df = tile_rasters(expand_raster_args(args), out_dir, *tile_args, **tile_kwargs)
+    fill = df["source_path"].map(dates)
+    todo = df["acq_date"].isna() & fill.notna()
+    if todo.any():
+        df.loc[todo, "acq_date"] = fill[todo]
+        write_atomic(Path(out_dir) / "tiles.csv", df.to_csv(index=False))
+    return df
 
 # %% ../nbs/05b_gis.ipynb #c028
 def vsiaz_path(url: str) -> str:

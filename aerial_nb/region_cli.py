@@ -54,10 +54,9 @@ def _disk_mib(path: Path) -> float:
 
 def tile_command(a) -> int:
     "`aerial-nb tile RASTER... --out DIR`: write a tile set (tiles.csv, plus PNGs unless --no-images)."
-    from aerial_nb.tiles import tile_rasters
+    from aerial_nb.gis import tile_inputs   # tile_rasters, also over STAC catalogs (each Item's GeoTIFF and date)
     t0 = time.time()
-    from aerial_nb.gis import expand_raster_args   # a STAC catalog JSON stands for its Items' GeoTIFFs
-    df = tile_rasters(expand_raster_args(a.rasters), a.out, a.footprint_m, a.stride_m, a.tile_px, a.bands, a.max_nodata_frac, not a.no_images)
+    df = tile_inputs(a.rasters, a.out, a.footprint_m, a.stride_m, a.tile_px, a.bands, a.max_nodata_frac, not a.no_images)
     secs = time.time() - t0
     for name, v in df.attrs["per_raster"].items():
         print(f"  {name}: {v['tiles']} tiles of {v['windows']} windows ({v['skipped_nodata']} skipped as nodata)")

@@ -155,3 +155,24 @@ def test_missing_predictions_names_the_fix(tmp_path):
     from aerial_nb.gis import write_gis_outputs
     with pytest.raises(FileNotFoundError, match="aerial-nb score"):
         write_gis_outputs(tmp_path)
+
+
+def test_tile_verb_takes_a_stac_catalog(tmp_path):
+    "`aerial-nb tile catalog.json`: each Item's GeoTIFF asset is tiled; its datetime dates a raster whose name has none."
+    import pystac
+    from aerial_nb.tiles import make_fixture_geotiff
+    cat = pystac.Catalog("rasters", "two rasters, one named without its date")
+    for name, day in (("m_4709963_se_14_1_20180716.tif", "2018-07-16"), ("scene_b.tif", "2021-06-01")):
+        f = make_fixture_geotiff(tmp_path / "r" / name)
+        item = pystac.Item(f.stem, None, None, pd.Timestamp(day, tz="UTC").to_pydatetime(), {})
+        item.add_asset("image", pystac.Asset(str(f), media_type=pystac.MediaType.GEOTIFF, roles=["data"]))
+        cat.add_item(item)
+    cat.normalize_and_save(str(tmp_path / "stac"), pystac.CatalogType.SELF_CONTAINED)
+    r = aerial_nb("tile", str(tmp_path / "stac" / "catalog.json"), "--out", str(tmp_path / "t"), "--footprint-m", "100",
+                  "--no-images", outputs=tmp_path / "outputs", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    tiles = pd.read_csv(tmp_path / "t" / "tiles.csv", dtype=str)
+    assert tiles.groupby("source").acq_date.unique().map(list).to_dict() == {
+        "m_4709963_se_14_1_20180716.tif": ["2018-07-16"], "scene_b.tif": ["2021-06-01"]}
+    bad = aerial_nb("tile", str(tmp_path / "nope.json"), "--out", str(tmp_path / "t2"), outputs=tmp_path / "outputs")
+    assert bad.returncode != 0 and "no STAC catalog" in bad.stdout + bad.stderr
