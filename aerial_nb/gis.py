@@ -336,6 +336,13 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
         summary["note"] = "empty tile set: nothing written"
         write_atomic(gis / "gis.json", json.dumps(summary, indent=2))
         return summary
+    missing = [c for c in GIS_NEED if c not in preds.columns]
+    if missing:   # a tile set of images only (no raster windows) is scored fine, but has no footprint to map
+        summary["note"] = (f"no GIS outputs: predictions lack {missing}; tile rasters with `aerial-nb tile` (which "
+                           f"records each tile's window) to get layers and COGs")
+        log(f"{pq}: {summary['note']}")
+        write_atomic(gis / "gis.json", json.dumps(summary, indent=2))
+        return summary
     labels = class_labels(preds)
     unknown = sorted(set(preds.pred_label.astype(str)) - set(labels))
     if unknown: raise ValueError(f"{pq}: pred_label values {unknown[:5]} are not among the model's classes {labels}.")

@@ -176,3 +176,15 @@ def test_tile_verb_takes_a_stac_catalog(tmp_path):
         "m_4709963_se_14_1_20180716.tif": ["2018-07-16"], "scene_b.tif": ["2021-06-01"]}
     bad = aerial_nb("tile", str(tmp_path / "nope.json"), "--out", str(tmp_path / "t2"), outputs=tmp_path / "outputs")
     assert bad.returncode != 0 and "no STAC catalog" in bad.stdout + bad.stderr
+
+
+def test_tiles_without_raster_windows_are_skipped_with_a_reason(tmp_path):
+    "A tile set of images alone (no windows) scores fine; its GIS step writes nothing and says why, without failing."
+    from aerial_nb.gis import write_gis_outputs
+    from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
+    make_fixture_geotiff(tmp_path / "r" / "a_20200831.tif")
+    tiles = tile_rasters(tmp_path / "r", tmp_path / "t", footprint_m=100, write_images=False)
+    _fake_scoring(tmp_path / "s", tiles.drop(columns=["row_off", "col_off", "win_width", "win_height"]))
+    said = []
+    s = write_gis_outputs(tmp_path / "s", log=said.append)
+    assert "aerial-nb tile" in s["note"] and not list((tmp_path / "s" / "gis").glob("*.tif")), said
