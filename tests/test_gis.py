@@ -129,9 +129,15 @@ def test_rasters_in_two_crss_give_one_output_per_crs(tmp_path):
     make_fixture_geotiff(tmp_path / "r" / "b_20200831.tif", crs="EPSG:32614")
     tiles = tile_rasters(tmp_path / "r", tmp_path / "t", footprint_m=100, write_images=False)
     _fake_scoring(tmp_path / "s", tiles)
+    # The run's maps (06_visualize writes <run>/maps/ beside <run>/predictions/) become STAC assets when they exist.
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "map.html").write_text("<html></html>"); (tmp_path / "maps" / "qa.json").write_text("{}")
     said = []
     s = write_gis_outputs(tmp_path / "s", log=said.append)
     assert any("2 CRSs" in m for m in said), said
+    import pystac
+    items = list(pystac.Collection.from_file(str(tmp_path / "s" / "gis" / "stac" / "collection.json")).get_items())
+    assert len(items) == 2 and all({"map", "qa"} <= set(i.assets) for i in items)
     assert set(pyogrio.list_layers(tmp_path / "s" / "gis" / "tiles.gpkg")[:, 0]) == {"tiles_EPSG_26914", "tiles_EPSG_32614"}
     for epsg in (26914, 32614):
         with rasterio.open(tmp_path / "s" / "gis" / f"classes_2020-08-31_EPSG_{epsg}.tif") as src:
