@@ -27,7 +27,7 @@ __all__ = ['GIS_DIR', 'CLASS_NODATA', 'PROB_NODATA', 'GIS_NEED', 'CLASSIFICATION
 
 # %% ../nbs/05b_gis.ipynb #c006
 GIS_DIR = "gis"
-CLASS_NODATA = 255   # uint8 class rasters: 255 = no tile scored there (so at most 255 classes)
+CLASS_NODATA = 255   # uint8 class rasters: 255 = no tile scored there; change rasters store 1 + class: at most 254 classes
 PROB_NODATA = 255    # uint8 probability rasters: percent 0..100, 255 = nothing scored
 
 def class_labels(preds: pd.DataFrame) -> list[str]:
