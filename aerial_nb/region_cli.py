@@ -54,9 +54,9 @@ def _disk_mib(path: Path) -> float:
 
 def tile_command(a) -> int:
     "`aerial-nb tile RASTER... --out DIR`: write a tile set (tiles.csv, plus PNGs unless --no-images)."
-    from aerial_nb.tiles import tile_rasters
+    from aerial_nb.gis import tile_inputs   # tile_rasters, also over STAC catalogs (each Item's GeoTIFF and date)
     t0 = time.time()
-    df = tile_rasters(a.rasters, a.out, a.footprint_m, a.stride_m, a.tile_px, a.bands, a.max_nodata_frac, not a.no_images)
+    df = tile_inputs(a.rasters, a.out, a.footprint_m, a.stride_m, a.tile_px, a.bands, a.max_nodata_frac, not a.no_images)
     secs = time.time() - t0
     for name, v in df.attrs["per_raster"].items():
         print(f"  {name}: {v['tiles']} tiles of {v['windows']} windows ({v['skipped_nodata']} skipped as nodata)")
@@ -104,13 +104,15 @@ def score_command(a) -> int:
     print(f"  {info['tiles_scored_now']} tiles scored now in {info['seconds_end_to_end']:.1f} s end to end "
           f"({info['tiles_per_second_end_to_end']} tiles/s; {info['tiles_per_second']} tiles/s once Spark was up)")
     print("  peak RSS MiB: " + ", ".join(f"{k.removeprefix('peak_rss_mib_')} {v:.0f}" for k, v in mem.report().items()))
+    from aerial_nb.gis import write_gis_outputs   # GeoParquet/GeoPackage, a COG per acquisition, STAC: under --out/gis
+    write_gis_outputs(a.out, log=lambda m: print("  " + m))
     return 0
 
 # %% ../nbs/11a_region_cli.ipynb #c011
 def add_region_verbs(sub) -> None:
     "Add `tile` and `score` to the `aerial-nb` parser's subcommands (see `aerial_nb.cli.build_parser`)."
     t = sub.add_parser("tile", help="cut GeoTIFFs into a tile set (tiles.csv with WGS84 corners and raster windows)")
-    t.add_argument("rasters", nargs="+", help="GeoTIFF files, or folders of *.tif (all years of an area)")
+    t.add_argument("rasters", nargs="+", help="GeoTIFF files, folders of *.tif (all years of an area), or a local STAC catalog.json")
     t.add_argument("--out", required=True, help="tile set folder (tiles.csv, and the PNGs unless --no-images)")
     t.add_argument("--footprint-m", type=float, default=224.0, help="tile side on the ground, metres (default %(default)s)")
     t.add_argument("--stride-m", type=float, default=None, help="step between tiles, metres (default: the footprint)")
@@ -121,7 +123,7 @@ def add_region_verbs(sub) -> None:
     t.set_defaults(handler=tile_command)
     s = sub.add_parser("score", help="score a tile set with a trained model; resumable, exactly once")
     s.add_argument("tiles", help="tile set folder holding tiles.csv (from `aerial-nb tile`)")
-    s.add_argument("--out", required=True, help="output folder: predictions.parquet/.csv, score.json, parts/")
+    s.add_argument("--out", required=True, help="output folder: predictions.parquet/.csv, score.json, parts/, gis/ (GeoParquet, GeoPackage, COGs, STAC)")
     s.add_argument("--model", default="", help="model folder or name under outputs/models (default: the best compared run's)")
     s.add_argument("--chunk-size", type=int, default=4096, help="tiles per atomic commit (default %(default)s)")
     s.add_argument("--run-id", default="", help="run id written in every row (default: new; a resumed job keeps its own)")

@@ -233,4 +233,6 @@ def visualize_step(run_dir) -> dict[str, Path]:
         # maps/map.html (imagery, a layer per year), maps/change.html, maps/class_area.csv/.png.
         from aerial_nb.offline_map import region_maps
         out.update({f"offline_{k}": v for k, v in region_maps(tiles, run_dir/"maps").items()})
+    gis = run_dir/"predictions"/"gis"   # GIS layers, COGs and STAC written by aerial_nb.gis.write_gis_outputs, if any
+    out.update({f"gis_{p.name}": p for p in sorted(gis.glob("*")) if p.is_file()} if gis.is_dir() else {})
     return out
