@@ -42,8 +42,11 @@ PARAMS: dict[str, object] = {
     "tta": False,              # average features over the 8 rotations/flips of each image (onnxruntime backend)
     "cv_folds": 0,             # k > 1: also report k-fold cross-validated accuracy
     "images_dir": "",          # "" = settings' [data] images_dir
-    "score_raster": "",        # file in settings' [data] rasters_dir, or a path; "" = no scoring
-    "tile_footprint_m": 224.0,
+    "score_raster": "",        # a GeoTIFF or a folder of them (in settings' [data] rasters_dir, or a path); "" = no scoring
+    "image_gsd_m": 0.0,        # metres per pixel of the labeled images (EuroSAT 10, UC Merced 0.3048); 0 = unknown
+    "image_psf_px": 0.0,       # the labeled images' sensor blur (Gaussian sigma, px), given to raster tiles too
+    "tile_footprint_m": 0.0,   # 0 = the model's training footprint (aerial_nb.scale)
+    "tile_stride_m": 0.0,      # 0 = a quarter of the footprint
 }
 
 # %% ../nbs/10_pipeline.ipynb #c006
@@ -73,8 +76,9 @@ def validate_params(params: dict) -> dict:
     if not (_is_num(p["test_frac"]) and 0 < p["test_frac"] < 1):
         problems.append(f"test_frac must be a number in (0, 1), got {p['test_frac']!r}")
     if not (isinstance(p["seed"], int) and not isinstance(p["seed"], bool)): problems.append(f"seed must be an integer, got {p['seed']!r}")
-    if not (_is_num(p["tile_footprint_m"]) and p["tile_footprint_m"] > 0):
-        problems.append(f"tile_footprint_m must be a positive number of metres, got {p['tile_footprint_m']!r}")
+    for k, what in [("tile_footprint_m", "metres (0: the model's footprint)"), ("tile_stride_m", "metres (0: a quarter of the footprint)"),
+                    ("image_gsd_m", "metres per pixel (0: unknown)"), ("image_psf_px", "pixels (0: no blur)")]:
+        if not (_is_num(p[k]) and p[k] >= 0): problems.append(f"{k} must be a number >= 0 of {what}, got {p[k]!r}")
     from aerial_nb.featurize import FEATURIZER_BACKENDS
     if p["featurizer_backend"] not in FEATURIZER_BACKENDS:
         problems.append(f"featurizer_backend {p['featurizer_backend']!r} is not one of {', '.join(FEATURIZER_BACKENDS)}")
@@ -133,14 +137,25 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
     "Absolute `images_dir` and `score_raster` for a run, after checking they exist."
     from aerial_nb.explore import find_images
     images = Path(params["images_dir"]).expanduser() if params["images_dir"] else settings.path("data", "images_dir")
+    if not images.is_absolute() and not images.exists(): images = settings.root / images   # relative to the project
     find_images(images)   # raises with where to get the data
     raster = ""
     if params["score_raster"]:
         r = Path(params["score_raster"]).expanduser()
-        r = r if r.is_absolute() or r.exists() else settings.path("data", "rasters_dir") / r
-        if not r.is_file(): raise FileNotFoundError(f"Raster to score {r} does not exist. {RASTER_HELP}")
+        for base in ([] if r.is_absolute() or r.exists() else [settings.path("data", "rasters_dir"), settings.root]):
+            if (base / r).exists(): r = base / r; break
+        if not r.exists(): raise FileNotFoundError(f"Raster to score {r} does not exist. {RASTER_HELP}")
         raster = str(r.resolve())
+        if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
     return {**params, "images_dir": str(images.resolve()), "score_raster": raster}
+
+def _check_rasters_serve(params: dict, raster: str) -> None:
+    "Refuse, before any work, rasters too coarse for a model trained on images of `image_gsd_m` (aerial_nb.scale)."
+    from aerial_nb.score import _raster_gsd, raster_files
+    from aerial_nb.scale import check_raster_serves
+    gsd = float(params["image_gsd_m"])
+    for r in raster_files(raster):
+        check_raster_serves({"gsd_m": gsd, "image_px": 0, "footprint_m": 0.0}, _raster_gsd(r), r)
 
 # %% ../nbs/10_pipeline.ipynb #c010
 def new_run_id(params: dict) -> str:

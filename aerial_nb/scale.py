@@ -54,7 +54,7 @@ def check_raster_serves(scale: dict, raster_gsd_m: float, raster="the raster") -
     "A ScaleError unless a raster of `raster_gsd_m` m/px can be resampled to the model's `scale` (not sharpened)."
     if raster_gsd_m > scale["gsd_m"] * SCALE_TOLERANCE:
         raise ScaleError(
-            f"{raster} is {raster_gsd_m:g} m per pixel, but the model learned {describe_scale(scale)}: its tiles would be "
+            f"{raster} is {raster_gsd_m:g} m per pixel, but the model learned images of {scale['gsd_m']:g} m per pixel: its tiles would be "
             f"upsampled {raster_gsd_m / scale['gsd_m']:.0f}x and look like a blur to it. Score it with a model trained on "
             f"images at {raster_gsd_m:g} m per pixel or coarser (e.g. `aerial-nb run params/eurosat.yaml`, 10 m).")
 

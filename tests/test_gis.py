@@ -2,6 +2,7 @@
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,10 @@ DATES = ("20180716", "20200831")
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    "A fixture model scores an overlapping tile set (100 m every 50 m) of two acquisitions through `aerial-nb score`."
+    "A fixture model scores an overlapping tile set (360 m every 90 m) of two acquisitions through `aerial-nb score`."
     from aerial_nb.pipeline import fixture_run
     from aerial_nb.setup import get_spark, load_settings
+    from aerial_nb.scale import model_scale, tiling_for
     from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
     root = tmp_path_factory.mktemp("gis")
     spark = get_spark(load_settings(overrides={"paths": {"outputs_dir": str(root / "outputs")}}), app_name="test_gis")
@@ -24,8 +26,10 @@ def scored(tmp_path_factory):
     finally: spark.stop()
     for i, d in enumerate(DATES):
         make_fixture_geotiff(root / "rasters" / f"m_4709963_se_14_1_{d}.tif", width=200, height=160, seed=3 + i)
-    tiles = tile_rasters(root / "rasters", root / "tiles", footprint_m=100, stride_m=50, write_images=False)
     model = json.loads((run.run_dir / "metrics.json").read_text())["model_path"]
+    # overlapping tiles at the model's scale (the fixture model learned 72 px images at 5 m: 360 m tiles), every 90 m
+    tiling = tiling_for(model_scale(json.loads((Path(model) / "aerial_nb.json").read_text())), stride_m=90)
+    tiles = tile_rasters(root / "rasters", root / "tiles", write_images=False, **tiling)
     out = root / "scores"
     r = aerial_nb("score", str(root / "tiles"), "--out", str(out), "--model", model, outputs=root / "outputs", timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -85,8 +89,8 @@ def test_gdal_tools_and_geopandas_read_the_layers(scored):
     g = gpd.read_parquet(gis / "tiles.parquet")
     assert g.crs.to_epsg() == 26914 and len(g) == len(tiles)
     assert {"pred_label", "acq_date", "model_name", "run_id", "pred_prob"} <= set(g.columns)
-    # Tiles overlap (100 m every 50 m): each polygon is the 100 m footprint itself.
-    assert np.allclose(g.geometry.area, 100 * 100)
+    # Tiles overlap (360 m every 90 m): each polygon is the 360 m footprint itself.
+    assert np.allclose(g.geometry.area, 360 * 360)
 
 
 def test_stac_collection_is_valid_offline(scored):
