@@ -7,6 +7,7 @@ this script only decides where the squares are and draws them so that a person c
 
     python tools/checkset_chips.py                       # draw positions, render chips, montages, overviews
     python tools/checkset_chips.py --labels FILE.csv     # ... and merge the by-eye labels into the check CSV
+    python tools/checkset_chips.py --timeline nd2009_r11 # ... and show that square in all ten years
 
 Outputs: chips/<tile_id>_{true,false}.png (256 px), montage_<year>_<k>.png (4 x 4 true|false pairs, ids only:
 what the labeler looked at), labeled_<year>_<k>.png (the same with the labels, for review), overview_<year>.png
@@ -211,6 +212,36 @@ def montages(records, prefix="montage", with_labels=False, per=16, cols=4):
             canvas.save(OUT / f"{prefix}_{year}_{start // per}.png")
 
 
+def timeline(paths: list[Path], records: list[dict], tile_ids: list[str], size=160):
+    """The same square (by its centre) in every year, true colour over false colour: used while labeling to tell
+    a crop field (bare, stubble or rows in other years) from grass (mottled in every year) when one image is not
+    enough. Writes timeline_<tile_id>.png."""
+    by_id = {r["tile_id"]: r for r in records}
+    unknown = [t for t in tile_ids if t not in by_id]
+    if unknown: sys.exit(f"--timeline: unknown tile ids {unknown}; see {OUT / 'positions.csv'}.")
+    years = []
+    for path in paths:
+        with rasterio.open(path) as src:
+            lo, hi = stretch(src)
+            years.append((year_of(path), src.read(), lo, hi, src.transform, window_px(src)))
+    f = font(14)
+    for tid in tile_ids:
+        rec = by_id[tid]
+        canvas = Image.new("RGB", (len(years) * size, 2 * size + 20), "white")
+        d = ImageDraw.Draw(canvas)
+        d.text((2, 2), f"{tid}: {rec['label'] or 'unlabeled'} {rec['confidence']}", fill="black", font=f)
+        for j, (year, arr, lo, hi, T, px) in enumerate(years):
+            c = int(round((rec["center_x"] - FOOTPRINT_M / 2 - T.c) / T.a))
+            r = int(round((T.f - rec["center_y"] - FOOTPRINT_M / 2) / abs(T.e)))
+            c, r = min(max(c, 0), arr.shape[2] - px), min(max(r, 0), arr.shape[1] - px)  # rasters differ by <= 3 m
+            win = arr[:, r:r + px, c:c + px]
+            for k, bands in enumerate(((1, 2, 3), (4, 1, 2))):
+                canvas.paste(Image.fromarray(to_rgb(win, lo, hi, bands)).resize((size, size), Image.LANCZOS),
+                             (j * size, 20 + k * size))
+            d.text((j * size + 3, 22), str(year), fill="yellow", font=f)
+        canvas.save(OUT / f"timeline_{tid}.png")
+
+
 def check_against_committed(records):
     if not CHECK_CSV.exists(): return
     with CHECK_CSV.open() as fh: committed = {row["tile_id"]: row for row in csv.DictReader(fh)}
@@ -254,8 +285,11 @@ def merge_labels(records, labels_path: Path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--labels", type=Path, help="CSV tile_id,label,confidence,note typed by the labeler")
+    ap.add_argument("--timeline", nargs="+", default=[], metavar="TILE_ID",
+                    help="also render these squares in every year (timeline_<id>.png)")
     args = ap.parse_args(argv)
-    records = render(rasters())
+    paths = rasters()
+    records = render(paths)
     with (OUT / "positions.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=FIELDS + ["_row", "_col", "_why"], lineterminator="\n")
         w.writeheader(); w.writerows(records)
@@ -266,6 +300,9 @@ def main(argv=None):
     if all(r["label"] for r in records):
         montages(records, prefix="labeled", with_labels=True)  # for review of the labels
         print(f"labeled montages: {OUT.relative_to(REPO)}/labeled_<year>_<k>.png")
+    if args.timeline:
+        timeline(paths, records, args.timeline)
+        print(f"timelines: {', '.join(f'timeline_{t}.png' for t in args.timeline)}")
 
 
 if __name__ == "__main__":
