@@ -47,7 +47,8 @@ MONTAGE_CHIP_PX = 192    # chip size inside a montage, so a 4 x 4 montage of tru
 CLASSES = ("water", "cultivated", "grassland", "developed", "forest")
 
 # Targeted squares, chosen after looking at the year overviews (outputs/checkset/overview_<year>.png):
-# (year, row_off, col_off, why). Offsets are pixels of that year's raster.
+# (year, row_off, col_off, why). Offsets are pixels of that year's raster. Ids are nd<year>_t<k>, k counting this
+# year's entries in list order: only ever append, or labels typed against the old ids would move to other squares.
 TARGETED = [
     (2009, 0, 740, "targeted: NE pasture block"),
     (2012, 0, 740, "targeted: NE pasture block"),
@@ -68,6 +69,14 @@ TARGETED = [
     (2020, 595, 0, "targeted: SW farmstead"),
     (2015, 0, 440, "targeted: N farmstead"),
     (2018, 0, 440, "targeted: N farmstead"),
+    # second round, added after the timelines (--timeline) showed where grass persists; appended so that the
+    # ids above (numbered per year in list order) keep their meaning
+    (2009, 595, 806, "targeted: SE pasture south of the road"),
+    (2012, 595, 806, "targeted: SE pasture south of the road"),
+    (2016, 595, 806, "targeted: SE pasture south of the road"),
+    (2019, 595, 806, "targeted: SE pasture south of the road"),
+    (2009, 200, 0, "targeted: W lake, turbid light-green water"),
+    (2016, 200, 0, "targeted: W lake, turbid light-green water"),
 ]
 
 FIELDS = ["tile_id", "year", "acq_date", "source", "crs", "center_x", "center_y", "footprint_m",
