@@ -8,6 +8,7 @@ this script only decides where the squares are and draws them so that a person c
     python tools/checkset_chips.py                       # draw positions, render chips, montages, overviews
     python tools/checkset_chips.py --labels FILE.csv     # ... and merge the by-eye labels into the check CSV
     python tools/checkset_chips.py --timeline nd2009_r11 # ... and show that square in all ten years
+    python tools/checkset_chips.py --check               # only check the committed CSV against the draw
 
 Outputs: chips/<tile_id>_{true,false}.png (256 px), montage_<year>_<k>.png (4 x 4 true|false pairs, ids only:
 what the labeler looked at), labeled_<year>_<k>.png (the same with the labels, for review), overview_<year>.png
@@ -152,28 +153,40 @@ def font(size: int):
     return ImageFont.load_default()
 
 
+def draw(path: Path, src) -> list[dict]:
+    """This raster's squares: the seeded random draw, then its targeted squares."""
+    year, px, valid = year_of(path), window_px(src), valid_mask(src)
+    recs = [tile_record(src, path, f"nd{year}_r{i:02d}", r, c, "random")
+            for i, (r, c) in enumerate(draw_random(src, year))]
+    for j, (_, r, c, why) in enumerate(t for t in TARGETED if t[0] == year):
+        if not (0 <= r <= src.height - px and 0 <= c <= src.width - px and valid[r:r + px, c:c + px].all()):
+            raise ValueError(f"targeted square {year} r{r} c{c} is not entirely inside valid data of {path.name}")
+        recs.append(tile_record(src, path, f"nd{year}_t{j:02d}", r, c, "targeted", why))
+    return recs
+
+
+def positions(paths: list[Path]) -> list[dict]:
+    records = []
+    for path in paths:
+        with rasterio.open(path) as src: records += draw(path, src)
+    return records
+
+
 def render(paths: list[Path]) -> list[dict]:
+    """Draw every year's squares and write their chips and the year overviews."""
     (OUT / "chips").mkdir(parents=True, exist_ok=True)
     records = []
     for path in paths:
-        year = year_of(path)
         with rasterio.open(path) as src:
-            px, arr = window_px(src), src.read()
+            recs, px, arr = draw(path, src), window_px(src), src.read()
             lo, hi = stretch(src)
-            recs = [tile_record(src, path, f"nd{year}_r{i:02d}", r, c, "random")
-                    for i, (r, c) in enumerate(draw_random(src, year))]
-            valid = valid_mask(src)
-            for j, (y, r, c, why) in enumerate(t for t in TARGETED if t[0] == year):
-                if not (0 <= r <= src.height - px and 0 <= c <= src.width - px and valid[r:r + px, c:c + px].all()):
-                    raise ValueError(f"targeted square {year} r{r} c{c} is not entirely inside valid data")
-                recs.append(tile_record(src, path, f"nd{year}_t{j:02d}", r, c, "targeted", why))
             true_full, false_full = to_rgb(arr, lo, hi, (1, 2, 3)), to_rgb(arr, lo, hi, (4, 1, 2))
             for rec in recs:
                 r, c = rec["_row"], rec["_col"]
                 for kind, full in (("true", true_full), ("false", false_full)):
                     chip = Image.fromarray(full[r:r + px, c:c + px]).resize((CHIP_PX, CHIP_PX), Image.LANCZOS)
                     chip.save(OUT / "chips" / f"{rec['tile_id']}_{kind}.png")
-            overview(year, true_full, false_full, recs, px)
+            overview(year_of(path), true_full, false_full, recs, px)
         records += recs
     return records
 
@@ -294,10 +307,15 @@ def merge_labels(records, labels_path: Path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--labels", type=Path, help="CSV tile_id,label,confidence,note typed by the labeler")
+    ap.add_argument("--check", action="store_true",
+                    help="only re-draw the positions and check them against the committed CSV (no images)")
     ap.add_argument("--timeline", nargs="+", default=[], metavar="TILE_ID",
                     help="also render these squares in every year (timeline_<id>.png)")
     args = ap.parse_args(argv)
     paths = rasters()
+    if args.check:
+        if not CHECK_CSV.exists(): sys.exit(f"{CHECK_CSV} does not exist yet: label first (--labels).")
+        return check_against_committed(positions(paths))
     records = render(paths)
     with (OUT / "positions.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=FIELDS + ["_row", "_col", "_why"], lineterminator="\n")
