@@ -306,8 +306,9 @@ def merge_labels(records, labels_path: Path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--labels", type=Path, help="CSV tile_id,label,confidence,note typed by the labeler")
-    ap.add_argument("--check", action="store_true",
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--labels", type=Path, help="CSV tile_id,label,confidence,note typed by the labeler")
+    mode.add_argument("--check", action="store_true",
                     help="only re-draw the positions and check them against the committed CSV (no images)")
     ap.add_argument("--timeline", nargs="+", default=[], metavar="TILE_ID",
                     help="also render these squares in every year (timeline_<id>.png)")
