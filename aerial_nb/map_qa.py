@@ -15,7 +15,7 @@ from .tiles import _open_checked, _summed_area
 
 # %% auto #0
 __all__ = ['WATER', 'BARE', 'VEGETATED', 'QA_RULES', 'otsu_threshold', 'nir_water_threshold', 'spectral_classes', 'tile_facts',
-           'qa_conflicts', 'qa_by_year', 'map_qa']
+           'qa_conflicts', 'qa_by_year', 'map_qa', 'check_set_accuracy']
 
 # %% ../nbs/06b_map_qa.ipynb #c005
 def otsu_threshold(values: np.ndarray, bins: int = 256, value_range: tuple | None = None) -> float:
@@ -141,3 +141,33 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, log=print)
     from aerial_nb.setup import write_atomic
     write_atomic(out_dir / "qa.json", json.dumps(report, indent=2, default=str))
     return report
+
+# %% ../nbs/06b_map_qa.ipynb #c020
+def check_set_accuracy(preds: pd.DataFrame, check_csv: str | Path, max_offset_m: float = 120.0) -> dict | None:
+    "Accuracy of the mapped classes on a hand-labeled check set (None when none of its rasters was scored)."
+    check = pd.read_csv(check_csv)
+    src = preds["source_path"].map(lambda p: Path(str(p)).name) if "source_path" in preds else preds.get("source")
+    if src is None: return None
+    clat, clon = (preds.llcrnrlat + preds.urcrnrlat) / 2, (preds.llcrnrlon + preds.urcrnrlon) / 2
+    rows = []
+    for c in check.itertuples():
+        here = (src == c.source).to_numpy()
+        if not here.any(): continue
+        lat, lon = (c.llcrnrlat + c.urcrnrlat) / 2, (c.llcrnrlon + c.urcrnrlon) / 2
+        d = np.hypot((clat[here] - lat) * 111_195, (clon[here] - lon) * 111_195 * np.cos(np.radians(lat)))
+        i = int(np.argmin(d.to_numpy()))
+        if d.iloc[i] > max_offset_m: continue
+        rows.append({"tile_id": c.tile_id, "year": c.year, "label": c.label, "confidence": c.confidence,
+                     "selection": c.selection, "pred_label": str(preds["pred_label"][here].iloc[i]), "offset_m": float(d.iloc[i])})
+    if not rows: return None
+    m = pd.DataFrame(rows)
+    def summary(g: pd.DataFrame) -> dict:
+        per = {lab: {"n": int((g.label == lab).sum()), "recall": round(float((g.pred_label[g.label == lab] == lab).mean()), 4)}
+               for lab in sorted(g.label.unique())}
+        return {"n": len(g), "accuracy": round(float((g.label == g.pred_label).mean()), 4), "per_class": per,
+                "confusion": pd.crosstab(g.label, g.pred_label).to_dict(orient="index")}
+    return {"check_set": str(check_csv), "matched": len(m), "of": len(check), "all": summary(m),
+            "clear": summary(m[m.confidence == "clear"]) if (m.confidence == "clear").any() else None,
+            "random": summary(m[m.selection == "random"]) if (m.selection == "random").any() else None,
+            "by_year": m.groupby("year").apply(lambda g: round(float((g.label == g.pred_label).mean()), 4)).to_dict(),
+            "tiles": rows}
