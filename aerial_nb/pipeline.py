@@ -26,7 +26,7 @@ import yaml
 from .setup import Settings, load_settings, write_atomic
 
 # %% auto #0
-__all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'STEP_NEEDS', 'STATUS_BYTES', 'validate_params', 'load_params', 'resolve_inputs',
+__all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'validate_params', 'load_params', 'resolve_inputs',
            'check_folds', 'check_master', 'new_run_id', 'check_run_id', 'notebooks_dir', 'check_steps',
            'check_prerequisites', 'RunInterrupted', 'run_pipeline', 'fixture_run']
 
@@ -262,27 +262,30 @@ def _stderr_to(path: Path):
         finally:
             sys.stderr.flush(); os.dup2(saved, 2); os.close(saved)
 
-STATUS_BYTES = 4096
+RESERVE_BYTES = 1 << 16
 
 def _write_status(run_dir: Path, **status):
-    "status.json, always the same size: on a full disk, the failed status is written over the blocks of the old one."
+    """status.json of a run. While a run runs it holds a reserve file (64 KiB): when the disk is full, the reserve is given
+    up so that the failed status can still be written."""
     if len(str(status.get("error", ""))) > 2500: status = {**status, "error": str(status["error"])[:2500] + " ..."}
-    text = json.dumps(status, indent=2, default=str)   # ASCII: one byte a character
-    padded = text + "\n" + " " * max(0, STATUS_BYTES - len(text) - 1)
-    path = run_dir / "status.json"
-    try: write_atomic(path, padded)
+    # .tmp: publishing to blob storage skips it
+    text, reserve = json.dumps(status, indent=2, default=str), run_dir / ".disk-reserve.tmp"
+    try: write_atomic(run_dir / "status.json", text)
     except OSError:
-        if not path.exists(): raise
-        fd = os.open(path, os.O_WRONLY)
-        try: os.pwrite(fd, padded.encode(), 0)
-        finally: os.close(fd)
+        if not reserve.exists(): raise
+        reserve.unlink(); write_atomic(run_dir / "status.json", text)
+    if status.get("status") in ("finished", "failed"): reserve.unlink(missing_ok=True)
+    elif not reserve.exists():
+        try: reserve.write_bytes(bytes(RESERVE_BYTES))
+        except OSError: reserve.unlink(missing_ok=True)   # no room even for it: the status above is what there is
 
 def _read_status(run_dir: Path) -> dict:
     try: return json.loads((run_dir / "status.json").read_text())
     except (OSError, ValueError): return {}
 
-class RunInterrupted(RuntimeError):
+class RunInterrupted(KeyboardInterrupt):
     "A run stopped by a signal: its status is failed, and the command exits with 128 + the signal's number."
+    # A KeyboardInterrupt, not an Exception: no `except Exception` in a library may swallow a stop.
     def __init__(self, message: str, signum: int):
         super().__init__(message); self.signum = signum
 

@@ -33,9 +33,18 @@ def cli(*args, outputs: Path, env: dict | None = None, cwd: Path = ROOT, prefix=
     return r
 
 
+# Set AERIAL_NB_CATALOGUE to a file to collect the catalogue's table: case, exit status, seconds, message.
+CATALOGUE = os.environ.get("AERIAL_NB_CATALOGUE")
+
+
 def refused(r, *words, rc: int = 2):
     "The command failed with `rc`, said every one of `words` on stderr, and showed no traceback."
     out = r.stdout + r.stderr
+    if CATALOGUE:
+        with open(CATALOGUE, "a") as f:
+            f.write(json.dumps({"case": os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split(" ")[0],
+                                "rc": r.returncode, "seconds": round(getattr(r, "seconds", 0.0), 1),
+                                "message": (r.stderr.strip().splitlines() or [""])[0]}) + "\n")
     assert r.returncode == rc, (r.returncode, out[-3000:])
     assert "Traceback" not in out, out[-3000:]
     assert r.stderr.startswith("aerial-nb: "), r.stderr[:500]
@@ -479,10 +488,12 @@ def test_failed_status_is_written_on_a_full_disk(tiny_disk):
     from aerial_nb.pipeline import _read_status, _write_status
     run_dir = tiny_disk / "runs" / "r"; run_dir.mkdir(parents=True)
     _write_status(run_dir, status="running", step="02_featurize")
+    assert (run_dir / ".disk-reserve.tmp").exists(), "a running run holds its reserve"
     fill(tiny_disk)
     with pytest.raises(OSError): (tiny_disk / "more").write_bytes(b"x" * 8192)
     _write_status(run_dir, status="failed", step="02_featurize", error="OSError: [Errno 28] No space left on device")
     assert _read_status(run_dir)["status"] == "failed"
+    assert not (run_dir / ".disk-reserve.tmp").exists(), "given up"
     no_leftovers(tiny_disk)
 
 
@@ -519,7 +530,7 @@ def test_replace_starts_the_run_again(tmp_path, imgs):
 @pytest.mark.slow
 def test_full_disk_during_a_run(tmp_path, imgs, tiny_disk):
     out = tiny_disk / "outputs"; out.mkdir()
-    fill(tiny_disk, leave=48 * 1024)   # room for the run folder, not for the step's notebook and outputs
+    fill(tiny_disk, leave=128 * 1024)   # room for the run folder and its reserve, not for the step's notebook and outputs
     r = cli(*run_args(imgs, "--run-id", "full", "--steps", "01_explore"), outputs=out,
             env={"AERIAL_NB_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"})
     refused(r, "full", "resume")
