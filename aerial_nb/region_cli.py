@@ -78,8 +78,15 @@ def score_command(a) -> int:
     from aerial_nb.region import score_region
     from aerial_nb.setup import get_spark, load_settings
     from aerial_nb.tiles import read_tile_set
+    if a.chunk_size < 1: raise ValueError(f"--chunk-size must be a whole number of tiles >= 1, got {a.chunk_size}.")
+    if a.run_id:
+        from aerial_nb.pipeline import check_run_id
+        check_run_id(a.run_id)
     settings = load_settings(a.settings)
     tiles = read_tile_set(a.tiles, need_images=a.from_images)   # before Spark starts: a bad tile set fails in a second
+    if not len(tiles):
+        raise ValueError(f"{Path(a.tiles) / 'tiles.csv'} lists no tiles (every window may have been skipped as nodata): tile "
+                         f"again with a larger --max-nodata-frac, or from rasters that cover data.")
     model_dir = _resolve_model_arg(settings, a.model)
     if not (model_dir / "aerial_nb.json").is_file():
         raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with a "
