@@ -129,7 +129,7 @@ if (D.change) {
   tileLayer(c.tiles, t => t[8] < 0 ? {color: '#888', weight: 0, fillColor: '#888', fillOpacity: 0.15}
                                    : t[9] === false ? {color: '#555', weight: 1, dashArray: '2 2', fillColor: '#bbb', fillOpacity: 0.35}
                                    : {color: D.colors[t[4]], weight: 1, fillColor: D.colors[t[4]], fillOpacity: 0.7},
-            t => t[8] < 0 ? 'unchanged<br>' : (t[9] === false ? 'not supported by the imagery: ' : '')
+            t => t[8] < 0 ? 'unchanged<br>' : (t[9] === false ? 'contradicted by NIR/NDVI: ' : '')
                  + esc(D.classes[t[8]]) + ' (' + c.from + ') &rarr; ').addTo(grp);
   overlays['changed ' + c.from + ' \u2192 ' + c.to] = grp;
 }
@@ -253,7 +253,7 @@ def change_table(preds: pd.DataFrame, year_from: str, year_to: str) -> pd.DataFr
     return m.drop(columns="_key").assign(changed=lambda d: d.from_label.astype(str) != d.pred_label.astype(str))
 
 def supported_changes(ch: pd.DataFrame, qa: pd.DataFrame, min_water_change: float = 0.2) -> pd.Series:
-    "Per changed tile of `change_table`, whether the imagery supports it: no QA conflict in either year, and water gained or lost only where NIR measured that much water change."
+    "Per changed tile of `change_table`, whether the imagery leaves it standing: no QA conflict in either year, and water gained or lost only where NIR measured that much water change."
     f = qa.set_index("filename")
     conflict = lambda names: names.map(f["qa_conflict"]).fillna("") != ""
     w_to, w_from = ch["filename"].map(f["water_frac"]), ch["from_filename"].map(f["water_frac"])
@@ -278,7 +278,7 @@ def change_map(preds: pd.DataFrame, year_from: str, year_to: str, path, title: s
     legend = _legend_html(classes, data["colors"], set(ch.loc[ch.changed, "pred_label"].astype(str)), f"Class in {year_to} (changed tiles)")
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     title = title or (f"Change {year_from} → {year_to}: {int(ch.changed.sum())} of {len(ch)} tiles changed class"
-                      + (f", {int(ok.sum())} supported by the imagery" if qa is not None and "qa_conflict" in qa else ""))
+                      + (f", {int(ok.sum())} not contradicted by NIR/NDVI" if qa is not None and "qa_conflict" in qa else ""))
     path.write_text(_page(data, title, legend))
     return path
 
