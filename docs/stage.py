@@ -73,7 +73,7 @@ def code_of(nb) -> list[str]:
             and "injected-parameters" not in c.metadata.get("tags", [])]
 
 
-def stage_notebook(src: Path, executed: Path | None, origin: str, stale: list[str]) -> str:
+def stage_notebook(src: Path, executed: Path | None, origin: str, stale: list[str], dest: Path = DOCS) -> str:
     "Write the page of notebook `src` (from its executed copy when there is one, saying so); return the page's title."
     clean = nbformat.read(src, as_version=4)
     nb = clean
@@ -89,7 +89,7 @@ def stage_notebook(src: Path, executed: Path | None, origin: str, stale: list[st
         at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)
         nb.cells.insert(at, nbformat.v4.new_markdown_cell(f"> **Outputs on this page:** {origin}"))
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
-    nbformat.write(nb, DOCS / src.name)
+    nbformat.write(nb, dest / src.name)
     first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
     m = re.search(r"^#\s+(.+)$", first, re.M)
     return m.group(1).strip() if m else src.stem
