@@ -9,6 +9,7 @@ copies up.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -52,7 +53,9 @@ def main(argv=None):
         a.dest = outputs_dir() / "docs" / "notebooks"
     a.dest.mkdir(parents=True, exist_ok=True)
     t0, failed = time.time(), []
-    with ProcessPoolExecutor(a.jobs) as pool:
+    # A fresh process per notebook, as isolated as nbdev-test's: the notebook's IPython shell takes over `__main__`,
+    # so a process that ran one notebook cannot even unpickle the next task.
+    with ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
         for name, ok, secs in pool.map(execute, map(str, nbs), [str(a.dest.resolve())] * len(nbs)):
             print(f"  {name:<28} {'ok' if ok else 'FAILED'} {secs:6.1f} s", flush=True)
             if not ok: failed.append(name)

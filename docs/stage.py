@@ -117,15 +117,18 @@ def stage_run(run: Path) -> list[str]:
     lines += ["| step | seconds |", "|---|---|",
               *[f"| {k} | {float(v):.1f} |" for k, v in status.get("timings", {}).items()], ""]
     files = []
-    for pattern in ("*.html", "maps/*.html", "plots/*.png"):
+    for pattern in ("*.html", "maps/*.html", "maps/*.png", "plots/*.png"):
         for f in sorted(run.glob(pattern)):
             rel = f.relative_to(run)
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, dest / rel)
             files.append(rel.as_posix())
-    if files:
-        lines += ["## Maps and plots", "", "Self-contained pages (Leaflet inlined, no network needed):", "",
-                  *[f"- [{f}]({f})" for f in files], ""]
+    maps, plots = [f for f in files if f.endswith(".html")], [f for f in files if f.endswith(".png")]
+    if maps:
+        lines += ["## Maps", "", "Self-contained pages (Leaflet inlined, no network needed):", "",
+                  *[f"- [{f}]({f})" for f in maps], ""]
+    if plots:
+        lines += ["## Plots", "", *[f"![{f}]({f})\n\n`{f}`\n" for f in plots]]
     params = run / "params.yaml"
     if params.is_file():
         lines += ["## Parameters", "", "```yaml", params.read_text().rstrip(), "```", ""]
