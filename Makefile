@@ -60,7 +60,8 @@ docs: install-docs
 DOCS_RUN_ARGS ?=
 docs-run: install-docs data
 	$(BIN)/aerial-nb run $(PARAMS) $(DOCS_RUN_ARGS)
-	$(BIN)/python docs/execute.py
+	@# a notebook that fails here fails make test too; its page keeps the committed notebook, saying so
+	$(BIN)/python docs/execute.py || echo "docs-run: some notebooks failed (above); building the site anyway"
 	$(MAKE) docs
 
 # The site in headless Chromium with no network (tests/test_docs_site.py): make docs first.
