@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .pipeline import load_params, run_pipeline, validate_params
+from .pipeline import RunInterrupted, load_params, run_pipeline, validate_params
 from .region_cli import add_region_verbs
 
 # %% auto #0
@@ -109,7 +109,8 @@ def _validate(a) -> int:
 
 def _run(a) -> int:
     params = {**load_params(a.params), **parse_overrides(a.set)}
-    run_dir = run_pipeline(params, a.settings, a.run_id, a.steps.split(",") if a.steps else None)
+    run_dir = run_pipeline(params, a.settings, a.run_id, a.steps.split(",") if a.steps else None,
+                           resume=a.resume, replace=a.replace)
     print(_summary(run_dir)); return 0
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
     r.add_argument("--run-id", default=None, help="folder name under outputs/runs (default: time-name-hash)")
     r.add_argument("--steps", default=None, help="comma-separated subset of steps, e.g. 00_setup,01_explore")
+    r.add_argument("--resume", action="store_true", help="run the unfinished steps of the existing run --run-id (same parameters)")
+    r.add_argument("--replace", action="store_true", help="delete the existing run --run-id (and the model it saved), then run")
     r.set_defaults(handler=_run)
     v = sub.add_parser("validate", help="check a parameter file without running anything")
     v.add_argument("params", nargs="?", default="params/default.yaml")
@@ -147,9 +150,37 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(handler=_readme)
     return ap
 
+def _os_error(e: OSError) -> str:
+    "A file system error as what failed, where, and what to do."
+    import errno
+    where = f" {e.filename}" if e.filename else ""
+    fix = {errno.EACCES: "make it readable/writable for this user, or point the input or [paths] outputs_dir elsewhere",
+           errno.EPERM: "make it readable/writable for this user, or point the input or [paths] outputs_dir elsewhere",
+           errno.ENOSPC: "free space on that disk, or point [paths] outputs_dir at another one",
+           errno.EROFS: "point [paths] outputs_dir at a writable disk"}.get(e.errno, "check the path")
+    return f"{e.strerror}:{where}: {fix}." if e.strerror else str(e)
+
+def _internal_error(e: BaseException) -> str:
+    "Write the traceback of an unexpected error to a log file; returns that file."
+    import tempfile, time, traceback
+    log = Path(tempfile.gettempdir()) / f"aerial-nb-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    log.write_text("".join(traceback.format_exception(e)))
+    return str(log)
+
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `aerial-nb` command. Bad input is one line on stderr and exit status 2, no traceback."
+    """Entry point of the `aerial-nb` command. Bad input is one line on stderr and exit status 2, no traceback; a run stopped
+    by a signal exits with 128 + its number; an unexpected error prints one line and leaves its traceback in a log file."""
     a = build_parser().parse_args(argv)
     try: return a.handler(a)
+    except RunInterrupted as e:
+        print(f"aerial-nb: {e}", file=sys.stderr); return 128 + int(e.signum)
+    except KeyboardInterrupt:
+        print("aerial-nb: interrupted (Ctrl-C)", file=sys.stderr); return 130
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         print(f"aerial-nb: error: {e}", file=sys.stderr); return 2
+    except OSError as e:
+        print(f"aerial-nb: error: {_os_error(e)}", file=sys.stderr); return 2
+    except Exception as e:   # noqa: BLE001 - a bug: one line here, the traceback in a file
+        print(f"aerial-nb: internal error: {type(e).__name__}: {e} (traceback in {_internal_error(e)}; please report it)",
+              file=sys.stderr)
+        return 1

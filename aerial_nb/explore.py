@@ -65,20 +65,32 @@ def _is_candidate(p: Path) -> bool:
     return p.is_file() and not p.name.startswith(".") and p.name != "Thumbs.db"
 
 # %% ../nbs/01_explore.ipynb #c009
+def _listdir(d: Path) -> list[Path]:
+    try: return list(d.iterdir())
+    except PermissionError:
+        raise PermissionError(f"Folder {d} of the image set cannot be read (permission denied): make it readable "
+                              f"(chmod -R a+rX '{d}'), or move it out of the image set.") from None
+
 def find_images(root: str | Path) -> pd.DataFrame:
     "Every candidate image under `root` with its `label` (class folder) and `split` (None unless pre-split)."
     root = Path(root).expanduser()
     if not root.is_dir(): raise FileNotFoundError(f"Image folder {root} does not exist. {DATA_HELP}")
-    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    subdirs = sorted(d for d in _listdir(root) if d.is_dir() and not d.name.startswith("."))
     presplit = bool(subdirs) and {d.name for d in subdirs} <= set(SPLITS)
-    layout = [(s, d) for s in SPLITS if (root / s).is_dir() for d in sorted((root / s).iterdir()) if d.is_dir()] \
+    layout = [(s, d) for s in SPLITS if (root / s).is_dir() for d in sorted(_listdir(root / s)) if d.is_dir()] \
         if presplit else [(None, d) for d in subdirs]
     if not layout: raise FileNotFoundError(f"Image folder {root} has no class folders. {DATA_HELP}")
     rows, empty = [], []
     for split, d in layout:
-        files = sorted(p for p in d.iterdir() if _is_candidate(p))
+        files = sorted(p for p in _listdir(d) if _is_candidate(p))
         if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in files): empty.append(str(d))
         rows += [{"path": str(p.resolve()), "label": d.name, "split": split} for p in files]
+    if empty and len(layout) == 1 and not presplit:
+        nested = sorted(c.name for c in _listdir(Path(empty[0])) if c.is_dir() and not c.name.startswith("."))
+        if nested:   # e.g. UC Merced's zip unpacked as <images_dir>/Images/<21 classes>
+            raise ValueError(f"images_dir {root} looks one level too high: its only folder {empty[0]} holds folders "
+                             f"({', '.join(nested[:5])}{', ...' if len(nested) > 5 else ''}), not images. Point images_dir at "
+                             f"{empty[0]}.")
     if empty:
         raise ValueError(f"{len(empty)} class folder(s) have no images (PNG, JPEG or TIFF): {', '.join(empty)}. "
                          f"Add images to them or remove the folders.")
@@ -95,6 +107,9 @@ def inspect_image(path: str | Path) -> dict:
     info = {"width": None, "height": None, "mode": None, "bytes": None, "mtime_ns": None, "error": None}
     try:
         st = p.stat(); info.update(bytes=st.st_size, mtime_ns=st.st_mtime_ns)
+        if ":" in str(p):   # Hadoop reads 'a:b.png' as a URI scheme and fails deep in Spark
+            info["error"] = "its path has a ':', which Spark's file reader cannot open; rename the file (or its folder)"
+            return info
         if p.suffix.lower() not in IMAGE_EXTENSIONS:
             info["error"] = f"not an image file type ({p.suffix or 'no extension'}); expected {', '.join(IMAGE_EXTENSIONS)}"
             return info

@@ -24,7 +24,8 @@ from .setup import Settings, load_settings, write_atomic
 __all__ = ['FEATURES_FORMAT', 'LOCAL_URI_PREFIX', 'FEATURIZER_BACKENDS', 'DECODERS', 'image_set_fingerprint',
            'refresh_file_facts', 'feature_cache_key', 'make_image_featurizer', 'local_path', 'check_backend',
            'decode_bgr', 'preprocess', 'ort_session', 'ort_threads', 'dihedral_views', 'ort_featurize_frames',
-           'featurize_onnxruntime', 'featurize_images', 'featurize_step', 'cosine_rows', 'read_features']
+           'featurize_onnxruntime', 'featurize_images', 'cache_entry_problem', 'featurize_step', 'cosine_rows',
+           'read_features']
 
 # %% ../nbs/02_featurize.ipynb #c006
 FEATURES_FORMAT = 1   # bump when the layout of cached features changes
@@ -190,10 +191,31 @@ def featurize_images(spark, paths: list[str], model: dict, settings: Settings | 
     return feats.select(F.regexp_replace("path", LOCAL_URI_PREFIX, "").alias("path"), "features")
 
 # %% ../nbs/02_featurize.ipynb #c020
+def cache_entry_problem(cache: Path, meta: dict) -> str | None:
+    "Why the cache entry `cache` cannot be trusted (a part file missing or unreadable, rows lost), or None when it is whole."
+    import pyarrow.parquet as pq
+    data = cache / "features.parquet"
+    parts = sorted(data.glob("part-*.parquet")) if data.is_dir() else []
+    if not parts: return "no features.parquet part files"
+    rows = 0
+    for p in parts:
+        try: rows += pq.ParquetFile(p).metadata.num_rows   # the footer only: cheap for any size
+        except Exception as e: return f"part file {p.name} is unreadable: {type(e).__name__}"  # noqa: BLE001
+    if rows != meta.get("n_features"): return f"{rows} rows in its part files, {meta.get('n_features')} were written"
+    return None
+
 def _cached_or_featurize(spark, manifest, model, settings, key, root, backend, tta, t0) -> dict:
     "The cache entry `key` if complete, else the features computed now and renamed into place (call under the key's lock)."
     cache = root / key
-    if (cache / "meta.json").exists(): return {**json.loads((cache / "meta.json").read_text()), "cached": True}
+    damaged = None
+    if (cache / "meta.json").exists():
+        meta = json.loads((cache / "meta.json").read_text())
+        damaged = cache_entry_problem(cache, meta)
+        if damaged is None: return {**meta, "cached": True}
+        print(f"feature cache entry {cache} is damaged ({damaged}): computing it again")
+        shutil.rmtree(cache)
+    # Under the key's lock no one else writes this key: a temporary folder of it is a leftover of a killed run.
+    for old in root.glob(f".tmp-{key}-*"): shutil.rmtree(old, ignore_errors=True)
     tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
     try:
         featurize_images(spark, manifest["path"].tolist(), model, settings, backend, tta).write.parquet(str(tmp / "features.parquet"))
@@ -212,6 +234,7 @@ def _cached_or_featurize(spark, manifest, model, settings, key, root, backend, t
     try: os.rename(tmp, cache)
     except OSError: shutil.rmtree(tmp, ignore_errors=True)   # a parallel run cached the same key first
     info["cached"] = False
+    if damaged: info["rebuilt"] = damaged
     return info
 
 def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Settings, run_dir: str | Path | None = None,

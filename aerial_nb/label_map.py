@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 # %% auto #0
-__all__ = ['label_maps_dir', 'load_label_map', 'apply_label_map', 'check_model_classes']
+__all__ = ['label_maps_dir', 'load_label_map', 'apply_label_map', 'check_model_classes', 'check_label_map']
 
 # %% ../nbs/01b_label_map.ipynb #c005
 def label_maps_dir() -> Path:
@@ -58,3 +58,17 @@ def check_model_classes(labels, fine_to_coarse: dict[str, str], model: str = "th
     if want != got:
         raise ValueError(f"{model} predicts {got} but the label_map's classes are {want}: score with the label_map the "
                          f"model was trained with (or none), or train a model with this label_map.")
+
+# %% ../nbs/01b_label_map.ipynb #c010
+def check_label_map(meta: dict, label_map: str | Path | dict = "", model: str = "the model") -> None:
+    "An error when scoring with `label_map` would mix label maps with the one the model (its `meta`) was trained with."
+    if not label_map: return
+    want = load_label_map(label_map)
+    rec = meta.get("label_map")
+    if not rec:
+        check_model_classes(meta["labels"], want, model)   # trained before label maps were recorded, or without one
+        return
+    if rec.get("fine_to_coarse") != want:
+        raise ValueError(f"{model} was trained with label_map {rec.get('label_map')!r} but scoring asks for {label_map!r}, "
+                         f"which groups the classes differently: score with label_map {rec.get('label_map')!r} (or none), "
+                         f"or train a model with {label_map!r}.")

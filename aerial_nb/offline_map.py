@@ -18,7 +18,7 @@ from .visualize import class_colors
 
 # %% auto #0
 __all__ = ['leaflet_assets', 'raster_overlay', 'tile_thumbnail', 'tile_year', 'cell_fraction', 'offline_map', 'change_table',
-           'change_map', 'tile_cell_km2', 'class_area_by_year', 'plot_class_area', 'region_maps']
+           'supported_changes', 'change_map', 'tile_cell_km2', 'class_area_by_year', 'plot_class_area', 'region_maps']
 
 # %% ../nbs/06a_offline_map.ipynb #c005
 def _vendor_dir() -> Path:
@@ -124,10 +124,24 @@ for (const y of D.years) {
 if (D.change) {
   const c = D.change;
   const grp = L.layerGroup();
+  // t[9] false: the class changed but the imagery does not support it (a QA conflict in either year, or water
+  // mapped as gained or lost where NIR measured no such change): drawn grey, outlined, not coloured.
   tileLayer(c.tiles, t => t[8] < 0 ? {color: '#888', weight: 0, fillColor: '#888', fillOpacity: 0.15}
+                                   : t[9] === false ? {color: '#555', weight: 1, dashArray: '2 2', fillColor: '#bbb', fillOpacity: 0.35}
                                    : {color: D.colors[t[4]], weight: 1, fillColor: D.colors[t[4]], fillOpacity: 0.7},
-            t => t[8] < 0 ? 'unchanged<br>' : esc(D.classes[t[8]]) + ' (' + c.from + ') &rarr; ').addTo(grp);
+            t => t[8] < 0 ? 'unchanged<br>' : (t[9] === false ? 'not supported by the imagery: ' : '')
+                 + esc(D.classes[t[8]]) + ' (' + c.from + ') &rarr; ').addTo(grp);
   overlays['changed ' + c.from + ' \u2192 ' + c.to] = grp;
+}
+if (D.qa) {
+  // Tiles whose class disagrees with the raster's own NIR/NDVI (aerial_nb.map_qa), for the year shown.
+  const qa = L.layerGroup();
+  const fill = y => { qa.clearLayers(); for (const q of (D.qa[y] || []))
+    L.rectangle([[q[0], q[1]], [q[2], q[3]]], {color: '#e00000', weight: 1.5, fill: false, dashArray: '4 3'})
+      .bindPopup('<div style="font:12px sans-serif"><b>QA</b>: ' + esc(q[4]) + '</div>').addTo(qa); };
+  fill(D.years[D.show]);
+  map.on('baselayerchange', e => fill(e.name === 'tiles' ? 'all' : e.name));
+  overlays['QA: class disagrees with NIR/NDVI'] = qa;
 }
 const first = base[Object.keys(base)[D.show]];
 first.addTo(map);
@@ -185,8 +199,19 @@ def _overlays_by_year(preds: pd.DataFrame, years: pd.Series, max_px: int) -> dic
         out[y] = [raster_overlay(s, max_px) for s in sorted(srcs) if isinstance(s, str) and Path(s).is_file()]
     return out
 
+def _qa_layers(preds: pd.DataFrame, years: pd.Series, qa: pd.DataFrame | None) -> dict | None:
+    "Per year, the cells of tiles with a QA conflict (`qa`: filename, qa_conflict) as [S, W, N, E, reason]."
+    if qa is None or "qa_conflict" not in qa: return None
+    why = preds["filename"].map(qa.set_index("filename")["qa_conflict"]).fillna("")
+    bad = preds[why != ""]
+    cells = _tile_arrays(bad, _classes_of(preds), cell_fraction(preds), {})
+    out: dict = {}
+    for y, c, w in zip(years[why != ""], cells, why[why != ""]): out.setdefault(y, []).append(c[:4] + [w])
+    return out
+
 def offline_map(preds: pd.DataFrame, path, title: str = "Predicted land use", thumbnails: int = 300,
-                overlay_px: int = 1024, canvas: bool | None = None, show_year: str | None = None) -> Path:
+                overlay_px: int = 1024, canvas: bool | None = None, show_year: str | None = None,
+                qa: pd.DataFrame | None = None) -> Path:
     "Write a self-contained HTML map of tile predictions (Leaflet inlined, imagery overlays, a layer per year) at `path`."
     missing = [c for c in _CORNERS + ["pred_label", "filename"] if c not in preds.columns]
     if missing: raise ValueError(f"tile predictions lack columns {missing}: score a tile set from tiles.csv (aerial-nb score).")
@@ -202,7 +227,7 @@ def offline_map(preds: pd.DataFrame, path, title: str = "Predicted land use", th
             "overlays": _overlays_by_year(preds, years, overlay_px),
             "bounds": [[preds.llcrnrlat.min(), preds.llcrnrlon.min()], [preds.urcrnrlat.max(), preds.urcrnrlon.max()]],
             "canvas": bool(len(preds) > 5000 if canvas is None else canvas), "fill": 0.45,
-            "show": ys.index(show_year) if show_year in ys else len(ys) - 1, "change": None}
+            "show": ys.index(show_year) if show_year in ys else len(ys) - 1, "change": None, "qa": _qa_layers(preds, years, qa)}
     legend = _legend_html(classes, data["colors"], set(preds.pred_label.astype(str)), "Predicted class")
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_page(data, f"{title} — {len(preds)} tiles, {len(ys)} year(s)", legend))
@@ -227,13 +252,24 @@ def change_table(preds: pd.DataFrame, year_from: str, year_to: str) -> pd.DataFr
                 on="_key", how="inner")
     return m.drop(columns="_key").assign(changed=lambda d: d.from_label.astype(str) != d.pred_label.astype(str))
 
+def supported_changes(ch: pd.DataFrame, qa: pd.DataFrame, min_water_change: float = 0.2) -> pd.Series:
+    "Per changed tile of `change_table`, whether the imagery supports it: no QA conflict in either year, and water gained or lost only where NIR measured that much water change."
+    f = qa.set_index("filename")
+    conflict = lambda names: names.map(f["qa_conflict"]).fillna("") != ""
+    w_to, w_from = ch["filename"].map(f["water_frac"]), ch["from_filename"].map(f["water_frac"])
+    gained = (ch.pred_label.astype(str) == "water") & (ch.from_label.astype(str) != "water")
+    lost = (ch.from_label.astype(str) == "water") & (ch.pred_label.astype(str) != "water")
+    water_ok = ~(gained & ~(w_to - w_from >= min_water_change)) & ~(lost & ~(w_from - w_to >= min_water_change))
+    return ch.changed & ~conflict(ch["filename"]) & ~conflict(ch["from_filename"]) & water_ok
+
 def change_map(preds: pd.DataFrame, year_from: str, year_to: str, path, title: str | None = None,
-               overlay_px: int = 1024, canvas: bool | None = None) -> Path:
-    "Write an offline HTML map of the tiles whose class changed from `year_from` to `year_to` (over `year_to`'s imagery)."
+               overlay_px: int = 1024, canvas: bool | None = None, qa: pd.DataFrame | None = None) -> Path:
+    "Write an offline HTML map of the tiles whose class changed from `year_from` to `year_to` (over `year_to`'s imagery); with `qa`, changes the imagery does not support are greyed."
     ch = change_table(preds, year_from, year_to)
+    ok = supported_changes(ch, qa) if qa is not None and "qa_conflict" in qa else ch.changed
     classes = _classes_of(preds); colors = class_colors(classes); idx = {c: i for i, c in enumerate(classes)}
     arr = _tile_arrays(ch, classes, cell_fraction(ch), {})
-    for t, changed, fr in zip(arr, ch.changed, ch.from_label.astype(str)): t.append(idx[fr] if changed else -1)
+    for t, changed, fr, good in zip(arr, ch.changed, ch.from_label.astype(str), ok): t += [idx[fr] if changed else -1, bool(good)]
     data = {"classes": classes, "colors": [colors[c] for c in classes], "years": [year_to], "thumbs": [],
             "tiles": {year_to: []}, "overlays": _overlays_by_year(ch, pd.Series(year_to, index=ch.index), overlay_px),
             "bounds": [[ch.llcrnrlat.min(), ch.llcrnrlon.min()], [ch.urcrnrlat.max(), ch.urcrnrlon.max()]],
@@ -241,7 +277,8 @@ def change_map(preds: pd.DataFrame, year_from: str, year_to: str, path, title: s
             "change": {"from": year_from, "to": year_to, "tiles": arr}}
     legend = _legend_html(classes, data["colors"], set(ch.loc[ch.changed, "pred_label"].astype(str)), f"Class in {year_to} (changed tiles)")
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    title = title or f"Change {year_from} → {year_to}: {int(ch.changed.sum())} of {len(ch)} tiles changed class"
+    title = title or (f"Change {year_from} → {year_to}: {int(ch.changed.sum())} of {len(ch)} tiles changed class"
+                      + (f", {int(ok.sum())} supported by the imagery" if qa is not None and "qa_conflict" in qa else ""))
     path.write_text(_page(data, title, legend))
     return path
 
@@ -251,10 +288,13 @@ def tile_cell_km2(preds: pd.DataFrame, footprint_m: float | None = None) -> floa
     side = footprint_m or float(((preds.urcrnrlat - preds.llcrnrlat) * 111_195).median())
     return (side * cell_fraction(preds)) ** 2 / 1e6
 
-def class_area_by_year(preds: pd.DataFrame, footprint_m: float | None = None) -> pd.DataFrame:
-    "km² of each predicted class (columns) in each acquisition year (rows)."
+def class_area_by_year(preds: pd.DataFrame, footprint_m: float | None = None, qa: pd.DataFrame | None = None) -> pd.DataFrame:
+    "km² of each predicted class (columns) in each acquisition year (rows); with `qa`, also `water_measured_nir` beside them."
     km2 = tile_cell_km2(preds, footprint_m)
     t = preds.assign(year=tile_year(preds)).groupby(["year", "pred_label"]).size().unstack(fill_value=0) * km2
+    if qa is not None and "water_frac" in qa:
+        w = preds["filename"].map(qa.set_index("filename")["water_frac"])
+        t["water_measured_nir"] = w.groupby(tile_year(preds)).sum() * km2
     return t.round(4)
 
 def plot_class_area(area: pd.DataFrame, path) -> Path:
@@ -263,8 +303,11 @@ def plot_class_area(area: pd.DataFrame, path) -> Path:
     colors = class_colors(area.columns)
     fig = Figure(figsize=(max(5, 0.7 * len(area) + 3), 4), dpi=110, layout="constrained")
     ax = fig.subplots(); bottom = np.zeros(len(area))
+    measured = area.pop("water_measured_nir") if "water_measured_nir" in area else None
     for c in area.columns:
         ax.bar(area.index.astype(str), area[c].to_numpy(), bottom=bottom, color=colors[c], label=c); bottom += area[c].to_numpy()
+    if measured is not None:
+        ax.plot(area.index.astype(str), measured.to_numpy(), "k--o", label="water measured (NIR)")
     ax.set_ylabel("km²"); ax.set_xlabel("acquisition year"); ax.set_title("Predicted area per class")
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path)
@@ -272,14 +315,15 @@ def plot_class_area(area: pd.DataFrame, path) -> Path:
 
 # %% ../nbs/06a_offline_map.ipynb #c017
 def region_maps(preds: pd.DataFrame, out_dir, year_from: str | None = None, year_to: str | None = None,
-                thumbnails: int = 300, overlay_px: int = 1024) -> dict[str, Path]:
+                thumbnails: int = 300, overlay_px: int = 1024, qa: pd.DataFrame | None = None) -> dict[str, Path]:
     "map.html, change.html (first → last year unless told), class_area.csv and class_area.png for scored tiles, in `out_dir`."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     years = sorted(tile_year(preds).unique())
-    out = {"map": offline_map(preds, out_dir / "map.html", thumbnails=thumbnails, overlay_px=overlay_px)}
-    area = class_area_by_year(preds)
+    out = {"map": offline_map(preds, out_dir / "map.html", thumbnails=thumbnails, overlay_px=overlay_px, qa=qa)}
+    area = class_area_by_year(preds, qa=qa)
     area.to_csv(out_dir / "class_area.csv"); out["class_area"] = out_dir / "class_area.csv"
-    out["class_area_chart"] = plot_class_area(area, out_dir / "class_area.png")
+    out["class_area_chart"] = plot_class_area(area.copy(), out_dir / "class_area.png")
     if len(years) >= 2:
-        out["change"] = change_map(preds, year_from or years[0], year_to or years[-1], out_dir / "change.html", overlay_px=overlay_px)
+        out["change"] = change_map(preds, year_from or years[0], year_to or years[-1], out_dir / "change.html",
+                                   overlay_px=overlay_px, qa=qa)
     return out

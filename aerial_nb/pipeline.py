@@ -9,8 +9,13 @@ import difflib
 import hashlib
 import json
 import os
+import re
+import shutil
+import signal
+import socket
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +26,9 @@ import yaml
 from .setup import Settings, load_settings, write_atomic
 
 # %% auto #0
-__all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'validate_params', 'load_params', 'resolve_inputs', 'new_run_id', 'notebooks_dir',
-           'check_steps', 'run_pipeline', 'fixture_run']
+__all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'validate_params', 'load_params', 'resolve_inputs',
+           'check_folds', 'check_master', 'new_run_id', 'check_run_id', 'notebooks_dir', 'check_steps',
+           'check_prerequisites', 'RunInterrupted', 'run_pipeline', 'fixture_run']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
@@ -42,8 +48,11 @@ PARAMS: dict[str, object] = {
     "tta": False,              # average features over the 8 rotations/flips of each image (onnxruntime backend)
     "cv_folds": 0,             # k > 1: also report k-fold cross-validated accuracy
     "images_dir": "",          # "" = settings' [data] images_dir
-    "score_raster": "",        # file in settings' [data] rasters_dir, or a path; "" = no scoring
-    "tile_footprint_m": 224.0,
+    "score_raster": "",        # a GeoTIFF or a folder of them (in settings' [data] rasters_dir, or a path); "" = no scoring
+    "image_gsd_m": 0.0,        # metres per pixel of the labeled images (EuroSAT 10, UC Merced 0.3048); 0 = unknown
+    "image_psf_px": 0.0,       # the labeled images' sensor blur (Gaussian sigma, px), given to raster tiles too
+    "tile_footprint_m": 0.0,   # 0 = the model's training footprint (aerial_nb.scale)
+    "tile_stride_m": 0.0,      # 0 = a quarter of the footprint
 }
 
 # %% ../nbs/10_pipeline.ipynb #c006
@@ -61,9 +70,14 @@ def validate_params(params: dict) -> dict:
             problems.append(f"unknown parameter {k!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                             + f"; known: {', '.join(PARAMS)}")
     p = {**PARAMS, **params}
-    if p["pretrained_model_type"] not in ZOO:
+    # A value of the wrong type (`--set classifier='[a,b]'` gives a list) is a problem to report, not a TypeError.
+    names = ("pretrained_model_type", "classifier", "featurizer_backend", "on_bad_image")
+    wrong = {k for k in names if not isinstance(p[k], str)}   # reported once, not again as an unknown name
+    problems += [f"{k} must be a name, got {p[k]!r}" for k in names if k in wrong]
+    if "pretrained_model_type" not in wrong and p["pretrained_model_type"] not in ZOO:
         problems.append(f"pretrained_model_type {p['pretrained_model_type']!r} is not one of {', '.join(ZOO)}")
-    if p["classifier"] not in CLASSIFIERS:
+    if "classifier" in wrong: pass
+    elif p["classifier"] not in CLASSIFIERS:
         problems.append(f"classifier {p['classifier']!r} is not one of {', '.join(CLASSIFIERS)}")
     else:
         try: check_classifier_params(p["classifier"], p["classifier_params"])
@@ -72,18 +86,21 @@ def validate_params(params: dict) -> dict:
         problems.append(f"sample_frac must be a number in (0, 1], got {p['sample_frac']!r}")
     if not (_is_num(p["test_frac"]) and 0 < p["test_frac"] < 1):
         problems.append(f"test_frac must be a number in (0, 1), got {p['test_frac']!r}")
-    if not (isinstance(p["seed"], int) and not isinstance(p["seed"], bool)): problems.append(f"seed must be an integer, got {p['seed']!r}")
-    if not (_is_num(p["tile_footprint_m"]) and p["tile_footprint_m"] > 0):
-        problems.append(f"tile_footprint_m must be a positive number of metres, got {p['tile_footprint_m']!r}")
+    # numpy and pandas take seeds in [0, 2**32): anything else would pass here and fail in explore.
+    if not (isinstance(p["seed"], int) and not isinstance(p["seed"], bool) and 0 <= p["seed"] < 2**32):
+        problems.append(f"seed must be a whole number from 0 to {2**32 - 1}, got {p['seed']!r}")
+    for k, what in [("tile_footprint_m", "metres (0: the model's footprint)"), ("tile_stride_m", "metres (0: a quarter of the footprint)"),
+                    ("image_gsd_m", "metres per pixel (0: unknown)"), ("image_psf_px", "pixels (0: no blur)")]:
+        if not (_is_num(p[k]) and p[k] >= 0): problems.append(f"{k} must be a number >= 0 of {what}, got {p[k]!r}")
     from aerial_nb.featurize import FEATURIZER_BACKENDS
-    if p["featurizer_backend"] not in FEATURIZER_BACKENDS:
+    if "featurizer_backend" not in wrong and p["featurizer_backend"] not in FEATURIZER_BACKENDS:
         problems.append(f"featurizer_backend {p['featurizer_backend']!r} is not one of {', '.join(FEATURIZER_BACKENDS)}")
     if not isinstance(p["tta"], bool): problems.append(f"tta must be true or false, got {p['tta']!r}")
     elif p["tta"] and p["featurizer_backend"] != "onnxruntime":
         problems.append("tta: true needs featurizer_backend: onnxruntime (SynapseML's featurizer has no rotation step)")
     if not (isinstance(p["cv_folds"], int) and not isinstance(p["cv_folds"], bool) and (p["cv_folds"] == 0 or p["cv_folds"] >= 2)):
         problems.append(f"cv_folds must be 0 (off) or an integer >= 2, got {p['cv_folds']!r}")
-    if p["on_bad_image"] not in ("error", "skip"): problems.append(f"on_bad_image must be 'error' or 'skip', got {p['on_bad_image']!r}")
+    if "on_bad_image" not in wrong and p["on_bad_image"] not in ("error", "skip"): problems.append(f"on_bad_image must be 'error' or 'skip', got {p['on_bad_image']!r}")
     if not isinstance(p["overwrite_model"], bool): problems.append(f"overwrite_model must be true or false, got {p['overwrite_model']!r}")
     for k in ("run_name", "output_model_name", "images_dir", "score_raster"):
         if not isinstance(p[k], str): problems.append(f"{k} must be a string, got {p[k]!r}")
@@ -98,8 +115,13 @@ def load_params(path: str | Path) -> dict:
     "Read a YAML parameter file (not yet validated)."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"Parameter file {path} does not exist: pass e.g. params/default.yaml.")
-    try: return yaml.safe_load(path.read_text()) or {}
+    try: params = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e: raise ValueError(f"{path} is not valid YAML: {e}") from None
+    if params is None: return {}
+    if not isinstance(params, dict):
+        raise ValueError(f"{path} holds a {type(params).__name__}, not a mapping of parameter names to values: write "
+                         f"one `name: value` per line (see params/default.yaml).")
+    return params
 
 # %% ../nbs/10_pipeline.ipynb #c007_001
 PARAMS["label_map"] = ""      # "" = the image set's own classes; else e.g. nlcd (params/label_maps/nlcd.yaml)
@@ -133,14 +155,56 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
     "Absolute `images_dir` and `score_raster` for a run, after checking they exist."
     from aerial_nb.explore import find_images
     images = Path(params["images_dir"]).expanduser() if params["images_dir"] else settings.path("data", "images_dir")
-    find_images(images)   # raises with where to get the data
+    if not images.is_absolute() and not images.exists(): images = settings.root / images   # relative to the project
+    found = find_images(images)   # raises with where to get the data
+    if found["label"].nunique() < 2:
+        raise ValueError(f"{images} has 1 class folder ({found['label'].iloc[0]}): a classifier needs at least 2 class folders "
+                         f"(<images_dir>/<class>/<image>). Add another class, or point images_dir at the folder that holds them.")
+    check_folds(params, found, images)
     raster = ""
     if params["score_raster"]:
         r = Path(params["score_raster"]).expanduser()
-        r = r if r.is_absolute() or r.exists() else settings.path("data", "rasters_dir") / r
-        if not r.is_file(): raise FileNotFoundError(f"Raster to score {r} does not exist. {RASTER_HELP}")
+        for base in ([] if r.is_absolute() or r.exists() else [settings.path("data", "rasters_dir"), settings.root]):
+            if (base / r).exists(): r = base / r; break
+        if not r.exists(): raise FileNotFoundError(f"Raster to score {r} does not exist. {RASTER_HELP}")
+        from aerial_nb.score import raster_files
+        from aerial_nb.tiles import check_raster
+        for f in raster_files(r): check_raster(f)   # a truncated or unplaceable raster fails now, not after training
         raster = str(r.resolve())
+        if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
     return {**params, "images_dir": str(images.resolve()), "score_raster": raster}
+
+def _check_rasters_serve(params: dict, raster: str) -> None:
+    "Refuse, before any work, rasters too coarse for a model trained on images of `image_gsd_m` (aerial_nb.scale)."
+    from aerial_nb.score import _raster_gsd, raster_files
+    from aerial_nb.scale import check_raster_serves
+    gsd = float(params["image_gsd_m"])
+    for r in raster_files(raster):
+        check_raster_serves({"gsd_m": gsd, "image_px": 0, "footprint_m": 0.0}, _raster_gsd(r), r)
+
+def check_folds(params: dict, found, images_dir) -> None:
+    "An error, before any work, when `cv_folds` asks for more folds than the smallest class will have images."
+    k = params.get("cv_folds") or 0
+    if k < 2 or not len(found): return
+    n = found.groupby("label").size()
+    # explore keeps ceil(n * sample_frac) images of a class, at least 2 (see `sample_per_class`).
+    kept = n.apply(lambda c: c if params["sample_frac"] >= 1 else min(c, max(2, -(-c * params["sample_frac"] // 1))))
+    if kept.min() < k:
+        raise ValueError(f"cv_folds={k} needs at least {k} images per class, but class {kept.idxmin()!r} of {images_dir} will "
+                         f"have {int(kept.min())} (sample_frac {params['sample_frac']}): use cv_folds <= {int(kept.min())} "
+                         f"(or 0 for none), or a larger sample_frac.")
+
+def check_master(settings: Settings, timeout_s: float = 5.0) -> None:
+    "An error naming the master when a standalone `spark://` master does not answer, before any step starts Spark."
+    master = settings.get("spark", "master")
+    if not master.startswith("spark://"): return
+    for hostport in master.removeprefix("spark://").split(","):
+        host, _, port = hostport.rpartition(":")
+        try: socket.create_connection((host, int(port)), timeout=timeout_s).close(); return
+        except (OSError, ValueError) as e: err = e
+    raise RuntimeError(f"Spark master {master} ([spark] master in {settings.source or 'the defaults'}, or "
+                       f"$AERIAL_NB_SPARK_MASTER) does not answer: {err}. Start the cluster (sbin/start-master.sh and "
+                       f"start-worker.sh), fix the URL, or use master = local[*].")
 
 # %% ../nbs/10_pipeline.ipynb #c010
 def new_run_id(params: dict) -> str:
@@ -148,6 +212,15 @@ def new_run_id(params: dict) -> str:
     h = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode() + f"{os.getpid()}{time.time_ns()}".encode())
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(params.get("run_name") or "run"))
     return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{safe}-{h.hexdigest()[:6]}"
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+def check_run_id(run_id: str) -> str:
+    "`run_id` if it is a plain folder name; an error with the rule otherwise (it names a folder under outputs/runs)."
+    if not (isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) and ".." not in run_id):
+        raise ValueError(f"--run-id {run_id!r} is not a plain name: use letters, digits, '.', '_' and '-', starting with a "
+                         f"letter or digit, at most 128 characters (e.g. ucm-lr-1); it names a folder under outputs/runs.")
+    return run_id
 
 def notebooks_dir(settings: Settings | None = None) -> Path:
     "The folder of the step notebooks: `nbs/` beside settings.ini, else beside the installed package."
@@ -165,6 +238,24 @@ def check_steps(steps: list[str] | None) -> list[str]:
     unknown = [s for s in steps if s not in STEPS]
     if unknown: raise ValueError(f"Unknown step(s) {unknown}: choose from {', '.join(STEPS)}.")
     return [s for s in STEPS if s in steps]
+
+# What a step reads from the run folder, and the step that writes it.
+STEP_NEEDS = {"02_featurize": {"manifest.parquet": "01_explore"},
+              "03_train": {"manifest.parquet": "01_explore", "features.json": "02_featurize"},
+              "06_visualize": {"metrics.json": "03_train"}}
+
+def check_prerequisites(steps: list[str], run_dir: Path) -> None:
+    "An error naming the steps to add when a step needs a file that no earlier step writes now or wrote before in `run_dir`."
+    missing = {}
+    for s in steps:
+        for f, producer in STEP_NEEDS.get(s, {}).items():
+            if producer not in steps and not (Path(run_dir) / f).exists(): missing.setdefault(producer, []).append(f"{s} reads {f}")
+    if missing:
+        add = [s for s in STEPS if s in missing or s in steps]
+        raise ValueError(f"--steps {','.join(steps)} lacks what it reads from earlier steps ("
+                         + "; ".join(f"{', '.join(v)} from {k}" for k, v in missing.items())
+                         + f"): run --steps {','.join(add)}, or add the steps to a run that has them with "
+                           f"--run-id <that run> --resume.")
 
 # %% ../nbs/10_pipeline.ipynb #c015
 def _step_parameters(nb_path: Path, values: dict) -> dict:
@@ -187,8 +278,91 @@ def _stderr_to(path: Path):
         finally:
             sys.stderr.flush(); os.dup2(saved, 2); os.close(saved)
 
+RESERVE_BYTES = 1 << 16
+
 def _write_status(run_dir: Path, **status):
-    write_atomic(run_dir / "status.json", json.dumps(status, indent=2, default=str))
+    """status.json of a run. While a run runs it holds a reserve file (64 KiB): when the disk is full, the reserve is given
+    up so that the failed status can still be written."""
+    if len(str(status.get("error", ""))) > 2500: status = {**status, "error": str(status["error"])[:2500] + " ..."}
+    # .tmp: publishing to blob storage skips it
+    text, reserve = json.dumps(status, indent=2, default=str), run_dir / ".disk-reserve.tmp"
+    try: write_atomic(run_dir / "status.json", text)
+    except OSError:
+        if not reserve.exists(): raise
+        reserve.unlink(); write_atomic(run_dir / "status.json", text)
+    if status.get("status") in ("finished", "failed"): reserve.unlink(missing_ok=True)
+    elif not reserve.exists():
+        try: reserve.write_bytes(bytes(RESERVE_BYTES))
+        except OSError: reserve.unlink(missing_ok=True)   # no room even for it: the status above is what there is
+
+def _read_status(run_dir: Path) -> dict:
+    try: return json.loads((run_dir / "status.json").read_text())
+    except (OSError, ValueError): return {}
+
+class RunInterrupted(KeyboardInterrupt):
+    "A run stopped by a signal: its status is failed, and the command exits with 128 + the signal's number."
+    # A KeyboardInterrupt, not an Exception: no `except Exception` in a library may swallow a stop.
+    def __init__(self, message: str, signum: int):
+        super().__init__(message); self.signum = signum
+
+def _kernels() -> list:
+    "This process's Jupyter kernels (the children running ipykernel)."
+    import psutil
+    found = []
+    for p in psutil.Process().children():
+        try:
+            if "ipykernel" in " ".join(p.cmdline()): found.append(p)
+        except psutil.Error: pass
+    return found
+
+def _interrupt_kernels(sig=signal.SIGINT) -> None:
+    for k in _kernels():
+        try:
+            # jupyter_client starts a kernel in its own session: signal its group (the kernel and its JVM), never ours.
+            group = os.getpgid(k.pid)
+            if group != os.getpgrp(): os.killpg(group, sig)
+            else: os.kill(k.pid, sig)
+        except OSError: pass
+
+@contextmanager
+def _signals_stop_the_step(grace_s: int = 30):
+    """On SIGINT or SIGTERM, interrupt the step's kernel as Jupyter's stop button does, so that the step cleans up what it
+    was writing and fails; the run is then marked failed. A second signal, or a step still running `grace_s` later,
+    stops the run at once. Yields the list of signals received."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread(): yield got; return
+    def stop_now(signum, frame):
+        raise RunInterrupted(f"stopped by {signal.Signals(got[0] if got else signum).name}", got[0] if got else signum)
+    def on_signal(signum, frame):
+        if got: stop_now(signum, frame)
+        got.append(signum)
+        _interrupt_kernels()
+        signal.signal(signal.SIGALRM, stop_now); signal.alarm(grace_s)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+    for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, on_signal)
+    try: yield got
+    finally:
+        signal.alarm(0)
+        for s, h in saved.items(): signal.signal(s, h)
+
+def _failure_text(e: BaseException, got: list[int], step: str) -> str:
+    "What stopped a step, in one line for status.json and the terminal."
+    err = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
+    if got: return f"stopped by {signal.Signals(got[0]).name} during {step}"
+    if isinstance(e, KeyboardInterrupt): return f"stopped by SIGINT during {step}"
+    return err
+
+def _disk_full(e: BaseException, err: str) -> bool:
+    import errno
+    return getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in err
+
+def _log_traceback(log_file: Path, e: BaseException) -> None:
+    "The failure's traceback into the step's log, where the terminal's one-line error points."
+    import traceback
+    try:
+        with open(log_file, "a") as f:
+            f.write("\n".join(getattr(e, "traceback", None) or []) or "".join(traceback.format_exception(e)))
+    except OSError: pass   # a full disk: status.json still says what failed
 
 def _track(run_dir: Path, settings: Settings, log=print) -> None:
     "Record the run in the MLflow run history; a store that cannot be reached is reported, and the run's own files stay the record."
@@ -199,66 +373,157 @@ def _track(run_dir: Path, settings: Settings, log=print) -> None:
 
 
 # %% ../nbs/10_pipeline.ipynb #c016
+def _run_exists(run_dir: Path) -> bool:
+    # A folder that a sweep prepared for its point (point.yaml, logs/) is not a run until the pipeline writes its status.
+    return (run_dir / "status.json").exists() or (run_dir / "params.yaml").exists()
+
+def _model_of_run(models_dir: Path, name: str, run_id: str) -> bool:
+    "Whether model `name` was saved by run `run_id` (so resuming or replacing that run may overwrite it)."
+    try: return bool(name) and json.loads((models_dir / name / "aerial_nb.json").read_text()).get("run_id") == run_id
+    except (OSError, ValueError): return False
+
+def _alive(pid) -> bool:
+    try: os.kill(int(pid), 0); return int(pid) != os.getpid()
+    except (TypeError, ValueError, OSError): return False
+
+def _resume_plan(run_dir: Path, prior: dict, params: dict, steps: list[str] | None) -> tuple[list[str], dict, list[str]]:
+    "The steps left to run in an existing run, its parameters and its requested steps; an error when the parameters differ."
+    run_id = run_dir.name
+    try: old = yaml.safe_load((run_dir / "resolved_params.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError): old = None
+    if not isinstance(old, dict):
+        raise ValueError(f"--resume: run {run_id} has no readable resolved_params.yaml, so nothing says what it ran with: "
+                         f"use --replace to start it again.")
+    old.pop("run_id", None)
+    new = {**params, "output_model_name": params["output_model_name"] or old.get("output_model_name", "")}
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if diff:
+        shown = "; ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in diff[:6])
+        raise ValueError(f"--resume: run {run_id} ran with other parameters ({shown}): resume it with the parameters it "
+                         f"ran with ({run_dir / 'params.yaml'}), or start another run (a new --run-id, or --replace).")
+    wanted = check_steps(steps) if steps else prior.get("steps") or list(STEPS)
+    requested = [s for s in STEPS if s in wanted or s in (prior.get("steps") or [])]
+    return [s for s in wanted if s not in (prior.get("timings") or {})], new, requested
+
+def _remove_run(run_dir: Path, models_dir: Path, log=print) -> None:
+    "Delete a run's folder, and the model it saved (only that one: a model named by hand by another run stays)."
+    try: name = (yaml.safe_load((run_dir / "resolved_params.yaml").read_text()) or {}).get("output_model_name", "")
+    except (OSError, yaml.YAMLError, AttributeError): name = ""
+    own_model = _model_of_run(models_dir, name, run_dir.name)
+    if own_model: shutil.rmtree(models_dir / name)
+    shutil.rmtree(run_dir)
+    log(f"replaced: removed {run_dir}" + (f" and its model {models_dir / name}" if own_model else ""))
+
 def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, run_id: str | None = None,
-                 steps: list[str] | None = None, log=print) -> Path:
-    "Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder."
+                 steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False) -> Path:
+    """Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder.
+    An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again)."""
     import papermill as pm
     from aerial_nb.train import check_model_name
+    if resume and replace:
+        raise ValueError("--resume and --replace exclude each other: resume keeps a run's finished steps, replace deletes them.")
+    if (resume or replace) and not run_id:
+        raise ValueError("--resume and --replace need the --run-id of the run (ls outputs/runs).")
+    if run_id: check_run_id(run_id)
     settings = load_settings(settings_path)
     if settings.source is None:
         raise FileNotFoundError(f"No settings.ini found in {Path.cwd()} or above it: run from the project's folder, "
                                 f"or pass the settings file (aerial-nb run --settings path/to/settings.ini).")
-    steps = check_steps(steps)
+    requested = check_steps(steps)
     given = validate_params(load_params(params) if isinstance(params, (str, Path)) else params)
     from aerial_nb.storage import RunPublisher, stage_inputs
     params = resolve_inputs(stage_inputs(given, settings, log), settings)   # blob URLs → local copies (00b_storage)
+    check_master(settings)
     run_id = run_id or new_run_id(params)
+    outputs = settings.path("paths", "outputs_dir")
+    run_dir, models_dir = outputs / "runs" / run_id, outputs / "models"
+    prior, timings = _read_status(run_dir), {}
+    if _run_exists(run_dir):
+        if prior.get("status") in ("running", "starting") and _alive(prior.get("pid")):
+            raise FileExistsError(f"Run {run_id} is running now (process {prior['pid']}): wait for it, or stop it "
+                                  f"(kill {prior['pid']}) before resuming or replacing it.")
+        if resume:
+            steps, params, requested = _resume_plan(run_dir, prior, params, steps)
+            timings = {k: v for k, v in (prior.get("timings") or {}).items() if k in requested}
+        elif replace: _remove_run(run_dir, models_dir, log); steps = requested
+        else:
+            raise FileExistsError(f"Run {run_id} already exists ({run_dir}, status {prior.get('status', 'unknown')}): a "
+                                  f"second run there would mix its results with the first's. Leave out --run-id for a new "
+                                  f"run, add --resume to run its unfinished steps with the same parameters, or --replace "
+                                  f"to delete it and start again.")
+    elif resume:
+        raise FileNotFoundError(f"--resume: there is no run {run_id} in {outputs / 'runs'}: check the id, or leave out "
+                                f"--resume to start it.")
+    else: steps = requested
+    values_extra = {}
     if "03_train" in steps:
         # Only a run that trains names (and so claims) a model; scoring alone uses the named or the best one.
         if not params["output_model_name"]:
             params["output_model_name"] = f"{params['pretrained_model_type']}-{params['classifier']}-{run_id}"
-        check_model_name(settings.path("paths", "outputs_dir") / "models", params["output_model_name"], params["overwrite_model"])
-    run_dir = settings.path("paths", "outputs_dir") / "runs" / run_id
+        if _model_of_run(models_dir, params["output_model_name"], run_id): values_extra["overwrite_model"] = True   # resumed
+        else: check_model_name(models_dir, params["output_model_name"], params["overwrite_model"])
+    check_prerequisites(steps, run_dir)
+    if not steps:
+        log(f"run {run_id}: every requested step has finished ({', '.join(requested)}); nothing to resume.")
+        return run_dir
+    if not run_dir.exists():
+        try: run_dir.mkdir(parents=True)
+        except FileExistsError:
+            raise FileExistsError(f"Run {run_id} was started by another process just now: use another --run-id.") from None
     for sub in ("notebooks", "logs"): (run_dir / sub).mkdir(parents=True, exist_ok=True)
     # The parameters as given (re-runnable as they are), and as resolved for this run.
     (run_dir / "params.yaml").write_text(yaml.safe_dump(given, sort_keys=False))
     (run_dir / "resolved_params.yaml").write_text(yaml.safe_dump({**params, "run_id": run_id}, sort_keys=False))
     nbs = notebooks_dir(settings)
-    values = {**params, "run_dir": str(run_dir), "run_id": run_id, "settings_path": str(settings.source or "")}
+    values = {**params, **values_extra, "run_dir": str(run_dir), "run_id": run_id, "settings_path": str(settings.source or "")}
     # The kernel must be this interpreter, with this environment's packages.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    timings = {}
+    status = lambda **kw: _write_status(run_dir, run_id=run_id, steps=requested, pid=os.getpid(), timings=timings, **kw)
+    status(status="starting")
     publisher = RunPublisher(settings, run_dir).check()   # [storage] outputs_url: fail now, not after the run
-    log(f"run {run_id} → {run_dir}")
-    for step in steps:
-        t0 = time.time()
-        _write_status(run_dir, status="running", step=step, timings=timings, run_id=run_id)
-        try:
-            # Kernel and JVM chatter goes to the run's logs/, not the terminal.
-            with _stderr_to(run_dir / "logs" / f"{step}.log"):
-                pm.execute_notebook(str(nbs / f"{step}.ipynb"), str(run_dir / "notebooks" / f"{step}.ipynb"),
-                                    parameters=_step_parameters(nbs / f"{step}.ipynb", values),
-                                    kernel_name="python3", cwd=str(nbs), progress_bar=False, log_output=False)
-        except BaseException as e:   # Ctrl-C too: the run's status must say where it stopped
-            err = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
-            _write_status(run_dir, status="failed", step=step, error=err, timings=timings, run_id=run_id)
-            log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
-            _track(run_dir, settings, log)
-            raise RuntimeError(f"Step {step} of run {run_id} failed: {err}\nThe executed notebook, with the failing "
-                               f"cell: {run_dir / 'notebooks' / (step + '.ipynb')}; its log: {run_dir / 'logs' / (step + '.log')}") from None
-        timings[step] = round(time.time() - t0, 1)
-        publisher.step_done()
-        log(f"  {step:<13} {timings[step]:7.1f} s")
-        # Logged as soon as it has metrics, so that this run's compare step finds it in the run history.
-        if step == "03_train": _track(run_dir, settings, log)
-    _write_status(run_dir, status="finished", timings=timings, run_id=run_id)
+    log(f"run {run_id} → {run_dir}" + (f" (resumed: {', '.join(steps)})" if resume else ""))
+    with _signals_stop_the_step() as got:
+        for step in steps:
+            t0 = time.time()
+            status(status="running", step=step)
+            try:
+                if got: raise RunInterrupted("stopped before the step", got[0])
+                # Kernel and JVM chatter goes to the run's logs/, not the terminal.
+                with _stderr_to(run_dir / "logs" / f"{step}.log"):
+                    pm.execute_notebook(str(nbs / f"{step}.ipynb"), str(run_dir / "notebooks" / f"{step}.ipynb"),
+                                        parameters=_step_parameters(nbs / f"{step}.ipynb", values),
+                                        kernel_name="python3", cwd=str(nbs), progress_bar=False, log_output=False)
+                if got: raise RunInterrupted("stopped after the step", got[0])
+            except BaseException as e:   # Ctrl-C and SIGTERM too: the run's status must say where it stopped
+                err = _failure_text(e, got, step)
+                _log_traceback(run_dir / "logs" / f"{step}.log", e)
+                status(status="failed", step=step, error=err)
+                log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
+                if got or isinstance(e, (KeyboardInterrupt, RunInterrupted)):
+                    _interrupt_kernels(signal.SIGKILL)   # a kernel that did not stop in time may not outlive the run
+                _track(run_dir, settings, log)
+                where = f"the failing cell: {run_dir / 'notebooks' / (step + '.ipynb')}; its log: {run_dir / 'logs' / (step + '.log')}"
+                again = f"aerial-nb run {run_dir / 'params.yaml'} --run-id {run_id} --resume"
+                if got or isinstance(e, (KeyboardInterrupt, RunInterrupted)):
+                    raise RunInterrupted(f"run {run_id} {err}; status.json says failed. Resume it with: {again}",
+                                         got[0] if got else getattr(e, "signum", signal.SIGINT)) from None
+                if _disk_full(e, err):
+                    raise RuntimeError(f"Step {step} of run {run_id} failed: the disk of {outputs} is full ({err}). Free "
+                                       f"space (or point [paths] outputs_dir elsewhere), then resume it with: {again}") from None
+                raise RuntimeError(f"Step {step} of run {run_id} failed: {err} ({where})") from None
+            timings[step] = round(time.time() - t0, 1)
+            publisher.step_done()
+            log(f"  {step:<13} {timings[step]:7.1f} s")
+            # Logged as soon as it has metrics, so that this run's compare step finds it in the run history.
+            if step == "03_train": _track(run_dir, settings, log)
+    status(status="finished")
     _track(run_dir, settings, log)
     if publisher.enabled: log(f"published → {publisher.finish()}")
     return run_dir
 
 # %% ../nbs/10_pipeline.ipynb #c018
 def fixture_run(upto: str, spark=None, root: str | Path | None = None, classifier: str = "logistic_regression",
-                per_class: int = 10, settings_path: str | Path | None = None) -> SimpleNamespace:
+                per_class: int = 10, settings_path: str | Path | None = None, image_gsd_m: float = 5.0) -> SimpleNamespace:
     "A run folder on fixture images with the steps up to `upto` (explore, featurize, train) done."
     from aerial_nb.explore import make_fixture_images, explore_step
     from aerial_nb.models import ensure_model
@@ -276,6 +541,10 @@ def fixture_run(upto: str, spark=None, root: str | Path | None = None, classifie
     run.features = featurize_step(spark, run.manifest, run.model_info, settings, run.run_dir)
     if upto == "featurize": return run
     from aerial_nb.train import train_step
+    from aerial_nb.scale import image_set_scale
+    from aerial_nb.radiometry import training_radiometry
+    # The fixture images stand for 5 m per pixel, so the fixture model can score fixture GeoTIFFs (5 m) at its scale.
     run.metrics = train_step(spark, run.run_dir, run.manifest, run.features, run.model_info, settings, classifier, {},
-                             f"fixture-{classifier}", True)
+                             f"fixture-{classifier}", True, scale=image_set_scale(run.manifest, image_gsd_m),
+                             radiometry=training_radiometry(run.manifest[run.manifest.split == "train"].path))
     return run

@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .radiometry import match_tile, raster_histogram, raster_luts
+from .scale import check_tile_set, model_scale
 from .setup import Settings, write_atomic
-from .tiles import read_tile_set
+from .tiles import _open_checked, parse_bands, read_tile_set
 
 # %% auto #0
 __all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', 'worker_head', 'apply_head',
            'window_predictions_frames', 'score_chunk', 'tiles_fingerprint', 'plan_job', 'committed_chunks',
-           'assemble_predictions', 'score_region']
+           'assemble_predictions', 'raster_matching', 'score_region']
 
 # %% ../nbs/05a_region.ipynb #c006
 _LUTS: dict = {}
@@ -76,6 +78,8 @@ def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_siz
     from aerial_nb.tiles import parse_bands, read_tile_rgb
     sess = ort_session(model["onnx_file"], threads)
     run = lambda x: sess.run([model["feature_tensor"]], {model["image_tensor"]: x})[0]
+    # Each acquisition's colours mapped onto the training images', then their sensor's blur (aerial_nb.radiometry).
+    luts, psf = {k: np.asarray(v, np.uint8) for k, v in model.get("luts", {}).items()}, float(model.get("psf_px", 0))
     for df in frames:
         for i in range(0, len(df), mini_batch_size):
             chunk = df.iloc[i:i + mini_batch_size]
@@ -86,7 +90,7 @@ def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_siz
                 except Exception as e:   # name the tile and raster: a bare GDAL error from deep in a task helps nobody
                     raise RuntimeError(f"tile {r.filename}: reading window (row {r.row_off}, col {r.col_off}) of "
                                        f"{r.source_path} failed: {e}") from e
-                xs.append(preprocess_rgb(rgb, model))
+                xs.append(preprocess_rgb(match_tile(rgb, luts.get(r.source_path), psf), model))
             x = np.stack(xs)
             out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
             yield chunk.assign(features=list(out.reshape(len(xs), -1).astype(np.float32)))
@@ -129,12 +133,16 @@ def score_chunk(spark, rows: pd.DataFrame, model, meta: dict, model_info: dict, 
     "Spark DataFrame of predictions for the tile `rows` (a tiles.csv frame): info columns, pred_label, prob_*, model_name, run_id."
     from pyspark.ml.functions import array_to_vector, vector_to_array
     from pyspark.sql import functions as F
-    from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
+    from pyspark.sql.types import ArrayType, DoubleType, FloatType, NullType, StringType, StructField, StructType
     from aerial_nb.featurize import ort_threads
     from aerial_nb import region   # functions by reference: one ONNX session cache per worker
     info = rows if from_images else rows.drop(columns=[c for c in ("path",) if c in rows.columns])
     parts = max(1, min(len(info), spark.sparkContext.defaultParallelism * settings.getint("featurize", "partitions_per_core")))
     sdf = spark.createDataFrame(info).repartition(parts)
+    # A column with no value in this chunk (acq_date of a raster without a date in its name) has no type in Spark,
+    # and Parquet cannot store that: give it the type it has when it has values.
+    sdf = sdf.select(*[F.col(f"`{f.name}`").cast("string").alias(f.name) if isinstance(f.dataType, NullType)
+                       else F.col(f"`{f.name}`") for f in sdf.schema.fields])
     m, th, bs, tta = dict(model_info), ort_threads(settings), settings.getint("featurize", "mini_batch_size"), bool(meta.get("tta", False))
     prob_cols = [f"prob_{c}" for c in meta["labels"]]
     if head is not None:
@@ -232,6 +240,15 @@ def assemble_predictions(out_dir: Path, job: dict) -> int:
     return n
 
 # %% ../nbs/05a_region.ipynb #c016
+def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
+    "`{luts, psf_px}` for the workers: per source raster, the lookup tables onto the model's radiometry, and its blur."
+    rec = meta.get("radiometry") or {}
+    hists = {}
+    if rec.get("method") == "histogram":
+        for path, bands in tiles.groupby("source_path")["bands"].first().items():
+            with _open_checked(Path(path)) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
+    return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()}, "psf_px": float(rec.get("psf_px", 0.0))}
+
 def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: dict, settings: Settings,
                  out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
                  classify_on_workers: bool = True) -> dict:
@@ -247,6 +264,11 @@ def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: 
     if not tiles.filename.is_unique:
         raise ValueError(f"tile names repeat in the tile set (e.g. {tiles.filename[tiles.filename.duplicated()].iloc[0]}): "
                          f"every tile needs its own filename; tile each raster once.")
+    # Tiles must be at the scale the model learned (refused before any work, with the command that fixes it), and
+    # each raster's colours are matched to the training images' (one lookup table per raster, computed here once).
+    scale = model_scale(meta, model_dir)
+    check_tile_set(scale, tiles, "the tile set")
+    model_info = {**model_info, **raster_matching(meta, tiles, scale)}
     head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
     job = plan_job(out_dir, tiles, meta, model_dir, chunk_size, run_id)
     cleaned = _clean_uncommitted(out_dir)

@@ -54,9 +54,18 @@ def _disk_mib(path: Path) -> float:
 
 def tile_command(a) -> int:
     "`aerial-nb tile RASTER... --out DIR`: write a tile set (tiles.csv, plus PNGs unless --no-images)."
-    from aerial_nb.tiles import tile_rasters
+    from aerial_nb.gis import tile_inputs   # tile_rasters, also over STAC catalogs (each Item's GeoTIFF and date)
+    if a.model:   # cut at the scale the model learned (aerial_nb.scale): its footprint and metres per pixel
+        from aerial_nb.scale import model_scale, tiling_for
+        from aerial_nb.setup import load_settings
+        model_dir = _resolve_model_arg(load_settings(), a.model)
+        t = tiling_for(model_scale(json.loads((model_dir / "aerial_nb.json").read_text()), model_dir),
+                       a.stride_m or 0, a.footprint_m or 0)
+        a.footprint_m, a.stride_m, a.tile_px = t["footprint_m"], t["stride_m"], t["tile_px"]
+    a.footprint_m = 224.0 if a.footprint_m is None else a.footprint_m
+    a.tile_px = 224 if a.tile_px is None else a.tile_px
     t0 = time.time()
-    df = tile_rasters(a.rasters, a.out, a.footprint_m, a.stride_m, a.tile_px, a.bands, a.max_nodata_frac, not a.no_images)
+    df = tile_inputs(a.rasters, a.out, a.footprint_m, a.stride_m, a.tile_px, a.bands, a.max_nodata_frac, not a.no_images)
     secs = time.time() - t0
     for name, v in df.attrs["per_raster"].items():
         print(f"  {name}: {v['tiles']} tiles of {v['windows']} windows ({v['skipped_nodata']} skipped as nodata)")
@@ -78,16 +87,24 @@ def score_command(a) -> int:
     from aerial_nb.region import score_region
     from aerial_nb.setup import get_spark, load_settings
     from aerial_nb.tiles import read_tile_set
+    if a.chunk_size < 1: raise ValueError(f"--chunk-size must be a whole number of tiles >= 1, got {a.chunk_size}.")
+    if a.run_id:
+        from aerial_nb.pipeline import check_run_id
+        check_run_id(a.run_id)
     settings = load_settings(a.settings)
     tiles = read_tile_set(a.tiles, need_images=a.from_images)   # before Spark starts: a bad tile set fails in a second
+    if not len(tiles):
+        raise ValueError(f"{Path(a.tiles) / 'tiles.csv'} lists no tiles (every window may have been skipped as nodata): tile "
+                         f"again with a larger --max-nodata-frac, or from rasters that cover data.")
     model_dir = _resolve_model_arg(settings, a.model)
     if not (model_dir / "aerial_nb.json").is_file():
         raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with a "
                                 f"folder or name under outputs/models, trained by `aerial-nb run`.")
     meta = json.loads((model_dir / "aerial_nb.json").read_text())
-    if a.label_map:
-        from aerial_nb.label_map import check_model_classes, load_label_map
-        check_model_classes(meta["labels"], load_label_map(a.label_map), str(model_dir))
+    from aerial_nb.label_map import check_label_map
+    from aerial_nb.scale import check_tile_set, model_scale
+    check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping
+    if not a.from_images: check_tile_set(model_scale(meta, model_dir), tiles, a.tiles)   # before Spark starts
     model_info = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
     with RssSampler() as mem:
         t0 = time.time()
@@ -104,24 +121,28 @@ def score_command(a) -> int:
     print(f"  {info['tiles_scored_now']} tiles scored now in {info['seconds_end_to_end']:.1f} s end to end "
           f"({info['tiles_per_second_end_to_end']} tiles/s; {info['tiles_per_second']} tiles/s once Spark was up)")
     print("  peak RSS MiB: " + ", ".join(f"{k.removeprefix('peak_rss_mib_')} {v:.0f}" for k, v in mem.report().items()))
+    from aerial_nb.gis import write_gis_outputs   # GeoParquet/GeoPackage, a COG per acquisition, STAC: under --out/gis
+    write_gis_outputs(a.out, log=lambda m: print("  " + m))
     return 0
 
 # %% ../nbs/11a_region_cli.ipynb #c011
 def add_region_verbs(sub) -> None:
     "Add `tile` and `score` to the `aerial-nb` parser's subcommands (see `aerial_nb.cli.build_parser`)."
     t = sub.add_parser("tile", help="cut GeoTIFFs into a tile set (tiles.csv with WGS84 corners and raster windows)")
-    t.add_argument("rasters", nargs="+", help="GeoTIFF files, or folders of *.tif (all years of an area)")
+    t.add_argument("rasters", nargs="+", help="GeoTIFF files, folders of *.tif (all years of an area), or a local STAC catalog.json")
     t.add_argument("--out", required=True, help="tile set folder (tiles.csv, and the PNGs unless --no-images)")
-    t.add_argument("--footprint-m", type=float, default=224.0, help="tile side on the ground, metres (default %(default)s)")
+    t.add_argument("--model", default="", help="cut at this model's training scale (footprint and metres per pixel): a folder or "
+                   "a name under outputs/models; the way to cut tiles that `score` will accept")
+    t.add_argument("--footprint-m", type=float, default=None, help="tile side on the ground, metres (default: the model's, else 224)")
     t.add_argument("--stride-m", type=float, default=None, help="step between tiles, metres (default: the footprint)")
-    t.add_argument("--tile-px", type=int, default=224, help="tile side in pixels after resampling (default %(default)s)")
+    t.add_argument("--tile-px", type=int, default=None, help="tile side in pixels after resampling (default: the model's, else 224)")
     t.add_argument("--bands", default="1,2,3", help="source bands used as R,G,B (default %(default)s)")
     t.add_argument("--max-nodata-frac", type=float, default=0.5, help="skip tiles with more nodata than this (default %(default)s)")
     t.add_argument("--no-images", action="store_true", help="write tiles.csv only; `score` reads the windows from the rasters")
     t.set_defaults(handler=tile_command)
     s = sub.add_parser("score", help="score a tile set with a trained model; resumable, exactly once")
     s.add_argument("tiles", help="tile set folder holding tiles.csv (from `aerial-nb tile`)")
-    s.add_argument("--out", required=True, help="output folder: predictions.parquet/.csv, score.json, parts/")
+    s.add_argument("--out", required=True, help="output folder: predictions.parquet/.csv, score.json, parts/, gis/ (GeoParquet, GeoPackage, COGs, STAC)")
     s.add_argument("--model", default="", help="model folder or name under outputs/models (default: the best compared run's)")
     s.add_argument("--chunk-size", type=int, default=4096, help="tiles per atomic commit (default %(default)s)")
     s.add_argument("--run-id", default="", help="run id written in every row (default: new; a resumed job keeps its own)")

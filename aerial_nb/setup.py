@@ -103,8 +103,12 @@ def write_atomic(path: str | Path, text: str) -> Path:
     "Write `text` to `path` so that readers see the old file or the new one, never a part."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)   # a full disk must not also leave a half-written temporary file
+        raise
     return path
 
 # %% ../nbs/00_setup.ipynb #c014

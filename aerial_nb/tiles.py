@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import tempfile
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -25,8 +27,8 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 # %% auto #0
-__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'read_tile_rgb',
-           'parse_bands', 'tile_raster', 'tile_rasters', 'read_tile_set']
+__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'check_raster',
+           'read_tile_rgb', 'parse_bands', 'tile_raster', 'check_tiling_args', 'tile_rasters', 'read_tile_set']
 
 # %% ../nbs/01a_tiles.ipynb #c005
 REQUIRED_TILE_COLUMNS = ["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
@@ -106,6 +108,11 @@ def _open_checked(raster_path: Path):
         if src.dtypes[0] != "uint8":
             raise ValueError(f"{raster_path}: bands are {src.dtypes[0]}, tiles need uint8; "
                              "rescale with `gdal_translate -ot Byte -scale in.tif out.tif`.")
+        # A truncated file opens fine (its header is whole) and fails only where its data stops: read the last row now.
+        try: src.read(1, window=Window(0, src.height - 1, src.width, 1))
+        except RasterioIOError as e:
+            raise ValueError(f"{raster_path}: the raster is truncated or damaged (its last row cannot be read: {e}); "
+                             "copy or download it again (`gdalinfo -checksum` checks a file).") from None
         t = src.transform
         if src.crs.is_geographic or t.b != 0 or t.d != 0:
             # Footprints are metres on the ground: degrees (or a rotated grid) are warped, deterministically, to a
@@ -114,6 +121,10 @@ def _open_checked(raster_path: Path):
     except Exception:
         src.close(); raise
     return src
+
+def check_raster(raster_path: str | os.PathLike) -> None:
+    "Raise, naming the file and the fix, unless `raster_path` is a whole, georeferenced uint8 raster that tiles can be cut from."
+    with _open_checked(Path(raster_path)): pass
 
 # %% ../nbs/01a_tiles.ipynb #c015
 def _window_offsets(n_px: int, size_px: float, stride_px: float) -> list[int]:
@@ -156,12 +167,15 @@ def _window_bounds(win: Window, transform) -> tuple[float, float, float, float]:
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 # %% ../nbs/01a_tiles.ipynb #c020
+_UMASK = os.umask(0o022); os.umask(_UMASK)
+
 def _atomic_write(path: Path, write) -> None:
     "Call `write(tmp_path)` then move it onto `path`, so readers never see a half-written file."
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600: executors running as another user must read tiles
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
@@ -245,6 +259,32 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
     return df
 
 # %% ../nbs/01a_tiles.ipynb #c029_001
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+def check_tiling_args(footprint_m, stride_m, tile_px, max_nodata_frac) -> None:
+    "One error naming each bad option, before any raster is opened (a negative footprint is not a stride problem)."
+    problems = []
+    if not (_finite(footprint_m) and footprint_m > 0):
+        problems.append(f"footprint_m (--footprint-m) must be a positive number of metres, got {footprint_m!r}")
+    if stride_m is not None and not (_finite(stride_m) and stride_m > 0):
+        problems.append(f"stride_m (--stride-m) must be a positive number of metres, or left out for the footprint, got {stride_m!r}")
+    if not (isinstance(tile_px, int) and not isinstance(tile_px, bool) and tile_px >= 1):
+        problems.append(f"tile_px (--tile-px) must be a whole number of pixels >= 1, got {tile_px!r}")
+    if not (_finite(max_nodata_frac) and 0 <= max_nodata_frac <= 1):
+        problems.append(f"max_nodata_frac (--max-nodata-frac) must be a fraction from 0 (no nodata allowed) to 1 (keep every "
+                        f"tile), got {max_nodata_frac!r}")
+    if problems: raise ValueError("; ".join(problems) + ".")
+
+def _swap_in(stage: Path, out_dir: Path) -> None:
+    "Put the finished tile set `stage` where `out_dir` was; files there that are not tiles (notes, outputs) move along."
+    if not out_dir.exists(): os.rename(stage, out_dir); return
+    for f in out_dir.iterdir():
+        if f.name != "tiles.csv" and f.suffix.lower() != ".png" and not (stage / f.name).exists(): os.rename(f, stage / f.name)
+    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(out_dir, old); os.rename(stage, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
 def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 224.0, stride_m: float | None = None,
                  tile_px: int = 224, bands=(1, 2, 3), max_nodata_frac: float = 0.5,
                  write_images: bool = True) -> pd.DataFrame:
@@ -253,14 +293,28 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 
     for p in map(Path, [raster_paths] if isinstance(raster_paths, (str, os.PathLike)) else raster_paths):
         paths += sorted(p.glob("*.tif")) + sorted(p.glob("*.tiff")) if p.is_dir() else [p]
     if not paths: raise FileNotFoundError(f"{raster_paths}: no rasters to tile; pass GeoTIFF files or a folder of *.tif.")
+    check_tiling_args(footprint_m, stride_m, tile_px, max_nodata_frac)
     out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # The whole set is cut into a staging folder and swapped in at the end: a re-tile that fails halfway leaves the old
+    # set (PNGs and tiles.csv that match) as it was, never new PNGs under an old tiles.csv.
+    stage = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex[:8]}"
     frames, per_raster = [], {}
-    for p in paths:
-        df = tile_raster(p, out_dir, footprint_m, stride_m, tile_px, bands, max_nodata_frac, write_images, write_csv=False)
-        frames.append(df)
-        per_raster[p.name] = {"tiles": len(df), "windows": df.attrs["n_windows"], "skipped_nodata": df.attrs["skipped_nodata"]}
-    out = pd.concat(frames, ignore_index=True)
-    _atomic_write(out_dir / "tiles.csv", lambda f: out.to_csv(f, index=False))
+    try:
+        stage.mkdir()
+        for p in paths:
+            try: df = tile_raster(p, stage, footprint_m, stride_m, tile_px, bands, max_nodata_frac, write_images, write_csv=False)
+            except RasterioIOError as e:
+                raise ValueError(f"{p}: the raster could not be read ({e}); it may be truncated or damaged: copy or "
+                                 f"download it again (`gdalinfo -checksum` checks a file).") from None
+            frames.append(df)
+            per_raster[p.name] = {"tiles": len(df), "windows": df.attrs["n_windows"], "skipped_nodata": df.attrs["skipped_nodata"]}
+        out = pd.concat(frames, ignore_index=True)
+        _atomic_write(stage / "tiles.csv", lambda f: out.to_csv(f, index=False))
+        _swap_in(stage, out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     out.attrs.update(n_windows=sum(v["windows"] for v in per_raster.values()),
                      skipped_nodata=sum(v["skipped_nodata"] for v in per_raster.values()), per_raster=per_raster)
     return out

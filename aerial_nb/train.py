@@ -163,11 +163,13 @@ def cross_validate(spark, features_path: str, manifest: pd.DataFrame, classifier
 # %% ../nbs/03_train.ipynb #c018
 def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dict, model_info: dict, settings,
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
-               seed: int = 42, run_id: str | None = None, cv_folds: int = 0) -> dict:
+               seed: int = 42, run_id: str | None = None, cv_folds: int = 0, *, scale: dict | None = None,
+               label_map: dict | None = None, radiometry: dict | None = None) -> dict:
     "Train, evaluate and save; writes `metrics.json` and `test_predictions.parquet` to the run folder."
     run_dir = Path(run_dir)
     dest = check_model_name(settings.path("paths", "outputs_dir") / "models", output_model_name, overwrite_model)
     manifest = manifest[~manifest["path"].isin(features.get("missing", []))]
+    if cv_folds: assign_folds(manifest, cv_folds, seed)   # too few images for the folds: fail before any fit
     model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest, classifier, classifier_params, seed)
     meta = {"model_name": output_model_name, "classifier": classifier,
             "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {})},
@@ -176,12 +178,16 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
             # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
             "tta": bool(features.get("tta", False)), "featurizer_backend": features.get("backend", "synapseml"),
             "run_id": run_id or run_dir.name, "accuracy": metrics["accuracy"],
+            # What scoring must reproduce: the training images' ground scale (aerial_nb.scale), their colours
+            # (aerial_nb.radiometry) and the grouping of their classes (aerial_nb.label_map); None when unknown.
+            "scale": scale, "label_map": label_map, "radiometry": radiometry,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    # Cross-validation before saving: a run that fails in it leaves no orphan model to block its re-run.
+    cv = cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed) if cv_folds else None
     save_model(model, meta, dest, overwrite_model)
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),
                "features_cached": features.get("cached"), "n_images": features.get("n_images")}
-    if cv_folds:
-        metrics["cv"] = cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed)
+    if cv: metrics["cv"] = cv
     pred.to_parquet(run_dir / "test_predictions.parquet", index=False)
     write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics

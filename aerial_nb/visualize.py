@@ -215,6 +215,19 @@ def prediction_map(preds: pd.DataFrame, path, title: str | None = None) -> Path:
     return path
 
 # %% ../nbs/06_visualize.ipynb #c025
+def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, Path]:
+    "The map's accuracy on each hand-labeled check set of params/checksets whose rasters were scored (maps/checkset_<name>.json)."
+    from aerial_nb.label_map import label_maps_dir
+    from aerial_nb.map_qa import check_set_accuracy
+    from aerial_nb.setup import write_atomic
+    out = {}
+    for csv in sorted((label_maps_dir().parent / "checksets").glob("*.csv")):
+        acc = check_set_accuracy(tiles, csv)
+        if acc is None: continue
+        write_atomic(maps_dir / f"checkset_{csv.stem}.json", json.dumps(acc, indent=2, default=str))
+        out[f"checkset_{csv.stem}"] = maps_dir / f"checkset_{csv.stem}.json"
+    return out
+
 def visualize_step(run_dir) -> dict[str, Path]:
     "Write the confusion matrix, sample grid and (if tiles were scored) maps, offline ones too, under `run_dir`; return their paths."
     run_dir = Path(run_dir)
@@ -227,10 +240,21 @@ def visualize_step(run_dir) -> dict[str, Path]:
     if tiles is None or tiles.empty:
         print(f"no tile predictions at {tiles_fn}: no map drawn")
     else:
-        title = f"{metrics.get('model_name', '')} — {len(tiles)} tiles".lstrip(" —")
-        out["map"] = prediction_map(tiles, run_dir/"map.html", title=title)
-        # The folium map needs the internet (Leaflet and the base map from CDNs); these render with none:
-        # maps/map.html (imagery, a layer per year), maps/change.html, maps/class_area.csv/.png.
-        from aerial_nb.offline_map import region_maps
-        out.update({f"offline_{k}": v for k, v in region_maps(tiles, run_dir/"maps").items()})
+        from aerial_nb.offline_map import region_maps, tile_cell_km2, tile_year
+        from aerial_nb.map_qa import map_qa
+        years = tile_year(tiles)
+        latest = tiles[years == years.max()]   # the folium map shows one acquisition; maps/map.html has them all
+        title = f"{metrics.get('model_name', '')} — {years.max()}, {len(latest)} tiles".lstrip(" —")
+        out["map"] = prediction_map(latest, run_dir/"map.html", title=title)
+        # The map checks itself against the rasters' NIR/NDVI (aerial_nb.map_qa): maps/qa.json, and a QA layer.
+        qa = map_qa(tiles, run_dir/"maps", tile_cell_km2(tiles))
+        qa_tiles = pd.read_csv(run_dir/"maps"/"qa_tiles.csv") if qa["qa"] else None
+        out["qa"] = run_dir/"maps"/"qa.json"
+        # maps/map.html (imagery, a layer per year, the QA layer), maps/change.html, maps/class_area.csv/.png: offline.
+        out.update({f"offline_{k}": v for k, v in region_maps(tiles, run_dir/"maps", qa=qa_tiles).items()})
+        out.update(_check_sets(tiles, run_dir/"maps"))
+        from aerial_nb.gis import write_gis_outputs
+        write_gis_outputs(run_dir/"predictions", map_html=run_dir/"maps"/"map.html", qa_json=run_dir/"maps"/"qa.json")
+    gis = run_dir/"predictions"/"gis"   # GIS layers, COGs and STAC written by aerial_nb.gis.write_gis_outputs
+    out.update({f"gis_{p.name}": p for p in sorted(gis.glob("*")) if p.is_file()} if gis.is_dir() else {})
     return out

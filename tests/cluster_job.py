@@ -1,7 +1,7 @@
 """Featurize, train and score a small labeled image set on the Spark master of the settings ($AERIAL_NB_SPARK_MASTER).
 
 Run by tests/test_cluster.py once per master: `python tests/cluster_job.py IMAGES OUTPUTS`. Features by both backends (each ships
-the model its own way), a classifier trained on SynapseML's, the test split scored through onnxruntime. Writes
+the model its own way), a classifier trained on SynapseML's, a synthetic GeoTIFF scored by the region scorer. Writes
 OUTPUTS/job.json with where the features are, the metrics and the predictions, so the test can compare masters.
 """
 import json
@@ -11,8 +11,10 @@ from pathlib import Path
 from aerial_nb.explore import explore_step
 from aerial_nb.featurize import featurize_step
 from aerial_nb.models import ensure_model
-from aerial_nb.score import score_tiles
+from aerial_nb.scale import image_set_scale
+from aerial_nb.score import score_rasters
 from aerial_nb.setup import get_spark, load_settings
+from aerial_nb.tiles import make_fixture_geotiff
 from aerial_nb.train import train_step
 
 images, outputs = sys.argv[1], Path(sys.argv[2])
@@ -22,13 +24,13 @@ run_dir = outputs / "runs" / "job"
 manifest = explore_step(images, run_dir, test_frac=0.3)
 model = ensure_model("efficientnet-lite0", settings.path("paths", "model_store"))
 feats = {b: featurize_step(spark, manifest, model, settings, run_dir, backend=b) for b in ("synapseml", "onnxruntime")}
-metrics = train_step(spark, run_dir, manifest, feats["synapseml"], model, settings, "logistic_regression", {}, "job", True)
-# Score the test split as if it were an unlabeled tile set (corners are made up: scoring only carries them along).
-tiles = manifest[manifest.split == "test"][["path"]].assign(filename=lambda d: d.path.map(lambda p: Path(p).name),
-                                                                  llcrnrlat=0.0, llcrnrlon=0.0, urcrnrlat=1.0, urcrnrlon=1.0)
-scored = score_tiles(spark, tiles, metrics["model_path"], model, settings, run_dir / "predictions", backend="onnxruntime")
+# The images stand for 5 m per pixel, so that the model can score a synthetic 5 m GeoTIFF at its own scale.
+metrics = train_step(spark, run_dir, manifest, feats["synapseml"], model, settings, "logistic_regression", {}, "job", True,
+                     scale=image_set_scale(manifest, 5.0))
+raster = make_fixture_geotiff(outputs / "rasters" / "m_4709963_se_14_1_20200831.tif", width=600, height=400)
+scored = score_rasters(spark, [raster], metrics["model_path"], settings, run_dir, chunk_size=8)
 (outputs / "job.json").write_text(json.dumps({
     "master": spark.sparkContext.master, "executors": spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size(),
     "features": {b: f["path"] for b, f in feats.items()}, "metrics": metrics, "predictions": str(run_dir / "predictions" / "predictions.parquet"),
-    "n_scored": scored["n_scored"]}, default=str))
+    "n_scored": scored["n_predictions"]}, default=str))
 spark.stop()

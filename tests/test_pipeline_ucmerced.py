@@ -1,4 +1,5 @@
-"""The whole pipeline on real data: UC Merced (a stratified 20% sample) and one NAIP GeoTIFF, through `aerial-nb run`."""
+"""The whole pipeline on real data through `aerial-nb run`: UC Merced (a stratified 20% sample) as a benchmark, and the refusal to map
+5 m NAIP with a model that learned 0.3 m scenes."""
 import json
 
 import pandas as pd
@@ -18,8 +19,8 @@ def run(tmp_path_factory):
     need(UCMERCED); need(NAIP)
     out = tmp_path_factory.mktemp("outputs")
     raster = sorted(NAIP.glob("*.tif"))[-1]
-    r = aerial_nb("run", "params/default.yaml", "--set", f"images_dir={UCMERCED}", "--set", f"score_raster={raster}",
-                  "--set", "sample_frac=0.2", "--set", "output_model_name=it-lr", outputs=out)
+    r = aerial_nb("run", "params/ucmerced.yaml", "--set", f"images_dir={UCMERCED}", "--set", "sample_frac=0.2",
+                  "--set", "output_model_name=it-lr", outputs=out)
     assert r.returncode == 0, r.stdout + r.stderr
     return out, next((out / "runs").iterdir()), r.stdout, raster
 
@@ -44,17 +45,17 @@ def test_metrics_are_those_of_a_real_classifier(run):
     assert (run_dir / "plots" / "confusion_matrix.png").stat().st_size > 10_000
 
 
-def test_the_naip_raster_is_scored_tile_by_tile(run):
+def test_the_model_records_its_scale_and_naip_is_refused_before_any_work(run):
     out, run_dir, _, raster = run
-    tiles = pd.read_csv(run_dir / "tiles" / raster.stem / "tiles.csv")
-    pred = pd.read_parquet(run_dir / "predictions" / "predictions.parquet")
-    assert len(pred) == len(tiles) > 200 and pred.filename.is_unique
-    assert {"llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon", "pred_label", "model_name"} <= set(pred.columns)
-    assert pred.filter(like="prob_").shape[1] == 21
-    assert pred.llcrnrlat.between(47.0, 47.04).all() and pred.llcrnrlon.between(-99.19, -99.12).all()
-    assert len(pd.read_csv(run_dir / "predictions" / "predictions.csv")) == len(pred)
-    html = (run_dir / "map.html").read_text()
-    assert html.count("L.rectangle(") == len(pred)
+    meta = json.loads((out / "models" / "it-lr" / "aerial_nb.json").read_text())
+    assert meta["scale"]["gsd_m"] == 0.3048 and meta["scale"]["image_px"] == 256
+    assert abs(meta["scale"]["footprint_m"] - 78.0) < 0.1
+    # Scoring 5 m NAIP with it: refused at once, before Spark starts, naming the fix.
+    r = aerial_nb("run", "params/ucmerced.yaml", "--set", f"images_dir={UCMERCED}", "--set", f"score_raster={raster}",
+                  outputs=out, timeout=120)
+    assert r.returncode != 0 and "blur" in r.stdout + r.stderr and "params/eurosat.yaml" in r.stdout + r.stderr
+    r = aerial_nb("score", str(run_dir / "no-tiles"), "--out", str(out / "s"), "--model", "it-lr", outputs=out, timeout=120)
+    assert r.returncode != 0
 
 
 def test_the_model_is_saved_and_protected(run):

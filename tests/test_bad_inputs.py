@@ -1,0 +1,588 @@
+"""The catalogue of bad inputs and faults (issue 14): every case is answered by one error line on stderr naming the problem,
+the file or parameter and the fix, exit status 2 (128 + N for signal N), no traceback on the terminal, and nothing stale or
+half-written left behind. Most cases stop before any Spark session or notebook starts; those that need a real run (a real
+signal, a real full disk, a damaged cache) are marked slow."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from conftest import ROOT
+
+EXE = Path(sys.executable).parent / "aerial-nb"
+# Root ignores file permissions: the permission cases drop the two capabilities that let it (a real refusal, as for a user).
+NO_DAC = ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", 'exec "$0" "$@"']
+
+
+def cli(*args, outputs: Path, env: dict | None = None, cwd: Path = ROOT, prefix=(), timeout: int = 300):
+    "Run `aerial-nb` with its outputs in `outputs`; the result carries `seconds`."
+    e = {**os.environ, "AERIAL_NB_PATHS_OUTPUTS_DIR": str(outputs),
+         "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store"), **(env or {})}
+    t0 = time.time()
+    r = subprocess.run([*prefix, str(EXE), *map(str, args)], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
+    r.seconds = time.time() - t0
+    return r
+
+
+# Set AERIAL_NB_CATALOGUE to a file to collect the catalogue's table: case, exit status, seconds, message.
+CATALOGUE = os.environ.get("AERIAL_NB_CATALOGUE")
+
+
+def refused(r, *words, rc: int = 2):
+    "The command failed with `rc`, said every one of `words` on stderr, and showed no traceback."
+    out = r.stdout + r.stderr
+    if CATALOGUE:
+        with open(CATALOGUE, "a") as f:
+            f.write(json.dumps({"case": os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split(" ")[0],
+                                "rc": r.returncode, "seconds": round(getattr(r, "seconds", 0.0), 1),
+                                "message": (r.stderr.strip().splitlines() or [""])[0]}) + "\n")
+    assert r.returncode == rc, (r.returncode, out[-3000:])
+    assert "Traceback" not in out, out[-3000:]
+    assert r.stderr.startswith("aerial-nb: "), r.stderr[:500]
+    for w in words: assert w in r.stderr, (w, r.stderr)
+
+
+def no_leftovers(folder: Path):
+    "No staging, temporary or half-written file anywhere under `folder`."
+    left = [p for p in Path(folder).rglob("*") if ".staging-" in p.name or ".tmp" in p.name or ".old-" in p.name]
+    assert not left, left
+
+
+@pytest.fixture
+def imgs(tmp_path) -> Path:
+    "A tiny labeled image set: 2 classes of 4 PNGs."
+    root = tmp_path / "imgs"
+    for c, rgb in (("field", (170, 150, 90)), ("water", (30, 60, 110))):
+        (root / c).mkdir(parents=True)
+        for i in range(4): Image.new("RGB", (32, 32), tuple(v + 9 * i for v in rgb)).save(root / c / f"{c}{i}.png")
+    return root
+
+
+def run_args(imgs: Path, *extra):
+    return ["run", "params/default.yaml", "--set", f"images_dir={imgs}", "--set", "score_raster=", *extra]
+
+
+# ---------------------------------------------------------------------------------------------------- parameters
+BAD_PARAMS = [  # (--set value, words the error must say)
+    ("sample_frac=1.5", ["sample_frac must be a number in (0, 1]"]),
+    ("sample_frac=0", ["sample_frac"]),
+    ("test_frac=1", ["test_frac must be a number in (0, 1)"]),
+    ("seed=-5", ["seed must be a whole number from 0"]),
+    ("seed=1.5", ["seed must be a whole number"]),
+    ("classifier=[a,b]", ["classifier must be a name", "['a', 'b']"]),
+    ("classifier=svm", ["classifier 'svm' is not one of", "logistic_regression"]),
+    ("classifier_params={numTreez: 3}", ["numTreez", "not parameters of logistic_regression"]),
+    ("classifier_params=[1,2]", ["classifier_params must be a mapping"]),
+    ("pretrained_model_type=vgg", ["pretrained_model_type 'vgg' is not one of", "efficientnet-lite0"]),
+    ("cv_folds=1", ["cv_folds must be 0 (off) or an integer >= 2"]),
+    ("tta=true", ["tta: true needs featurizer_backend: onnxruntime"]),
+    ("on_bad_image=ignore", ["on_bad_image must be 'error' or 'skip'"]),
+    ("label_map=nope", ["nope"]),
+    ("output_model_name=../x", ["output_model_name '../x' must be a plain folder name"]),
+    ("pretrained_model=x", ["unknown parameter 'pretrained_model' (did you mean 'pretrained_model_type'?)"]),
+]
+
+
+@pytest.mark.parametrize("setting,words", BAD_PARAMS, ids=[s for s, _ in BAD_PARAMS])
+def test_bad_parameter_is_refused_by_validate(tmp_path, monkeypatch, capsys, setting, words):
+    # In this process (the command's own `main`): 16 interpreters starting would cost a minute for the same answer.
+    from aerial_nb.cli import main
+    monkeypatch.chdir(ROOT); monkeypatch.setenv("AERIAL_NB_PATHS_OUTPUTS_DIR", str(tmp_path))
+    t0 = time.time()
+    rc = main(["validate", "params/default.yaml", "--set", setting])
+    r = subprocess.CompletedProcess([], rc, *capsys.readouterr()); r.seconds = time.time() - t0
+    refused(r, "problem(s) with the run's parameters", *words)
+    assert not any(tmp_path.iterdir()), "validate writes nothing"
+
+
+def test_validate_lists_every_problem(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text(yaml.safe_dump({"classifier": "svm", "sample_frac": 0, "pretrained_model": "x"}))
+    refused(cli("validate", p, outputs=tmp_path), "3 problem(s)", "'svm'", "sample_frac must be a number in (0, 1]",
+            "unknown parameter 'pretrained_model' (did you mean 'pretrained_model_type'?)")
+
+
+@pytest.mark.parametrize("text,words", [("- a\n- b\n", ["holds a list, not a mapping"]),
+                                        ("42\n", ["holds a int, not a mapping"]),
+                                        ("classifier: [unclosed\n", ["is not valid YAML"])],
+                         ids=["list", "scalar", "invalid-yaml"])
+def test_params_file_that_is_not_a_mapping(tmp_path, text, words):
+    p = tmp_path / "p.yaml"; p.write_text(text)
+    for verb in ("validate", "run"):
+        refused(cli(verb, p, outputs=tmp_path / "out"), str(p), *words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_params_file_missing(tmp_path):
+    refused(cli("run", tmp_path / "nope.yaml", outputs=tmp_path), "nope.yaml does not exist", "params/default.yaml")
+
+
+def test_set_without_equals(tmp_path):
+    refused(cli("validate", "params/default.yaml", "--set", "seed", outputs=tmp_path), "--set takes key=value")
+
+
+# ---------------------------------------------------------------------------------------------------- run ids and steps
+def test_unknown_step(tmp_path, imgs):
+    refused(cli(*run_args(imgs, "--steps", "03_trian"), outputs=tmp_path), "03_trian", "choose from 00_setup")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_train_alone_on_a_new_run_names_the_steps_it_needs(tmp_path, imgs):
+    r = cli(*run_args(imgs, "--steps", "03_train"), outputs=tmp_path)
+    refused(r, "manifest.parquet from 01_explore", "features.json from 02_featurize", "--steps 01_explore,02_featurize,03_train")
+    assert not (tmp_path / "runs").exists(), "refused before a run folder exists"
+
+
+def test_visualize_without_a_trained_run_names_train(tmp_path, imgs):
+    refused(cli(*run_args(imgs, "--steps", "05_score,06_visualize"), outputs=tmp_path),
+            "06_visualize reads metrics.json from 03_train")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("run_id", ["../../x", "a/b", ".hidden", "x" * 200])
+def test_run_id_must_be_a_plain_name(tmp_path, imgs, run_id):
+    refused(cli(*run_args(imgs, "--run-id", run_id, "--steps", "01_explore"), outputs=tmp_path / "o"), "is not a plain name")
+    assert not any(tmp_path.rglob("x")) and not (tmp_path / "o").exists(), "nothing written, inside or outside outputs"
+
+
+def fake_run(outputs: Path, imgs: Path, run_id: str = "r1") -> Path:
+    "A finished run folder as run_pipeline leaves it (params, resolved params, status, a result)."
+    from aerial_nb.pipeline import resolve_inputs, validate_params
+    from aerial_nb.setup import load_settings
+    given = validate_params({"images_dir": str(imgs), "score_raster": ""})
+    resolved = resolve_inputs(given, load_settings(ROOT / "settings.ini"))
+    d = outputs / "runs" / run_id
+    (d / "notebooks").mkdir(parents=True)
+    (d / "params.yaml").write_text(yaml.safe_dump(given))
+    (d / "resolved_params.yaml").write_text(yaml.safe_dump({**resolved, "run_id": run_id}))
+    (d / "status.json").write_text(json.dumps({"status": "finished", "steps": ["01_explore"], "timings": {"01_explore": 1.0},
+                                               "run_id": run_id}))
+    (d / "old-result.txt").write_text("a result of the first run")
+    return d
+
+
+def snapshot(d: Path) -> dict:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_existing_run_id_is_refused(tmp_path, imgs):
+    d = fake_run(tmp_path, imgs); before = snapshot(d)
+    other = tmp_path / "other"; shutil.copytree(imgs, other)
+    r = cli(*run_args(other, "--run-id", "r1", "--steps", "01_explore"), outputs=tmp_path)
+    refused(r, "Run r1 already exists", "status finished", "--resume", "--replace")
+    assert snapshot(d) == before, "the old run is untouched"
+
+
+def test_resume_with_other_parameters_is_refused(tmp_path, imgs):
+    d = fake_run(tmp_path, imgs); before = snapshot(d)
+    other = tmp_path / "other"; shutil.copytree(imgs, other)
+    r = cli(*run_args(other, "--run-id", "r1", "--resume"), outputs=tmp_path)
+    refused(r, "--resume: run r1 ran with other parameters", "images_dir", str(other))
+    assert snapshot(d) == before
+
+
+def test_resume_of_a_finished_run_runs_nothing(tmp_path, imgs):
+    d = fake_run(tmp_path, imgs); before = snapshot(d)
+    r = cli(*run_args(imgs, "--run-id", "r1", "--resume"), outputs=tmp_path)
+    assert r.returncode == 0 and "nothing to resume" in r.stdout, r.stdout + r.stderr
+    assert snapshot(d) == before
+
+
+@pytest.mark.parametrize("flags,words", [(["--run-id", "r1", "--resume", "--replace"], ["exclude each other"]),
+                                         (["--resume"], ["need the --run-id"]),
+                                         (["--run-id", "nosuch", "--resume"], ["there is no run nosuch"])],
+                         ids=["resume-and-replace", "resume-without-id", "resume-unknown-id"])
+def test_resume_and_replace_misuse(tmp_path, imgs, flags, words):
+    refused(cli(*run_args(imgs, *flags), outputs=tmp_path), *words)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_running_run_cannot_be_resumed(tmp_path, imgs):
+    d = fake_run(tmp_path, imgs)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        (d / "status.json").write_text(json.dumps({"status": "running", "step": "02_featurize", "pid": sleeper.pid}))
+        refused(cli(*run_args(imgs, "--run-id", "r1", "--resume"), outputs=tmp_path), "is running now", str(sleeper.pid))
+    finally: sleeper.kill(); sleeper.wait()
+
+
+# ---------------------------------------------------------------------------------------------------- data
+def test_missing_images_dir_says_where_to_get_data(tmp_path):
+    refused(cli(*run_args(tmp_path / "nothing"), outputs=tmp_path), "does not exist", "UCMerced_LandUse.zip")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_images_dir_one_level_too_high(tmp_path, imgs):
+    high = tmp_path / "ucm"; shutil.copytree(imgs, high / "Images")   # like UC Merced's zip: <dir>/Images/<class>
+    refused(cli(*run_args(high), outputs=tmp_path), "looks one level too high", f"Point images_dir at {high / 'Images'}")
+
+
+def test_empty_class_folder_is_named(tmp_path, imgs):
+    (imgs / "beach").mkdir()
+    refused(cli(*run_args(imgs), outputs=tmp_path), "beach", "no images")
+
+
+def test_single_class_is_refused_up_front(tmp_path, imgs):
+    shutil.rmtree(imgs / "water")
+    refused(cli(*run_args(imgs), outputs=tmp_path), "at least 2 class folders")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cv_folds_larger_than_a_class_fails_before_any_work(tmp_path, imgs):
+    refused(cli(*run_args(imgs, "--set", "cv_folds=1000"), outputs=tmp_path), "cv_folds=1000", "use cv_folds <= 4")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "models").exists(), "no run, no orphan model"
+
+
+def test_missing_raster_is_named(tmp_path, imgs):
+    refused(cli(*run_args(imgs, "--set", "score_raster=/no/such.tif"), outputs=tmp_path), "/no/such.tif", "NAIP")
+
+
+def truncated_raster(tmp_path) -> Path:
+    from aerial_nb.tiles import make_fixture_geotiff
+    full = make_fixture_geotiff(tmp_path / "full_20200101.tif")
+    cut = tmp_path / "cut_20200101.tif"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+    return cut
+
+
+def test_truncated_raster_to_score_fails_before_the_run(tmp_path, imgs):
+    cut = truncated_raster(tmp_path)
+    refused(cli(*run_args(imgs)[:-2], "--set", f"score_raster={cut}", outputs=tmp_path / "o"), str(cut), "truncated or damaged")
+    assert not (tmp_path / "o" / "runs").exists()
+
+
+def test_raster_without_crs_fails_before_the_run(tmp_path, imgs):
+    from aerial_nb.tiles import make_fixture_geotiff
+    r0 = make_fixture_geotiff(tmp_path / "nocrs.tif", crs=None)
+    refused(cli(*run_args(imgs)[:-2], "--set", f"score_raster={r0}", outputs=tmp_path / "o"), "no CRS", "gdal_edit.py")
+
+
+def test_existing_model_is_not_overwritten(tmp_path, imgs):
+    (tmp_path / "models" / "keep-me").mkdir(parents=True)
+    (tmp_path / "models" / "keep-me" / "marker").write_text("precious")
+    refused(cli(*run_args(imgs, "--set", "output_model_name=keep-me"), outputs=tmp_path), "already exists", "overwrite_model")
+    assert (tmp_path / "models" / "keep-me" / "marker").read_text() == "precious"
+
+
+def test_missing_settings_file(tmp_path, imgs):
+    refused(cli(*run_args(imgs, "--settings", tmp_path / "nope.ini"), outputs=tmp_path), "nope.ini does not exist")
+
+
+def test_no_settings_found(tmp_path, imgs):
+    r = cli(*[a if a != "params/default.yaml" else ROOT / "params/default.yaml" for a in run_args(imgs)],
+            outputs=tmp_path, cwd=tmp_path, env={"AERIAL_NB_SETTINGS": ""})
+    refused(r, "No settings.ini found", "--settings")
+
+
+def test_unreachable_spark_master_is_named_before_any_step(tmp_path, imgs):
+    r = cli(*run_args(imgs), outputs=tmp_path, env={"AERIAL_NB_SPARK_MASTER": "spark://127.0.0.1:1"})
+    refused(r, "Spark master spark://127.0.0.1:1", "does not answer", "local[*]")
+    assert r.seconds < 60 and not (tmp_path / "runs").exists()
+
+
+def need_capsh():
+    if os.geteuid() == 0 and not shutil.which("capsh"):
+        pytest.skip("running as root without capsh: root ignores file permissions, so a refusal cannot be made real")
+    return NO_DAC if os.geteuid() == 0 else []
+
+
+def test_unreadable_class_folder(tmp_path, imgs):
+    prefix = need_capsh()
+    os.chmod(tmp_path, 0o755)
+    (imgs / "water").chmod(0)
+    try: r = cli(*run_args(imgs), outputs=tmp_path / "o", prefix=prefix)
+    finally: (imgs / "water").chmod(0o755)
+    refused(r, f"Folder {imgs / 'water'}", "cannot be read", "chmod")
+
+
+def test_outputs_not_writable(tmp_path, imgs):
+    prefix = need_capsh()
+    out = tmp_path / "o"; out.mkdir(); out.chmod(0o555)
+    try: r = cli(*run_args(imgs), outputs=out, prefix=prefix)
+    finally: out.chmod(0o755)
+    refused(r, "Permission denied", str(out), "outputs_dir")
+    assert not any(out.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------------- tile
+@pytest.fixture
+def raster(tmp_path) -> Path:
+    from aerial_nb.tiles import make_fixture_geotiff
+    return make_fixture_geotiff(tmp_path / "r" / "area_20200101.tif")
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--max-nodata-frac", "-1"], ["max_nodata_frac (--max-nodata-frac) must be a fraction from 0"]),
+    (["--max-nodata-frac", "2"], ["max_nodata_frac (--max-nodata-frac)"]),
+    (["--footprint-m", "-5"], ["footprint_m (--footprint-m) must be a positive number"]),
+    (["--stride-m", "0"], ["stride_m (--stride-m) must be a positive number"]),
+    (["--tile-px", "0"], ["tile_px (--tile-px)"]),
+    (["--bands", "1,2"], ["exactly 3 bands"]),
+    (["--bands", "1,2,9"], ["has 4 band(s)", "bands=(1, 2, 9)"]),
+    (["--footprint-m", "5000"], ["larger than the raster"]),
+], ids=["nodata-neg", "nodata-2", "footprint-neg", "stride-0", "tile-px-0", "two-bands", "band-9", "footprint-huge"])
+def test_bad_tile_option(tmp_path, raster, flags, words):
+    r = cli("tile", raster, "--out", tmp_path / "t", *flags, outputs=tmp_path)
+    refused(r, *words)
+    if "footprint-m" in flags and "-5" in flags: assert "stride" not in r.stderr, "a bad footprint is not blamed on the stride"
+    assert not (tmp_path / "t").exists(); no_leftovers(tmp_path)
+
+
+def test_tile_missing_raster(tmp_path):
+    refused(cli("tile", tmp_path / "nope.tif", "--out", tmp_path / "t", outputs=tmp_path), "nope.tif", "not found")
+
+
+def test_tile_truncated_raster(tmp_path):
+    cut = truncated_raster(tmp_path)
+    refused(cli("tile", cut, "--out", tmp_path / "t", outputs=tmp_path), str(cut), "truncated or damaged")
+    assert not (tmp_path / "t").exists(); no_leftovers(tmp_path)
+
+
+def test_tile_float_raster(tmp_path):
+    import rasterio
+    from aerial_nb.tiles import make_fixture_geotiff
+    src = make_fixture_geotiff(tmp_path / "u8.tif")
+    with rasterio.open(src) as s: prof, data = s.profile, s.read()
+    prof.update(dtype="float32")
+    with rasterio.open(tmp_path / "f32.tif", "w", **prof) as d: d.write(data.astype(np.float32))
+    refused(cli("tile", tmp_path / "f32.tif", "--out", tmp_path / "t", outputs=tmp_path), "float32", "gdal_translate -ot Byte")
+
+
+def test_retile_that_fails_halfway_keeps_the_old_set(tmp_path, raster):
+    out = tmp_path / "t"
+    assert cli("tile", raster, "--out", out, "--footprint-m", "100", outputs=tmp_path).returncode == 0
+    (out / "notes.txt").write_text("mine")
+    before = snapshot(out)
+    cut = truncated_raster(tmp_path)
+    # a new size and band order, and a second raster that breaks after the first one's tiles are cut
+    r = cli("tile", raster, cut, "--out", out, "--footprint-m", "50", "--bands", "3,2,1", outputs=tmp_path)
+    refused(r, str(cut), "truncated or damaged")
+    assert snapshot(out) == before, "old PNGs and their tiles.csv, as they were"
+    no_leftovers(tmp_path)
+
+
+def test_retile_replaces_the_set_whole(tmp_path, raster):
+    out = tmp_path / "t"
+    assert cli("tile", raster, "--out", out, "--footprint-m", "100", outputs=tmp_path).returncode == 0
+    (out / "notes.txt").write_text("mine")
+    r = cli("tile", raster, "--out", out, "--footprint-m", "200", outputs=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    listed = set(pd.read_csv(out / "tiles.csv").filename)
+    assert {p.name for p in out.glob("*.png")} == listed, "no PNG of the old set remains"
+    assert (out / "notes.txt").read_text() == "mine", "the user's files stay"
+    no_leftovers(tmp_path)
+
+
+def test_tiles_are_readable_by_other_users(tmp_path, raster):
+    out = tmp_path / "t"
+    old = os.umask(0o022)
+    try: assert cli("tile", raster, "--out", out, "--footprint-m", "100", outputs=tmp_path).returncode == 0
+    finally: os.umask(old)
+    for f in [*out.glob("*.png"), out / "tiles.csv"]: assert f.stat().st_mode & 0o044 == 0o044, (f, oct(f.stat().st_mode))
+
+
+def test_every_tile_skipped_as_nodata(tmp_path):
+    from aerial_nb.tiles import make_fixture_geotiff
+    import rasterio
+    r0 = make_fixture_geotiff(tmp_path / "blank_20200101.tif")
+    with rasterio.open(r0, "r+") as d: d.write(np.zeros((d.count, d.height, d.width), np.uint8))
+    r = cli("tile", r0, "--out", tmp_path / "t", "--footprint-m", "100", outputs=tmp_path)
+    assert r.returncode == 0 and "0 tiles" in r.stdout, r.stdout + r.stderr
+    assert (tmp_path / "t" / "tiles.csv").read_text().startswith("filename,"); no_leftovers(tmp_path)
+    r = cli("score", tmp_path / "t", "--out", tmp_path / "s", outputs=tmp_path)
+    refused(r, "no tiles")
+
+
+# ---------------------------------------------------------------------------------------------------- score (before Spark)
+def test_score_without_tiles_csv(tmp_path):
+    (tmp_path / "t").mkdir()
+    refused(cli("score", tmp_path / "t", "--out", tmp_path / "s", outputs=tmp_path), "no tiles.csv", "aerial-nb tile")
+    assert not (tmp_path / "s").exists()
+
+
+def test_score_tiles_csv_missing_columns(tmp_path):
+    (tmp_path / "t").mkdir(); (tmp_path / "t" / "tiles.csv").write_text("filename,llcrnrlat\na.png,1\n")
+    refused(cli("score", tmp_path / "t", "--out", tmp_path / "s", outputs=tmp_path), "missing column(s)", "llcrnrlon")
+
+
+def test_score_from_images_with_a_tile_missing(tmp_path, raster):
+    out = tmp_path / "t"
+    assert cli("tile", raster, "--out", out, "--footprint-m", "100", outputs=tmp_path).returncode == 0
+    victim = sorted(out.glob("*.png"))[0]; victim.unlink()
+    refused(cli("score", out, "--out", tmp_path / "s", "--from-images", outputs=tmp_path), "1 listed tile file(s) missing",
+            victim.name)
+
+
+def test_score_with_a_folder_that_is_no_model(tmp_path, raster):
+    out = tmp_path / "t"
+    assert cli("tile", raster, "--out", out, "--footprint-m", "100", "--no-images", outputs=tmp_path).returncode == 0
+    (tmp_path / "m").mkdir()
+    refused(cli("score", out, "--out", tmp_path / "s", "--model", tmp_path / "m", outputs=tmp_path), "not an aerial_nb model folder")
+
+
+@pytest.mark.parametrize("flags,words", [(["--chunk-size", "0"], ["--chunk-size must be"]),
+                                         (["--run-id", "../x"], ["is not a plain name"])], ids=["chunk-0", "run-id"])
+def test_bad_score_option(tmp_path, flags, words):
+    (tmp_path / "t").mkdir()
+    refused(cli("score", tmp_path / "t", "--out", tmp_path / "s", *flags, outputs=tmp_path), *words)
+
+
+# ---------------------------------------------------------------------------------------------------- sweep
+@pytest.mark.parametrize("grid,flags,words", [
+    ("- a\n", ["--dry-run"], ["holds a list"]),
+    ("classifier: []\n", ["--dry-run"], ["empty list of values"]),
+    ("classifier: [logistic_regression, random_forest]\noutput_model_name: same\n", ["--dry-run"], ["would be claimed by all 2 points"]),
+    ("classifier: [logistic_regression, svm]\n", ["--dry-run"], ["'svm'", "nothing was run"]),
+    ("classifier: logistic_regression\n", ["--jobs", "0"], ["jobs must be a whole number >= 1"]),
+], ids=["list", "empty-choice", "shared-model-name", "bad-point", "jobs-0"])
+def test_bad_sweep(tmp_path, grid, flags, words):
+    g = tmp_path / "grid.yaml"; g.write_text(grid)
+    refused(cli("sweep", g, *flags, outputs=tmp_path / "o"), *words)
+    assert not (tmp_path / "o" / "runs").exists()
+
+
+# ---------------------------------------------------------------------------------------------------- caches and status (no Spark)
+def test_feature_cache_entry_with_a_missing_part_is_detected(tmp_path):
+    import pandas as pd
+    from aerial_nb.featurize import cache_entry_problem
+    entry = tmp_path / "key"; (entry / "features.parquet").mkdir(parents=True)
+    for i in range(3): pd.DataFrame({"path": [f"{i}a", f"{i}b"]}).to_parquet(entry / "features.parquet" / f"part-0000{i}-x.snappy.parquet")
+    assert cache_entry_problem(entry, {"n_features": 6}) is None
+    next((entry / "features.parquet").glob("part-00001*")).unlink()
+    assert "4 rows in its part files, 6 were written" in cache_entry_problem(entry, {"n_features": 6})
+    (entry / "features.parquet" / "part-00002-x.snappy.parquet").write_bytes(b"PAR1 not really")
+    assert "unreadable" in cache_entry_problem(entry, {"n_features": 6})
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    "A real 1 MiB file system (tmpfs), unmounted afterwards."
+    d = tmp_path / "disk"; d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True, text=True)
+    if r.returncode != 0: pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {r.stderr.strip()}")
+    yield d
+    subprocess.run(["umount", "-l", str(d)])
+
+
+def fill(disk: Path, leave: int = 0):
+    "Fill `disk` until at most `leave` bytes are free."
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while (free := shutil.disk_usage(disk).free) > leave:
+            try: os.write(fd, b"\0" * min(1 << 16, max(4096, free - leave)))
+            except OSError: break
+    finally: os.close(fd)
+
+
+def test_failed_status_is_written_on_a_full_disk(tiny_disk):
+    from aerial_nb.pipeline import _read_status, _write_status
+    run_dir = tiny_disk / "runs" / "r"; run_dir.mkdir(parents=True)
+    _write_status(run_dir, status="running", step="02_featurize")
+    assert (run_dir / ".disk-reserve.tmp").exists(), "a running run holds its reserve"
+    fill(tiny_disk)
+    with pytest.raises(OSError): (tiny_disk / "more").write_bytes(b"x" * 8192)
+    _write_status(run_dir, status="failed", step="02_featurize", error="OSError: [Errno 28] No space left on device")
+    assert _read_status(run_dir)["status"] == "failed"
+    assert not (run_dir / ".disk-reserve.tmp").exists(), "given up"
+    no_leftovers(tiny_disk)
+
+
+# ---------------------------------------------------------------------------------------------------- real runs (slow)
+@pytest.mark.slow
+def test_corrupt_image_stops_the_run_naming_it(tmp_path, imgs):
+    (imgs / "water" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    r = cli(*run_args(imgs, "--steps", "01_explore"), outputs=tmp_path)
+    refused(r, "broken.jpg", "on_bad_image: skip")
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert "broken.jpg" in (run_dir / "bad_images.csv").read_text()
+    assert (run_dir / "notebooks" / "01_explore.ipynb").exists(), "the failing notebook is kept"
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
+    assert not (run_dir / "manifest.parquet").exists(), "no manifest a later step could trust"
+
+
+@pytest.mark.slow
+def test_colon_in_a_file_name_is_named_by_explore(tmp_path, imgs):
+    shutil.copy(imgs / "water" / "water0.png", imgs / "water" / "a:b.png")
+    r = cli(*run_args(imgs, "--steps", "01_explore"), outputs=tmp_path)
+    refused(r, "a:b.png", "':'", "rename the file")
+    assert not any((tmp_path / "runs").rglob("manifest.parquet"))
+
+
+@pytest.mark.slow
+def test_replace_starts_the_run_again(tmp_path, imgs):
+    d = fake_run(tmp_path, imgs)
+    r = cli(*run_args(imgs, "--run-id", "r1", "--replace", "--steps", "01_explore"), outputs=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "replaced: removed" in r.stdout and not (d / "old-result.txt").exists(), "nothing of the old run remains"
+    assert json.loads((d / "status.json").read_text())["status"] == "finished" and (d / "manifest.parquet").exists()
+
+
+@pytest.mark.slow
+def test_full_disk_during_a_run(tmp_path, imgs, tiny_disk):
+    out = tiny_disk / "outputs"; out.mkdir()
+    fill(tiny_disk, leave=128 * 1024)   # room for the run folder and its reserve, not for the step's notebook and outputs
+    r = cli(*run_args(imgs, "--run-id", "full", "--steps", "01_explore"), outputs=out,
+            env={"AERIAL_NB_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    refused(r, "full", "resume")
+    st = json.loads((out / "runs" / "full" / "status.json").read_text())
+    assert st["status"] == "failed", st
+    no_leftovers(out / "runs")
+
+
+def wait_for(cond, timeout: float, what: str):
+    t0 = time.time()
+    while not cond():
+        if time.time() - t0 > timeout: raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_during_featurize_marks_the_run_failed_and_cleans_up(tmp_path, sig):
+    from aerial_nb.explore import make_fixture_images
+    imgs = make_fixture_images(tmp_path / "imgs", per_class=10)
+    out = tmp_path / "o"
+    args = [str(EXE), *run_args(imgs, "--run-id", "sig", "--steps", "01_explore,02_featurize")]
+    env = {**os.environ, "AERIAL_NB_PATHS_OUTPUTS_DIR": str(out),
+           "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store")}
+    p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The features are being written: Spark's temporary folder exists.
+        wait_for(lambda: any((out / "features").glob(".tmp-*")) or p.poll() is not None, 600, "featurize to start writing")
+        assert p.poll() is None, p.communicate()
+        p.send_signal(sig)
+        stdout, stderr = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None: p.kill()
+    assert p.returncode == 128 + sig, (p.returncode, stderr[-3000:])
+    assert "Traceback" not in stdout + stderr and len(stderr) < 1000, stderr[-3000:]
+    assert f"stopped by {sig.name} during 02_featurize" in stderr and "--resume" in stderr, stderr
+    st = json.loads((out / "runs" / "sig" / "status.json").read_text())
+    assert st["status"] == "failed" and st["step"] == "02_featurize", st
+    assert not list((out / "features").glob(".tmp-*")), "no half-written features"
+    assert not list((out / "features").glob("[!.]*")), "no cache entry from an interrupted job"
+    if sig == signal.SIGTERM:
+        # resume: only the unfinished step runs, and the run finishes
+        r = cli(*run_args(imgs, "--run-id", "sig", "--resume"), outputs=out, timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "resumed: 02_featurize" in r.stdout and "01_explore" not in r.stdout.split("resumed:")[1], r.stdout
+        st = json.loads((out / "runs" / "sig" / "status.json").read_text())
+        assert st["status"] == "finished" and set(st["timings"]) == {"01_explore", "02_featurize"}, st
+        # a damaged cache entry (a part file lost) is detected and rebuilt, never read
+        entry = next(p for p in (out / "features").iterdir() if not p.name.startswith("."))
+        next((entry / "features.parquet").glob("part-*.parquet")).unlink()
+        r = cli(*run_args(imgs, "--run-id", "sig2", "--steps", "01_explore,02_featurize"), outputs=out, timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+        info = json.loads((out / "runs" / "sig2" / "features.json").read_text())
+        assert info["cached"] is False and "rows in its part files" in info["rebuilt"], info
+        assert info["n_features"] == 30
