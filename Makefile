@@ -53,7 +53,8 @@ test-fast: install
 # and of `make docs-run`, where there are some), API reference from the docstrings, search without any CDN.
 docs: install-docs
 	$(BIN)/python docs/stage.py
-	$(BIN)/mkdocs build -q -f _proc/mkdocs.yml
+	@# Material prints its end-of-life notice (May 2027; Zensical, its successor, reads the same mkdocs.yml) on every build
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build -q -f _proc/mkdocs.yml
 
 # Saved outputs that mean something: run the pipeline on the real data ($(PARAMS); DOCS_RUN_ARGS adds e.g.
 # --set sample_frac=0.1), execute the other notebooks on their fixtures, then build the site from both.
