@@ -1,6 +1,7 @@
 # aerial_nb — the two commands a newcomer needs:
 #   make run    the whole pipeline on the default data (params/default.yaml), local Spark, local storage
 #   make test   every notebook (nbdev-test), notebook outputs (nbval) and the integration tests (pytest)
+# For contributors: make test-fast (the inner loop, no Spark session, cluster, Azurite or browser), make docs (the site).
 # Both install what they need first (a virtual environment in .venv) and are safe to run twice.
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PARAMS ?= params/default.yaml
 JAVA_HOME ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-*))
 export JAVA_HOME
 
-.PHONY: run test install data export clean-nbs readme check-sync bench
+.PHONY: run test test-fast install install-docs data export clean-nbs readme check-sync bench docs docs-run test-site
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,13 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# The documentation site's tools (the `docs` extra), on top of the package.
+$(BIN)/.docs-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e ".[dev,export,docs]"
+	touch $@
+
+install-docs: $(BIN)/.docs-installed
 
 # Where this project runs next to a shared data folder (../shared/data, as on its CI machine), use it as data/.
 # Elsewhere put UC Merced and NAIP GeoTIFFs under data/ yourself (see README) or point settings.ini at them.
@@ -32,6 +40,34 @@ run: install data
 test: install
 	$(BIN)/nbdev-test --n-workers 2
 	$(BIN)/python -m pytest
+
+# The fast tier, for the inner loop of a change: the notebooks' own tests on their fixtures (local Spark where a
+# notebook needs it), as `make test` runs them, then every pytest test not marked slow (unit, CLI errors, real-data
+# checks without Spark).
+# 00c_cluster is left out: its tests start a Spark standalone cluster (master and workers); make test runs it.
+test-fast: install
+	$(BIN)/nbdev-test --n-workers 2 --skip-file-glob "00c_cluster*"
+	$(BIN)/python -m pytest -m "not slow"
+
+# The documentation site, offline, into _docs/: every notebook a page (with the outputs of the newest finished run
+# and of `make docs-run`, where there are some), API reference from the docstrings, search without any CDN.
+docs: install-docs
+	$(BIN)/python docs/stage.py
+	@# Material prints its end-of-life notice (May 2027; Zensical, its successor, reads the same mkdocs.yml) on every build
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build -q -f _proc/mkdocs.yml
+
+# Saved outputs that mean something: run the pipeline on the real data ($(PARAMS); DOCS_RUN_ARGS adds e.g.
+# --set sample_frac=0.1), execute the other notebooks on their fixtures, then build the site from both.
+DOCS_RUN_ARGS ?=
+docs-run: install-docs data
+	$(BIN)/aerial-nb run $(PARAMS) $(DOCS_RUN_ARGS)
+	@# a notebook that fails here fails make test too; its page keeps the committed notebook, saying so
+	$(BIN)/python docs/execute.py || echo "docs-run: some notebooks failed (above); building the site anyway"
+	$(MAKE) docs
+
+# The site in headless Chromium with no network (tests/test_docs_site.py): make docs first.
+test-site: install
+	$(BIN)/python -m pytest tests/test_docs_site.py
 
 export: install
 	$(BIN)/nbdev-export

@@ -26,3 +26,21 @@ def aerial_nb(*args, outputs: Path, env: dict | None = None, timeout: int = 1500
          "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store"), **(env or {})}
     exe = Path(sys.executable).parent / "aerial-nb"
     return subprocess.run([str(exe), *args], cwd=ROOT, env=e, capture_output=True, text=True, timeout=timeout)
+
+
+# --- test tiers -------------------------------------------------------------------------------------------------------
+# `pytest -m "not slow"` (make test-fast) is the inner loop; `make test` runs everything. The summary below adds up the
+# time of each tier, so the duration report shows the split and where a slow test crept into the fast tier.
+_tiers: dict[str, dict[str, float]] = {"slow": {}, "fast": {}}
+
+
+def pytest_runtest_logreport(report):
+    tier = "slow" if "slow" in report.keywords else "fast"
+    # set-up, call and teardown of each test, module-scoped fixtures included in the first test that needs them
+    _tiers[tier][report.nodeid] = _tiers[tier].get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.section("time per test tier (set-up + call + teardown)")
+    for tier, tests in _tiers.items():
+        terminalreporter.write_line(f"{tier:>5}: {len(tests):3d} tests {sum(tests.values()):8.1f} s")

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from conftest import UCMERCED   # honours $AERIAL_NB_TEST_DATA
 MODEL = "efficientnet-lite0"
 
-pytestmark = pytest.mark.integration
+# Slow tier (Spark with SynapseML on real images): left out of `make test-fast`, run by `make test`.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

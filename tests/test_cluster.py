@@ -14,6 +14,9 @@ from aerial_nb.cluster import StandaloneCluster
 from aerial_nb.featurize import read_features
 from conftest import ROOT, UCMERCED, need
 
+# Slow tier (a Spark standalone cluster): left out of `make test-fast`, run by `make test`.
+pytestmark = pytest.mark.slow
+
 CLASSES, PER_CLASS = ["agricultural", "beach", "forest"], 10
 
 

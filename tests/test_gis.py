@@ -44,6 +44,7 @@ def _tool(*cmd) -> str:
     return r.stdout + r.stderr
 
 
+@pytest.mark.slow   # `scored`: a Spark fixture run and `aerial-nb score`
 def test_cog_and_geopackage_agree_with_predictions(scored):
     import pyogrio
     import rasterio
@@ -77,6 +78,7 @@ def test_cog_and_geopackage_agree_with_predictions(scored):
     assert (gis / "change_2018-07-16_to_2020-08-31.tif").is_file()
 
 
+@pytest.mark.slow   # `scored`: a Spark fixture run and `aerial-nb score`
 def test_gdal_tools_and_geopandas_read_the_layers(scored):
     import geopandas as gpd
     out, tiles = scored
@@ -93,6 +95,7 @@ def test_gdal_tools_and_geopandas_read_the_layers(scored):
     assert np.allclose(g.geometry.area, 360 * 360)
 
 
+@pytest.mark.slow   # `scored`: a Spark fixture run and `aerial-nb score`
 def test_stac_collection_is_valid_offline(scored):
     import pystac
     from aerial_nb.gis import validate_stac

@@ -7,6 +7,9 @@ import pytest
 
 from azurite import Azurite
 
+# Slow tier (Azurite): left out of `make test-fast`, run by `make test`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def blob_cog(tmp_path_factory):

@@ -12,7 +12,8 @@ from conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "outputs" / "screenshots"
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
+# Slow tier (headless Chromium): left out of `make test-fast`, run by `make test`.
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")]
 
 
 def _chromium(*args, timeout=120) -> str:

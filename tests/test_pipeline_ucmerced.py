@@ -8,6 +8,9 @@ import yaml
 
 from conftest import NAIP, UCMERCED, aerial_nb, need
 
+# Slow tier (the whole pipeline on real data): left out of `make test-fast`, run by `make test`.
+pytestmark = pytest.mark.slow
+
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
 
 

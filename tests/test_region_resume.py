@@ -12,6 +12,9 @@ import pytest
 
 from conftest import ROOT
 
+# Slow tier (Spark, and a scoring job killed and resumed): left out of `make test-fast`, run by `make test`.
+pytestmark = pytest.mark.slow
+
 CHUNK = 8
 
 

@@ -15,6 +15,9 @@ from aerial_nb.storage import (COMPLETE_MARKER, StorageError, container_client, 
 from azurite import AZURITE_WELL_KNOWN_DEV_KEY, Azurite, connection_string
 from conftest import ROOT, UCMERCED, aerial_nb, need
 
+# Slow tier (Azurite and pipeline runs): left out of `make test-fast`, run by `make test`.
+pytestmark = pytest.mark.slow
+
 CLASSES, PER_CLASS = ["agricultural", "beach", "forest"], 10
 STEPS = "00_setup,01_explore,02_featurize,03_train"
 

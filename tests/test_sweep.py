@@ -5,9 +5,13 @@ import sqlite3
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from conftest import aerial_nb
+
+# Slow tier (parallel pipeline runs, each with its Spark session): left out of `make test-fast`, run by `make test`.
+pytestmark = pytest.mark.slow
 
 SECRET = "AccountKey=do-not-log-this-0123456789"
 
