@@ -68,7 +68,7 @@ def imgs(tmp_path) -> Path:
 
 
 def run_args(imgs: Path, *extra):
-    return ["run", "params/default.yaml", "--set", f"images_dir={imgs}", "--set", "score_raster=", *extra]
+    return ["run", "params/ucmerced.yaml", "--set", f"images_dir={imgs}", "--set", "score_raster=", *extra]
 
 
 # ---------------------------------------------------------------------------------------------------- parameters
@@ -98,7 +98,7 @@ def test_bad_parameter_is_refused_by_validate(tmp_path, monkeypatch, capsys, set
     from aerial_nb.cli import main
     monkeypatch.chdir(ROOT); monkeypatch.setenv("AERIAL_NB_PATHS_OUTPUTS_DIR", str(tmp_path))
     t0 = time.time()
-    rc = main(["validate", "params/default.yaml", "--set", setting])
+    rc = main(["validate", "params/ucmerced.yaml", "--set", setting])
     r = subprocess.CompletedProcess([], rc, *capsys.readouterr()); r.seconds = time.time() - t0
     refused(r, "problem(s) with the run's parameters", *words)
     assert not any(tmp_path.iterdir()), "validate writes nothing"
@@ -127,7 +127,7 @@ def test_params_file_missing(tmp_path):
 
 
 def test_set_without_equals(tmp_path):
-    refused(cli("validate", "params/default.yaml", "--set", "seed", outputs=tmp_path), "--set takes key=value")
+    refused(cli("validate", "params/ucmerced.yaml", "--set", "seed", outputs=tmp_path), "--set takes key=value")
 
 
 # ---------------------------------------------------------------------------------------------------- run ids and steps
@@ -278,7 +278,7 @@ def test_missing_settings_file(tmp_path, imgs):
 
 
 def test_no_settings_found(tmp_path, imgs):
-    r = cli(*[a if a != "params/default.yaml" else ROOT / "params/default.yaml" for a in run_args(imgs)],
+    r = cli(*[a if a != "params/ucmerced.yaml" else ROOT / "params/ucmerced.yaml" for a in run_args(imgs)],
             outputs=tmp_path, cwd=tmp_path, env={"AERIAL_NB_SETTINGS": ""})
     refused(r, "No settings.ini found", "--settings")
 

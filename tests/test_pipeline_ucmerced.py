@@ -62,14 +62,14 @@ def test_the_model_is_saved_and_protected(run):
     out, run_dir, _, _ = run
     assert (out / "models" / "it-lr" / "aerial_nb.json").exists()
     assert json.loads((out / "best_model.json").read_text())["run_id"] == run_dir.name
-    r = aerial_nb("run", "params/default.yaml", "--set", f"images_dir={UCMERCED}", "--set", "output_model_name=it-lr",
+    r = aerial_nb("run", "params/ucmerced.yaml", "--set", f"images_dir={UCMERCED}", "--set", "output_model_name=it-lr",
                   outputs=out, timeout=120)
     assert r.returncode == 2 and "already exists" in r.stderr
 
 
 def test_a_second_run_reads_the_feature_cache(run):
     out, run_dir, _, _ = run
-    r = aerial_nb("run", "params/default.yaml", "--set", f"images_dir={UCMERCED}", "--set", "score_raster=",
+    r = aerial_nb("run", "params/ucmerced.yaml", "--set", f"images_dir={UCMERCED}", "--set", "score_raster=",
                   "--set", "sample_frac=0.2", "--set", "classifier=random_forest",
                   "--set", "classifier_params={numTrees: 30}",   # the default 200 trees only cost CI time here
                   "--steps", "00_setup,01_explore,02_featurize,03_train", outputs=out)

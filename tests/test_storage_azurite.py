@@ -114,9 +114,9 @@ def runs(uploaded, env, tmp_path_factory):
     common = ["--set", "score_raster=", "--set", "output_model_name=az-lr", "--steps", STEPS]
     # Both at once (their results cannot depend on timing): CI waits half as long.
     with ThreadPoolExecutor(2) as pool:
-        blob = pool.submit(aerial_nb, "run", "params/default.yaml", "--set", "images_dir=az://images/ucm", *common,
+        blob = pool.submit(aerial_nb, "run", "params/ucmerced.yaml", "--set", "images_dir=az://images/ucm", *common,
                            outputs=out_blob, env={**env, "AERIAL_NB_STORAGE_OUTPUTS_URL": "az://outputs/aerial"})
-        local = pool.submit(aerial_nb, "run", "params/default.yaml", "--set", f"images_dir={local_images}", *common,
+        local = pool.submit(aerial_nb, "run", "params/ucmerced.yaml", "--set", f"images_dir={local_images}", *common,
                             outputs=out_local, env={"AZURE_STORAGE_CONNECTION_STRING": ""})
         r, r2 = blob.result(), local.result()
     assert r.returncode == 0, r.stdout + r.stderr
