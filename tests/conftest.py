@@ -44,3 +44,26 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("time per test tier (set-up + call + teardown)")
     for tier, tests in _tiers.items():
         terminalreporter.write_line(f"{tier:>5}: {len(tests):3d} tests {sum(tests.values()):8.1f} s")
+
+
+@pytest.fixture(scope="session")
+def fixture_model(tmp_path_factory) -> Path:
+    "A model trained on synthetic images that stand for 5 m per pixel (`pipeline.fixture_run`), once for all the tests that score rasters."
+    import json
+    from aerial_nb.pipeline import fixture_run
+    from aerial_nb.setup import get_spark, load_settings
+    root = tmp_path_factory.mktemp("fixture_model")
+    spark = get_spark(load_settings(overrides={"paths": {"outputs_dir": str(root / "outputs")}}), app_name="fixture_model")
+    try: run = fixture_run("train", spark, root=root / "fx")
+    finally: spark.stop()
+    return Path(json.loads((run.run_dir / "metrics.json").read_text())["model_path"])
+
+
+@pytest.fixture(scope="session")
+def cut_at_model_scale(fixture_model):
+    "`cut(rasters, out, stride_m)`: a window tile set of `rasters` at the fixture model's scale (360 m tiles of 72 px)."
+    import json
+    from aerial_nb.scale import model_scale, tiling_for
+    from aerial_nb.tiles import tile_rasters
+    scale = model_scale(json.loads((fixture_model / "aerial_nb.json").read_text()))
+    return lambda rasters, out, stride_m: tile_rasters(rasters, out, write_images=False, **tiling_for(scale, stride_m))

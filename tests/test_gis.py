@@ -14,22 +14,14 @@ DATES = ("20180716", "20200831")
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory):
-    "A fixture model scores an overlapping tile set (360 m every 90 m) of two acquisitions through `aerial-nb score`."
-    from aerial_nb.pipeline import fixture_run
-    from aerial_nb.setup import get_spark, load_settings
-    from aerial_nb.scale import model_scale, tiling_for
-    from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
+def scored(tmp_path_factory, fixture_model, cut_at_model_scale):
+    "The fixture model scores an overlapping tile set (360 m every 90 m) of two acquisitions through `aerial-nb score`."
+    from aerial_nb.tiles import make_fixture_geotiff
     root = tmp_path_factory.mktemp("gis")
-    spark = get_spark(load_settings(overrides={"paths": {"outputs_dir": str(root / "outputs")}}), app_name="test_gis")
-    try: run = fixture_run("train", spark, root=root / "fx")
-    finally: spark.stop()
     for i, d in enumerate(DATES):
         make_fixture_geotiff(root / "rasters" / f"m_4709963_se_14_1_{d}.tif", width=200, height=160, seed=3 + i)
-    model = json.loads((run.run_dir / "metrics.json").read_text())["model_path"]
-    # overlapping tiles at the model's scale (the fixture model learned 72 px images at 5 m: 360 m tiles), every 90 m
-    tiling = tiling_for(model_scale(json.loads((Path(model) / "aerial_nb.json").read_text())), stride_m=90)
-    tiles = tile_rasters(root / "rasters", root / "tiles", write_images=False, **tiling)
+    tiles = cut_at_model_scale(root / "rasters", root / "tiles", 90)
+    model = str(fixture_model)
     out = root / "scores"
     r = aerial_nb("score", str(root / "tiles"), "--out", str(out), "--model", model, outputs=root / "outputs", timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr

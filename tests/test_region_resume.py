@@ -19,22 +19,13 @@ CHUNK = 8
 
 
 @pytest.fixture(scope="module")
-def job(tmp_path_factory):
-    "A fixture model (trained on synthetic images) and a window tile set of a synthetic raster (about 70 tiles)."
-    from aerial_nb.pipeline import fixture_run
-    from aerial_nb.setup import get_spark, load_settings
-    from aerial_nb.scale import model_scale, tiling_for
-    from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
+def job(tmp_path_factory, fixture_model, cut_at_model_scale):
+    "The fixture model and a window tile set of a synthetic raster at its scale (360 m tiles every 60 m: about 70 tiles)."
+    from aerial_nb.tiles import make_fixture_geotiff
     root = tmp_path_factory.mktemp("region_resume")
-    spark = get_spark(load_settings(overrides={"paths": {"outputs_dir": str(root / "outputs")}}), app_name="test_region_resume")
-    try: run = fixture_run("train", spark, root=root / "fx")
-    finally: spark.stop()
     make_fixture_geotiff(root / "rasters" / "m_4709963_se_14_1_20200831.tif", width=200, height=160, seed=2)
-    model = json.loads((run.run_dir / "metrics.json").read_text())["model_path"]
-    # cut at the model's scale (the fixture model learned 72 px images at 5 m: 360 m tiles), every 60 m
-    tiling = tiling_for(model_scale(json.loads((Path(model) / "aerial_nb.json").read_text())), stride_m=60)
-    tiles = tile_rasters(root / "rasters", root / "tiles", write_images=False, **tiling)
-    return root, model, tiles
+    tiles = cut_at_model_scale(root / "rasters", root / "tiles", 60)
+    return root, str(fixture_model), tiles
 
 
 def _start(root: Path, model: str, out: Path) -> subprocess.Popen:
