@@ -137,7 +137,7 @@ if (D.qa) {
   // Tiles whose class disagrees with the raster's own NIR/NDVI (aerial_nb.map_qa), for the year shown.
   const qa = L.layerGroup();
   const fill = y => { qa.clearLayers(); for (const q of (D.qa[y] || []))
-    L.rectangle([[q[0], q[1]], [q[2], q[3]]], {color: '#e00000', weight: 1.5, fill: false, dashArray: '4 3'})
+    L.rectangle([[q[0], q[1]], [q[2], q[3]]], {color: '#e00000', weight: 1.5, fill: false, dashArray: '4 3', className: 'aerial-qa'})
       .bindPopup('<div style="font:12px sans-serif"><b>QA</b>: ' + esc(q[4]) + '</div>').addTo(qa); };
   fill(D.years[D.show]);
   map.on('baselayerchange', e => fill(e.name === 'tiles' ? 'all' : e.name));
@@ -150,7 +150,8 @@ L.control.layers(base, overlays, {collapsed: false}).addTo(map);
 L.control.scale().addTo(map);
 map.fitBounds(D.bounds);
 let n = 0; first.eachLayer(l => { if (l.getLayers) n += l.getLayers().length; });
-for (const g of Object.values(overlays)) g.eachLayer(l => { if (l.getLayers) n += l.getLayers().length; });
+// The QA layer outlines tiles already counted: it is not counted again.
+for (const [name, g] of Object.entries(overlays)) if (!name.startsWith('QA')) g.eachLayer(l => { if (l.getLayers) n += l.getLayers().length; });
 const st = document.getElementById('aerial-status');
 st.dataset.tilesDrawn = n; st.dataset.overlays = D.overlays[D.years[D.show]] ? D.overlays[D.years[D.show]].length : 0;
 st.textContent = n + ' tiles drawn';

@@ -32,7 +32,7 @@ INSPECT = """(() => {
     images: [...document.images].map(i => ({src: i.currentSrc.slice(0, 120), drawn: i.complete && i.naturalWidth > 0,
                                             w: i.naturalWidth, h: i.naturalHeight, tile: i.classList.contains('leaflet-tile')})),
     maps: docs.filter(d => d.querySelector('.leaflet-container')).map(d => ({
-      drawn: d.querySelectorAll('path.leaflet-interactive').length,
+      drawn: d.querySelectorAll('path.leaflet-interactive:not(.aerial-qa)').length,
       // the offline region maps (aerial_nb.offline_map) count the tiles they drew; folium's maps hold one L.rectangle each
       counted: d.getElementById('aerial-status') ? +d.getElementById('aerial-status').dataset.tilesDrawn : null,
       rectangles: [...d.scripts].map(s => (s.text.match(/L\\.rectangle\\(/g) || []).length).reduce((a, b) => a + b, 0)})),
