@@ -14,8 +14,8 @@ import pandas as pd
 from .tiles import _open_checked, _summed_area
 
 # %% auto #0
-__all__ = ['WATER', 'BARE', 'VEGETATED', 'QA_RULES', 'otsu_threshold', 'nir_water_threshold', 'spectral_classes', 'tile_facts',
-           'qa_conflicts', 'qa_by_year', 'map_qa', 'check_set_accuracy']
+__all__ = ['WATER', 'BARE', 'VEGETATED', 'QA_RULES', 'TRUST_GOALS', 'otsu_threshold', 'nir_water_threshold', 'spectral_classes',
+           'tile_facts', 'qa_conflicts', 'qa_by_year', 'map_verdict', 'map_qa', 'check_set_accuracy']
 
 # %% ../nbs/06b_map_qa.ipynb #c005
 def otsu_threshold(values: np.ndarray, bins: int = 256, value_range: tuple | None = None) -> float:
@@ -115,9 +115,40 @@ def qa_by_year(tiles: pd.DataFrame, cell_km2: float) -> pd.DataFrame:
                     "water_km2_mapped": round(float(pw.sum() * cell_km2), 3)})
     return pd.DataFrame(out)
 
+# %% ../nbs/06b_map_qa.ipynb #62d0f730
+TRUST_GOALS = {"water_recall": 0.9, "water_precision": 0.9, "bare_as_cultivated": 0.8, "water_area_correlation": 0.9,
+               "check_set_accuracy": 0.85}
+
+def _judge(what: str, values: list, goal: float, met: list, failed: list, note: str = ""):
+    "Append `what`, its worst value (and range) and its goal to `met` or `failed`; nothing when no value was measured."
+    vals = [float(v) for v in values if v is not None and v == v]
+    if not vals: return
+    lo, hi = min(vals), max(vals)
+    (met if lo >= goal else failed).append(f"{what}: {lo:.2f}" + ("" if hi == lo else f"–{hi:.2f}") + f" (goal ≥ {goal:g}{note})")
+
+def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
+    "Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`): `trusted`, the checks `met` and `failed`, and a one-line `summary`."
+    met, failed = [], []
+    if qa.get("qa"):
+        years = qa["by_year"]
+        for key, what in [("water_recall", "water recall by year"), ("water_precision", "water precision by year"),
+                          ("bare_as_cultivated", "share of bare fields mapped cultivated by year")]:
+            _judge(what, [y[key] for y in years], TRUST_GOALS[key], met, failed)
+        _judge("correlation of mapped with measured water area over the years", [qa.get("water_area_correlation")],
+               TRUST_GOALS["water_area_correlation"], met, failed)
+    for name, c in (check_sets or {}).items():
+        a = c["all"]; one_class = max(p["n"] for p in a["per_class"].values()) / a["n"]
+        _judge(f"agreement with {a['n']} hand-labeled squares of {name}", [a["accuracy"]],
+               TRUST_GOALS["check_set_accuracy"], met, failed, note=f"; one class everywhere: {one_class:.2f}")
+    trusted = bool(met) and not failed
+    summary = (f"trusted: meets all {len(met)} checks" if trusted else
+               f"not trusted: fails {len(failed)} of {len(met) + len(failed)} checks" if failed else
+               "unchecked: no near-infrared band and no hand-labeled check set covers these rasters")
+    return {"trusted": trusted, "summary": summary, "failed": failed, "met": met, "goals": TRUST_GOALS}
+
 # %% ../nbs/06b_map_qa.ipynb #c017
-def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, log=print) -> dict:
-    "QA of scored tiles (`predictions.parquet` rows with raster windows): writes `qa.json` and `qa_tiles.csv` to `out_dir`."
+def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets: dict | None = None, log=print) -> dict:
+    "QA of scored tiles (`predictions.parquet` rows with raster windows), with its `verdict` (`map_verdict`; `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."
     from aerial_nb.offline_map import tile_year
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     if not {"source_path", "row_off", "col_off", "win_width", "win_height"} <= set(preds.columns):
@@ -138,6 +169,8 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, log=print)
                   "n_tiles": int(len(t)), "n_conflicts": int((t["qa_conflict"] != "").sum()) if len(t) else 0}
         if not len(t): report["why"] = "no raster with a near-infrared band: no spectral QA"
         t[["filename", "year", "pred_label", "water_frac", "bare_frac", "veg_frac", "qa_conflict"]].to_csv(out_dir / "qa_tiles.csv", index=False)
+    report["check_sets"] = {name: {k: c["all"][k] for k in ("n", "accuracy", "per_class")} for name, c in (check_sets or {}).items()}
+    report["verdict"] = map_verdict(report, check_sets)
     from aerial_nb.setup import write_atomic
     write_atomic(out_dir / "qa.json", json.dumps(report, indent=2, default=str))
     return report
@@ -169,5 +202,5 @@ def check_set_accuracy(preds: pd.DataFrame, check_csv: str | Path, max_offset_m:
     return {"check_set": str(check_csv), "matched": len(m), "of": len(check), "all": summary(m),
             "clear": summary(m[m.confidence == "clear"]) if (m.confidence == "clear").any() else None,
             "random": summary(m[m.selection == "random"]) if (m.selection == "random").any() else None,
-            "by_year": m.groupby("year").apply(lambda g: round(float((g.label == g.pred_label).mean()), 4)).to_dict(),
+            "by_year": (m.label == m.pred_label).groupby(m.year).mean().round(4).to_dict(),
             "tiles": rows}

@@ -167,7 +167,17 @@ def _html(s) -> str:
     import html
     return html.escape(str(s))
 
-def _page(data: dict, title: str, legend: str) -> str:
+def _verdict_html(verdict: dict | None) -> str:
+    "The map's verdict (`map_qa.map_verdict`) under its title: the answer in one line, the figures one click away."
+    if not verdict: return ""
+    tone = "#1b7837" if verdict["trusted"] else "#b2182b"
+    items = "".join(f'<li>&#10007; {_html(f)}</li>' for f in verdict["failed"]) + "".join(f'<li>&#10003; {_html(m)}</li>' for m in verdict["met"])
+    return (f'<details id="aerial-verdict" data-trusted="{str(verdict["trusted"]).lower()}" style="position:fixed;z-index:1000;'
+            f'top:40px;left:50%;transform:translateX(-50%);max-width:60%;background:rgba(255,255,255,.94);border:2px solid {tone};'
+            f'border-radius:4px;padding:3px 10px;font:12px sans-serif"><summary style="color:{tone};font-weight:bold;cursor:pointer">'
+            f'Map {_html(verdict["summary"])}</summary><ul style="margin:4px 0;padding-left:16px">{items}</ul></details>')
+
+def _page(data: dict, title: str, legend: str, verdict: dict | None = None) -> str:
     css, js = leaflet_assets()
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{_html(title)}</title>\n'
@@ -175,7 +185,7 @@ def _page(data: dict, title: str, legend: str) -> str:
             f'<style>html,body,#map{{height:100%;margin:0}}#aerial-title{{position:fixed;z-index:1000;top:8px;left:50%;'
             f'transform:translateX(-50%);background:rgba(255,255,255,.92);padding:4px 10px;border-radius:4px;font:14px sans-serif}}'
             f'#aerial-status{{position:fixed;z-index:1000;bottom:4px;left:8px;font:11px sans-serif;background:rgba(255,255,255,.8)}}</style>\n'
-            f'</head><body><div id="map"></div><div id="aerial-title"><b>{_html(title)}</b></div>{legend}'
+            f'</head><body><div id="map"></div><div id="aerial-title"><b>{_html(title)}</b></div>{_verdict_html(verdict)}{legend}'
             f'<div id="aerial-status" data-tiles-drawn="-1">drawing…</div>\n'
             f'<script>{js}</script>\n<script>{_JS.replace("__DATA__", payload)}</script>\n</body></html>\n')
 
@@ -212,8 +222,8 @@ def _qa_layers(preds: pd.DataFrame, years: pd.Series, qa: pd.DataFrame | None) -
 
 def offline_map(preds: pd.DataFrame, path, title: str = "Predicted land use", thumbnails: int = 300,
                 overlay_px: int = 1024, canvas: bool | None = None, show_year: str | None = None,
-                qa: pd.DataFrame | None = None) -> Path:
-    "Write a self-contained HTML map of tile predictions (Leaflet inlined, imagery overlays, a layer per year) at `path`."
+                qa: pd.DataFrame | None = None, verdict: dict | None = None) -> Path:
+    "Write a self-contained HTML map of tile predictions (Leaflet inlined, imagery overlays, a layer per year; with `verdict`, whether to trust it) at `path`."
     missing = [c for c in _CORNERS + ["pred_label", "filename"] if c not in preds.columns]
     if missing: raise ValueError(f"tile predictions lack columns {missing}: score a tile set from tiles.csv (aerial-nb score).")
     preds = preds.dropna(subset=_CORNERS).reset_index(drop=True)
@@ -231,7 +241,7 @@ def offline_map(preds: pd.DataFrame, path, title: str = "Predicted land use", th
             "show": ys.index(show_year) if show_year in ys else len(ys) - 1, "change": None, "qa": _qa_layers(preds, years, qa)}
     legend = _legend_html(classes, data["colors"], set(preds.pred_label.astype(str)), "Predicted class")
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_page(data, f"{title} — {len(preds)} tiles, {len(ys)} year(s)", legend))
+    path.write_text(_page(data, f"{title} — {len(preds)} tiles, {len(ys)} year(s)", legend, verdict))
     return path
 
 # %% ../nbs/06a_offline_map.ipynb #c015
@@ -264,7 +274,8 @@ def supported_changes(ch: pd.DataFrame, qa: pd.DataFrame, min_water_change: floa
     return ch.changed & ~conflict(ch["filename"]) & ~conflict(ch["from_filename"]) & water_ok
 
 def change_map(preds: pd.DataFrame, year_from: str, year_to: str, path, title: str | None = None,
-               overlay_px: int = 1024, canvas: bool | None = None, qa: pd.DataFrame | None = None) -> Path:
+               overlay_px: int = 1024, canvas: bool | None = None, qa: pd.DataFrame | None = None,
+               verdict: dict | None = None) -> Path:
     "Write an offline HTML map of the tiles whose class changed from `year_from` to `year_to` (over `year_to`'s imagery); with `qa`, changes the imagery does not support are greyed."
     ch = change_table(preds, year_from, year_to)
     ok = supported_changes(ch, qa) if qa is not None and "qa_conflict" in qa else ch.changed
@@ -280,7 +291,7 @@ def change_map(preds: pd.DataFrame, year_from: str, year_to: str, path, title: s
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     title = title or (f"Change {year_from} → {year_to}: {int(ch.changed.sum())} of {len(ch)} tiles changed class"
                       + (f", {int(ok.sum())} not contradicted by NIR/NDVI" if qa is not None and "qa_conflict" in qa else ""))
-    path.write_text(_page(data, title, legend))
+    path.write_text(_page(data, title, legend, verdict))
     return path
 
 # %% ../nbs/06a_offline_map.ipynb #c016
@@ -316,15 +327,16 @@ def plot_class_area(area: pd.DataFrame, path) -> Path:
 
 # %% ../nbs/06a_offline_map.ipynb #c017
 def region_maps(preds: pd.DataFrame, out_dir, year_from: str | None = None, year_to: str | None = None,
-                thumbnails: int = 300, overlay_px: int = 1024, qa: pd.DataFrame | None = None) -> dict[str, Path]:
-    "map.html, change.html (first → last year unless told), class_area.csv and class_area.png for scored tiles, in `out_dir`."
+                thumbnails: int = 300, overlay_px: int = 1024, qa: pd.DataFrame | None = None,
+                verdict: dict | None = None) -> dict[str, Path]:
+    "map.html, change.html (first → last year unless told; both with `verdict` under the title), class_area.csv and class_area.png for scored tiles, in `out_dir`."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     years = sorted(tile_year(preds).unique())
-    out = {"map": offline_map(preds, out_dir / "map.html", thumbnails=thumbnails, overlay_px=overlay_px, qa=qa)}
+    out = {"map": offline_map(preds, out_dir / "map.html", thumbnails=thumbnails, overlay_px=overlay_px, qa=qa, verdict=verdict)}
     area = class_area_by_year(preds, qa=qa)
     area.to_csv(out_dir / "class_area.csv"); out["class_area"] = out_dir / "class_area.csv"
     out["class_area_chart"] = plot_class_area(area.copy(), out_dir / "class_area.png")
     if len(years) >= 2:
         out["change"] = change_map(preds, year_from or years[0], year_to or years[-1], out_dir / "change.html",
-                                   overlay_px=overlay_px, qa=qa)
+                                   overlay_px=overlay_px, qa=qa, verdict=verdict)
     return out

@@ -215,8 +215,8 @@ def prediction_map(preds: pd.DataFrame, path, title: str | None = None) -> Path:
     return path
 
 # %% ../nbs/06_visualize.ipynb #c025
-def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, Path]:
-    "The map's accuracy on each hand-labeled check set of params/checksets whose rasters were scored (maps/checkset_<name>.json)."
+def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, dict]:
+    "The map's accuracy on each hand-labeled check set of params/checksets whose rasters were scored, by set name (written to maps/checkset_<name>.json)."
     from aerial_nb.label_map import label_maps_dir
     from aerial_nb.map_qa import check_set_accuracy
     from aerial_nb.setup import write_atomic
@@ -224,8 +224,9 @@ def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, Path]:
     for csv in sorted((label_maps_dir().parent / "checksets").glob("*.csv")):
         acc = check_set_accuracy(tiles, csv)
         if acc is None: continue
+        maps_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(maps_dir / f"checkset_{csv.stem}.json", json.dumps(acc, indent=2, default=str))
-        out[f"checkset_{csv.stem}"] = maps_dir / f"checkset_{csv.stem}.json"
+        out[csv.stem] = acc
     return out
 
 def visualize_step(run_dir) -> dict[str, Path]:
@@ -246,13 +247,16 @@ def visualize_step(run_dir) -> dict[str, Path]:
         latest = tiles[years == years.max()]   # the folium map shows one acquisition; maps/map.html has them all
         title = f"{metrics.get('model_name', '')} — {years.max()}, {len(latest)} tiles".lstrip(" —")
         out["map"] = prediction_map(latest, run_dir/"map.html", title=title)
-        # The map checks itself against the rasters' NIR/NDVI (aerial_nb.map_qa): maps/qa.json, and a QA layer.
-        qa = map_qa(tiles, run_dir/"maps", tile_cell_km2(tiles))
+        # The map checks itself against the rasters' NIR/NDVI and the hand-labeled check sets (aerial_nb.map_qa):
+        # maps/qa.json with its verdict, a QA layer, and the verdict on every map page.
+        checks = _check_sets(tiles, run_dir/"maps")
+        out.update({f"checkset_{name}": run_dir/"maps"/f"checkset_{name}.json" for name in checks})
+        qa = map_qa(tiles, run_dir/"maps", tile_cell_km2(tiles), check_sets=checks)
+        print(f"map verdict: {qa['verdict']['summary']}" + "".join(f"\n  fails: {f}" for f in qa["verdict"]["failed"]))
         qa_tiles = pd.read_csv(run_dir/"maps"/"qa_tiles.csv") if qa["qa"] else None
         out["qa"] = run_dir/"maps"/"qa.json"
         # maps/map.html (imagery, a layer per year, the QA layer), maps/change.html, maps/class_area.csv/.png: offline.
-        out.update({f"offline_{k}": v for k, v in region_maps(tiles, run_dir/"maps", qa=qa_tiles).items()})
-        out.update(_check_sets(tiles, run_dir/"maps"))
+        out.update({f"offline_{k}": v for k, v in region_maps(tiles, run_dir/"maps", qa=qa_tiles, verdict=qa["verdict"]).items()})
         from aerial_nb.gis import write_gis_outputs
         write_gis_outputs(run_dir/"predictions", map_html=run_dir/"maps"/"map.html", qa_json=run_dir/"maps"/"qa.json")
     gis = run_dir/"predictions"/"gis"   # GIS layers, COGs and STAC written by aerial_nb.gis.write_gis_outputs

@@ -32,16 +32,19 @@ def _chromium(*args, timeout=120) -> str:
 def drawn(html: Path) -> dict:
     "What Chromium drew: tile paths in the SVG, imagery overlays, and the page's own count of tiles drawn."
     dom = _chromium("--dump-dom", html.resolve().as_uri())
+    verdict = re.search(r'id="aerial-verdict" data-trusted="(\w+)".*?<summary[^>]*>(.*?)</summary>', dom, re.S)
     status = re.search(r'id="aerial-status"[^>]*data-tiles-drawn="(-?\d+)"', dom) or \
              re.search(r'data-tiles-drawn="(-?\d+)"[^>]*id="aerial-status"', dom)
     return {"paths": len(re.findall(r'<path[^>]*class="leaflet-interactive"', dom)),
             "overlays": len(re.findall(r'<img[^>]*leaflet-image-layer', dom)),
-            "tiles_drawn": int(status.group(1)) if status else None, "dom_bytes": len(dom)}
+            "tiles_drawn": int(status.group(1)) if status else None, "dom_bytes": len(dom),
+            "verdict": verdict.groups() if verdict else None}
 
 
 @pytest.fixture(scope="module")
 def maps(tmp_path_factory):
     import pandas as pd
+    from aerial_nb.map_qa import map_qa
     from aerial_nb.offline_map import region_maps
     from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
     tmp = tmp_path_factory.mktemp("maps")
@@ -53,7 +56,10 @@ def maps(tmp_path_factory):
     p = rng.dirichlet([1, 1, 1], len(tiles))
     preds = tiles.assign(**{f"prob_{c}": p[:, i] for i, c in enumerate(classes)},
                          pred_label=np.array(classes)[p.argmax(1)], model_name="fixture", run_id="r0")
-    return preds, region_maps(preds, tmp / "out", thumbnails=10, overlay_px=128)
+    # The verdict of the fixture's real spectral QA: random classes cannot meet its goals.
+    qa = map_qa(preds.assign(source_path=preds.source_path.map(lambda p: str(Path(p).resolve()))), tmp / "qa", 0.01)
+    qa_tiles = pd.read_csv(tmp / "qa" / "qa_tiles.csv")
+    return preds, region_maps(preds, tmp / "out", thumbnails=10, overlay_px=128, qa=qa_tiles, verdict=qa["verdict"])
 
 
 def test_map_draws_tiles_and_imagery_offline(maps):
@@ -64,6 +70,7 @@ def test_map_draws_tiles_and_imagery_offline(maps):
     assert got["tiles_drawn"] == n_2020, got      # the last year is shown first
     assert got["paths"] == n_2020, got
     assert got["overlays"] == 1, got
+    assert got["verdict"] and got["verdict"][0] == "false" and got["verdict"][1].startswith("Map not trusted: fails"), got   # random classes
     SHOTS.mkdir(parents=True, exist_ok=True)
     _chromium(f"--screenshot={SHOTS / 'fixture_map.png'}", out["map"].resolve().as_uri())
     assert (SHOTS / "fixture_map.png").stat().st_size > 10_000
@@ -77,6 +84,7 @@ def test_change_map_draws_every_matched_tile(maps):
     print(f"\nchange map: {got}, {int(ch.changed.sum())} changed")
     assert got["tiles_drawn"] == len(ch) == got["paths"], got
     assert got["overlays"] == 1, got
+    assert got["verdict"] and got["verdict"][0] == "false", got
     _chromium(f"--screenshot={SHOTS / 'fixture_change.png'}", out["change"].resolve().as_uri())
     assert (SHOTS / "fixture_change.png").stat().st_size > 10_000
 
