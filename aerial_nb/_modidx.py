@@ -416,6 +416,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'aerial_nb.train.assign_folds': ('train.html#assign_folds', 'aerial_nb/train.py'),
                                  'aerial_nb.train.check_classifier_params': ('train.html#check_classifier_params', 'aerial_nb/train.py'),
                                  'aerial_nb.train.check_model_name': ('train.html#check_model_name', 'aerial_nb/train.py'),
+                                 'aerial_nb.train.check_tune_folds': ('train.html#check_tune_folds', 'aerial_nb/train.py'),
+                                 'aerial_nb.train.choose_params': ('train.html#choose_params', 'aerial_nb/train.py'),
                                  'aerial_nb.train.classification_metrics': ('train.html#classification_metrics', 'aerial_nb/train.py'),
                                  'aerial_nb.train.cross_validate': ('train.html#cross_validate', 'aerial_nb/train.py'),
                                  'aerial_nb.train.fit_and_evaluate': ('train.html#fit_and_evaluate', 'aerial_nb/train.py'),

@@ -47,6 +47,7 @@ PARAMS: dict[str, object] = {
     "featurizer_backend": "synapseml",  # or onnxruntime (same features; faster locally, needs Python on executors)
     "tta": False,              # average features over the 8 rotations/flips of each image (onnxruntime backend)
     "cv_folds": 0,             # k > 1: also report k-fold cross-validated accuracy
+    "tune_folds": 0,           # k > 1: choose the classifier's regularization by k-fold CV on the training split
     "images_dir": "",          # "" = settings' [data] images_dir
     "score_raster": "",        # a GeoTIFF or a folder of them (in settings' [data] rasters_dir, or a path); "" = no scoring
     "image_gsd_m": 0.0,        # metres per pixel of the labeled images (EuroSAT 10, UC Merced 0.3048); 0 = unknown
@@ -98,8 +99,9 @@ def validate_params(params: dict) -> dict:
     if not isinstance(p["tta"], bool): problems.append(f"tta must be true or false, got {p['tta']!r}")
     elif p["tta"] and p["featurizer_backend"] != "onnxruntime":
         problems.append("tta: true needs featurizer_backend: onnxruntime (SynapseML's featurizer has no rotation step)")
-    if not (isinstance(p["cv_folds"], int) and not isinstance(p["cv_folds"], bool) and (p["cv_folds"] == 0 or p["cv_folds"] >= 2)):
-        problems.append(f"cv_folds must be 0 (off) or an integer >= 2, got {p['cv_folds']!r}")
+    for k in ("cv_folds", "tune_folds"):
+        if not (isinstance(p[k], int) and not isinstance(p[k], bool) and (p[k] == 0 or p[k] >= 2)):
+            problems.append(f"{k} must be 0 (off) or an integer >= 2, got {p[k]!r}")
     if "on_bad_image" not in wrong and p["on_bad_image"] not in ("error", "skip"): problems.append(f"on_bad_image must be 'error' or 'skip', got {p['on_bad_image']!r}")
     if not isinstance(p["overwrite_model"], bool): problems.append(f"overwrite_model must be true or false, got {p['overwrite_model']!r}")
     for k in ("run_name", "output_model_name", "images_dir", "score_raster"):

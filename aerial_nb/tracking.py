@@ -86,6 +86,7 @@ def run_metrics(run_dir: Path) -> dict[str, float]:
            if isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool)}
     out.update({_key(f"f1.{c}"): v["f1"] for c, v in (m.get("per_class") or {}).items()})
     if "cv" in m: out.update(cv_accuracy_mean=m["cv"]["mean"], cv_accuracy_std=m["cv"]["std"])
+    if "tuning" in m: out["tuning_cv_accuracy"] = m["tuning"]["accuracy"]   # the chosen values: classifier.* params
     if f: out.update(n_features=f.get("n_features", 0), features_cached=float(bool(f.get("cached"))))
     if f.get("seconds") is not None and "featurize_seconds" not in out: out["featurize_seconds"] = f["seconds"]
     out.update({_key(f"seconds.{s}"): t for s, t in (st.get("timings") or {}).items()})

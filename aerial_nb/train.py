@@ -18,8 +18,9 @@ import pandas as pd
 from .setup import write_atomic
 
 # %% auto #0
-__all__ = ['CLASSIFIERS', 'check_classifier_params', 'make_classifier', 'classification_metrics', 'check_model_name',
-           'save_model', 'load_model', 'fit_and_evaluate', 'assign_folds', 'cross_validate', 'train_step']
+__all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'check_classifier_params', 'make_classifier', 'classification_metrics',
+           'check_model_name', 'save_model', 'load_model', 'choose_params', 'fit_and_evaluate', 'assign_folds',
+           'cross_validate', 'check_tune_folds', 'train_step']
 
 # %% ../nbs/03_train.ipynb #c005
 CLASSIFIERS: dict[str, dict] = {
@@ -55,6 +56,14 @@ def check_classifier_params(name: str, params: dict | None = None) -> dict:
         raise ValueError(f"classifier_params {unknown} are not parameters of {name} ({cls.__name__}); "
                          f"valid ones include: {', '.join(sorted(known - {'featuresCol', 'labelCol'}))}.")
     return merged
+
+# What `tune_folds` searches, per classifier: the parameters that set how hard it fits (1,280 features, ~100-1,000
+# images per class). Logistic regression: the L2 strength over two decades and a lasso share that can drop features.
+TUNING_GRIDS: dict[str, dict[str, list]] = {
+    "logistic_regression": {"regParam": [0.001, 0.01, 0.1], "elasticNetParam": [0.0, 0.5]},
+    "random_forest": {"maxDepth": [8, 12, 16]},
+    "lightgbm": {"numLeaves": [15, 31, 63]},
+}
 
 def make_classifier(name: str, params: dict | None = None, seed: int = 42):
     "A Spark ML classifier `name` with `CLASSIFIERS[name]` defaults updated by `params` (needs a Spark session)."
@@ -111,9 +120,25 @@ def load_model(path: str | Path):
     return PipelineModel.load(str(path)), json.loads((path / "aerial_nb.json").read_text())
 
 # %% ../nbs/03_train.ipynb #c014
+def choose_params(train, classifier: str, classifier_params: dict | None, k: int, seed: int = 42) -> dict:
+    "The `TUNING_GRIDS[classifier]` values with the best mean accuracy over `k` folds of `train` (a Spark frame with `label_index`), and every point's score."
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+    est = make_classifier(classifier, classifier_params, seed)
+    grid = ParamGridBuilder()
+    for name, values in TUNING_GRIDS[classifier].items(): grid = grid.addGrid(est.getParam(name), values)
+    maps = grid.build()
+    cv = CrossValidator(estimator=est, estimatorParamMaps=maps, numFolds=k, seed=seed, parallelism=2,
+                        evaluator=MulticlassClassificationEvaluator(labelCol="label_index", metricName="accuracy"))
+    scores = cv.fit(train).avgMetrics
+    points = [{**{p.name: v for p, v in m.items()}, "accuracy": round(float(s), 4)} for m, s in zip(maps, scores)]
+    best = points[int(np.argmax(scores))]
+    return {"folds": k, "grid": TUNING_GRIDS[classifier], "points": points,
+            "chosen": {n: best[n] for n in TUNING_GRIDS[classifier]}, "accuracy": best["accuracy"]}
+
 def fit_and_evaluate(spark, features_path: str, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None = None,
-                     seed: int = 42):
-    "Fit on the manifest's train split, predict its test split; returns (model, metrics, test predictions as pandas)."
+                     seed: int = 42, *, tune_folds: int = 0):
+    "Fit on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV within that split, when > 1), predict its test split; returns (model, metrics, test predictions as pandas)."
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import IndexToString, StringIndexer
     from pyspark.sql import functions as F
@@ -126,9 +151,13 @@ def fit_and_evaluate(spark, features_path: str, manifest: pd.DataFrame, classifi
     if list(indexer.labels) != classes:
         raise ValueError(f"The training split lacks class(es) {sorted(set(classes) - set(indexer.labels))}: every class "
                          f"needs training images; raise sample_frac or add images.")
+    t0 = time.time()
+    # Tuning sees the training split only, never the test images; the model is then refit on the whole split.
+    tuning = choose_params(indexer.transform(train), classifier, classifier_params, tune_folds, seed) if tune_folds else None
+    if tuning: classifier_params = {**(classifier_params or {}), **tuning["chosen"]}
     pipe = Pipeline(stages=[indexer, make_classifier(classifier, classifier_params, seed),
                             IndexToString(inputCol="prediction", outputCol="pred_label", labels=indexer.labels)])
-    t0 = time.time(); model = pipe.fit(train); fit_s = time.time() - t0
+    model = pipe.fit(train); fit_s = time.time() - t0
     n_train = train.count(); train.unpersist()
     pred = model.transform(test).select("path", "label", "pred_label", vector_to_array("probability").alias("p")).toPandas()
     probs = pd.DataFrame(np.stack(pred.pop("p").to_numpy()) if len(pred) else np.zeros((0, len(classes))),
@@ -136,6 +165,7 @@ def fit_and_evaluate(spark, features_path: str, manifest: pd.DataFrame, classifi
     pred = pd.concat([pred, probs], axis=1).sort_values("path").reset_index(drop=True)
     metrics = classification_metrics(pred["label"], pred["pred_label"], classes)
     metrics.update(n_train=int(n_train), n_test=len(pred), fit_seconds=round(fit_s, 2))
+    if tuning: metrics["tuning"] = tuning
     return model, metrics, pred
 
 # %% ../nbs/03_train.ipynb #c016
@@ -151,28 +181,44 @@ def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
     return folds
 
 def cross_validate(spark, features_path: str, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None,
-                   k: int = 5, seed: int = 42) -> dict:
-    "Accuracy of each of `k` stratified folds, their mean and standard deviation."
+                   k: int = 5, seed: int = 42, *, tune_folds: int = 0) -> dict:
+    "Accuracy of each of `k` stratified folds, their mean and standard deviation (with `tune_folds`, nested: each fold tunes on its own training part)."
     folds = assign_folds(manifest, k, seed)
-    accs = []
+    accs, chosen = [], []
     for f in range(k):
         m = manifest.assign(split=np.where(folds == f, "test", "train"))
-        accs.append(fit_and_evaluate(spark, features_path, m, classifier, classifier_params, seed)[1]["accuracy"])
-    return {"folds": k, "accuracies": [round(a, 4) for a in accs], "mean": float(np.mean(accs)), "std": float(np.std(accs))}
+        fold = fit_and_evaluate(spark, features_path, m, classifier, classifier_params, seed, tune_folds=tune_folds)[1]
+        accs.append(fold["accuracy"])
+        if tune_folds: chosen.append(fold["tuning"]["chosen"])
+    out = {"folds": k, "seed": seed, "accuracies": [round(a, 4) for a in accs], "mean": float(np.mean(accs)), "std": float(np.std(accs))}
+    if tune_folds: out["tuned_per_fold"] = chosen
+    return out
+
+def check_tune_folds(manifest: pd.DataFrame, k: int) -> None:
+    "An error when `k` inner folds cannot be drawn from the training split (every class needs `k` training images)."
+    if k == 0: return
+    if not (isinstance(k, int) and k >= 2): raise ValueError(f"tune_folds must be 0 (off) or an integer >= 2, got {k!r}.")
+    n = manifest[manifest["split"] == "train"].groupby("label").size()
+    small = n[n < k]
+    if len(small): raise ValueError(f"tune_folds={k} needs at least {k} training images per class; too few in: "
+                                    f"{', '.join(small.index)}. Lower tune_folds or raise sample_frac.")
 
 # %% ../nbs/03_train.ipynb #c018
 def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dict, model_info: dict, settings,
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
                seed: int = 42, run_id: str | None = None, cv_folds: int = 0, *, scale: dict | None = None,
-               label_map: dict | None = None, radiometry: dict | None = None) -> dict:
-    "Train, evaluate and save; writes `metrics.json` and `test_predictions.parquet` to the run folder."
+               label_map: dict | None = None, radiometry: dict | None = None, tune_folds: int = 0) -> dict:
+    "Train, evaluate and save (with `tune_folds` > 1, the classifier's `TUNING_GRIDS` values chosen by CV on the training split); writes `metrics.json` and `test_predictions.parquet` to the run folder."
     run_dir = Path(run_dir)
     dest = check_model_name(settings.path("paths", "outputs_dir") / "models", output_model_name, overwrite_model)
     manifest = manifest[~manifest["path"].isin(features.get("missing", []))]
     if cv_folds: assign_folds(manifest, cv_folds, seed)   # too few images for the folds: fail before any fit
-    model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest, classifier, classifier_params, seed)
+    check_tune_folds(manifest, tune_folds)
+    model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest, classifier, classifier_params, seed,
+                                            tune_folds=tune_folds)
+    chosen = metrics.get("tuning", {}).get("chosen", {})
     meta = {"model_name": output_model_name, "classifier": classifier,
-            "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {})},
+            "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {}), **chosen},
             "labels": metrics["labels"], "pretrained_model_type": model_info["name"],
             "onnx_sha256": model_info["onnx_sha256"], "feature_dim": model_info["feature_dim"],
             # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
@@ -183,7 +229,8 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
             "scale": scale, "label_map": label_map, "radiometry": radiometry,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     # Cross-validation before saving: a run that fails in it leaves no orphan model to block its re-run.
-    cv = cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed) if cv_folds else None
+    cv = (cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed, tune_folds=tune_folds)
+          if cv_folds else None)
     save_model(model, meta, dest, overwrite_model)
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),
                "features_cached": features.get("cached"), "n_images": features.get("n_images")}
