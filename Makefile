@@ -38,16 +38,19 @@ run: install data
 	$(BIN)/aerial-nb run $(PARAMS)
 
 test: install
-	$(BIN)/nbdev-test --n-workers 2
+	$(BIN)/nbdev-test --n-workers 2 --timing
 	$(BIN)/python -m pytest
 
-# The fast tier, for the inner loop of a change: the notebooks' own tests on their fixtures (local Spark where a
-# notebook needs it), as `make test` runs them, then every pytest test not marked slow (unit, CLI errors, real-data
-# checks without Spark).
-# 00c_cluster is left out: its tests start a Spark standalone cluster (master and workers); make test runs it.
+# The fast tier, for the inner loop of a change: no Spark session, cluster, Azurite or browser.
+# 1. The notebooks' own tests on their fixtures, except the notebooks whose tests start Spark (tests/notebook_tiers.py
+#    finds them from the notebooks; 00c_cluster starts a cluster). make test runs those too.
+# 2. Every pytest test not marked slow (unit, CLI errors, real-data checks without Spark), spread over the cores
+#    (pytest-xdist; a module marked xdist_group stays on one worker, its module fixture made once).
+#    `pytest -m "not slow"` runs the same tests one at a time.
+# Both print where the time went (--timing; pytest's --durations and its time per tier).
 test-fast: install
-	$(BIN)/nbdev-test --n-workers 2 --skip-file-glob "00c_cluster*"
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/nbdev-test --n-workers 2 --timing --skip-file-re '$(shell $(PYTHON) tests/notebook_tiers.py --skip-re)'
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup
 
 # The documentation site, offline, into _docs/: every notebook a page (with the outputs of the newest finished run
 # and of `make docs-run`, where there are some), API reference from the docstrings, search without any CDN.

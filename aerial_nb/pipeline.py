@@ -420,7 +420,6 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                  steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False) -> Path:
     """Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder.
     An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again)."""
-    import papermill as pm
     from aerial_nb.train import check_model_name
     if resume and replace:
         raise ValueError("--resume and --replace exclude each other: resume keeps a run's finished steps, replace deletes them.")
@@ -484,6 +483,9 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     status(status="starting")
     publisher = RunPublisher(settings, run_dir).check()   # [storage] outputs_url: fail now, not after the run
     log(f"run {run_id} → {run_dir}" + (f" (resumed: {', '.join(steps)})" if resume else ""))
+    # papermill (and the Jupyter client under it) is imported only now that the run is sure to start: a refused
+    # command answers in a fraction of the time.
+    import papermill as pm
     with _signals_stop_the_step() as got:
         for step in steps:
             t0 = time.time()

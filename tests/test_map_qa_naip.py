@@ -5,6 +5,9 @@ import rasterio
 
 from conftest import NAIP, need
 
+# One worker takes the whole module under `pytest -n` (make test-fast), so that `per_year` reads the rasters once.
+pytestmark = pytest.mark.xdist_group("map_qa_naip")
+
 
 @pytest.fixture(scope="module")
 def per_year():

@@ -51,7 +51,8 @@ def check_contract(meta, net, dim):
         np.testing.assert_allclose(y, ref[:n], rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", TV_MODELS)
+# resnet18 in the fast tier; the two larger networks take the same path at several times the cost: slow tier.
+@pytest.mark.parametrize("name", [n if n == "resnet18" else pytest.param(n, marks=pytest.mark.slow) for n in TV_MODELS])
 def test_torchvision_headless_export(name, tmp_path, empty_hub):
     spec = model_spec(name)
     torch.manual_seed(0)
@@ -143,7 +144,9 @@ def classifier_store(tmp_path_factory):
     return tmp_path_factory.mktemp("classifiers")
 
 
-@pytest.mark.parametrize("name", ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"])
+# lite0 (the default featurizer) in the fast tier; the larger lite1 and lite2 exports: slow tier.
+@pytest.mark.parametrize("name", ["efficientnet-lite0", pytest.param("efficientnet-lite1", marks=pytest.mark.slow),
+                                  pytest.param("efficientnet-lite2", marks=pytest.mark.slow)])
 def test_packaged_weights_are_imagenet(name, classifier_store):
     from skimage import data
     cat = classify(name, data.chelsea(), store=classifier_store)

@@ -13,7 +13,8 @@ FOOTPRINT_M, RES_M = 224.0, 5.0
 # transform_bounds densifies tile edges, so corners may sit a hair outside the file's bounds.
 TOL_DEG = 1e-5
 
-pytestmark = pytest.mark.integration
+# One worker takes the whole module under `pytest -n` (make test-fast), so that `tiled` cuts the raster once.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("tiles_naip")]
 
 
 @pytest.fixture(scope="module")
