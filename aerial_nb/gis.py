@@ -64,7 +64,7 @@ def tile_boxes(preds: pd.DataFrame, log=print) -> pd.DataFrame:
         rows = preds.iloc[idx]
         try:
             with _open_checked(src_path) as src: t, crs = src.transform, src.crs.to_string()
-        except (FileNotFoundError, ValueError) as e:
+        except (FileNotFoundError, ValueError, RuntimeError) as e:   # RuntimeError: an az:// blob's storage unreachable
             # The raster moved: the WGS84 corners, projected back, give each footprint's envelope (a little larger).
             log(f"  {src_path}: not readable ({str(e).splitlines()[0][:120]}); tile polygons from their WGS84 corners")
             for j, r in zip(idx, rows.itertuples(index=False)):
