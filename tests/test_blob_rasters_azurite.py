@@ -177,3 +177,20 @@ def test_a_missing_blob_under_a_tile_set_names_it(blobs, tmp_path, fixture_model
     r = aerial_nb("score", str(tmp_path / "t"), "--out", str(tmp_path / "s"), "--model", str(fixture_model),
                   outputs=tmp_path / "o", timeout=120)
     assert r.returncode == 2 and "No blob az://rasters/gone/m_4709963_se_14_1_20090818.tif" in r.stderr, r.stderr
+
+
+def test_pipeline_score_raster_from_az_is_checked_in_place(blobs, tmp_path):
+    "A run's `score_raster: az://…` is listed and checked before any work, and kept as the URL (read in place, not staged)."
+    from PIL import Image
+    from aerial_nb.pipeline import resolve_inputs, validate_params
+    from aerial_nb.setup import load_settings
+    from aerial_nb.storage import stage_inputs
+    for c in ("field", "water"):   # the smallest image set resolve_inputs accepts: two classes
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(2): Image.new("RGB", (8, 8), (40 * i, 90, 10)).save(tmp_path / "imgs" / c / f"{i}.png")
+    settings = load_settings()
+    params = validate_params({"images_dir": str(tmp_path / "imgs"), "score_raster": "az://rasters/naip"})
+    got = resolve_inputs(stage_inputs(params, settings, log=lambda m: None), settings)
+    assert got["score_raster"] == "az://rasters/naip"
+    with pytest.raises(FileNotFoundError, match="No raster at az://rasters/elsewhere"):
+        resolve_inputs({**params, "score_raster": "az://rasters/elsewhere"}, settings)
