@@ -5,7 +5,6 @@
 # %% ../nbs/05b_gis.ipynb #c003
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -23,7 +22,7 @@ __all__ = ['GIS_DIR', 'CLASS_NODATA', 'PROB_NODATA', 'GIS_NEED', 'CLASSIFICATION
            'tile_boxes', 'tile_stride', 'grid_for', 'rasterize_nearest', 'write_cog', 'qml_style', 'tile_layer',
            'write_geoparquet', 'write_geopackage', 'stac_classes', 'write_stac', 'stac_validator', 'validate_stac',
            'write_gis_outputs', 'rasters_from_stac', 'expand_raster_args', 'tile_inputs', 'vsiaz_path',
-           'blob_gdal_options', 'open_blob_raster']
+           'blob_gdal_options', 'open_blob_raster', 'blob_rasters']
 
 # %% ../nbs/05b_gis.ipynb #c006
 GIS_DIR = "gis"
@@ -64,8 +63,8 @@ def tile_boxes(preds: pd.DataFrame, log=print) -> pd.DataFrame:
     for src_path, idx in preds.groupby("source_path", sort=False).indices.items():
         rows = preds.iloc[idx]
         try:
-            with _open_checked(Path(src_path)) as src: t, crs = src.transform, src.crs.to_string()
-        except (FileNotFoundError, ValueError) as e:
+            with _open_checked(src_path) as src: t, crs = src.transform, src.crs.to_string()
+        except (FileNotFoundError, ValueError, RuntimeError) as e:   # RuntimeError: an az:// blob's storage unreachable
             # The raster moved: the WGS84 corners, projected back, give each footprint's envelope (a little larger).
             log(f"  {src_path}: not readable ({str(e).splitlines()[0][:120]}); tile polygons from their WGS84 corners")
             for j, r in zip(idx, rows.itertuples(index=False)):
@@ -435,8 +434,8 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
 # %% ../nbs/05b_gis.ipynb #c025
 _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
 
-def _stac_rasters(catalog: str | Path) -> list[tuple[Path, str | None]]:
-    "(local GeoTIFF, 'YYYY-MM-DD' or None) of every Item under a STAC Catalog / Collection / Item JSON."
+def _stac_rasters(catalog: str | Path) -> list[tuple[Path | str, str | None]]:
+    "(local GeoTIFF or az:// blob, 'YYYY-MM-DD' or None) of every Item under a STAC Catalog / Collection / Item JSON."
     import pystac
     catalog = Path(catalog)
     if not catalog.is_file():
@@ -451,18 +450,21 @@ def _stac_rasters(catalog: str | Path) -> list[tuple[Path, str | None]]:
         if not data:
             raise ValueError(f"{catalog}: item {item.id!r} has no GeoTIFF asset (media type image/tiff or a .tif href); "
                              f"give each Item its raster as an asset.")
-        href = data[0].get_absolute_href()
-        if re.match(r"^(az|https?)://", href):
-            raise ValueError(f"{catalog}: item {item.id!r} points at {href}: tile local rasters, or read it with "
-                             f"aerial_nb.gis.open_blob_raster (stage it first: aerial_nb.storage.stage).")
+        href = data[0].href if data[0].href.startswith("az://") else data[0].get_absolute_href()
+        when = item.datetime or item.common_metadata.start_datetime
+        when = when.strftime("%Y-%m-%d") if when else None
+        if href.startswith("az://"):   # read in place through /vsiaz/, like an az:// raster given on the command line
+            out.append((href, when)); continue
+        if re.match(r"^https?://", href):
+            raise ValueError(f"{catalog}: item {item.id!r} points at {href}: give the asset as a local file or as "
+                             f"az://<container>/<blob> (read in place with the credentials of the environment).")
         if not Path(href).is_file():
             raise FileNotFoundError(f"{catalog}: item {item.id!r}'s raster {href} is missing; fix the asset href.")
-        when = item.datetime or item.common_metadata.start_datetime
-        out.append((Path(href).resolve(), when.strftime("%Y-%m-%d") if when else None))
+        out.append((Path(href).resolve(), when))
     return out
 
-def rasters_from_stac(catalog: str | Path) -> list[Path]:
-    "The local GeoTIFF of every Item under a STAC Catalog or Collection JSON (an asset with role `data`, else any `.tif` asset)."
+def rasters_from_stac(catalog: str | Path) -> list[Path | str]:
+    "The GeoTIFF (a local file or an az:// blob) of every Item under a STAC Catalog or Collection JSON (an asset with role `data`, else any `.tif` asset)."
     return [p for p, _ in _stac_rasters(catalog)]
 
 def expand_raster_args(args) -> list:
@@ -514,14 +516,45 @@ def blob_gdal_options(settings=None) -> dict:
                          "with [storage] account_url (never in settings.ini or parameters).")
     return opts
 
-@contextlib.contextmanager
+def _blob_problem(url: str, settings=None) -> Exception | None:
+    "Why the blob `url` cannot be read, as the storage module says it (unreachable, no container, refused credentials, no blob); None if it can."
+    from aerial_nb.storage import container_client, parse_blob_url, storage_error
+    loc = parse_blob_url(url, settings)
+    try:
+        cc = container_client(loc, settings)
+        if not cc.get_blob_client(loc.prefix).exists():
+            return FileNotFoundError(f"No blob {url}: upload the raster there (a Cloud-Optimized GeoTIFF reads fastest) "
+                                     f"or fix the URL.")
+    except Exception as e:   # noqa: BLE001 - container_client already turned it into a clear error
+        return e if isinstance(e, (FileNotFoundError, RuntimeError, ValueError)) else storage_error(e, loc)
+    return None
+
 def open_blob_raster(url: str, settings=None):
-    "`with open_blob_raster('az://c/x.tif') as src:` a rasterio dataset read through GDAL's /vsiaz/ (for a COG: the header, then only the blocks asked for)."
+    """`with open_blob_raster('az://c/x.tif') as src:` a rasterio dataset read in place through GDAL's /vsiaz/ (for a COG:
+    the header, then only the blocks asked for). The open handle keeps the credentials for its later reads, so the dataset
+    may be kept open (a scoring worker opens each raster once)."""
     import rasterio
     from rasterio.errors import RasterioIOError
     with rasterio.Env(**blob_gdal_options(settings)):
-        try: src = rasterio.open(vsiaz_path(url))
+        try: return rasterio.open(vsiaz_path(url))
         except RasterioIOError as e:
-            raise FileNotFoundError(f"{url}: GDAL could not open it through /vsiaz/ ({e}); check the container and blob "
-                                    f"name and that the credentials allow reading it.") from None
-        with src: yield src
+            problem = _blob_problem(url, settings)
+            if problem is not None: raise problem from None
+            raise ValueError(f"{url}: the blob is there but GDAL cannot read it as a raster ({str(e).splitlines()[0]}); "
+                             f"upload a GeoTIFF (`gdalinfo /vsiaz/...` checks it).") from None
+
+def blob_rasters(url: str, settings=None) -> list[str]:
+    "`az://c/x.tif` if that blob exists, else the `.tif` / `.tiff` blobs directly under the prefix `az://c/folder` (sorted URLs)."
+    from aerial_nb.storage import container_client, list_blobs, parse_blob_url, storage_error
+    loc = parse_blob_url(url, settings)
+    cc = container_client(loc, settings)   # unreachable, missing container, refused credentials: one clear error
+    try:
+        if loc.prefix and _TIFF.search(loc.prefix) and cc.get_blob_client(loc.prefix).exists(): return [url]
+        names = [b["name"] for b in list_blobs(cc, loc.prefix)]
+    except Exception as e: raise storage_error(e, loc) from None
+    base = f"{loc.prefix}/" if loc.prefix else ""
+    found = sorted(n for n in names if "/" not in n[len(base):] and _TIFF.search(n))
+    if not found:
+        raise FileNotFoundError(f"No raster at {url}: neither a blob of that name nor .tif blobs under it; upload the "
+                                f"GeoTIFFs (COGs) there or fix the URL.")
+    return [f"az://{loc.container}/{n}" for n in found]

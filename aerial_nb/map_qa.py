@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tiles import _open_checked, _summed_area
+from .tiles import _open_checked, _summed_area, raster_name
 
 # %% auto #0
 __all__ = ['WATER', 'BARE', 'VEGETATED', 'QA_RULES', 'TRUST_GOALS', 'otsu_threshold', 'nir_water_threshold', 'spectral_classes',
@@ -66,7 +66,7 @@ def tile_facts(tiles: pd.DataFrame, nir_band: int = 4) -> tuple[pd.DataFrame, di
     "Per tile (`filename`): `water_frac`, `bare_frac`, `veg_frac`; and per raster its thresholds, or why it has no QA."
     rows, rasters = [], {}
     for path, g in tiles.groupby("source_path"):
-        with _open_checked(Path(path)) as src:
+        with _open_checked(path) as src:
             if src.count < nir_band:
                 rasters[path] = {"qa": False, "why": f"{src.count} band(s), no near-infrared band {nir_band}: no spectral QA"}
                 continue
@@ -156,7 +156,7 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets
     else:
         facts, rasters = tile_facts(preds)
         for path, r in rasters.items():
-            if not r["qa"]: log(f"QA: {Path(path).name}: {r['why']}")
+            if not r["qa"]: log(f"QA: {raster_name(path)}: {r['why']}")
         t = preds.merge(facts, on="filename").assign(year=lambda d: tile_year(d).to_numpy())
         t["qa_conflict"] = qa_conflicts(t) if len(t) else pd.Series(dtype=str)
         years = qa_by_year(t, cell_km2) if len(t) else pd.DataFrame()

@@ -44,7 +44,8 @@ def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dic
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
     from rasterio.warp import transform_bounds
-    with rasterio.open(path) as src, WarpedVRT(src, crs="EPSG:3857", resampling=Resampling.bilinear) as vrt:
+    from aerial_nb.tiles import open_raster   # a local file, or an az:// COG read in place (its overviews, at this size)
+    with open_raster(path) as src, WarpedVRT(src, crs="EPSG:3857", resampling=Resampling.bilinear) as vrt:
         scale = min(1.0, max_px / max(vrt.width, vrt.height))
         h, w = max(1, round(vrt.height * scale)), max(1, round(vrt.width * scale))
         rgb = vrt.read(list(bands), out_shape=(3, h, w), resampling=Resampling.average)
@@ -57,7 +58,7 @@ def tile_thumbnail(row, px: int = 96) -> str | None:
     try:
         if isinstance(row.get("path"), str) and Path(row["path"]).is_file():
             with Image.open(row["path"]) as im: return _jpeg_b64(np.asarray(im.convert("RGB").resize((px, px))))
-        with _open_checked(Path(row["source_path"])) as src:
+        with _open_checked(row["source_path"]) as src:
             rgb = read_tile_rgb(src, row["row_off"], row["col_off"], row["win_width"], row["win_height"], px,
                                 parse_bands(row.get("bands", "1,2,3")))
         return _jpeg_b64(np.moveaxis(rgb, 0, -1))
@@ -204,10 +205,11 @@ def _thumbs_for(preds: pd.DataFrame, n: int, seed: int = 0) -> tuple[dict, list]
     return names, uris
 
 def _overlays_by_year(preds: pd.DataFrame, years: pd.Series, max_px: int) -> dict:
+    from aerial_nb.tiles import is_blob_raster
     out = {}
     if "source_path" not in preds: return out
     for y, srcs in preds.groupby(years)["source_path"].unique().items():
-        out[y] = [raster_overlay(s, max_px) for s in sorted(srcs) if isinstance(s, str) and Path(s).is_file()]
+        out[y] = [raster_overlay(s, max_px) for s in sorted(srcs) if isinstance(s, str) and (is_blob_raster(s) or Path(s).is_file())]
     return out
 
 def _qa_layers(preds: pd.DataFrame, years: pd.Series, qa: pd.DataFrame | None) -> dict | None:

@@ -164,13 +164,18 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
                          f"(<images_dir>/<class>/<image>). Add another class, or point images_dir at the folder that holds them.")
     check_folds(params, found, images)
     raster = ""
-    if params["score_raster"]:
+    if str(params["score_raster"]).startswith("az://"):   # read in place through /vsiaz/: list and check it now
+        from aerial_nb.tiles import check_raster, raster_files
+        rasters = raster_files(params["score_raster"])
+        for f in rasters: check_raster(f)
+        raster = params["score_raster"]
+        if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
+    elif params["score_raster"]:
         r = Path(params["score_raster"]).expanduser()
         for base in ([] if r.is_absolute() or r.exists() else [settings.path("data", "rasters_dir"), settings.root]):
             if (base / r).exists(): r = base / r; break
         if not r.exists(): raise FileNotFoundError(f"Raster to score {r} does not exist. {RASTER_HELP}")
-        from aerial_nb.score import raster_files
-        from aerial_nb.tiles import check_raster
+        from aerial_nb.tiles import check_raster, raster_files
         for f in raster_files(r): check_raster(f)   # a truncated or unplaceable raster fails now, not after training
         raster = str(r.resolve())
         if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
@@ -178,7 +183,8 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
 
 def _check_rasters_serve(params: dict, raster: str) -> None:
     "Refuse, before any work, rasters too coarse for a model trained on images of `image_gsd_m` (aerial_nb.scale)."
-    from aerial_nb.score import _raster_gsd, raster_files
+    from aerial_nb.score import _raster_gsd
+    from aerial_nb.tiles import raster_files
     from aerial_nb.scale import check_raster_serves
     gsd = float(params["image_gsd_m"])
     for r in raster_files(raster):

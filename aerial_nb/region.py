@@ -58,10 +58,12 @@ _SOURCES: dict = {}
 WINDOW_INPUT_COLUMNS = ["filename", "source_path", "row_off", "col_off", "win_width", "win_height", "tile_px", "bands"]
 
 def _source(path: str):
-    "The raster at `path`, opened (in metres) once per worker process."
+    """The raster at `path`, opened (in metres) once per worker process. An az:// blob is read in place through GDAL's
+    /vsiaz/ with the credentials of this process's environment: local Spark's workers inherit the driver's, a cluster's
+    executors get them from `get_spark` (spark.executorEnv, redacted in Spark's UI and logs)."""
     if path not in _SOURCES:
         from aerial_nb.tiles import _open_checked
-        _SOURCES[path] = _open_checked(Path(path))
+        _SOURCES[path] = _open_checked(path)   # a local file, or an az:// blob read in place
     return _SOURCES[path]
 
 def _image_rgb(path: str) -> np.ndarray:
@@ -246,7 +248,7 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
     hists = {}
     if rec.get("method") == "histogram":
         for path, bands in tiles.groupby("source_path")["bands"].first().items():
-            with _open_checked(Path(path)) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
+            with _open_checked(path) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
     return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()}, "psf_px": float(rec.get("psf_px", 0.0))}
 
 def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: dict, settings: Settings,

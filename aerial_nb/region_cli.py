@@ -129,7 +129,8 @@ def score_command(a) -> int:
 def add_region_verbs(sub) -> None:
     "Add `tile` and `score` to the `aerial-nb` parser's subcommands (see `aerial_nb.cli.build_parser`)."
     t = sub.add_parser("tile", help="cut GeoTIFFs into a tile set (tiles.csv with WGS84 corners and raster windows)")
-    t.add_argument("rasters", nargs="+", help="GeoTIFF files, folders of *.tif (all years of an area), or a local STAC catalog.json")
+    t.add_argument("rasters", nargs="+", help="GeoTIFF files, folders of *.tif (all years of an area), a local STAC catalog.json, or "
+                   "az://<container>/<blob.tif or folder> read in place (credentials from the environment)")
     t.add_argument("--out", required=True, help="tile set folder (tiles.csv, and the PNGs unless --no-images)")
     t.add_argument("--model", default="", help="cut at this model's training scale (footprint and metres per pixel): a folder or "
                    "a name under outputs/models; the way to cut tiles that `score` will accept")

@@ -81,7 +81,7 @@ def tile_set_scale(tiles: pd.DataFrame) -> pd.DataFrame:
     from aerial_nb.tiles import _open_checked   # tiles imports nothing of ours: no cycle, but keep scale light to import
     rows = []
     for src_path, g in tiles.groupby("source_path"):
-        with _open_checked(Path(src_path)) as src:
+        with _open_checked(src_path) as src:   # a local file or an az:// blob
             unit = src.crs.linear_units_factor[1]
             px = abs(src.transform.a) * unit
         foot = float(g["win_width"].median()) * px

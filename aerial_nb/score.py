@@ -14,10 +14,10 @@ from .label_map import check_label_map
 from .models import ensure_model
 from .region import score_region
 from .scale import check_raster_serves, model_scale, tiling_for
-from .tiles import read_tile_set, tile_rasters
+from .tiles import raster_files, read_tile_set, tile_rasters
 
 # %% auto #0
-__all__ = ['resolve_model', 'raster_files', 'check_model_for_rasters', 'score_rasters']
+__all__ = ['resolve_model', 'check_model_for_rasters', 'score_rasters']
 
 # %% ../nbs/05_score.ipynb #c005
 def resolve_model(settings, run_dir: str | Path | None = None, model_name: str = "") -> Path:
@@ -33,19 +33,8 @@ def resolve_model(settings, run_dir: str | Path | None = None, model_name: str =
         return Path(json.loads((Path(run_dir) / "metrics.json").read_text())["model_path"])
     return Path(best_model(settings.path("paths", "outputs_dir"))["model_path"])
 
-# %% ../nbs/05_score.ipynb #c007
-def raster_files(spec: str | Path) -> list[Path]:
-    "The GeoTIFFs named by `spec`: a file, or every *.tif / *.tiff in a folder (sorted)."
-    p = Path(spec).expanduser()
-    if p.is_dir():
-        found = sorted(p.glob("*.tif")) + sorted(p.glob("*.tiff"))
-        if not found: raise FileNotFoundError(f"{p}: no *.tif or *.tiff in this folder; point score_raster at a GeoTIFF or a folder of them.")
-        return found
-    if not p.is_file(): raise FileNotFoundError(f"Raster to score {p} does not exist; point score_raster at a GeoTIFF or a folder of them.")
-    return [p]
-
 # %% ../nbs/05_score.ipynb #c010
-def _raster_gsd(path: Path) -> float:
+def _raster_gsd(path) -> float:
     from aerial_nb.tiles import _open_checked   # the tiler's own opener: metres, warped to UTM when in degrees
     with _open_checked(path) as src: return abs(src.transform.a) * src.crs.linear_units_factor[1]
 

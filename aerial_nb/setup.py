@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEFAULT_SETTINGS', 'SETTINGS_FILE', 'ENV_PREFIX', 'SUPPORTED_JAVA', 'LOG4J2', 'find_settings_file', 'Settings',
-           'load_settings', 'write_atomic', 'java_major_version', 'check_java', 'jar_cache_dir', 'cached_jars',
-           'get_spark', 'environment_report']
+__all__ = ['DEFAULT_SETTINGS', 'SETTINGS_FILE', 'ENV_PREFIX', 'SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2',
+           'find_settings_file', 'Settings', 'load_settings', 'write_atomic', 'java_major_version', 'check_java',
+           'jar_cache_dir', 'cached_jars', 'get_spark', 'environment_report']
 
 # %% ../nbs/00_setup.ipynb #c005
 DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
@@ -148,6 +148,17 @@ def cached_jars(settings: Settings) -> list[str] | None:
     return jars if jars and all(Path(j).exists() for j in jars) else None
 
 # %% ../nbs/00_setup.ipynb #c018
+# Spark's default redaction (secret, password, token, access.key) does not catch a storage connection string.
+SPARK_REDACTION_REGEX = r"(?i)secret|password|token|access[.]key|connection.?string|accountkey"
+
+def _executor_credentials() -> dict[str, str]:
+    """`spark.executorEnv.*` for the blob storage variables set in this environment, and a redaction rule that hides them in
+    Spark's UI, event logs and messages: executors on other machines read `az://` rasters (aerial_nb.gis) with them."""
+    from aerial_nb.storage import CREDENTIAL_ENV
+    names = [k for k in (*CREDENTIAL_ENV, "AERIAL_NB_STORAGE_ACCOUNT_URL") if os.environ.get(k)]
+    if not names: return {}
+    return {"spark.redaction.regex": SPARK_REDACTION_REGEX, **{f"spark.executorEnv.{k}": os.environ[k] for k in names}}
+
 def _spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     "Spark configuration from settings; loopback-only networking for local masters."
     master = settings.get("spark", "master")
@@ -168,6 +179,8 @@ def _spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     if master.startswith("local"):
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.driver.host"] = "127.0.0.1"
+    if not (master == "local" or master.startswith("local[")):
+        conf.update(_executor_credentials())
     for k, v in settings.values.get("spark_conf", {}).items(): conf[k] = v   # free-form extras: [spark_conf] spark.x = y
     return conf
 

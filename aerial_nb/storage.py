@@ -28,10 +28,11 @@ STORAGE_DEFAULTS = {"account_url": "", "outputs_url": "", "cache_dir": "~/.cache
 CREDENTIAL_ENV = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN")
 COMPLETE_MARKER = "_COMPLETE.json"
 
-def storage_setting(settings: Settings, key: str) -> str:
-    "`[storage] key` from settings.ini, `$AERIAL_NB_STORAGE_<KEY>` winning (also when settings.ini has no [storage])."
+def storage_setting(settings: Settings | None, key: str) -> str:
+    "`[storage] key` from settings.ini, `$AERIAL_NB_STORAGE_<KEY>` winning (also when settings.ini has no [storage], or no settings are given)."
     env = os.environ.get(f"AERIAL_NB_STORAGE_{key.upper()}")
     if env is not None: return env
+    if settings is None: return STORAGE_DEFAULTS[key]
     return settings.values.get("storage", {}).get(key, STORAGE_DEFAULTS[key])
 
 def is_blob_url(location) -> bool:
@@ -70,7 +71,7 @@ def parse_blob_url(url: str, settings: Settings | None = None) -> BlobLocation:
 # %% ../nbs/00b_storage.ipynb #c011
 def _retry_policy(settings: Settings | None):
     from azure.storage.blob import ExponentialRetry
-    retries = int(storage_setting(settings, "retries")) if settings else 3
+    retries = int(storage_setting(settings, "retries"))
     return ExponentialRetry(initial_backoff=1, increment_base=3, retry_total=retries, random_jitter_range=0)
 
 def blob_service(loc: BlobLocation, settings: Settings | None = None):
@@ -249,8 +250,10 @@ def stage_inputs(params: dict, settings: Settings, log=print) -> dict:
     params = dict(params)
     if not params.get("images_dir") and is_blob_url(settings.values.get("data", {}).get("images_dir", "")):
         params["images_dir"] = settings.values["data"]["images_dir"]
-    # Parameters only ever name inputs (outputs go to [storage] outputs_url), so any blob URL among them is staged.
+    # Parameters only ever name inputs (outputs go to [storage] outputs_url), so any blob URL among them is staged;
+    # but az:// rasters to score are read in place, window by window (aerial_nb.tiles.open_raster), never downloaded.
     for key in list(params):
+        if key == "score_raster" and str(params[key]).startswith("az://"): continue
         if is_blob_url(params[key]):
             info = stage(params[key], settings)
             log(f"staged {info['url']}: {info['blobs']} blobs, {info['downloaded']} downloaded → {info['path']}")

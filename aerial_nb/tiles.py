@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import uuid
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -27,8 +27,9 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 # %% auto #0
-__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'check_raster',
-           'read_tile_rgb', 'parse_bands', 'tile_raster', 'check_tiling_args', 'tile_rasters', 'read_tile_set']
+__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'is_blob_raster',
+           'raster_source', 'raster_name', 'open_raster', 'check_raster', 'read_tile_rgb', 'parse_bands', 'tile_raster',
+           'check_tiling_args', 'raster_files', 'tile_rasters', 'read_tile_set']
 
 # %% ../nbs/01a_tiles.ipynb #c005
 REQUIRED_TILE_COLUMNS = ["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
@@ -92,15 +93,34 @@ def local_utm(crs, bounds) -> rasterio.crs.CRS:
     zone = min(60, max(1, int((lon + 180) // 6) + 1))
     return rasterio.crs.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
-def _open_checked(raster_path: Path):
-    "Open `raster_path` in a CRS whose units are metres: as it is, or warped on the fly to its local UTM zone."
-    if not raster_path.is_file():
-        raise FileNotFoundError(f"{raster_path}: raster file not found; check the path "
-                                "(tile_raster needs a local GeoTIFF or other GDAL-readable raster).")
-    try: src = rasterio.open(raster_path)
+def is_blob_raster(path) -> bool:
+    "True for an `az://<container>/<blob>` raster, read in place from Azure Blob Storage."
+    return str(path).startswith("az://")
+
+def raster_source(path) -> str:
+    "How `tiles.csv`'s `source_path` names a raster: an az:// URL as given, a local file by its absolute path."
+    return str(path) if is_blob_raster(path) else str(Path(path).expanduser().resolve())
+
+def raster_name(path) -> str:
+    "The file name of a local raster or of an az:// blob (`m_4709963_se_14_1_20200831.tif`)."
+    return PurePosixPath(str(path)).name
+
+def open_raster(path):
+    "An open rasterio dataset of a local raster file or an `az://` blob (read in place by `aerial_nb.gis.open_blob_raster`: only the blocks read travel)."
+    if is_blob_raster(path):
+        from aerial_nb.gis import open_blob_raster   # GDAL's /vsiaz/, credentials from the environment only
+        return open_blob_raster(str(path))
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: raster file not found; check the path "
+                                "(tile_raster needs a local GeoTIFF or other GDAL-readable raster, or an az:// blob).")
+    try: return rasterio.open(path)
     except RasterioIOError as e:
-        raise ValueError(f"{raster_path}: not a readable raster ({e}); pass a GeoTIFF "
+        raise ValueError(f"{path}: not a readable raster ({e}); pass a GeoTIFF "
                          "(check the file is complete with `gdalinfo`).") from None
+
+def _open_checked(raster_path):
+    "Open `raster_path` (a local file or an az:// blob) in a CRS whose units are metres: as it is, or warped on the fly to its local UTM zone."
+    src = open_raster(raster_path)
     try:
         if src.crs is None:
             raise ValueError(f"{raster_path}: raster has no CRS, so tiles cannot be placed on a map; "
@@ -124,7 +144,7 @@ def _open_checked(raster_path: Path):
 
 def check_raster(raster_path: str | os.PathLike) -> None:
     "Raise, naming the file and the fix, unless `raster_path` is a whole, georeferenced uint8 raster that tiles can be cut from."
-    with _open_checked(Path(raster_path)): pass
+    with _open_checked(raster_path): pass
 
 # %% ../nbs/01a_tiles.ipynb #c015
 def _window_offsets(n_px: int, size_px: float, stride_px: float) -> list[int]:
@@ -205,7 +225,8 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 bands=(1, 2, 3), max_nodata_frac: float = 0.5, write_images: bool = True,
                 write_csv: bool = True) -> pd.DataFrame:
     "Cut `raster_path` into `footprint_m` square tiles every `stride_m`: `tile_px` PNGs (if `write_images`) in `out_dir`, plus `tiles.csv`."
-    raster_path, out_dir = Path(raster_path), Path(out_dir)
+    raster_path = raster_path if is_blob_raster(raster_path) else Path(raster_path)
+    out_dir, stem = Path(out_dir), PurePosixPath(raster_name(raster_path)).stem
     stride_m = footprint_m if stride_m is None else stride_m
     bands = parse_bands(bands)
     if stride_m <= 0:
@@ -241,7 +262,7 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 win = Window(c, r, win_w, win_h)
                 if _nodata_fraction(sat, win) > max_nodata_frac:
                     skipped += 1; continue
-                name = f"{raster_path.stem}_r{r}_c{c}.png"
+                name = f"{stem}_r{r}_c{c}.png"
                 if write_images:
                     rgb = read_tile_rgb(src, r, c, win_w, win_h, tile_px, bands)
                     img = Image.fromarray(np.moveaxis(rgb, 0, -1), mode="RGB")
@@ -249,8 +270,8 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 west, south, east, north = transform_bounds(src.crs, "EPSG:4326",
                                                             *_window_bounds(win, src.transform))
                 records.append(dict(filename=name, llcrnrlat=south, llcrnrlon=west, urcrnrlat=north,
-                                    urcrnrlon=east, source=raster_path.name,
-                                    source_path=str(raster_path.resolve()), acq_date=acq, row_off=r,
+                                    urcrnrlon=east, source=raster_name(raster_path),
+                                    source_path=raster_source(raster_path), acq_date=acq, row_off=r,
                                     col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px,
                                     bands=band_str, crs=crs_str))
     df = pd.DataFrame.from_records(records, columns=_TILE_COLUMNS)
@@ -276,6 +297,23 @@ def check_tiling_args(footprint_m, stride_m, tile_px, max_nodata_frac) -> None:
                         f"tile), got {max_nodata_frac!r}")
     if problems: raise ValueError("; ".join(problems) + ".")
 
+def raster_files(spec, must_exist: bool = True) -> list:
+    """The GeoTIFFs named by `spec`: a file, or every *.tif / *.tiff in a folder (sorted); or an `az://` blob, or every
+    .tif blob under an `az://` prefix, as URLs (read in place). With `must_exist=False` a missing local file is returned
+    as it is, for the opener to refuse with its own message."""
+    if is_blob_raster(spec):
+        from aerial_nb.gis import blob_rasters
+        return blob_rasters(str(spec))
+    p = Path(spec).expanduser()
+    if p.is_dir():
+        found = sorted(p.glob("*.tif")) + sorted(p.glob("*.tiff"))
+        if not found and must_exist:
+            raise FileNotFoundError(f"{p}: no *.tif or *.tiff in this folder; point score_raster at a GeoTIFF or a folder of them.")
+        return found
+    if not p.is_file() and must_exist:
+        raise FileNotFoundError(f"Raster to score {p} does not exist; point score_raster at a GeoTIFF or a folder of them.")
+    return [p]
+
 def _swap_in(stage: Path, out_dir: Path) -> None:
     "Put the finished tile set `stage` where `out_dir` was; files there that are not tiles (notes, outputs) move along."
     if not out_dir.exists(): os.rename(stage, out_dir); return
@@ -290,8 +328,8 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 
                  write_images: bool = True) -> pd.DataFrame:
     "Tile every raster of `raster_paths` (files, or folders of *.tif) into one tile set `out_dir/tiles.csv`."
     paths = []
-    for p in map(Path, [raster_paths] if isinstance(raster_paths, (str, os.PathLike)) else raster_paths):
-        paths += sorted(p.glob("*.tif")) + sorted(p.glob("*.tiff")) if p.is_dir() else [p]
+    for p in [raster_paths] if isinstance(raster_paths, (str, os.PathLike)) else raster_paths:
+        paths += raster_files(p, must_exist=False)
     if not paths: raise FileNotFoundError(f"{raster_paths}: no rasters to tile; pass GeoTIFF files or a folder of *.tif.")
     check_tiling_args(footprint_m, stride_m, tile_px, max_nodata_frac)
     out_dir = Path(out_dir)
@@ -308,7 +346,7 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 
                 raise ValueError(f"{p}: the raster could not be read ({e}); it may be truncated or damaged: copy or "
                                  f"download it again (`gdalinfo -checksum` checks a file).") from None
             frames.append(df)
-            per_raster[p.name] = {"tiles": len(df), "windows": df.attrs["n_windows"], "skipped_nodata": df.attrs["skipped_nodata"]}
+            per_raster[raster_name(p)] = {"tiles": len(df), "windows": df.attrs["n_windows"], "skipped_nodata": df.attrs["skipped_nodata"]}
         out = pd.concat(frames, ignore_index=True)
         _atomic_write(stage / "tiles.csv", lambda f: out.to_csv(f, index=False))
         _swap_in(stage, out_dir)
@@ -342,8 +380,8 @@ def read_tile_set(root: str | os.PathLike, need_images: bool = True) -> pd.DataF
         missing = [f for f, p in zip(df.filename, df.path) if not Path(p).is_file()]
         what, fix = "tile file(s)", "re-run tile_raster or remove those rows"
     else:
-        df["source_path"] = [str((root / s).resolve()) for s in df.source_path.fillna("")]
-        missing = sorted({s for s in df.source_path if not Path(s).is_file()})
+        df["source_path"] = [s if is_blob_raster(s) else str((root / s).resolve()) for s in df.source_path.fillna("")]
+        missing = sorted({s for s in df.source_path if not is_blob_raster(s) and not Path(s).is_file()})
         what, fix = "source raster(s)", "put the rasters back, or tile again from where they are now"
     if missing:
         raise FileNotFoundError(f"{csv}: {len(missing)} listed {what} missing under {root}, e.g. "

@@ -170,10 +170,11 @@ def _imagery_overlays(m: folium.Map, tiles: pd.DataFrame, max_px: int = 1024) ->
     "Add each source raster of `tiles` (column `source_path`) as an image overlay, one layer per raster; return how many."
     from aerial_nb.offline_map import raster_overlay
     if "source_path" not in tiles: return 0
-    srcs = sorted(s for s in tiles.source_path.dropna().unique() if Path(s).is_file())
+    from aerial_nb.tiles import is_blob_raster, raster_name
+    srcs = sorted(s for s in tiles.source_path.dropna().unique() if is_blob_raster(s) or Path(s).is_file())
     for s in srcs:
         ov = raster_overlay(s, max_px)
-        folium.raster_layers.ImageOverlay(ov["url"], ov["bounds"], name=f"imagery {_esc(Path(s).name)}", opacity=1.0).add_to(m)
+        folium.raster_layers.ImageOverlay(ov["url"], ov["bounds"], name=f"imagery {_esc(raster_name(s))}", opacity=1.0).add_to(m)
     return len(srcs)
 
 def map_figure(preds: pd.DataFrame, title: str | None = None, offline: bool = True) -> folium.Map:
