@@ -351,7 +351,7 @@ def _cached_or_featurize(spark, manifest, model, settings, key, namespace, root,
     write_atomic(tmp / "meta.json", json.dumps(info, indent=2))   # written last: an entry without it is never read
     try: os.rename(tmp, cache)
     except OSError: shutil.rmtree(tmp, ignore_errors=True)   # a parallel run cached the same key first
-    info["cached"] = False
+    info["cached"] = misses == 0   # nothing computed: every image came from the cache (copied into this set's entry)
     if damaged: info["rebuilt"] = "; ".join(damaged)
     return info
 
