@@ -16,8 +16,8 @@ import pandas as pd
 from .featurize import featurize_images, ort_session, preprocess
 
 # %% auto #0
-__all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'run_benchmark', 'markdown_table', 'write_benchmark',
-           'bench_decode', 'run_tuning']
+__all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'bench_model_only', 'run_benchmark', 'markdown_table',
+           'write_benchmark', 'bench_decode', 'run_tuning']
 
 # %% ../nbs/12_bench.ipynb #c005
 def bench_python_loop(paths: list[str], model: dict, threads: int | None = None, batch: int = 32) -> dict:
@@ -42,15 +42,46 @@ def bench_spark_backend(spark, paths: list[str], model: dict, settings, backend:
     secs = time.perf_counter() - t0
     return {"method": backend, "images": len(paths), "seconds": round(secs, 2), "images_per_second": round(len(paths) / secs, 2)}
 
+# %% ../nbs/12_bench.ipynb #c006a
+def _model_only_worker(onnx_file: str, image_tensor: str, size: int, seconds: float, start_at: float) -> None:
+    "One process of `bench_model_only`: prints the images/s of one one-thread session on random batches of 32."
+    import onnxruntime as ort
+    o = ort.SessionOptions(); o.intra_op_num_threads, o.inter_op_num_threads = 1, 1
+    s = ort.InferenceSession(onnx_file, o, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).normal(size=(32, 3, size, size)).astype(np.float32)
+    s.run(None, {image_tensor: x})                                       # warm-up, before the common start
+    time.sleep(max(0.0, start_at - time.time()))
+    t0, n = time.time(), 0
+    while time.time() - t0 < seconds: s.run(None, {image_tensor: x}); n += 32
+    print(n / (time.time() - t0))
+
+def bench_model_only(model: dict, processes: int | None = None, seconds: float = 10.0) -> dict:
+    "Images/s of the network alone on every core: one one-thread onnxruntime process per core at once (no decoding, no Spark): the physical limit."
+    import subprocess, sys
+    processes = processes or os.cpu_count()
+    start_at = time.time() + 5.0 + processes   # every process has loaded its session by then
+    code = (f"from aerial_nb.bench import _model_only_worker; _model_only_worker({str(model['onnx_file'])!r}, "
+            f"{model['image_tensor']!r}, {int(model['input_size'])}, {float(seconds)}, {start_at})")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    outs = [p.communicate() for p in procs]
+    if any(p.returncode for p in procs): raise RuntimeError(f"bench_model_only: a worker failed: {outs}")
+    rate = sum(float(o[0]) for o in outs)
+    return {"method": f"model only ({processes} processes x 1 thread)", "images": int(rate * seconds),
+            "seconds": float(seconds), "images_per_second": round(rate, 2)}
+
 # %% ../nbs/12_bench.ipynb #c007
-def run_benchmark(spark, paths: list[str], models: list[str], settings, backends=("synapseml", "onnxruntime")) -> pd.DataFrame:
-    "Table of images/s per model and method, with each method's ratio to the python loop of the same model."
+def run_benchmark(spark, paths: list[str], models: list[str], settings, backends=("synapseml", "onnxruntime"),
+                  model_only_seconds: float = 10.0) -> pd.DataFrame:
+    "Table of images/s per model and method, with each method's ratio to the python loop of the same model, and the model-only limit."
     from aerial_nb.models import ensure_model
     rows = []
     for name in models:
         model = ensure_model(name, settings.path("paths", "model_store"))
         base = bench_python_loop(paths, model)
         rows.append({"model": name, **base, "ratio_to_loop": 1.0})
+        # The network alone on every core: what no featurizer can beat, so every ratio has the physical limit beside it.
+        lim = bench_model_only(model, seconds=model_only_seconds)
+        rows.append({"model": name, **lim, "ratio_to_loop": round(lim["images_per_second"] / base["images_per_second"], 3)})
         for b in backends:
             r = bench_spark_backend(spark, paths, model, settings, b)
             rows.append({"model": name, **r, "ratio_to_loop": round(r["images_per_second"] / base["images_per_second"], 3)})

@@ -88,6 +88,8 @@ def run_metrics(run_dir: Path) -> dict[str, float]:
     if "cv" in m: out.update(cv_accuracy_mean=m["cv"]["mean"], cv_accuracy_std=m["cv"]["std"])
     if "tuning" in m: out["tuning_cv_accuracy"] = m["tuning"]["accuracy"]   # the chosen values: classifier.* params
     if f: out.update(n_features=f.get("n_features", 0), features_cached=float(bool(f.get("cached"))))
+    # Per-image feature cache: images reused from earlier runs and images computed by this one.
+    out.update({k: f[k] for k in ("cache_hits", "cache_misses") if isinstance(f.get(k), int)})
     if f.get("seconds") is not None and "featurize_seconds" not in out: out["featurize_seconds"] = f["seconds"]
     out.update({_key(f"seconds.{s}"): t for s, t in (st.get("timings") or {}).items()})
     return {k: float(v) for k, v in out.items()}

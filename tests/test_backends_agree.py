@@ -3,6 +3,8 @@
 50 UC Merced images (every 42nd file of the sorted set) go through `featurize_images` with each backend on a local
 Spark session, and through the PyTorch network the ONNX file was exported from, fed the tensors of `preprocess`.
 Any wrong channel order, normalization or resize would pull the cosine similarities far below 1.
+The synapseml backend's flat path (UnrollImage + a wrapped ONNX graph) must give SynapseML's own `ImageFeaturizer`'s
+features, its reference, to a cosine of at least 0.999999 on every image.
 """
 from pathlib import Path
 
@@ -50,6 +52,19 @@ def spark_features(spark, paths, model, settings, backend) -> np.ndarray:
     return np.stack(df.loc[paths, "f"].to_numpy()).astype(np.float64)
 
 
+def image_featurizer_features(spark, paths, model) -> np.ndarray:
+    "Features of `paths` by SynapseML's `ImageFeaturizer` (the reference of the flat path), rows in the order of `paths`."
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+    from aerial_nb.featurize import LOCAL_URI_PREFIX, make_image_featurizer
+    raw = spark.read.format("binaryFile").load(paths).select("path", "content")
+    df = (make_image_featurizer(model).transform(raw)
+          .select(F.regexp_replace("path", LOCAL_URI_PREFIX, "").alias("path"), vector_to_array("features").alias("f"))
+          .toPandas().set_index("path"))
+    assert len(df) == len(paths), f"ImageFeaturizer returned {len(df)} rows for {len(paths)} images"
+    return np.stack(df.loc[paths, "f"].to_numpy()).astype(np.float64)
+
+
 def torch_features(paths, model) -> np.ndarray:
     "Features of `paths` by the PyTorch network behind the ONNX export, on `preprocess`'s tensors."
     torch = pytest.importorskip("torch")
@@ -66,9 +81,15 @@ def test_backends_agree(images, spark_and_model):
     from aerial_nb.featurize import cosine_rows
     spark, model, settings = spark_and_model
     feats = {b: spark_features(spark, images, model, settings, b) for b in ("synapseml", "onnxruntime")}
+    feats["ImageFeaturizer"] = image_featurizer_features(spark, images, model)
     feats["torch"] = torch_features(images, model)
     for f in feats.values(): assert f.shape == (len(images), model["feature_dim"])
     failures = []
+    c = cosine_rows(feats["synapseml"], feats["ImageFeaturizer"])
+    print(f"cosine(synapseml flat path, ImageFeaturizer) over {len(c)} UC Merced images: min {c.min():.9f}, "
+          f"max |diff| {np.abs(feats['synapseml'] - feats['ImageFeaturizer']).max():.2e}")
+    if c.min() < 0.999999: failures.append(f"synapseml flat path vs ImageFeaturizer: min cosine {c.min():.9f} < 0.999999 "
+                                          f"({Path(images[int(c.argmin())]).name})")
     for a, b in [("synapseml", "onnxruntime"), ("synapseml", "torch"), ("onnxruntime", "torch")]:
         c = cosine_rows(feats[a], feats[b])
         worst = Path(images[int(c.argmin())])
