@@ -124,10 +124,12 @@ def _judge(what: str, values: list, goal: float, met: list, failed: list, note: 
     vals = [float(v) for v in values if v is not None and v == v]
     if not vals: return
     lo, hi = min(vals), max(vals)
-    (met if lo >= goal else failed).append(f"{what}: {lo:.2f}" + ("" if hi == lo else f"–{hi:.2f}") + f" (goal ≥ {goal:g}{note})")
+    shown = f"{lo:.2f}" + ("" if hi == lo else f"–{hi:.2f}")
+    (met if lo >= goal else failed).append(f"{what}: {shown} (goal ≥ {goal:g}{note})")
 
 def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
-    "Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`): `trusted`, the checks `met` and `failed`, and a one-line `summary`."
+    """Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`):
+    `trusted`, the checks `met` and `failed`, and a one-line `summary`."""
     met, failed = [], []
     if qa.get("qa"):
         years = qa["by_year"]
@@ -147,8 +149,10 @@ def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
     return {"trusted": trusted, "summary": summary, "failed": failed, "met": met, "goals": TRUST_GOALS}
 
 # %% ../nbs/06b_map_qa.ipynb #c017
-def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets: dict | None = None, log=print) -> dict:
-    "QA of scored tiles (`predictions.parquet` rows with raster windows), with its `verdict` (`map_verdict`; `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."
+def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets: dict | None = None,
+           log=print) -> dict:
+    """QA of scored tiles (`predictions.parquet` rows with raster windows) and its `verdict` (`map_verdict`;
+    `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."""
     from aerial_nb.offline_map import tile_year
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     if not {"source_path", "row_off", "col_off", "win_width", "win_height"} <= set(preds.columns):
@@ -169,7 +173,8 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets
                   "n_tiles": int(len(t)), "n_conflicts": int((t["qa_conflict"] != "").sum()) if len(t) else 0}
         if not len(t): report["why"] = "no raster with a near-infrared band: no spectral QA"
         t[["filename", "year", "pred_label", "water_frac", "bare_frac", "veg_frac", "qa_conflict"]].to_csv(out_dir / "qa_tiles.csv", index=False)
-    report["check_sets"] = {name: {k: c["all"][k] for k in ("n", "accuracy", "per_class")} for name, c in (check_sets or {}).items()}
+    report["check_sets"] = {name: {k: c["all"][k] for k in ("n", "accuracy", "per_class")}
+                            for name, c in (check_sets or {}).items()}
     report["verdict"] = map_verdict(report, check_sets)
     from aerial_nb.setup import write_atomic
     write_atomic(out_dir / "qa.json", json.dumps(report, indent=2, default=str))

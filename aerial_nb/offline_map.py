@@ -172,11 +172,14 @@ def _verdict_html(verdict: dict | None) -> str:
     "The map's verdict (`map_qa.map_verdict`) under its title: the answer in one line, the figures one click away."
     if not verdict: return ""
     tone = "#1b7837" if verdict["trusted"] else "#b2182b"
-    items = "".join(f'<li>&#10007; {_html(f)}</li>' for f in verdict["failed"]) + "".join(f'<li>&#10003; {_html(m)}</li>' for m in verdict["met"])
-    return (f'<details id="aerial-verdict" data-trusted="{str(verdict["trusted"]).lower()}" style="position:fixed;z-index:1000;'
-            f'top:40px;left:50%;transform:translateX(-50%);max-width:60%;background:rgba(255,255,255,.94);border:2px solid {tone};'
-            f'border-radius:4px;padding:3px 10px;font:12px sans-serif"><summary style="color:{tone};font-weight:bold;cursor:pointer">'
-            f'Map {_html(verdict["summary"])}</summary><ul style="margin:4px 0;padding-left:16px">{items}</ul></details>')
+    items = ("".join(f'<li>&#10007; {_html(f)}</li>' for f in verdict["failed"])
+             + "".join(f'<li>&#10003; {_html(m)}</li>' for m in verdict["met"]))
+    box = (f"position:fixed;z-index:1000;top:40px;left:50%;transform:translateX(-50%);max-width:60%;"
+           f"background:rgba(255,255,255,.94);border:2px solid {tone};border-radius:4px;padding:3px 10px;"
+           f"font:12px sans-serif")
+    return (f'<details id="aerial-verdict" data-trusted="{str(verdict["trusted"]).lower()}" style="{box}">'
+            f'<summary style="color:{tone};font-weight:bold;cursor:pointer">Map {_html(verdict["summary"])}</summary>'
+            f'<ul style="margin:4px 0;padding-left:16px">{items}</ul></details>')
 
 def _page(data: dict, title: str, legend: str, verdict: dict | None = None) -> str:
     css, js = leaflet_assets()
@@ -186,7 +189,8 @@ def _page(data: dict, title: str, legend: str, verdict: dict | None = None) -> s
             f'<style>html,body,#map{{height:100%;margin:0}}#aerial-title{{position:fixed;z-index:1000;top:8px;left:50%;'
             f'transform:translateX(-50%);background:rgba(255,255,255,.92);padding:4px 10px;border-radius:4px;font:14px sans-serif}}'
             f'#aerial-status{{position:fixed;z-index:1000;bottom:4px;left:8px;font:11px sans-serif;background:rgba(255,255,255,.8)}}</style>\n'
-            f'</head><body><div id="map"></div><div id="aerial-title"><b>{_html(title)}</b></div>{_verdict_html(verdict)}{legend}'
+            f'</head><body><div id="map"></div><div id="aerial-title"><b>{_html(title)}</b></div>'
+            f'{_verdict_html(verdict)}{legend}'
             f'<div id="aerial-status" data-tiles-drawn="-1">drawing…</div>\n'
             f'<script>{js}</script>\n<script>{_JS.replace("__DATA__", payload)}</script>\n</body></html>\n')
 
@@ -225,7 +229,8 @@ def _qa_layers(preds: pd.DataFrame, years: pd.Series, qa: pd.DataFrame | None) -
 def offline_map(preds: pd.DataFrame, path, title: str = "Predicted land use", thumbnails: int = 300,
                 overlay_px: int = 1024, canvas: bool | None = None, show_year: str | None = None,
                 qa: pd.DataFrame | None = None, verdict: dict | None = None) -> Path:
-    "Write a self-contained HTML map of tile predictions (Leaflet inlined, imagery overlays, a layer per year; with `verdict`, whether to trust it) at `path`."
+    """Write a self-contained HTML map of tile predictions at `path`: Leaflet inlined, imagery overlays, a layer per
+    year, and with `verdict` whether to trust it."""
     missing = [c for c in _CORNERS + ["pred_label", "filename"] if c not in preds.columns]
     if missing: raise ValueError(f"tile predictions lack columns {missing}: score a tile set from tiles.csv (aerial-nb score).")
     preds = preds.dropna(subset=_CORNERS).reset_index(drop=True)
@@ -331,10 +336,12 @@ def plot_class_area(area: pd.DataFrame, path) -> Path:
 def region_maps(preds: pd.DataFrame, out_dir, year_from: str | None = None, year_to: str | None = None,
                 thumbnails: int = 300, overlay_px: int = 1024, qa: pd.DataFrame | None = None,
                 verdict: dict | None = None) -> dict[str, Path]:
-    "map.html, change.html (first → last year unless told; both with `verdict` under the title), class_area.csv and class_area.png for scored tiles, in `out_dir`."
+    """map.html, change.html (first → last year unless told; both with `verdict` under the title), class_area.csv
+    and class_area.png for scored tiles, in `out_dir`."""
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     years = sorted(tile_year(preds).unique())
-    out = {"map": offline_map(preds, out_dir / "map.html", thumbnails=thumbnails, overlay_px=overlay_px, qa=qa, verdict=verdict)}
+    out = {"map": offline_map(preds, out_dir / "map.html", thumbnails=thumbnails, overlay_px=overlay_px, qa=qa,
+                              verdict=verdict)}
     area = class_area_by_year(preds, qa=qa)
     area.to_csv(out_dir / "class_area.csv"); out["class_area"] = out_dir / "class_area.csv"
     out["class_area_chart"] = plot_class_area(area.copy(), out_dir / "class_area.png")

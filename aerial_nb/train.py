@@ -121,7 +121,8 @@ def load_model(path: str | Path):
 
 # %% ../nbs/03_train.ipynb #c014
 def choose_params(train, classifier: str, classifier_params: dict | None, k: int, seed: int = 42) -> dict:
-    "The `TUNING_GRIDS[classifier]` values with the best mean accuracy over `k` folds of `train` (a Spark frame with `label_index`), and every point's score."
+    """The `TUNING_GRIDS[classifier]` values with the best mean accuracy over `k` folds of `train` (a Spark frame
+    with `label_index`), and every point's score."""
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
     est = make_classifier(classifier, classifier_params, seed)
@@ -138,7 +139,8 @@ def choose_params(train, classifier: str, classifier_params: dict | None, k: int
 
 def fit_and_evaluate(spark, features_path: str, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None = None,
                      seed: int = 42, *, tune_folds: int = 0):
-    "Fit on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV within that split, when > 1), predict its test split; returns (model, metrics, test predictions as pandas)."
+    """Fit on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV within that split, when
+    > 1), predict its test split; returns (model, metrics, test predictions as pandas)."""
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import IndexToString, StringIndexer
     from pyspark.sql import functions as F
@@ -153,7 +155,8 @@ def fit_and_evaluate(spark, features_path: str, manifest: pd.DataFrame, classifi
                          f"needs training images; raise sample_frac or add images.")
     t0 = time.time()
     # Tuning sees the training split only, never the test images; the model is then refit on the whole split.
-    tuning = choose_params(indexer.transform(train), classifier, classifier_params, tune_folds, seed) if tune_folds else None
+    tuning = (choose_params(indexer.transform(train), classifier, classifier_params, tune_folds, seed)
+              if tune_folds else None)
     if tuning: classifier_params = {**(classifier_params or {}), **tuning["chosen"]}
     pipe = Pipeline(stages=[indexer, make_classifier(classifier, classifier_params, seed),
                             IndexToString(inputCol="prediction", outputCol="pred_label", labels=indexer.labels)])
@@ -182,7 +185,8 @@ def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
 
 def cross_validate(spark, features_path: str, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None,
                    k: int = 5, seed: int = 42, *, tune_folds: int = 0) -> dict:
-    "Accuracy of each of `k` stratified folds, their mean and standard deviation (with `tune_folds`, nested: each fold tunes on its own training part)."
+    """Accuracy of each of `k` stratified folds, their mean and standard deviation (with `tune_folds`, nested: each
+    fold tunes on its own training part)."""
     folds = assign_folds(manifest, k, seed)
     accs, chosen = [], []
     for f in range(k):
@@ -190,14 +194,16 @@ def cross_validate(spark, features_path: str, manifest: pd.DataFrame, classifier
         fold = fit_and_evaluate(spark, features_path, m, classifier, classifier_params, seed, tune_folds=tune_folds)[1]
         accs.append(fold["accuracy"])
         if tune_folds: chosen.append(fold["tuning"]["chosen"])
-    out = {"folds": k, "seed": seed, "accuracies": [round(a, 4) for a in accs], "mean": float(np.mean(accs)), "std": float(np.std(accs))}
+    out = {"folds": k, "seed": seed, "accuracies": [round(a, 4) for a in accs],
+           "mean": float(np.mean(accs)), "std": float(np.std(accs))}
     if tune_folds: out["tuned_per_fold"] = chosen
     return out
 
 def check_tune_folds(manifest: pd.DataFrame, k: int) -> None:
     "An error when `k` inner folds cannot be drawn from the training split (every class needs `k` training images)."
     if k == 0: return
-    if not (isinstance(k, int) and k >= 2): raise ValueError(f"tune_folds must be 0 (off) or an integer >= 2, got {k!r}.")
+    if not (isinstance(k, int) and k >= 2):
+        raise ValueError(f"tune_folds must be 0 (off) or an integer >= 2, got {k!r}.")
     n = manifest[manifest["split"] == "train"].groupby("label").size()
     small = n[n < k]
     if len(small): raise ValueError(f"tune_folds={k} needs at least {k} training images per class; too few in: "
@@ -208,7 +214,8 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
                seed: int = 42, run_id: str | None = None, cv_folds: int = 0, *, scale: dict | None = None,
                label_map: dict | None = None, radiometry: dict | None = None, tune_folds: int = 0) -> dict:
-    "Train, evaluate and save (with `tune_folds` > 1, the classifier's `TUNING_GRIDS` values chosen by CV on the training split); writes `metrics.json` and `test_predictions.parquet` to the run folder."
+    """Train, evaluate and save (with `tune_folds` > 1, the classifier's `TUNING_GRIDS` values chosen by CV on the
+    training split); writes `metrics.json` and `test_predictions.parquet` to the run folder."""
     run_dir = Path(run_dir)
     dest = check_model_name(settings.path("paths", "outputs_dir") / "models", output_model_name, overwrite_model)
     manifest = manifest[~manifest["path"].isin(features.get("missing", []))]
@@ -229,8 +236,8 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
             "scale": scale, "label_map": label_map, "radiometry": radiometry,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     # Cross-validation before saving: a run that fails in it leaves no orphan model to block its re-run.
-    cv = (cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed, tune_folds=tune_folds)
-          if cv_folds else None)
+    cv = (cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed,
+                         tune_folds=tune_folds) if cv_folds else None)
     save_model(model, meta, dest, overwrite_model)
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),
                "features_cached": features.get("cached"), "n_images": features.get("n_images")}

@@ -217,7 +217,8 @@ def prediction_map(preds: pd.DataFrame, path, title: str | None = None) -> Path:
 
 # %% ../nbs/06_visualize.ipynb #c025
 def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, dict]:
-    "The map's accuracy on each hand-labeled check set of params/checksets whose rasters were scored, by set name (written to maps/checkset_<name>.json)."
+    """The map's accuracy on each hand-labeled check set of params/checksets whose rasters were scored, by set name
+    (written to maps/checkset_<name>.json)."""
     from aerial_nb.label_map import label_maps_dir
     from aerial_nb.map_qa import check_set_accuracy
     from aerial_nb.setup import write_atomic
@@ -257,7 +258,8 @@ def visualize_step(run_dir) -> dict[str, Path]:
         qa_tiles = pd.read_csv(run_dir/"maps"/"qa_tiles.csv") if qa["qa"] else None
         out["qa"] = run_dir/"maps"/"qa.json"
         # maps/map.html (imagery, a layer per year, the QA layer), maps/change.html, maps/class_area.csv/.png: offline.
-        out.update({f"offline_{k}": v for k, v in region_maps(tiles, run_dir/"maps", qa=qa_tiles, verdict=qa["verdict"]).items()})
+        maps = region_maps(tiles, run_dir/"maps", qa=qa_tiles, verdict=qa["verdict"])
+        out.update({f"offline_{k}": v for k, v in maps.items()})
         from aerial_nb.gis import write_gis_outputs
         write_gis_outputs(run_dir/"predictions", map_html=run_dir/"maps"/"map.html", qa_json=run_dir/"maps"/"qa.json")
     gis = run_dir/"predictions"/"gis"   # GIS layers, COGs and STAC written by aerial_nb.gis.write_gis_outputs
