@@ -127,7 +127,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'aerial_nb.gis._spacing': ('gis.html#_spacing', 'aerial_nb/gis.py'),
                                'aerial_nb.gis._stac_rasters': ('gis.html#_stac_rasters', 'aerial_nb/gis.py'),
                                'aerial_nb.gis._wgs84_footprint': ('gis.html#_wgs84_footprint', 'aerial_nb/gis.py'),
-                               'aerial_nb.gis._write_via_tmp': ('gis.html#_write_via_tmp', 'aerial_nb/gis.py'),
                                'aerial_nb.gis.acquisition_key': ('gis.html#acquisition_key', 'aerial_nb/gis.py'),
                                'aerial_nb.gis.blob_gdal_options': ('gis.html#blob_gdal_options', 'aerial_nb/gis.py'),
                                'aerial_nb.gis.blob_rasters': ('gis.html#blob_rasters', 'aerial_nb/gis.py'),

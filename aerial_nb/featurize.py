@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -335,7 +334,7 @@ def _cached_or_featurize(spark, manifest, model, settings, key, namespace, root,
     for old in leftovers(root, tag=namespace): remove(old)
     found, bad = cached_image_features(root, namespace)
     damaged += bad
-    # A failed or interrupted job leaves no half-written features; "keep": a parallel run that cached the key first wins.
+    # A failed or interrupted job leaves no half-written features; "keep": a parallel run that cached it first wins.
     with atomic(cache, if_exists="keep", tag=namespace) as tmp:
         hits, misses = _assemble_features(spark, manifest, model, settings, backend, tta, found, str(tmp / "features.parquet"))
         # Only the paths come back to the driver, never the images or the vectors.

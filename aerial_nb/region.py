@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .radiometry import match_tile, raster_histogram, raster_luts
-from .run_folder import ScoreFolder, atomic, leftovers, model_meta, remove, write_atomic
+from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
 from .scale import check_tile_set, model_scale
 from .setup import Settings
 from .tiles import _open_checked, parse_bands, read_tile_set

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +181,8 @@ def upload_folder(folder: str | Path, url: str, settings: Settings, skip: dict |
     cc = container_client(loc, settings)
     loc = BlobLocation(cc.url.rsplit("/", 1)[0], loc.container, loc.prefix)
     folder = Path(folder)
-    files = [f for f in sorted(folder.rglob("*")) if f.is_file() and not is_temporary(f) and not f.name.endswith(".part")]
+    files = [f for f in sorted(folder.rglob("*"))
+             if f.is_file() and not is_temporary(f) and not f.name.endswith(".part")]
     skip = {} if skip is None else skip
     todo = [f for f in files if skip.get(str(f)) != (f.stat().st_size, f.stat().st_mtime_ns)]
     def put(f: Path):

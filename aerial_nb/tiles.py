@@ -225,9 +225,9 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 footprint_m: float = 224.0, stride_m: float | None = None, tile_px: int = 224,
                 bands=(1, 2, 3), max_nodata_frac: float = 0.5, write_images: bool = True,
                 write_csv: bool = True) -> pd.DataFrame:
-    """Cut `raster_path` into `footprint_m` square tiles every `stride_m`: `tile_px` PNGs (if `write_images`) in `out_dir`,
-    plus `tiles.csv`, the whole set swapped in at the end. `write_csv=False`: only the PNGs, straight into `out_dir`
-    (a staging folder of the caller's, see `tile_rasters`)."""
+    """Cut `raster_path` into `footprint_m` square tiles every `stride_m`: `tile_px` PNGs (if `write_images`) in
+    `out_dir`, plus `tiles.csv`, the whole set swapped in at the end. `write_csv=False`: only the PNGs, straight into
+    `out_dir` (a staging folder of the caller's, see `tile_rasters`)."""
     if write_csv:
         with _staged_tile_set(Path(out_dir)) as stage:
             df = tile_raster(raster_path, stage, footprint_m, stride_m, tile_px, bands, max_nodata_frac, write_images,

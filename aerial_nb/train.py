@@ -6,10 +6,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +92,7 @@ def check_model_name(models_dir: str | Path, name: str, overwrite: bool = False)
     return d
 
 def save_model(model, meta: dict, dest: str | Path, overwrite: bool = False) -> Path:
-    "Write a Spark ML `model` and its `aerial_nb.json` to `dest` atomically: readers find the old model or the new one, never none."
+    "Write a Spark ML `model` and its `aerial_nb.json` to `dest` atomically: readers find the old model or the new one."
     dest = Path(dest)
     with atomic(dest) as tmp:
         model.write().save(str(tmp))
