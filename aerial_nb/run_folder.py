@@ -33,11 +33,13 @@ def remove(path: str | Path) -> None:
     if path.is_dir() and not path.is_symlink(): shutil.rmtree(path, ignore_errors=True)
     else: path.unlink(missing_ok=True)
 
-def leftovers(folder: str | Path, tag: str = "") -> list[Path]:
-    "The temporaries in `folder` (of writer `tag`, if given): after a killed process, what it left half-written."
-    folder = Path(folder)
+def leftovers(folder: str | Path, tag: str = "", of: str | Path | None = None) -> list[Path]:
+    """The temporaries in `folder` (of writer `tag`, of the target `of`, if given): after a killed process, what it
+    left half-written."""
+    folder, start = Path(folder), f".{Path(of).stem}.tmp-" if of else "."
     if not folder.is_dir(): return []
-    return sorted(p for p in folder.iterdir() if is_temporary(p.name) and (not tag or f".tmp-{tag}-" in p.name))
+    return sorted(p for p in folder.iterdir() if is_temporary(p.name) and p.name.startswith(start)
+                  and (not tag or f".tmp-{tag}-" in p.name))
 
 # %% ../nbs/00e_run_folder.ipynb #c007
 def _swap_folder(tmp: Path, target: Path) -> None:

@@ -24,7 +24,7 @@ from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
-from .run_folder import TILES_CSV, atomic, is_temporary, tiles_csv
+from .run_folder import TILES_CSV, atomic, is_temporary, leftovers, remove, tiles_csv
 
 # %% auto #0
 __all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'is_blob_raster',
@@ -197,6 +197,7 @@ def _carry_over(old: Path, stage: Path) -> None:
 def _staged_tile_set(out_dir: Path):
     """A staging folder for a whole new tile set, swapped in for `out_dir` (`atomic`) when the block succeeds; when it
     fails, `out_dir` is as it was: never new PNGs beside an old tiles.csv, which `score --from-images` would trust."""
+    for old in leftovers(out_dir.parent, of=out_dir): remove(old)   # the staging folder of a re-tile that was killed
     with atomic(out_dir) as stage:
         stage.mkdir()
         yield stage
