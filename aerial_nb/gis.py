@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .run_folder import MapsFolder, ScoreFolder, atomic, tiles_csv, write_atomic
+from .run_folder import MapsFolder, RunFolder, ScoreFolder, atomic, tiles_csv, write_atomic
 
 # %% auto #0
 __all__ = ['CLASS_NODATA', 'PROB_NODATA', 'GIS_NEED', 'CLASSIFICATION_EXT', 'class_labels', 'acquisition_key', 'tile_boxes',
@@ -299,7 +299,7 @@ def _find_optional(score_dir: Path, key: str, given) -> Path | None:
     """`given` if set, else the `MapsFolder` file `key` next to the predictions or in the run folder's maps/ (where
     06_visualize writes it)."""
     if given: return Path(given) if Path(given).is_file() else None
-    for maps in (MapsFolder(score_dir), MapsFolder(score_dir / "maps"), MapsFolder(score_dir.parent / "maps")):
+    for maps in (MapsFolder(score_dir), RunFolder(score_dir).maps, RunFolder(score_dir.parent).maps):
         if getattr(maps, key).is_file(): return getattr(maps, key)
     return None
 
