@@ -15,6 +15,7 @@ import yaml
 
 from .pipeline import RunInterrupted, load_params, run_pipeline, validate_params
 from .region_cli import add_region_verbs
+from .run_folder import RunFolder
 
 # %% auto #0
 __all__ = ['parse_overrides', 'notebook_to_markdown', 'write_readme', 'build_parser', 'main']
@@ -54,16 +55,17 @@ def write_readme(nbs_dir: str | Path = "nbs", dest: str | Path = "README.md") ->
 # %% ../nbs/11_cli.ipynb #c010
 def _summary(run_dir: Path) -> str:
     lines = [f"Results in {run_dir}"]
-    m = run_dir / "metrics.json"
+    run = RunFolder(run_dir)
+    m = run.metrics
     if m.exists():
         metrics = json.loads(m.read_text())
         lines.append(f"  test accuracy: {metrics['accuracy']:.4f} (macro F1 {metrics['macro_f1']:.4f}, "
                      f"{metrics['n_test']} test images, {metrics['pretrained_model_type']} + {metrics['classifier']})")
         lines.append(f"  model:         {metrics['model_path']}")
-    for label, rel in [("predictions", "predictions/predictions.csv"), ("map", "map.html"), ("year maps", "maps/map.html"),
-                       ("change map", "maps/change.html"), ("class area", "maps/class_area.csv"),
-                       ("confusion", "plots/confusion_matrix.png"), ("notebooks", "notebooks/")]:
-        if (run_dir / rel).exists(): lines.append(f"  {label + ':':<14} {run_dir / rel}")
+    for label, path in [("predictions", run.predictions.csv), ("map", run.folium_map), ("year maps", run.maps.map),
+                        ("change map", run.maps.change), ("class area", run.maps.class_area),
+                        ("confusion", run.plots / "confusion_matrix.png"), ("notebooks", run.notebooks)]:
+        if path.exists(): lines.append(f"  {label + ':':<14} {path}")
     return "\n".join(lines)
 
 # %% ../nbs/11_cli.ipynb #c011

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .setup import write_atomic
+from .run_folder import RunFolder, write_atomic
 
 # %% auto #0
 __all__ = ['RUN_COLUMNS', 'HISTORY_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy',
@@ -24,14 +24,15 @@ RUN_COLUMNS = ["run_id", "accuracy", "macro_f1", "pretrained_model_type", "class
 def load_runs(outputs_dir: str | Path) -> pd.DataFrame:
     "One row per training run under `outputs_dir/runs/` whose model still exists, with its parameters and metrics."
     rows = []
-    for m in sorted(Path(outputs_dir).glob("runs/*/metrics.json")):
-        try: metrics = json.loads(m.read_text())
+    for run in map(RunFolder, sorted(Path(outputs_dir).glob("runs/*"))):
+        if not run.metrics.is_file(): continue   # a run that trained nothing (yet) is not a candidate
+        try: metrics = json.loads(run.metrics.read_text())
         except ValueError: continue    # a run writing it right now
         if not Path(str(metrics.get("model_path"))).exists():
-            print(f"left out {m.parent.name}: its model {metrics.get('model_path')} no longer exists"); continue
-        params = yaml.safe_load((m.parent / "params.yaml").read_text()) if (m.parent / "params.yaml").exists() else {}
+            print(f"left out {run.root.name}: its model {metrics.get('model_path')} no longer exists"); continue
+        params = yaml.safe_load(run.params.read_text()) if run.params.exists() else {}
         rows.append({**{k: params.get(k) for k in ("sample_frac", "run_name")},
-                     **{k: metrics.get(k) for k in RUN_COLUMNS if k in metrics}, "run_id": m.parent.name,
+                     **{k: metrics.get(k) for k in RUN_COLUMNS if k in metrics}, "run_id": run.root.name,
                      "classes": ",".join(metrics.get("labels", []))})
     return pd.DataFrame(rows, columns=RUN_COLUMNS + ["run_name", "classes"])
 

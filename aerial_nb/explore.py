@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from .run_folder import RunFolder
+
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'SPLITS', 'DATA_HELP', 'make_fixture_images', 'find_images', 'inspect_image', 'validate_images',
            'sample_per_class', 'stratified_split', 'explore_step']
@@ -156,14 +158,15 @@ def explore_step(images_dir: str | Path, run_dir: str | Path, sample_frac: float
     if on_bad_image not in ("error", "skip"):
         raise ValueError(f"on_bad_image must be 'error' or 'skip', got {on_bad_image!r}.")
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(run_dir)
     checked = validate_images(find_images(images_dir))
     bad = checked[checked.error.notna()]
     if len(bad):
-        bad[["path", "label", "error"]].to_csv(run_dir / "bad_images.csv", index=False)
+        bad[["path", "label", "error"]].to_csv(run.bad_images, index=False)
         if on_bad_image == "error":
             listing = "\n".join(f"  {r.path}: {r.error}" for r in bad.head(20).itertuples())
             raise ValueError(f"{len(bad)} file(s) in {images_dir} are not usable images (all listed in "
-                             f"{run_dir / 'bad_images.csv'}):\n{listing}\nFix or remove them, or run with "
+                             f"{run.bad_images}):\n{listing}\nFix or remove them, or run with "
                              f"on_bad_image: skip to leave them out.")
     good = checked[checked.error.isna()].drop(columns="error")
     if good["label"].nunique() < 2:
@@ -171,7 +174,7 @@ def explore_step(images_dir: str | Path, run_dir: str | Path, sample_frac: float
                          f"least 2 class folders (<images_dir>/<class>/<image>). If the classes are one level deeper "
                          f"(e.g. UC Merced's Images/ folder), point images_dir there.")
     manifest = stratified_split(sample_per_class(good, sample_frac, seed), test_frac, seed)
-    manifest.to_parquet(run_dir / "manifest.parquet", index=False)
+    manifest.to_parquet(run.manifest, index=False)
     counts = manifest.groupby(["label", "split"]).size().unstack(fill_value=0)
-    counts.to_csv(run_dir / "class_counts.csv")
+    counts.to_csv(run.class_counts)
     return manifest

@@ -11,14 +11,14 @@ import os
 import re
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 from filelock import FileLock
 import pandas as pd
 
-from .setup import Settings, load_settings, write_atomic
+from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
+from .setup import Settings, load_settings
 
 # %% auto #0
 __all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'FEATURIZER_BACKENDS', 'DECODERS',
@@ -331,26 +331,22 @@ def _cached_or_featurize(spark, manifest, model, settings, key, namespace, root,
         _drop_damaged(cache, why); damaged.append(f"{key}: {why}")
     elif cache.exists(): shutil.rmtree(cache, ignore_errors=True)   # an incomplete leftover without meta.json
     # Under the namespace's lock no one else writes it: its temporary folders are leftovers of a killed run.
-    for old in root.glob(f".tmp-{namespace}-*"): shutil.rmtree(old, ignore_errors=True)
+    for old in leftovers(root, tag=namespace): remove(old)
     found, bad = cached_image_features(root, namespace)
     damaged += bad
-    tmp = root / f".tmp-{namespace}-{key}-{uuid.uuid4().hex[:8]}"
-    try:
+    # A failed or interrupted job leaves no half-written features; "keep": a parallel run that cached it first wins.
+    with atomic(cache, if_exists="keep", tag=namespace) as tmp:
         hits, misses = _assemble_features(spark, manifest, model, settings, backend, tta, found, str(tmp / "features.parquet"))
         # Only the paths come back to the driver, never the images or the vectors.
         got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)   # a failed or interrupted job leaves no half-written features
-        raise
-    missing = sorted(set(manifest["path"]) - got)
-    info = {"key": key, "namespace": namespace, "format": FEATURES_FORMAT, "n_images": len(manifest), "n_features": len(got),
-            "missing": missing, "cache_hits": hits, "cache_misses": misses,
-            "backend": backend, "tta": tta, "model": model["name"], "onnx_sha256": model["onnx_sha256"], "feature_dim": model["feature_dim"],
-            "seconds": round(time.time() - t0, 2), "images_per_second": round(misses / max(time.time() - t0, 1e-9), 2),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    write_atomic(tmp / "meta.json", json.dumps(info, indent=2))   # written last: an entry without it is never read
-    try: os.rename(tmp, cache)
-    except OSError: shutil.rmtree(tmp, ignore_errors=True)   # a parallel run cached the same key first
+        missing = sorted(set(manifest["path"]) - got)
+        info = {"key": key, "namespace": namespace, "format": FEATURES_FORMAT, "n_images": len(manifest),
+                "n_features": len(got), "missing": missing, "cache_hits": hits, "cache_misses": misses,
+                "backend": backend, "tta": tta, "model": model["name"], "onnx_sha256": model["onnx_sha256"],
+                "feature_dim": model["feature_dim"], "seconds": round(time.time() - t0, 2),
+                "images_per_second": round(misses / max(time.time() - t0, 1e-9), 2),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        write_atomic(tmp / "meta.json", json.dumps(info, indent=2))   # written last: an entry without it is never read
     info["cached"] = misses == 0   # nothing computed: every image came from the cache (copied into this set's entry)
     if damaged: info["rebuilt"] = "; ".join(damaged)
     return info
@@ -375,13 +371,13 @@ def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Setting
     if info["missing"]:
         if run_dir:
             pd.DataFrame({"path": info["missing"], "error": f"the featurizer could not decode it ({DECODERS[backend]})"}) \
-              .to_csv(Path(run_dir) / "featurize_failures.csv", index=False)
+              .to_csv(RunFolder(run_dir).featurize_failures, index=False)
         if on_bad_image == "error":
             shown = "\n".join(f"  {p}" for p in info["missing"][:20])
             raise ValueError(f"{len(info['missing'])} of {info['n_images']} images could not be featurized: "
                              f"{DECODERS[backend]} could not decode them:\n{shown}\nConvert them to PNG or JPEG (8-bit RGB), "
                              f"remove them, or run with on_bad_image: skip to leave them out.")
-    if run_dir: write_atomic(Path(run_dir) / "features.json", json.dumps(info, indent=2))
+    if run_dir: write_atomic(RunFolder(run_dir).features, json.dumps(info, indent=2))
     return info
 
 # %% ../nbs/02_featurize.ipynb #c030

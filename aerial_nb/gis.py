@@ -15,17 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .setup import write_atomic
+from .run_folder import MapsFolder, RunFolder, ScoreFolder, atomic, tiles_csv, write_atomic
 
 # %% auto #0
-__all__ = ['GIS_DIR', 'CLASS_NODATA', 'PROB_NODATA', 'GIS_NEED', 'CLASSIFICATION_EXT', 'class_labels', 'acquisition_key',
-           'tile_boxes', 'tile_stride', 'grid_for', 'rasterize_nearest', 'write_cog', 'qml_style', 'tile_layer',
-           'write_geoparquet', 'write_geopackage', 'stac_classes', 'write_stac', 'stac_validator', 'validate_stac',
-           'write_gis_outputs', 'rasters_from_stac', 'expand_raster_args', 'tile_inputs', 'vsiaz_path',
-           'blob_gdal_options', 'open_blob_raster', 'blob_rasters']
+__all__ = ['CLASS_NODATA', 'PROB_NODATA', 'GIS_NEED', 'CLASSIFICATION_EXT', 'class_labels', 'acquisition_key', 'tile_boxes',
+           'tile_stride', 'grid_for', 'rasterize_nearest', 'write_cog', 'qml_style', 'tile_layer', 'write_geoparquet',
+           'write_geopackage', 'stac_classes', 'write_stac', 'stac_validator', 'validate_stac', 'write_gis_outputs',
+           'rasters_from_stac', 'expand_raster_args', 'tile_inputs', 'vsiaz_path', 'blob_gdal_options',
+           'open_blob_raster', 'blob_rasters']
 
 # %% ../nbs/05b_gis.ipynb #c006
-GIS_DIR = "gis"
 CLASS_NODATA = 255   # uint8 class rasters: 255 = no tile scored there; change rasters store 1 + class: at most 254 classes
 PROB_NODATA = 255    # uint8 probability rasters: percent 0..100, 255 = nothing scored
 
@@ -147,9 +146,7 @@ def write_cog(path: Path, arr: np.ndarray, grid: dict, crs: str, nodata: int, de
     from affine import Affine
     profile = dict(driver="GTiff", width=grid["width"], height=grid["height"], count=1, dtype=arr.dtype.name, crs=crs,
                    transform=Affine(grid["rx"], 0, grid["x0"], 0, -grid["ry"], grid["y1"]), nodata=nodata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic(path) as tmp:
         with MemoryFile() as mem:
             with mem.open(**profile) as ds:
                 ds.write(arr, 1)
@@ -160,9 +157,6 @@ def write_cog(path: Path, arr: np.ndarray, grid: dict, crs: str, nodata: int, de
             with mem.open() as ds:
                 # Class rasters are categories: their overviews must pick a class, never average two.
                 rio_copy(ds, str(tmp), driver="COG", compress="DEFLATE", blocksize=512, overview_resampling="NEAREST")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
     return path
 
 def qml_style(labels: list[str], colors: dict[str, str], values: list[int] | None = None) -> str:
@@ -188,27 +182,19 @@ def tile_layer(preds: pd.DataFrame, boxes: pd.DataFrame, crs: str):
     geom = shapely.box(boxes.x0.to_numpy(), boxes.y0.to_numpy(), boxes.x1.to_numpy(), boxes.y1.to_numpy())
     return gpd.GeoDataFrame(preds.reset_index(drop=True), geometry=geom, crs=crs)
 
-def _write_via_tmp(path: Path, write) -> Path:
-    "`write(tmp)` then rename onto `path`: readers see the old file or the whole new one."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp); os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
-
 def write_geoparquet(gdf, path: Path) -> Path:
     "GeoParquet 1.x (WKB geometry, CRS as PROJJSON in the `geo` metadata), zstd-compressed."
-    return _write_via_tmp(path, lambda p: gdf.to_parquet(p, compression="zstd", index=False))
+    with atomic(path) as tmp: gdf.to_parquet(tmp, compression="zstd", index=False)
+    return path
 
 def write_geopackage(layers: dict, path: Path) -> Path:
     "One GeoPackage with a layer per name of `layers` (each its own CRS), written with pyogrio."
-    def write(p):
+    with atomic(path) as tmp:
         for i, (name, gdf) in enumerate(layers.items()):
             # GeoPackage 1.2: what GDAL 3.6 (Debian 12), QGIS and ArcGIS all read without a warning.
-            gdf.to_file(p, layer=name, driver="GPKG", engine="pyogrio", append=i > 0, dataset_options={"VERSION": "1.2"})
-    return _write_via_tmp(path, write)
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", append=i > 0,
+                        dataset_options={"VERSION": "1.2"})
+    return path
 
 # %% ../nbs/05b_gis.ipynb #c018
 CLASSIFICATION_EXT = "https://stac-extensions.github.io/classification/v1.1.0/schema.json"
@@ -309,11 +295,12 @@ def validate_stac(collection_json: Path) -> dict:
     return out
 
 # %% ../nbs/05b_gis.ipynb #c020
-def _find_optional(score_dir: Path, name: str, given) -> Path | None:
-    "`given` if set, else `name` next to the predictions or in the run folder's maps/ (where 06_visualize writes it)."
+def _find_optional(score_dir: Path, key: str, given) -> Path | None:
+    """`given` if set, else the `MapsFolder` file `key` next to the predictions or in the run folder's maps/ (where
+    06_visualize writes it)."""
     if given: return Path(given) if Path(given).is_file() else None
-    for p in (score_dir / name, score_dir / "maps" / name, score_dir.parent / "maps" / name):
-        if p.is_file(): return p
+    for maps in (MapsFolder(score_dir), RunFolder(score_dir).maps, RunFolder(score_dir.parent).maps):
+        if getattr(maps, key).is_file(): return getattr(maps, key)
     return None
 
 def _size(path: Path) -> int: return Path(path).stat().st_size
@@ -323,8 +310,8 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
     "From a finished scoring folder (`predictions.parquet`): tile layers, a class COG per acquisition, change COGs and STAC, under `score_dir/gis`."
     from aerial_nb.visualize import class_colors
     score_dir = Path(score_dir)
-    gis = Path(out_dir) if out_dir else score_dir / GIS_DIR
-    pq = score_dir / "predictions.parquet"
+    gis = Path(out_dir) if out_dir else ScoreFolder(score_dir).gis
+    pq = ScoreFolder(score_dir).parquet
     if not pq.is_file():
         raise FileNotFoundError(f"{pq}: no predictions to turn into GIS layers; score the tile set first "
                                 f"(aerial-nb score TILES --out {score_dir}).")
@@ -415,8 +402,8 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
     summary["seconds"].update(vector_layers=round(t_vec, 3), cogs=round(t_cog, 3))
     t = time.time()
     shared = {k.replace(".", "_"): v for k, v in files.items() if k.startswith("tiles")}
-    for key, name, given in (("map", "map.html", map_html), ("qa", "qa.json", qa_json)):
-        found = _find_optional(score_dir, name, given)
+    for key, given in (("map", map_html), ("qa", qa_json)):
+        found = _find_optional(score_dir, key, given)
         if found: shared[key] = found
     coll = write_stac(gis, preds, acquisitions, labels, colors, shared, run)
     summary["stac_validated"] = {str(Path(k).relative_to(gis)): len(v) for k, v in validate_stac(coll).items()}
@@ -424,7 +411,8 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
     files["stac/collection.json"] = coll
     summary["acquisitions"] = [{k: (str(v) if isinstance(v, Path) else v) for k, v in a.items()} for a in acquisitions]
     summary["files"] = {k: {"path": str(v), "bytes": _size(v)} for k, v in files.items()}
-    summary["csv_bytes"] = _size(score_dir / "predictions.csv") if (score_dir / "predictions.csv").is_file() else None
+    csv = ScoreFolder(score_dir).csv
+    summary["csv_bytes"] = _size(csv) if csv.is_file() else None
     summary["seconds"]["total"] = round(time.time() - t0, 3)
     write_atomic(gis / "gis.json", json.dumps(summary, indent=2, default=str))
     log(f"GIS outputs in {gis}: {len(layers)} tile layer(s) (GeoParquet, GeoPackage), {len(acquisitions)} class COG(s), "
@@ -485,7 +473,7 @@ def tile_inputs(args, out_dir: str | Path, *tile_args, **tile_kwargs) -> pd.Data
     todo = df["acq_date"].isna() & fill.notna()
     if todo.any():
         df.loc[todo, "acq_date"] = fill[todo]
-        write_atomic(Path(out_dir) / "tiles.csv", df.to_csv(index=False))
+        write_atomic(tiles_csv(out_dir), df.to_csv(index=False))
     return df
 
 # %% ../nbs/05b_gis.ipynb #c028

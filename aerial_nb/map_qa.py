@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .run_folder import MapsFolder, write_atomic
 from .tiles import _open_checked, _summed_area, raster_name
 
 # %% auto #0
@@ -172,12 +173,12 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets
                   "water_area_correlation": None if corr is None else round(corr, 4),
                   "n_tiles": int(len(t)), "n_conflicts": int((t["qa_conflict"] != "").sum()) if len(t) else 0}
         if not len(t): report["why"] = "no raster with a near-infrared band: no spectral QA"
-        t[["filename", "year", "pred_label", "water_frac", "bare_frac", "veg_frac", "qa_conflict"]].to_csv(out_dir / "qa_tiles.csv", index=False)
+        t[["filename", "year", "pred_label", "water_frac", "bare_frac", "veg_frac", "qa_conflict"]].to_csv(
+            MapsFolder(out_dir).qa_tiles, index=False)
     report["check_sets"] = {name: {k: c["all"][k] for k in ("n", "accuracy", "per_class")}
                             for name, c in (check_sets or {}).items()}
     report["verdict"] = map_verdict(report, check_sets)
-    from aerial_nb.setup import write_atomic
-    write_atomic(out_dir / "qa.json", json.dumps(report, indent=2, default=str))
+    write_atomic(MapsFolder(out_dir).qa, json.dumps(report, indent=2, default=str))
     return report
 
 # %% ../nbs/06b_map_qa.ipynb #c020

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Callable
 
+from .run_folder import atomic
+
 # %% auto #0
 __all__ = ['ONNX_OPSET', 'IMAGE_TENSOR', 'FEATURE_TENSOR', 'LOGITS_TENSOR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ZOO', 'ModelSpec',
            'model_spec', 'WeightsNotFoundError', 'weights_env_var', 'torchvision_cache_file', 'resolve_weights',
@@ -231,13 +233,11 @@ def _export(net, spec: ModelSpec, path: Path, output: str) -> None:
     "Export `net` to `path` (atomically) with a dynamic batch axis at `ONNX_OPSET`, and check it."
     import torch, onnx
     x = torch.zeros(2, 3, spec.input_size, spec.input_size)
-    tmp = path.parent / f".{path.stem}.{os.getpid()}.onnx"
-    with torch.no_grad():
+    with atomic(path) as tmp, torch.no_grad():   # readers never see a half-written model
         torch.onnx.export(net, x, str(tmp), input_names=[IMAGE_TENSOR], output_names=[output],
                           dynamic_axes={IMAGE_TENSOR: {0: "N"}, output: {0: "N"}},
                           opset_version=ONNX_OPSET, dynamo=False)
-    onnx.checker.check_model(str(tmp))   # by path: works for models over 2 GB too
-    os.replace(tmp, path)                # readers never see a half-written model
+        onnx.checker.check_model(str(tmp))   # by path: works for models over 2 GB too
 
 def _weights_meta(spec, weights_path, pretrained):
     if not pretrained:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from .run_folder import MapsFolder
 from .visualize import class_colors
 
 # %% auto #0
@@ -339,13 +340,14 @@ def region_maps(preds: pd.DataFrame, out_dir, year_from: str | None = None, year
     """map.html, change.html (first → last year unless told; both with `verdict` under the title), class_area.csv
     and class_area.png for scored tiles, in `out_dir`."""
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    maps = MapsFolder(out_dir)
     years = sorted(tile_year(preds).unique())
-    out = {"map": offline_map(preds, out_dir / "map.html", thumbnails=thumbnails, overlay_px=overlay_px, qa=qa,
+    out = {"map": offline_map(preds, maps.map, thumbnails=thumbnails, overlay_px=overlay_px, qa=qa,
                               verdict=verdict)}
     area = class_area_by_year(preds, qa=qa)
-    area.to_csv(out_dir / "class_area.csv"); out["class_area"] = out_dir / "class_area.csv"
-    out["class_area_chart"] = plot_class_area(area.copy(), out_dir / "class_area.png")
+    area.to_csv(maps.class_area); out["class_area"] = maps.class_area
+    out["class_area_chart"] = plot_class_area(area.copy(), maps.class_area_chart)
     if len(years) >= 2:
-        out["change"] = change_map(preds, year_from or years[0], year_to or years[-1], out_dir / "change.html",
+        out["change"] = change_map(preds, year_from or years[0], year_to or years[-1], maps.change,
                                    overlay_px=overlay_px, qa=qa, verdict=verdict)
     return out

@@ -23,7 +23,8 @@ from types import SimpleNamespace
 
 import yaml
 
-from .setup import Settings, load_settings, write_atomic
+from .run_folder import RunFolder, model_meta, write_atomic
+from .setup import Settings, load_settings
 
 # %% auto #0
 __all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'validate_params', 'load_params', 'resolve_inputs',
@@ -247,17 +248,18 @@ def check_steps(steps: list[str] | None) -> list[str]:
     if unknown: raise ValueError(f"Unknown step(s) {unknown}: choose from {', '.join(STEPS)}.")
     return [s for s in STEPS if s in steps]
 
-# What a step reads from the run folder, and the step that writes it.
-STEP_NEEDS = {"02_featurize": {"manifest.parquet": "01_explore"},
-              "03_train": {"manifest.parquet": "01_explore", "features.json": "02_featurize"},
-              "06_visualize": {"metrics.json": "03_train"}}
+# What a step reads from the run folder (a `RunFolder` file), and the step that writes it.
+STEP_NEEDS = {"02_featurize": {"manifest": "01_explore"},
+              "03_train": {"manifest": "01_explore", "features": "02_featurize"},
+              "06_visualize": {"metrics": "03_train"}}
 
 def check_prerequisites(steps: list[str], run_dir: Path) -> None:
     "An error naming the steps to add when a step needs a file that no earlier step writes now or wrote before in `run_dir`."
     missing = {}
     for s in steps:
         for f, producer in STEP_NEEDS.get(s, {}).items():
-            if producer not in steps and not (Path(run_dir) / f).exists(): missing.setdefault(producer, []).append(f"{s} reads {f}")
+            f = getattr(RunFolder(run_dir), f)
+            if producer not in steps and not f.exists(): missing.setdefault(producer, []).append(f"{s} reads {f.name}")
     if missing:
         add = [s for s in STEPS if s in missing or s in steps]
         raise ValueError(f"--steps {','.join(steps)} lacks what it reads from earlier steps ("
@@ -292,19 +294,18 @@ def _write_status(run_dir: Path, **status):
     """status.json of a run. While a run runs it holds a reserve file (64 KiB): when the disk is full, the reserve is given
     up so that the failed status can still be written."""
     if len(str(status.get("error", ""))) > 2500: status = {**status, "error": str(status["error"])[:2500] + " ..."}
-    # .tmp: publishing to blob storage skips it
-    text, reserve = json.dumps(status, indent=2, default=str), run_dir / ".disk-reserve.tmp"
-    try: write_atomic(run_dir / "status.json", text)
+    text, reserve = json.dumps(status, indent=2, default=str), RunFolder(run_dir).disk_reserve
+    try: write_atomic(RunFolder(run_dir).status, text)
     except OSError:
         if not reserve.exists(): raise
-        reserve.unlink(); write_atomic(run_dir / "status.json", text)
+        reserve.unlink(); write_atomic(RunFolder(run_dir).status, text)
     if status.get("status") in ("finished", "failed"): reserve.unlink(missing_ok=True)
     elif not reserve.exists():
         try: reserve.write_bytes(bytes(RESERVE_BYTES))
         except OSError: reserve.unlink(missing_ok=True)   # no room even for it: the status above is what there is
 
 def _read_status(run_dir: Path) -> dict:
-    try: return json.loads((run_dir / "status.json").read_text())
+    try: return json.loads(RunFolder(run_dir).status.read_text())
     except (OSError, ValueError): return {}
 
 class RunInterrupted(KeyboardInterrupt):
@@ -383,11 +384,11 @@ def _track(run_dir: Path, settings: Settings, log=print) -> None:
 # %% ../nbs/10_pipeline.ipynb #c016
 def _run_exists(run_dir: Path) -> bool:
     # A folder that a sweep prepared for its point (point.yaml, logs/) is not a run until the pipeline writes its status.
-    return (run_dir / "status.json").exists() or (run_dir / "params.yaml").exists()
+    return RunFolder(run_dir).status.exists() or RunFolder(run_dir).params.exists()
 
 def _model_of_run(models_dir: Path, name: str, run_id: str) -> bool:
     "Whether model `name` was saved by run `run_id` (so resuming or replacing that run may overwrite it)."
-    try: return bool(name) and json.loads((models_dir / name / "aerial_nb.json").read_text()).get("run_id") == run_id
+    try: return bool(name) and json.loads(model_meta(models_dir / name).read_text()).get("run_id") == run_id
     except (OSError, ValueError): return False
 
 def _alive(pid) -> bool:
@@ -397,7 +398,7 @@ def _alive(pid) -> bool:
 def _resume_plan(run_dir: Path, prior: dict, params: dict, steps: list[str] | None) -> tuple[list[str], dict, list[str]]:
     "The steps left to run in an existing run, its parameters and its requested steps; an error when the parameters differ."
     run_id = run_dir.name
-    try: old = yaml.safe_load((run_dir / "resolved_params.yaml").read_text()) or {}
+    try: old = yaml.safe_load(RunFolder(run_dir).resolved_params.read_text()) or {}
     except (OSError, yaml.YAMLError): old = None
     if not isinstance(old, dict):
         raise ValueError(f"--resume: run {run_id} has no readable resolved_params.yaml, so nothing says what it ran with: "
@@ -408,14 +409,15 @@ def _resume_plan(run_dir: Path, prior: dict, params: dict, steps: list[str] | No
     if diff:
         shown = "; ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in diff[:6])
         raise ValueError(f"--resume: run {run_id} ran with other parameters ({shown}): resume it with the parameters it "
-                         f"ran with ({run_dir / 'params.yaml'}), or start another run (a new --run-id, or --replace).")
+                         f"ran with ({RunFolder(run_dir).params}), or start another run (a new --run-id, or "
+                         f"--replace).")
     wanted = check_steps(steps) if steps else prior.get("steps") or list(STEPS)
     requested = [s for s in STEPS if s in wanted or s in (prior.get("steps") or [])]
     return [s for s in wanted if s not in (prior.get("timings") or {})], new, requested
 
 def _remove_run(run_dir: Path, models_dir: Path, log=print) -> None:
     "Delete a run's folder, and the model it saved (only that one: a model named by hand by another run stays)."
-    try: name = (yaml.safe_load((run_dir / "resolved_params.yaml").read_text()) or {}).get("output_model_name", "")
+    try: name = (yaml.safe_load(RunFolder(run_dir).resolved_params.read_text()) or {}).get("output_model_name", "")
     except (OSError, yaml.YAMLError, AttributeError): name = ""
     own_model = _model_of_run(models_dir, name, run_dir.name)
     if own_model: shutil.rmtree(models_dir / name)
@@ -477,10 +479,11 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
         try: run_dir.mkdir(parents=True)
         except FileExistsError:
             raise FileExistsError(f"Run {run_id} was started by another process just now: use another --run-id.") from None
-    for sub in ("notebooks", "logs"): (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    run = RunFolder(run_dir)
+    for sub in (run.notebooks, run.logs): sub.mkdir(parents=True, exist_ok=True)
     # The parameters as given (re-runnable as they are), and as resolved for this run.
-    (run_dir / "params.yaml").write_text(yaml.safe_dump(given, sort_keys=False))
-    (run_dir / "resolved_params.yaml").write_text(yaml.safe_dump({**params, "run_id": run_id}, sort_keys=False))
+    run.params.write_text(yaml.safe_dump(given, sort_keys=False))
+    run.resolved_params.write_text(yaml.safe_dump({**params, "run_id": run_id}, sort_keys=False))
     nbs = notebooks_dir(settings)
     values = {**params, **values_extra, "run_dir": str(run_dir), "run_id": run_id, "settings_path": str(settings.source or "")}
     # The kernel must be this interpreter, with this environment's packages.

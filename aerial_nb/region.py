@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -17,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .radiometry import match_tile, raster_histogram, raster_luts
+from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
 from .scale import check_tile_set, model_scale
-from .setup import Settings, write_atomic
+from .setup import Settings
 from .tiles import _open_checked, parse_bands, read_tile_set
 
 # %% auto #0
@@ -171,7 +170,7 @@ def tiles_fingerprint(tiles: pd.DataFrame) -> str:
 
 def plan_job(out_dir: Path, tiles: pd.DataFrame, meta: dict, model_dir: Path, chunk_size: int, run_id: str) -> dict:
     "The job in `out_dir`: read back when it is the same job (resume), written when new; a different job there is an error."
-    job_f = out_dir / "job.json"
+    job_f = ScoreFolder(out_dir).job
     want = {"tiles_sha256": tiles_fingerprint(tiles), "n_tiles": len(tiles), "model_path": str(model_dir),
             "model_name": meta["model_name"], "onnx_sha256": meta["onnx_sha256"], "labels": list(meta["labels"])}
     if job_f.exists():
@@ -191,27 +190,22 @@ def plan_job(out_dir: Path, tiles: pd.DataFrame, meta: dict, model_dir: Path, ch
 
 def committed_chunks(out_dir: Path) -> set[int]:
     "Numbers of the chunks whose commit (the rename to parts/chunk-NNNNN) happened."
-    return {int(p.name.split("-")[1]) for p in (out_dir / "parts").glob("chunk-*") if p.is_dir()}
+    return {int(p.name.split("-")[1]) for p in ScoreFolder(out_dir).parts.glob("chunk-*") if p.is_dir()}
 
 # %% ../nbs/05a_region.ipynb #c014
 def _commit_chunk(spark, pred, out_dir: Path, k: int, expected: pd.Series) -> None:
     "Write chunk `k` to a temporary folder, check it holds exactly the `expected` file names, then rename it into place."
-    parts = out_dir / "parts"; parts.mkdir(parents=True, exist_ok=True)
-    tmp = parts / f".tmp-chunk-{k:05d}-{uuid.uuid4().hex[:8]}"
-    try:
+    with atomic(ScoreFolder(out_dir).chunk(k)) as tmp:   # the commit is the rename at the end of the block
         pred.write.parquet(str(tmp))
         got = pd.read_parquet(tmp, columns=["filename"])["filename"]
         if len(got) != len(expected) or set(got) != set(expected):
             raise RuntimeError(f"chunk {k} of {out_dir}: wrote {len(got)} rows ({got.nunique()} tiles) for "
                                f"{len(expected)} tiles; nothing was committed, run the same command again.")
-        os.rename(tmp, parts / f"chunk-{k:05d}")   # the commit
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
 def _clean_uncommitted(out_dir: Path) -> int:
     "Delete what an interrupted attempt left half-written; return how many leftovers were removed."
-    left = [p for p in (out_dir / "parts").glob(".tmp-*")] + [p for p in out_dir.glob(".tmp-*")]
-    for p in left: shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    left = leftovers(ScoreFolder(out_dir).parts) + leftovers(out_dir)
+    for p in left: remove(p)
     return len(left)
 
 # %% ../nbs/05a_region.ipynb #c015
@@ -219,26 +213,25 @@ def assemble_predictions(out_dir: Path, job: dict) -> int:
     "Concatenate the committed chunks, in order, into predictions.parquet and predictions.csv (atomically); return the row count."
     import pyarrow as pa
     import pyarrow.parquet as pq
-    tmp_pq, tmp_csv = out_dir / f".tmp-predictions-{uuid.uuid4().hex[:8]}.parquet", out_dir / f".tmp-predictions-{uuid.uuid4().hex[:8]}.csv"
+    out = ScoreFolder(out_dir)
     writer, n, seen = None, 0, set()
-    try:
-        for k in range(job["n_chunks"]):
-            t = pq.read_table(out_dir / "parts" / f"chunk-{k:05d}").to_pandas().sort_values("filename")
-            dup = seen.intersection(t.filename)
-            if dup: raise RuntimeError(f"{out_dir}: tile(s) {sorted(dup)[:5]} are in more than one chunk")
-            seen.update(t.filename)
-            table = pa.Table.from_pandas(t, preserve_index=False)
-            writer = writer or pq.ParquetWriter(tmp_pq, table.schema)
-            writer.write_table(table)
-            t.to_csv(tmp_csv, mode="a", header=(k == 0), index=False)
-            n += len(t)
-        if writer: writer.close(); writer = None
+    # The Parquet file is renamed into place first, then the CSV; a failure before leaves both as they were.
+    with atomic(out.csv) as tmp_csv, atomic(out.parquet) as tmp_pq:
+        try:
+            for k in range(job["n_chunks"]):
+                t = pq.read_table(out.chunk(k)).to_pandas().sort_values("filename")
+                dup = seen.intersection(t.filename)
+                if dup: raise RuntimeError(f"{out_dir}: tile(s) {sorted(dup)[:5]} are in more than one chunk")
+                seen.update(t.filename)
+                table = pa.Table.from_pandas(t, preserve_index=False)
+                writer = writer or pq.ParquetWriter(tmp_pq, table.schema)
+                writer.write_table(table)
+                t.to_csv(tmp_csv, mode="a", header=(k == 0), index=False)
+                n += len(t)
+        finally:
+            if writer: writer.close()
         if n != job["n_tiles"]:
             raise RuntimeError(f"{out_dir}: {n} predictions for {job['n_tiles']} tiles; run the same command again.")
-        os.replace(tmp_pq, out_dir / "predictions.parquet"); os.replace(tmp_csv, out_dir / "predictions.csv")
-    finally:
-        if writer: writer.close()
-        for f in (tmp_pq, tmp_csv): f.unlink(missing_ok=True)
     return n
 
 # %% ../nbs/05a_region.ipynb #c016
@@ -294,5 +287,5 @@ def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: 
             "seconds_total": round(time.time() - t0, 2), "tiles_per_second": round(scored / max(score_s, 1e-9), 2),
             "model_name": meta["model_name"], "model_path": str(model_dir), "run_id": job["run_id"],
             "classifier_in": "python_workers" if head else "jvm"}
-    write_atomic(out_dir / "score.json", json.dumps(info, indent=2))
+    write_atomic(ScoreFolder(out_dir).score, json.dumps(info, indent=2))
     return info

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from .run_folder import ScoreFolder, model_meta, tiles_csv, write_atomic
+
 # %% auto #0
 __all__ = ['RssSampler', 'tile_command', 'score_command', 'add_region_verbs']
 
@@ -59,7 +61,7 @@ def tile_command(a) -> int:
         from aerial_nb.scale import model_scale, tiling_for
         from aerial_nb.setup import load_settings
         model_dir = _resolve_model_arg(load_settings(), a.model)
-        t = tiling_for(model_scale(json.loads((model_dir / "aerial_nb.json").read_text()), model_dir),
+        t = tiling_for(model_scale(json.loads(model_meta(model_dir).read_text()), model_dir),
                        a.stride_m or 0, a.footprint_m or 0)
         a.footprint_m, a.stride_m, a.tile_px = t["footprint_m"], t["stride_m"], t["tile_px"]
     a.footprint_m = 224.0 if a.footprint_m is None else a.footprint_m
@@ -94,13 +96,13 @@ def score_command(a) -> int:
     settings = load_settings(a.settings)
     tiles = read_tile_set(a.tiles, need_images=a.from_images)   # before Spark starts: a bad tile set fails in a second
     if not len(tiles):
-        raise ValueError(f"{Path(a.tiles) / 'tiles.csv'} lists no tiles (every window may have been skipped as nodata): tile "
+        raise ValueError(f"{tiles_csv(a.tiles)} lists no tiles (every window may have been skipped as nodata): tile "
                          f"again with a larger --max-nodata-frac, or from rasters that cover data.")
     model_dir = _resolve_model_arg(settings, a.model)
-    if not (model_dir / "aerial_nb.json").is_file():
+    if not model_meta(model_dir).is_file():
         raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with a "
                                 f"folder or name under outputs/models, trained by `aerial-nb run`.")
-    meta = json.loads((model_dir / "aerial_nb.json").read_text())
+    meta = json.loads(model_meta(model_dir).read_text())
     from aerial_nb.label_map import check_label_map
     from aerial_nb.scale import check_tile_set, model_scale
     check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping
@@ -115,9 +117,8 @@ def score_command(a) -> int:
         spark.stop()
     info.update(seconds_spark_start=round(start_s, 2), seconds_end_to_end=round(time.time() - t0, 2), **mem.report())
     info["tiles_per_second_end_to_end"] = round(info["tiles_scored_now"] / max(info["seconds_end_to_end"], 1e-9), 2)
-    from aerial_nb.setup import write_atomic
-    write_atomic(Path(a.out) / "score.json", json.dumps(info, indent=2))
-    print(f"{info['n_predictions']} predictions in {Path(a.out) / 'predictions.parquet'} (and .csv), run {info['run_id']}")
+    write_atomic(ScoreFolder(a.out).score, json.dumps(info, indent=2))
+    print(f"{info['n_predictions']} predictions in {ScoreFolder(a.out).parquet} (and .csv), run {info['run_id']}")
     print(f"  {info['tiles_scored_now']} tiles scored now in {info['seconds_end_to_end']:.1f} s end to end "
           f"({info['tiles_per_second_end_to_end']} tiles/s; {info['tiles_per_second']} tiles/s once Spark was up)")
     print("  peak RSS MiB: " + ", ".join(f"{k.removeprefix('peak_rss_mib_')} {v:.0f}" for k, v in mem.report().items()))

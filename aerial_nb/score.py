@@ -13,6 +13,7 @@ import rasterio
 from .label_map import check_label_map
 from .models import ensure_model
 from .region import score_region
+from .run_folder import RunFolder, model_meta
 from .scale import check_raster_serves, model_scale, tiling_for
 from .tiles import raster_files, read_tile_set, tile_rasters
 
@@ -29,8 +30,8 @@ def resolve_model(settings, run_dir: str | Path | None = None, model_name: str =
             raise FileNotFoundError(f"No model {model_name!r} in {models}: pick one of "
                                     f"{sorted(p.name for p in models.glob('*') if not p.name.startswith('.'))}.")
         return models / model_name
-    if run_dir and (Path(run_dir) / "metrics.json").exists():
-        return Path(json.loads((Path(run_dir) / "metrics.json").read_text())["model_path"])
+    if run_dir and RunFolder(run_dir).metrics.exists():
+        return Path(json.loads(RunFolder(run_dir).metrics.read_text())["model_path"])
     return Path(best_model(settings.path("paths", "outputs_dir"))["model_path"])
 
 # %% ../nbs/05_score.ipynb #c010
@@ -49,14 +50,15 @@ def check_model_for_rasters(meta: dict, model_dir, rasters: list[Path], label_ma
 def score_rasters(spark, rasters: list[Path], model_dir: str | Path, settings, out_dir: str | Path, *, label_map: str = "",
                   footprint_m: float = 0, stride_m: float = 0, run_id: str = "", chunk_size: int = 4096, log=print) -> dict:
     "Tile `rasters` at the model's scale into `out_dir/tiles`, and score them into `out_dir/predictions` (resumable)."
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    meta = json.loads((model_dir / "aerial_nb.json").read_text())
+    model_dir, run = Path(model_dir), RunFolder(out_dir)
+    meta = json.loads(model_meta(model_dir).read_text())
     scale = check_model_for_rasters(meta, model_dir, rasters, label_map)
     tiling = tiling_for(scale, stride_m, footprint_m)
-    cut = tile_rasters(rasters, out_dir / "tiles", write_images=False, **tiling)
+    cut = tile_rasters(rasters, run.tiles, write_images=False, **tiling)
     log(f"{len(cut)} tiles of {tiling['footprint_m']:g} m every {tiling['stride_m']:g} m at {tiling['tile_px']} px from "
         f"{len(rasters)} raster(s) ({cut.attrs.get('skipped_nodata', 0)} skipped as nodata)")
-    tiles = read_tile_set(out_dir / "tiles", need_images=False)
+    tiles = read_tile_set(run.tiles, need_images=False)
     model_info = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
-    info = score_region(spark, tiles, model_dir, model_info, settings, out_dir / "predictions", run_id, chunk_size, log=log)
+    info = score_region(spark, tiles, model_dir, model_info, settings, run.predictions.root, run_id, chunk_size,
+                        log=log)
     return {**info, "tiling": tiling, "scale": scale, "rasters": [str(r) for r in rasters]}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['DEFAULT_SETTINGS', 'SETTINGS_FILE', 'ENV_PREFIX', 'SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2',
-           'find_settings_file', 'Settings', 'load_settings', 'write_atomic', 'java_major_version', 'check_java',
-           'jar_cache_dir', 'cached_jars', 'get_spark', 'environment_report']
+           'find_settings_file', 'Settings', 'load_settings', 'java_major_version', 'check_java', 'jar_cache_dir',
+           'cached_jars', 'get_spark', 'environment_report']
 
 # %% ../nbs/00_setup.ipynb #c005
 DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
@@ -97,19 +97,6 @@ def load_settings(path: str | Path | None = None,
     for s, kv in (overrides or {}).items(): values.setdefault(s, {}).update({k: str(v) for k, v in kv.items()})
     root = source.parent if source else Path.cwd()
     return Settings(values, root, source)
-
-# %% ../nbs/00_setup.ipynb #c011
-def write_atomic(path: str | Path, text: str) -> Path:
-    "Write `text` to `path` so that readers see the old file or the new one, never a part."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)   # a full disk must not also leave a half-written temporary file
-        raise
-    return path
 
 # %% ../nbs/00_setup.ipynb #c014
 SUPPORTED_JAVA = (8, 11, 17)

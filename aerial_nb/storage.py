@@ -9,13 +9,13 @@ import json
 import os
 import re
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .setup import Settings, write_atomic
+from .run_folder import RunFolder, atomic, is_temporary, write_atomic
+from .setup import Settings
 
 # %% auto #0
 __all__ = ['STORAGE_DEFAULTS', 'CREDENTIAL_ENV', 'COMPLETE_MARKER', 'storage_setting', 'is_blob_url', 'BlobLocation',
@@ -160,13 +160,10 @@ def stage(url: str, settings: Settings) -> dict:
     todo = [b for b in blobs if index.get(b["name"]) != b["etag"] or not (root / b["name"]).is_file()]
     def fetch(b):
         dest = root / b["name"]; dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
         try:
-            with open(tmp, "wb") as f: cc.download_blob(b["name"], max_concurrency=1).readinto(f)
-            os.replace(tmp, dest)   # a reader sees the old file or the whole new one
-        except BaseException as e:
-            tmp.unlink(missing_ok=True)
-            raise storage_error(e, loc) if isinstance(e, Exception) else e
+            with atomic(dest) as tmp, open(tmp, "wb") as f:   # a reader sees the old file or the whole new one
+                cc.download_blob(b["name"], max_concurrency=1).readinto(f)
+        except Exception as e: raise storage_error(e, loc) from None
         return b
     t1 = time.time()
     with ThreadPoolExecutor(int(storage_setting(settings, "workers"))) as pool, _progress(len(todo), f"download {url}") as bar:
@@ -184,7 +181,8 @@ def upload_folder(folder: str | Path, url: str, settings: Settings, skip: dict |
     cc = container_client(loc, settings)
     loc = BlobLocation(cc.url.rsplit("/", 1)[0], loc.container, loc.prefix)
     folder = Path(folder)
-    files = [f for f in sorted(folder.rglob("*")) if f.is_file() and not f.name.endswith((".tmp", ".part"))]
+    files = [f for f in sorted(folder.rglob("*"))
+             if f.is_file() and not is_temporary(f) and not f.name.endswith(".part")]
     skip = {} if skip is None else skip
     todo = [f for f in files if skip.get(str(f)) != (f.stat().st_size, f.stat().st_mtime_ns)]
     def put(f: Path):
@@ -224,7 +222,7 @@ class RunPublisher:
         if not self.enabled: return None
         self.step_done()
         outputs, extra = self.settings.path("paths", "outputs_dir"), []
-        metrics, feats = self.run_dir / "metrics.json", self.run_dir / "features.json"
+        metrics, feats = RunFolder(self.run_dir).metrics, RunFolder(self.run_dir).features
         if metrics.exists(): extra.append(Path(json.loads(metrics.read_text())["model_path"]))
         if feats.exists(): extra.append(Path(json.loads(feats.read_text())["path"]).parent)
         for d in extra:

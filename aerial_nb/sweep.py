@@ -20,7 +20,8 @@ import pandas as pd
 import yaml
 
 from .pipeline import STEPS, load_params, resolve_inputs, validate_params
-from .setup import Settings, load_settings, write_atomic
+from .run_folder import RunFolder, write_atomic
+from .setup import Settings, load_settings
 
 # %% auto #0
 __all__ = ['SWEEP_STEPS', 'expand_grid', 'validate_grid', 'point_run_id', 'featurizer_key', 'featurize_first_order', 'run_status',
@@ -101,8 +102,8 @@ def _read_json(path: Path) -> dict:
 
 def run_status(run_dir: Path) -> str:
     "finished, failed, running (or interrupted), or absent."
-    st = _read_json(run_dir / "status.json").get("status")
-    if st == "finished" and not (run_dir / "metrics.json").exists(): return "failed"
+    st = _read_json(RunFolder(run_dir).status).get("status")
+    if st == "finished" and not RunFolder(run_dir).metrics.exists(): return "failed"
     return st or ("absent" if not run_dir.exists() else "failed")
 
 def run_point(params: dict, run_id: str, settings: Settings, sweep: dict, steps: list[str] = SWEEP_STEPS) -> dict:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import tempfile
-import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -25,6 +23,8 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
+
+from .run_folder import TILES_CSV, atomic, is_temporary, leftovers, remove, tiles_csv
 
 # %% auto #0
 __all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'is_blob_raster',
@@ -187,19 +187,21 @@ def _window_bounds(win: Window, transform) -> tuple[float, float, float, float]:
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 # %% ../nbs/01a_tiles.ipynb #c020
-_UMASK = os.umask(0o022); os.umask(_UMASK)
+def _carry_over(old: Path, stage: Path) -> None:
+    "Move the files of the tile set folder `old` that are not tiles (notes, outputs) into the new set `stage`."
+    for f in old.iterdir() if old.is_dir() else []:
+        if f.name != TILES_CSV and f.suffix.lower() != ".png" and not is_temporary(f) and not (stage / f.name).exists():
+            os.rename(f, stage / f.name)
 
-def _atomic_write(path: Path, write) -> None:
-    "Call `write(tmp_path)` then move it onto `path`, so readers never see a half-written file."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600: executors running as another user must read tiles
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
+@contextmanager
+def _staged_tile_set(out_dir: Path):
+    """A staging folder for a whole new tile set, swapped in for `out_dir` (`atomic`) when the block succeeds; when it
+    fails, `out_dir` is as it was: never new PNGs beside an old tiles.csv, which `score --from-images` would trust."""
+    for old in leftovers(out_dir.parent, of=out_dir): remove(old)   # the staging folder of a re-tile that was killed
+    with atomic(out_dir) as stage:
+        stage.mkdir()
+        yield stage
+        _carry_over(out_dir, stage)
 
 # %% ../nbs/01a_tiles.ipynb #c020_001
 def read_tile_rgb(src, row_off: int, col_off: int, win_width: float, win_height: float, tile_px: int = 224,
@@ -224,7 +226,15 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 footprint_m: float = 224.0, stride_m: float | None = None, tile_px: int = 224,
                 bands=(1, 2, 3), max_nodata_frac: float = 0.5, write_images: bool = True,
                 write_csv: bool = True) -> pd.DataFrame:
-    "Cut `raster_path` into `footprint_m` square tiles every `stride_m`: `tile_px` PNGs (if `write_images`) in `out_dir`, plus `tiles.csv`."
+    """Cut `raster_path` into `footprint_m` square tiles every `stride_m`: `tile_px` PNGs (if `write_images`) in
+    `out_dir`, plus `tiles.csv`, the whole set swapped in at the end. `write_csv=False`: only the PNGs, straight into
+    `out_dir` (a staging folder of the caller's, see `tile_rasters`)."""
+    if write_csv:
+        with _staged_tile_set(Path(out_dir)) as stage:
+            df = tile_raster(raster_path, stage, footprint_m, stride_m, tile_px, bands, max_nodata_frac, write_images,
+                             write_csv=False)
+            df.to_csv(tiles_csv(stage), index=False)
+        return df
     raster_path = raster_path if is_blob_raster(raster_path) else Path(raster_path)
     out_dir, stem = Path(out_dir), PurePosixPath(raster_name(raster_path)).stem
     stride_m = footprint_m if stride_m is None else stride_m
@@ -266,7 +276,7 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 if write_images:
                     rgb = read_tile_rgb(src, r, c, win_w, win_h, tile_px, bands)
                     img = Image.fromarray(np.moveaxis(rgb, 0, -1), mode="RGB")
-                    _atomic_write(out_dir / name, lambda p: img.save(p, format="PNG"))
+                    img.save(out_dir / name, format="PNG")
                 west, south, east, north = transform_bounds(src.crs, "EPSG:4326",
                                                             *_window_bounds(win, src.transform))
                 records.append(dict(filename=name, llcrnrlat=south, llcrnrlon=west, urcrnrlat=north,
@@ -275,7 +285,6 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                                     col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px,
                                     bands=band_str, crs=crs_str))
     df = pd.DataFrame.from_records(records, columns=_TILE_COLUMNS)
-    if write_csv: _atomic_write(out_dir / "tiles.csv", lambda p: df.to_csv(p, index=False))
     df.attrs.update(n_windows=len(rows) * len(cols), skipped_nodata=skipped)
     return df
 
@@ -314,15 +323,6 @@ def raster_files(spec, must_exist: bool = True) -> list:
         raise FileNotFoundError(f"Raster to score {p} does not exist; point score_raster at a GeoTIFF or a folder of them.")
     return [p]
 
-def _swap_in(stage: Path, out_dir: Path) -> None:
-    "Put the finished tile set `stage` where `out_dir` was; files there that are not tiles (notes, outputs) move along."
-    if not out_dir.exists(): os.rename(stage, out_dir); return
-    for f in out_dir.iterdir():
-        if f.name != "tiles.csv" and f.suffix.lower() != ".png" and not (stage / f.name).exists(): os.rename(f, stage / f.name)
-    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(out_dir, old); os.rename(stage, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
 def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 224.0, stride_m: float | None = None,
                  tile_px: int = 224, bands=(1, 2, 3), max_nodata_frac: float = 0.5,
                  write_images: bool = True) -> pd.DataFrame:
@@ -332,14 +332,10 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 
         paths += raster_files(p, must_exist=False)
     if not paths: raise FileNotFoundError(f"{raster_paths}: no rasters to tile; pass GeoTIFF files or a folder of *.tif.")
     check_tiling_args(footprint_m, stride_m, tile_px, max_nodata_frac)
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    frames, per_raster = [], {}
     # The whole set is cut into a staging folder and swapped in at the end: a re-tile that fails halfway leaves the old
     # set (PNGs and tiles.csv that match) as it was, never new PNGs under an old tiles.csv.
-    stage = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex[:8]}"
-    frames, per_raster = [], {}
-    try:
-        stage.mkdir()
+    with _staged_tile_set(Path(out_dir)) as stage:
         for p in paths:
             try: df = tile_raster(p, stage, footprint_m, stride_m, tile_px, bands, max_nodata_frac, write_images, write_csv=False)
             except RasterioIOError as e:
@@ -348,11 +344,7 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 
             frames.append(df)
             per_raster[raster_name(p)] = {"tiles": len(df), "windows": df.attrs["n_windows"], "skipped_nodata": df.attrs["skipped_nodata"]}
         out = pd.concat(frames, ignore_index=True)
-        _atomic_write(stage / "tiles.csv", lambda f: out.to_csv(f, index=False))
-        _swap_in(stage, out_dir)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+        out.to_csv(tiles_csv(stage), index=False)
     out.attrs.update(n_windows=sum(v["windows"] for v in per_raster.values()),
                      skipped_nodata=sum(v["skipped_nodata"] for v in per_raster.values()), per_raster=per_raster)
     return out
@@ -363,7 +355,7 @@ WINDOW_COLUMNS = ["source_path", "row_off", "col_off", "win_width", "win_height"
 def read_tile_set(root: str | os.PathLike, need_images: bool = True) -> pd.DataFrame:
     "Read `<root>/tiles.csv`, check the contract, and add an absolute `path` column (tile images, or with `need_images=False` raster windows)."
     root = Path(root)
-    csv = root / "tiles.csv"
+    csv = tiles_csv(root)
     if not csv.is_file():
         raise FileNotFoundError(f"{csv}: no tiles.csv in {root}; make one with tile_raster(raster, '{root}') "
                                 f"(or `aerial-nb tile RASTER --out {root}`) or write it with columns {REQUIRED_TILE_COLUMNS}.")

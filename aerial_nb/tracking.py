@@ -15,12 +15,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .setup import Settings, write_atomic
+from .run_folder import RunFolder, write_atomic
+from .setup import Settings
 
 # %% auto #0
-__all__ = ['TRACKING_DEFAULTS', 'SECRET_NAME', 'ARTIFACT_FILES', 'MLFLOW_STATUS', 'tracking_setting', 'tracking_uri',
-           'artifact_location', 'secret_values', 'redact', 'run_params', 'run_metrics', 'git_commit', 'run_tags',
-           'run_artifacts', 'store_lock', 'log_run', 'read_runs']
+__all__ = ['TRACKING_DEFAULTS', 'SECRET_NAME', 'MLFLOW_STATUS', 'tracking_setting', 'tracking_uri', 'artifact_location',
+           'secret_values', 'redact', 'run_params', 'run_metrics', 'git_commit', 'run_tags', 'run_artifacts',
+           'store_lock', 'log_run', 'read_runs']
 
 # %% ../nbs/03a_tracking.ipynb #c005
 TRACKING_DEFAULTS = {"uri": "", "experiment": "aerial_nb", "artifacts": ""}
@@ -64,12 +65,13 @@ def _read(path: Path, how=json.loads):
 
 def run_params(run_dir: Path) -> dict[str, str]:
     "MLflow parameters of a run folder: resolved parameters plus the classifier's effective hyperparameters."
-    params = _read(run_dir / "resolved_params.yaml", yaml.safe_load) or _read(run_dir / "params.yaml", yaml.safe_load) or {}
+    run = RunFolder(run_dir)
+    params = _read(run.resolved_params, yaml.safe_load) or _read(run.params, yaml.safe_load) or {}
     out = {}
     for k, v in params.items():
         if isinstance(v, dict): out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
         else: out[k] = v
-    metrics = _read(run_dir / "metrics.json") or {}
+    metrics = _read(run.metrics) or {}
     for k in ("pretrained_model_type", "classifier", "featurizer_backend", "tta"):   # a run folder made without the runner
         if k not in out and k in metrics: out[k] = metrics[k]
     out.update({f"classifier.{k}": v for k, v in (metrics.get("classifier_params") or {}).items()})
@@ -79,9 +81,8 @@ def _key(s: str) -> str: return re.sub(r"[^A-Za-z0-9_\-. /]", "_", s)   # MLflow
 
 def run_metrics(run_dir: Path) -> dict[str, float]:
     "MLflow metrics of a run folder: accuracy, macro F1, per-class F1, timings, image counts."
-    m = _read(run_dir / "metrics.json") or {}
-    f = _read(run_dir / "features.json") or {}
-    st = _read(run_dir / "status.json") or {}
+    run = RunFolder(run_dir)
+    m, f, st = _read(run.metrics) or {}, _read(run.features) or {}, _read(run.status) or {}
     out = {k: m[k] for k in ("accuracy", "macro_f1", "fit_seconds", "featurize_seconds", "n_train", "n_test", "n_images")
            if isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool)}
     out.update({_key(f"f1.{c}"): v["f1"] for c, v in (m.get("per_class") or {}).items()})
@@ -109,14 +110,15 @@ def run_tags(run_dir: Path, settings: Settings) -> dict[str, str]:
     "Provenance of a run: ids, git commit, data fingerprint, feature cache key, ONNX sha256, package versions."
     from importlib.metadata import version, PackageNotFoundError
     from aerial_nb.featurize import image_set_fingerprint
-    m, f = _read(run_dir / "metrics.json") or {}, _read(run_dir / "features.json") or {}
+    run = RunFolder(run_dir)
+    m, f = _read(run.metrics) or {}, _read(run.features) or {}
     tags = {"aerial_nb.run_id": run_dir.name, "aerial_nb.run_dir": str(run_dir)}
-    sweep = _read(run_dir / "sweep.json")
+    sweep = _read(run.sweep)
     if sweep: tags.update({"aerial_nb.sweep_id": sweep.get("sweep_id", ""), "aerial_nb.grid_point": str(sweep.get("point", ""))})
     g = git_commit(settings.root)
     if g: tags.update({"git_commit": g[0], "git_dirty": str(g[1]).lower()})
-    if (run_dir / "manifest.parquet").exists():
-        tags["data_fingerprint"] = image_set_fingerprint(pd.read_parquet(run_dir / "manifest.parquet"))
+    if run.manifest.exists():
+        tags["data_fingerprint"] = image_set_fingerprint(pd.read_parquet(run.manifest))
     for k, src in [("onnx_sha256", m.get("onnx_sha256") or f.get("onnx_sha256")), ("feature_cache_key", f.get("key")),
                    ("featurizer_backend", m.get("featurizer_backend") or f.get("backend")), ("model_path", m.get("model_path"))]:
         if src: tags[k] = str(src)
@@ -124,25 +126,24 @@ def run_tags(run_dir: Path, settings: Settings) -> dict[str, str]:
     for pkg in ("aerial_nb", "pyspark", "synapseml", "onnxruntime", "mlflow", "pandas", "numpy", "scikit-learn"):
         try: tags[f"version.{pkg}"] = version(pkg)
         except PackageNotFoundError: pass
-    st = _read(run_dir / "status.json") or {}
+    st = _read(run.status) or {}
     if st.get("error"): tags["error"] = str(st["error"])[:4000]
     if st.get("step"): tags["failed_step" if st.get("status") == "failed" else "step"] = st["step"]
     return tags
 
 # %% ../nbs/03a_tracking.ipynb #c014
-ARTIFACT_FILES = ["params.yaml", "resolved_params.yaml", "metrics.json", "status.json", "features.json",
-                  "featurize_failures.csv", "bad_images.csv", "sweep.json"]
-
 def run_artifacts(run_dir: Path) -> list[tuple[Path, str]]:
-    "(file, artifact folder) pairs to log for a run folder; draws the confusion matrix plot when it is missing."
-    out = [(run_dir / f, "") for f in ARTIFACT_FILES if (run_dir / f).exists()]
-    cm = run_dir / "plots" / "confusion_matrix.png"
-    m = _read(run_dir / "metrics.json")
+    """(file, artifact folder) pairs to log for a run folder (`RunFolder.artifacts`); draws the confusion matrix plot
+    when it is missing."""
+    run = RunFolder(run_dir)
+    out = [(p, "") for p in run.artifacts()]
+    cm = run.plots / "confusion_matrix.png"
+    m = _read(run.metrics)
     if m and "confusion_matrix" in m and not cm.exists():
         from aerial_nb.visualize import plot_confusion_matrix
         cm.parent.mkdir(parents=True, exist_ok=True); plot_confusion_matrix(m, cm)
-    out += [(p, "plots") for p in sorted((run_dir / "plots").glob("*.png"))]
-    out += [(p, "notebooks") for p in sorted((run_dir / "notebooks").glob("*.ipynb"))]
+    out += [(p, "plots") for p in sorted(run.plots.glob("*.png"))]
+    out += [(p, "notebooks") for p in sorted(run.notebooks.glob("*.ipynb"))]
     return out
 
 # %% ../nbs/03a_tracking.ipynb #c016
@@ -172,19 +173,19 @@ def log_run(run_dir: str | Path, settings: Settings, status: str | None = None) 
     from mlflow.tracking import MlflowClient
     import time
     run_dir = Path(run_dir)
-    status = status or (_read(run_dir / "status.json") or {}).get("status", "running")
+    status = status or (_read(RunFolder(run_dir).status) or {}).get("status", "running")
     uri, secrets = tracking_uri(settings), secret_values()
     ts = int(time.time() * 1000)
     _quiet_store_setup()
     with store_lock(uri):
         client = MlflowClient(tracking_uri=uri)
-        ids = _read(run_dir / "mlflow.json") or {}
+        ids = _read(RunFolder(run_dir).mlflow) or {}
         if ids.get("tracking_uri") == redact(uri, secrets) and ids.get("run_id"): run_id = ids["run_id"]
         else:
             exp = _experiment_id(client, tracking_setting(settings, "experiment"), artifact_location(settings))
             run_id = client.create_run(exp, run_name=run_dir.name).info.run_id
-            write_atomic(run_dir / "mlflow.json", json.dumps({"tracking_uri": redact(uri, secrets), "run_id": run_id,
-                                                              "experiment_id": exp}, indent=2))
+            write_atomic(RunFolder(run_dir).mlflow, json.dumps({"tracking_uri": redact(uri, secrets), "run_id": run_id,
+                                                                "experiment_id": exp}, indent=2))
         logged = client.get_run(run_id).data.params
         params = [Param(k, redact(v, secrets)[:6000]) for k, v in run_params(run_dir).items() if _key(k) == k and k not in logged]
         metrics = [Metric(k, v, ts, 0) for k, v in run_metrics(run_dir).items()]

@@ -6,16 +6,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .setup import write_atomic
+from .run_folder import RunFolder, atomic, model_meta, write_atomic
 
 # %% auto #0
 __all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'check_classifier_params', 'make_classifier', 'classification_metrics',
@@ -95,29 +92,22 @@ def check_model_name(models_dir: str | Path, name: str, overwrite: bool = False)
     return d
 
 def save_model(model, meta: dict, dest: str | Path, overwrite: bool = False) -> Path:
-    "Write a Spark ML `model` and its `aerial_nb.json` to `dest` atomically."
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".tmp-{dest.name}-{uuid.uuid4().hex[:8]}"
-    try:
+    "Write a Spark ML `model` and its `aerial_nb.json` to `dest` atomically: readers find the old model or the new one."
+    dest = Path(dest)
+    with atomic(dest) as tmp:
         model.write().save(str(tmp))
-        (tmp / "aerial_nb.json").write_text(json.dumps(meta, indent=2))
-        if dest.exists():
-            check_model_name(dest.parent, dest.name, overwrite)
-            # Move the old model aside first, so that readers find the old or the new one, never none.
-            old = dest.parent / f".old-{dest.name}-{uuid.uuid4().hex[:8]}"
-            os.rename(dest, old); os.rename(tmp, dest); shutil.rmtree(old, ignore_errors=True)
-        else: os.rename(tmp, dest)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+        model_meta(tmp).write_text(json.dumps(meta, indent=2))
+        if dest.exists(): check_model_name(dest.parent, dest.name, overwrite)
     return dest
 
 def load_model(path: str | Path):
     "A saved model and its metadata."
     from pyspark.ml import PipelineModel
     path = Path(path)
-    if not (path / "aerial_nb.json").exists():
+    if not model_meta(path).exists():
         raise FileNotFoundError(f"{path} is not an aerial_nb model folder (no aerial_nb.json): train one with "
                                 f"03_train / `aerial-nb run`, or pass the folder of one under outputs/models/.")
-    return PipelineModel.load(str(path)), json.loads((path / "aerial_nb.json").read_text())
+    return PipelineModel.load(str(path)), json.loads(model_meta(path).read_text())
 
 # %% ../nbs/03_train.ipynb #c014
 def choose_params(train, classifier: str, classifier_params: dict | None, k: int, seed: int = 42) -> dict:
@@ -242,6 +232,6 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),
                "features_cached": features.get("cached"), "n_images": features.get("n_images")}
     if cv: metrics["cv"] = cv
-    pred.to_parquet(run_dir / "test_predictions.parquet", index=False)
-    write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    pred.to_parquet(RunFolder(run_dir).test_predictions, index=False)
+    write_atomic(RunFolder(run_dir).metrics, json.dumps(metrics, indent=2))
     return metrics

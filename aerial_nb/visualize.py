@@ -19,6 +19,8 @@ from branca.element import MacroElement, Template
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .run_folder import MapsFolder, RunFolder, write_atomic
+
 # %% auto #0
 __all__ = ['class_colors', 'plot_confusion_matrix', 'plot_sample_grid', 'map_figure', 'prediction_map', 'visualize_step']
 
@@ -221,24 +223,22 @@ def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, dict]:
     (written to maps/checkset_<name>.json)."""
     from aerial_nb.label_map import label_maps_dir
     from aerial_nb.map_qa import check_set_accuracy
-    from aerial_nb.setup import write_atomic
     out = {}
     for csv in sorted((label_maps_dir().parent / "checksets").glob("*.csv")):
         acc = check_set_accuracy(tiles, csv)
         if acc is None: continue
         maps_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(maps_dir / f"checkset_{csv.stem}.json", json.dumps(acc, indent=2, default=str))
+        write_atomic(MapsFolder(maps_dir).checkset(csv.stem), json.dumps(acc, indent=2, default=str))
         out[csv.stem] = acc
     return out
 
 def visualize_step(run_dir) -> dict[str, Path]:
     "Write the confusion matrix, sample grid and (if tiles were scored) maps, offline ones too, under `run_dir`; return their paths."
-    run_dir = Path(run_dir)
-    metrics = json.loads((run_dir/"metrics.json").read_text())
-    out = {"confusion_matrix": plot_confusion_matrix(metrics, run_dir/"plots"/"confusion_matrix.png"),
-           "sample_grid": plot_sample_grid(pd.read_parquet(run_dir/"test_predictions.parquet"),
-                                           run_dir/"plots"/"sample_grid.png")}
-    tiles_fn = run_dir/"predictions"/"predictions.parquet"
+    run = RunFolder(run_dir)
+    metrics = json.loads(run.metrics.read_text())
+    out = {"confusion_matrix": plot_confusion_matrix(metrics, run.plots/"confusion_matrix.png"),
+           "sample_grid": plot_sample_grid(pd.read_parquet(run.test_predictions), run.plots/"sample_grid.png")}
+    tiles_fn = run.predictions.parquet
     tiles = pd.read_parquet(tiles_fn) if tiles_fn.exists() else None
     if tiles is None or tiles.empty:
         print(f"no tile predictions at {tiles_fn}: no map drawn")
@@ -248,20 +248,20 @@ def visualize_step(run_dir) -> dict[str, Path]:
         years = tile_year(tiles)
         latest = tiles[years == years.max()]   # the folium map shows one acquisition; maps/map.html has them all
         title = f"{metrics.get('model_name', '')} — {years.max()}, {len(latest)} tiles".lstrip(" —")
-        out["map"] = prediction_map(latest, run_dir/"map.html", title=title)
+        out["map"] = prediction_map(latest, run.folium_map, title=title)
         # The map checks itself against the rasters' NIR/NDVI and the hand-labeled check sets (aerial_nb.map_qa):
         # maps/qa.json with its verdict, a QA layer, and the verdict on every map page.
-        checks = _check_sets(tiles, run_dir/"maps")
-        out.update({f"checkset_{name}": run_dir/"maps"/f"checkset_{name}.json" for name in checks})
-        qa = map_qa(tiles, run_dir/"maps", tile_cell_km2(tiles), check_sets=checks)
+        checks = _check_sets(tiles, run.maps.root)
+        out.update({f"checkset_{name}": run.maps.checkset(name) for name in checks})
+        qa = map_qa(tiles, run.maps.root, tile_cell_km2(tiles), check_sets=checks)
         print(f"map verdict: {qa['verdict']['summary']}" + "".join(f"\n  fails: {f}" for f in qa["verdict"]["failed"]))
-        qa_tiles = pd.read_csv(run_dir/"maps"/"qa_tiles.csv") if qa["qa"] else None
-        out["qa"] = run_dir/"maps"/"qa.json"
+        qa_tiles = pd.read_csv(run.maps.qa_tiles) if qa["qa"] else None
+        out["qa"] = run.maps.qa
         # maps/map.html (imagery, a layer per year, the QA layer), maps/change.html, maps/class_area.csv/.png: offline.
-        maps = region_maps(tiles, run_dir/"maps", qa=qa_tiles, verdict=qa["verdict"])
+        maps = region_maps(tiles, run.maps.root, qa=qa_tiles, verdict=qa["verdict"])
         out.update({f"offline_{k}": v for k, v in maps.items()})
         from aerial_nb.gis import write_gis_outputs
-        write_gis_outputs(run_dir/"predictions", map_html=run_dir/"maps"/"map.html", qa_json=run_dir/"maps"/"qa.json")
-    gis = run_dir/"predictions"/"gis"   # GIS layers, COGs and STAC written by aerial_nb.gis.write_gis_outputs
+        write_gis_outputs(run.predictions.root, map_html=run.maps.map, qa_json=run.maps.qa)
+    gis = run.predictions.gis   # GIS layers, COGs and STAC written by aerial_nb.gis.write_gis_outputs
     out.update({f"gis_{p.name}": p for p in sorted(gis.glob("*")) if p.is_file()} if gis.is_dir() else {})
     return out

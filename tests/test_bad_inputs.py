@@ -16,6 +16,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from aerial_nb.run_folder import leftovers
 from conftest import ROOT
 
 EXE = Path(sys.executable).parent / "aerial-nb"
@@ -559,7 +560,7 @@ def test_signal_during_featurize_marks_the_run_failed_and_cleans_up(tmp_path, si
     p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The features are being written: Spark's temporary folder exists.
-        wait_for(lambda: any((out / "features").glob(".tmp-*")) or p.poll() is not None, 600, "featurize to start writing")
+        wait_for(lambda: leftovers(out / "features") or p.poll() is not None, 600, "featurize to start writing")
         assert p.poll() is None, p.communicate()
         p.send_signal(sig)
         stdout, stderr = p.communicate(timeout=120)
@@ -570,7 +571,7 @@ def test_signal_during_featurize_marks_the_run_failed_and_cleans_up(tmp_path, si
     assert f"stopped by {sig.name} during 02_featurize" in stderr and "--resume" in stderr, stderr
     st = json.loads((out / "runs" / "sig" / "status.json").read_text())
     assert st["status"] == "failed" and st["step"] == "02_featurize", st
-    assert not list((out / "features").glob(".tmp-*")), "no half-written features"
+    assert not leftovers(out / "features"), "no half-written features"
     assert not list((out / "features").glob("[!.]*")), "no cache entry from an interrupted job"
     if sig == signal.SIGTERM:
         # resume: only the unfinished step runs, and the run finishes

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from aerial_nb.run_folder import leftovers
 from conftest import ROOT
 
 # Slow tier (Spark, and a scoring job killed and resumed): left out of `make test-fast`, run by `make test`.
@@ -75,7 +76,7 @@ def test_kill_and_resume_scores_every_tile_once(job, tmp_path):
     assert pred.filename.is_unique, pred.filename[pred.filename.duplicated()].tolist()[:5]
     assert set(pred.filename) == set(tiles.filename)
     assert len(pd.read_csv(out / "predictions.csv")) == len(tiles)
-    assert _committed(out) == n_chunks and not list((out / "parts").glob(".tmp-*"))
+    assert _committed(out) == n_chunks and not leftovers(out / "parts")
     info = json.loads((out / "score.json").read_text())
     assert info["chunks_resumed"] == seen[-1] and info["tiles_scored_now"] == len(tiles) - seen[-1] * CHUNK
     assert pred.run_id.nunique() == 1   # one job, one run id, however many starts
