@@ -10,49 +10,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from PIL import Image
 
 from .run_folder import RunFolder
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'SPLITS', 'DATA_HELP', 'make_fixture_images', 'find_images', 'inspect_image', 'validate_images',
-           'sample_per_class', 'stratified_split', 'explore_step']
-
-# %% ../nbs/01_explore.ipynb #c005
-def _texture(kind: str, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    h, w = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    if kind == "cropland":     # parallel rows of green and brown
-        period, angle = rng.uniform(6, 12), rng.uniform(0, np.pi)
-        rows = (np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period) > 0)[..., None]
-        img = np.where(rows, [120, 150, 60], [150, 110, 70])
-    elif kind == "forest":     # dark green blobs
-        base = rng.normal(0, 1, (h // 4 + 1, w // 4 + 1)).repeat(4, 0).repeat(4, 1)[:h, :w, None]
-        img = np.array([30, 80, 35]) + base * np.array([10, 25, 10])
-    elif kind == "water":      # smooth blue with faint ripples
-        img = np.array([25, 60, 110]) + 6 * np.sin(yy / rng.uniform(3, 6))[..., None]
-    else:                      # built-up: bright grid of roofs and streets
-        grid = ((xx // 9) % 2 ^ (yy // 9) % 2)[..., None]
-        img = np.where(grid, [200, 200, 205], [90, 90, 95])
-    return np.clip(img + rng.normal(0, 8, (h, w, 3)), 0, 255).astype(np.uint8)
-
-def make_fixture_images(root: str | Path, classes=("cropland", "forest", "water"), per_class: int = 10,
-                        size: int = 72, seed: int = 0, awkward: bool = True) -> Path:
-    "Write a small labeled image set `root/<class>/<class>NN.<ext>` that a pretrained CNN can separate."
-    root, rng = Path(root), np.random.default_rng(seed)
-    for c in classes:
-        (root / c).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            hw = (size, size + 9) if (awkward and i == 1) else (size, size)
-            im = Image.fromarray(_texture(c, hw, rng))
-            if awkward and i == 2: im = im.convert("L")
-            if awkward and i == 3: im = im.convert("RGBA")
-            if awkward and i == 4: im = im.convert("P")
-            ext = {0: "tif", 5: "png", 3: "png", 4: "png"}.get(i, "jpg") if awkward else "png"
-            im.save(root / c / f"{c}{i:02d}.{ext}")
-    return root
+__all__ = ['IMAGE_EXTENSIONS', 'SPLITS', 'DATA_HELP', 'find_images', 'inspect_image', 'validate_images', 'sample_per_class',
+           'stratified_split', 'explore_step']
 
 # %% ../nbs/01_explore.ipynb #c008
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")

@@ -9,9 +9,7 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import socket
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
@@ -24,7 +22,7 @@ from .run_folder import atomic
 __all__ = ['ONNX_OPSET', 'IMAGE_TENSOR', 'FEATURE_TENSOR', 'LOGITS_TENSOR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ZOO', 'ModelSpec',
            'model_spec', 'WeightsNotFoundError', 'weights_env_var', 'torchvision_cache_file', 'resolve_weights',
            'weights_path', 'build_network', 'headless', 'classifier', 'sha256_file', 'export_onnx', 'ensure_model',
-           'preprocess', 'export_classifier_onnx', 'classify']
+           'preprocess', 'export_classifier_onnx']
 
 # %% ../nbs/00a_models.ipynb #c005
 ONNX_OPSET = 13          # the newest opset that SynapseML 1.1.0's onnxruntime (1.8.1) jar runs
@@ -307,23 +305,3 @@ def export_classifier_onnx(spec: ModelSpec, out_dir: str | Path, weights_path: s
             "onnx_sha256": sha256_file(out_dir / "classifier.onnx")}
     (out_dir / "classifier.json").write_text(json.dumps(meta, indent=2))
     return meta
-
-def classify(spec_name: str, image, top: int = 5, store: str | Path | None = None,
-             weights_path: str | Path | None = None) -> list[int]:
-    "Indices of the `top` ImageNet classes of `image`, by the full ONNX network of `spec_name` (kept in `store/<name>/`)."
-    import numpy as np, onnxruntime as ort
-    spec = model_spec(spec_name)
-    tmp = None
-    if store is None: d = Path(tmp := tempfile.mkdtemp())
-    else: d = Path(store) / spec_name
-    try:
-        f = d / "classifier.json"
-        meta = json.loads(f.read_text()) if f.exists() else None
-        if (meta is None or not Path(meta["onnx_file"]).exists() or sha256_file(meta["onnx_file"]) != meta["onnx_sha256"]
-                or (weights_path is not None and sha256_file(weights_path) != meta["weights_sha256"])):
-            meta = export_classifier_onnx(spec, d, weights_path)
-        sess = ort.InferenceSession(meta["onnx_file"], providers=["CPUExecutionProvider"])
-        logits = sess.run([LOGITS_TENSOR], {IMAGE_TENSOR: preprocess(spec, image)})[0][0]
-        return [int(i) for i in np.argsort(-logits)[:top]]
-    finally:
-        if tmp: shutil.rmtree(tmp, ignore_errors=True)

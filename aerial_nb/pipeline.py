@@ -14,12 +14,10 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 
 import yaml
 
@@ -29,7 +27,7 @@ from .setup import Settings, load_settings
 # %% auto #0
 __all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'validate_params', 'load_params', 'resolve_inputs',
            'check_folds', 'check_master', 'new_run_id', 'check_run_id', 'notebooks_dir', 'check_steps',
-           'check_prerequisites', 'RunInterrupted', 'run_pipeline', 'fixture_run']
+           'check_prerequisites', 'RunInterrupted', 'run_pipeline']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
@@ -533,31 +531,3 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     _track(run_dir, settings, log)
     if publisher.enabled: log(f"published → {publisher.finish()}")
     return run_dir
-
-# %% ../nbs/10_pipeline.ipynb #c018
-def fixture_run(upto: str, spark=None, root: str | Path | None = None, classifier: str = "logistic_regression",
-                per_class: int = 10, settings_path: str | Path | None = None, image_gsd_m: float = 5.0) -> SimpleNamespace:
-    "A run folder on fixture images with the steps up to `upto` (explore, featurize, train) done."
-    from aerial_nb.explore import make_fixture_images, explore_step
-    from aerial_nb.models import ensure_model
-    order = ["explore", "featurize", "train"]
-    if upto not in order: raise ValueError(f"upto must be one of {order}, got {upto!r}")
-    root = Path(root or tempfile.mkdtemp(prefix="aerial_nb-fixture-"))
-    settings = load_settings(settings_path, overrides={"paths": {"outputs_dir": str(root / "outputs")}})
-    run = SimpleNamespace(root=root, run_dir=root / "outputs" / "runs" / f"fixture-{classifier}", settings=settings,
-                          images_dir=root / "images")
-    make_fixture_images(run.images_dir, per_class=per_class)
-    run.manifest = explore_step(run.images_dir, run.run_dir, test_frac=0.3)
-    if upto == "explore": return run
-    from aerial_nb.featurize import featurize_step
-    run.model_info = ensure_model("efficientnet-lite0", settings.path("paths", "model_store"))
-    run.features = featurize_step(spark, run.manifest, run.model_info, settings, run.run_dir)
-    if upto == "featurize": return run
-    from aerial_nb.train import train_step
-    from aerial_nb.scale import image_set_scale
-    from aerial_nb.radiometry import training_radiometry
-    # The fixture images stand for 5 m per pixel, so the fixture model can score fixture GeoTIFFs (5 m) at its scale.
-    run.metrics = train_step(spark, run.run_dir, run.manifest, run.features, run.model_info, settings, classifier, {},
-                             f"fixture-{classifier}", True, scale=image_set_scale(run.manifest, image_gsd_m),
-                             radiometry=training_radiometry(run.manifest[run.manifest.split == "train"].path))
-    return run

@@ -18,17 +18,15 @@ import rasterio
 from PIL import Image
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
-from rasterio.transform import from_origin
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from .run_folder import TILES_CSV, atomic, is_temporary, leftovers, remove, tiles_csv
 
 # %% auto #0
-__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'is_blob_raster',
-           'raster_source', 'raster_name', 'open_raster', 'check_raster', 'read_tile_rgb', 'parse_bands', 'tile_raster',
+__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'local_utm', 'is_blob_raster', 'raster_source',
+           'raster_name', 'open_raster', 'check_raster', 'read_tile_rgb', 'parse_bands', 'tile_raster',
            'check_tiling_args', 'raster_files', 'tile_rasters', 'read_tile_set']
 
 # %% ../nbs/01a_tiles.ipynb #c005
@@ -44,46 +42,6 @@ def acquisition_date(path: str | os.PathLike) -> str | None:
     # A run of 8 digits is not always a date (e.g. a tile id); only a real calendar date counts.
     try: return datetime.strptime(m.group(1), "%Y%m%d").strftime("%Y-%m-%d")
     except ValueError: return None
-
-# %% ../nbs/01a_tiles.ipynb #c010
-_FIXTURE_LONLAT = (-99.15, 47.02)
-
-def make_fixture_geotiff(path: str | os.PathLike, width: int = 120, height: int = 100,
-                         res_m: float = 5.0, crs: str | None = "EPSG:26914", bands: int = 4,
-                         nodata_corner: bool = True, seed: int = 0,
-                         nodata: float | None = 0) -> Path:
-    "Write a small synthetic uint8 GeoTIFF centred near lon -99.15, lat 47.02; return its path."
-    if bands < 1: raise ValueError(f"make_fixture_geotiff({path}): bands must be >= 1, got {bands}")
-    rng = np.random.default_rng(seed)
-    # Strips of (R, G, B, NIR) base colours with texture amplitude: field, forest, water.
-    strips = [((170, 150, 90, 160), 25), ((40, 90, 45, 190), 40), ((30, 60, 110, 20), 6)]
-    img = np.zeros((max(bands, 4), height, width), dtype=np.float32)
-    edges = np.linspace(0, width, len(strips) + 1).round().astype(int)
-    for (base, amp), c0, c1 in zip(strips, edges[:-1], edges[1:]):
-        noise = rng.normal(0, amp, size=(1, height, c1 - c0))
-        img[:4, :, c0:c1] = np.asarray(base, dtype=np.float32)[:, None, None] + noise
-    if bands > 4: img[4:] = rng.integers(1, 256, size=img[4:].shape)
-    # Valid pixels must never be 0, or they would count as nodata.
-    img = np.clip(img, 1, 255).astype(np.uint8)[:bands]
-    if nodata_corner: img[:, height - height * 2 // 5:, width - width // 3:] = 0
-
-    crs_obj = rasterio.crs.CRS.from_user_input(crs) if crs else None
-    if crs_obj is not None and crs_obj.is_geographic:
-        # Only used to exercise the "degrees" error, but keep the pixel size plausible anyway.
-        (cx,), (cy,) = warp_transform("EPSG:4326", crs_obj, [_FIXTURE_LONLAT[0]], [_FIXTURE_LONLAT[1]])
-        res = res_m / 111_320
-    else:
-        (cx,), (cy,) = warp_transform("EPSG:4326", crs_obj or "EPSG:26914",
-                                      [_FIXTURE_LONLAT[0]], [_FIXTURE_LONLAT[1]])
-        res = res_m
-    transform = from_origin(cx - width * res / 2, cy + height * res / 2, res, res)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=bands,
-                       dtype="uint8", crs=crs_obj, transform=transform, nodata=nodata,
-                       photometric="MINISBLACK") as dst:  # like NAIP: band 4 is NIR, not alpha
-        dst.write(img)
-    return path
 
 # %% ../nbs/01a_tiles.ipynb #c013
 def local_utm(crs, bounds) -> rasterio.crs.CRS:

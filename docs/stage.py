@@ -26,8 +26,11 @@ NBS, PROC = ROOT / "nbs", ROOT / "_proc"
 DOCS = PROC / "docs"
 DIRECTIVE = re.compile(r"^\s*#\s*\|\s*(.*)$")
 # Notebooks that are not pages: nbval's output checks live in nbs/_nbval (folders starting with _ are skipped).
-# The steps with their lettered helpers beside them (00, 00a, 00b, 01, ...), as nbdev orders them; then how to run.
-SECTIONS = [("Pipeline steps and helpers", re.compile(r"^0\d[a-z]?_")), ("Running and scaling", re.compile(r"^1\d[a-z]?_"))]
+# The steps with their lettered helpers beside them (00, 00a, 00b, 01, ...), as nbdev orders them; then how to run;
+# then the test support (90_testing).
+SECTIONS = [("Pipeline steps and helpers", re.compile(r"^0\d[a-z]?_")),
+            ("Running and scaling", re.compile(r"^1\d[a-z]?_")),
+            ("Test support", re.compile(r"^9\d[a-z]?_"))]
 
 
 def outputs_dir() -> Path:

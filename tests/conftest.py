@@ -1,31 +1,11 @@
-"""Shared test helpers: where the real data is, and how to run the `aerial-nb` command."""
-import os
-import subprocess
-import sys
+"""pytest's hooks and the fixtures shared by the test modules. Plain helpers (data locations, the `aerial-nb` runner)
+are in helpers.py; fixtures the notebooks use too are in `aerial_nb.testing`."""
+import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-# Real imagery lives beside the project (never inside it); $AERIAL_NB_TEST_DATA points elsewhere.
-SHARED_DATA = Path(os.environ.get("AERIAL_NB_TEST_DATA", ROOT.parent / "shared" / "data"))
-UCMERCED = SHARED_DATA / "ucmerced"
-NAIP = SHARED_DATA / "naip_nd"
-
-
-def need(path: Path):
-    "Skip the test, saying why, when a real data set is absent."
-    if not path.is_dir():
-        pytest.skip(f"real data {path} is absent (set AERIAL_NB_TEST_DATA to a folder holding ucmerced/ and naip_nd/)")
-
-
-def aerial_nb(*args, outputs: Path, env: dict | None = None, timeout: int = 1500) -> subprocess.CompletedProcess:
-    "Run the `aerial-nb` command of this environment with its outputs in `outputs`."
-    e = {**os.environ, "AERIAL_NB_PATHS_OUTPUTS_DIR": str(outputs),
-         # keep exports shared with the rest of the project so tests do not export the ONNX models again
-         "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store"), **(env or {})}
-    exe = Path(sys.executable).parent / "aerial-nb"
-    return subprocess.run([str(exe), *args], cwd=ROOT, env=e, capture_output=True, text=True, timeout=timeout)
+from azurite import Azurite
 
 
 # --- test tiers -------------------------------------------------------------------------------------------------------
@@ -48,9 +28,9 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def fixture_model(tmp_path_factory) -> Path:
-    "A model trained on synthetic images that stand for 5 m per pixel (`pipeline.fixture_run`), once for all the tests that score rasters."
-    import json
-    from aerial_nb.pipeline import fixture_run
+    """A model trained on synthetic images that stand for 5 m per pixel (`testing.fixture_run`), once for all the tests
+    that score rasters."""
+    from aerial_nb.testing import fixture_run
     from aerial_nb.setup import get_spark, load_settings
     root = tmp_path_factory.mktemp("fixture_model")
     spark = get_spark(load_settings(overrides={"paths": {"outputs_dir": str(root / "outputs")}}), app_name="fixture_model")
@@ -62,8 +42,23 @@ def fixture_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cut_at_model_scale(fixture_model):
     "`cut(rasters, out, stride_m)`: a window tile set of `rasters` at the fixture model's scale (360 m tiles of 72 px)."
-    import json
     from aerial_nb.scale import model_scale, tiling_for
     from aerial_nb.tiles import tile_rasters
     scale = model_scale(json.loads((fixture_model / "aerial_nb.json").read_text()))
     return lambda rasters, out, stride_m: tile_rasters(rasters, out, write_images=False, **tiling_for(scale, stride_m))
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory):
+    "A real Azurite (blob service) for each test module that asks for it, stopped after its last test; skips if absent."
+    az = Azurite(tmp_path_factory.mktemp("azurite"))
+    yield az
+    az.stop()
+
+
+@pytest.fixture(scope="module")
+def azurite_env(azurite):
+    "`azurite`, with its connection string in the environment (the only place credentials come from) for the module."
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+        yield azurite

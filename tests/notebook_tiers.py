@@ -1,9 +1,10 @@
 """Which notebooks the fast tier (`make test-fast`) leaves to the full suite (`make test`).
 
 A notebook goes to the full suite when one of the test cells that `nbdev-test` runs starts a Spark session
-(`get_spark(`): each such notebook costs one to several minutes of a JVM, against seconds for the others. 00c_cluster
-starts a standalone cluster. The rule is read from the notebooks every time, so a notebook that starts Spark in a new
-test moves to the full suite by itself, and one that stops doing so comes back to the fast tier.
+(`get_spark(`) or a standalone cluster (`StandaloneCluster(`, as 90_testing does): each such notebook costs one to
+several minutes of JVMs, against seconds for the others. The rule is read from the notebooks every time, so a notebook
+that starts Spark in a new test moves to the full suite by itself, and one that stops doing so comes back to the fast
+tier.
 
     python tests/notebook_tiers.py            # the notebooks left to the full suite, one a line
     python tests/notebook_tiers.py --skip-re  # the same as nbdev-test's --skip-file-re (its default ^[_.] kept)
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 NBS = Path(__file__).resolve().parents[1] / "nbs"
-ALWAYS_FULL = {"00c_cluster"}   # a Spark standalone cluster (master and workers)
+STARTS_SPARK = ("get_spark(", "StandaloneCluster(")   # a Spark session; a standalone master and its workers
 SKIPPED_FLAGS = {"export", "exports", "exporti", "notest", "slow"}   # cells nbdev-test does not run as tests (tst_flags)
 
 
@@ -29,15 +30,15 @@ def _directives(src: str) -> set[str]:
 
 
 def starts_spark(nb_path: Path) -> bool:
-    "Whether a test cell of the notebook (one nbdev-test runs) starts a Spark session."
+    "Whether a test cell of the notebook (one nbdev-test runs) starts a Spark session or a standalone cluster."
     cells = json.loads(nb_path.read_text())["cells"]
-    return any("get_spark(" in src for c in cells if c["cell_type"] == "code"
-               for src in ["".join(c["source"])] if not _directives(src) & SKIPPED_FLAGS)
+    return any(call in src for c in cells if c["cell_type"] == "code"
+               for src in ["".join(c["source"])] if not _directives(src) & SKIPPED_FLAGS for call in STARTS_SPARK)
 
 
 def full_suite_only(nbs: Path = NBS) -> list[str]:
     "Names (no suffix) of the notebooks that only `make test` runs."
-    return sorted(p.stem for p in nbs.glob("*.ipynb") if p.stem in ALWAYS_FULL or starts_spark(p))
+    return sorted(p.stem for p in nbs.glob("*.ipynb") if starts_spark(p))
 
 
 def skip_re(names: list[str]) -> str:

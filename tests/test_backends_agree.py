@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-from conftest import UCMERCED   # honours $AERIAL_NB_TEST_DATA
+from helpers import UCMERCED   # honours $AERIAL_NB_TEST_DATA
 MODEL = "efficientnet-lite0"
 
 # Slow tier (Spark with SynapseML on real images): left out of `make test-fast`, run by `make test`.

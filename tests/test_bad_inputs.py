@@ -17,7 +17,7 @@ import yaml
 from PIL import Image
 
 from aerial_nb.run_folder import leftovers
-from conftest import ROOT
+from helpers import ROOT, cli_env
 
 EXE = Path(sys.executable).parent / "aerial-nb"
 # Root ignores file permissions: the permission cases drop the two capabilities that let it (a real refusal, as for a user).
@@ -26,10 +26,9 @@ NO_DAC = ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", 'e
 
 def cli(*args, outputs: Path, env: dict | None = None, cwd: Path = ROOT, prefix=(), timeout: int = 300):
     "Run `aerial-nb` with its outputs in `outputs`; the result carries `seconds`."
-    e = {**os.environ, "AERIAL_NB_PATHS_OUTPUTS_DIR": str(outputs),
-         "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store"), **(env or {})}
     t0 = time.time()
-    r = subprocess.run([*prefix, str(EXE), *map(str, args)], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run([*prefix, str(EXE), *map(str, args)], cwd=cwd, env=cli_env(outputs, **(env or {})),
+                       capture_output=True, text=True, timeout=timeout)
     r.seconds = time.time() - t0
     return r
 
@@ -249,7 +248,7 @@ def test_missing_raster_is_named(tmp_path, imgs):
 
 
 def truncated_raster(tmp_path) -> Path:
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     full = make_fixture_geotiff(tmp_path / "full_20200101.tif")
     cut = tmp_path / "cut_20200101.tif"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
@@ -263,7 +262,7 @@ def test_truncated_raster_to_score_fails_before_the_run(tmp_path, imgs):
 
 
 def test_raster_without_crs_fails_before_the_run(tmp_path, imgs):
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     r0 = make_fixture_geotiff(tmp_path / "nocrs.tif", crs=None)
     refused(cli(*run_args(imgs)[:-2], "--set", f"score_raster={r0}", outputs=tmp_path / "o"), "no CRS", "gdal_edit.py")
 
@@ -318,7 +317,7 @@ def test_outputs_not_writable(tmp_path, imgs):
 # ---------------------------------------------------------------------------------------------------- tile
 @pytest.fixture
 def raster(tmp_path) -> Path:
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     return make_fixture_geotiff(tmp_path / "r" / "area_20200101.tif")
 
 
@@ -351,7 +350,7 @@ def test_tile_truncated_raster(tmp_path):
 
 def test_tile_float_raster(tmp_path):
     import rasterio
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     src = make_fixture_geotiff(tmp_path / "u8.tif")
     with rasterio.open(src) as s: prof, data = s.profile, s.read()
     prof.update(dtype="float32")
@@ -394,7 +393,7 @@ def test_tiles_are_readable_by_other_users(tmp_path, raster):
 
 
 def test_every_tile_skipped_as_nodata(tmp_path):
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     import rasterio
     r0 = make_fixture_geotiff(tmp_path / "blank_20200101.tif")
     with rasterio.open(r0, "r+") as d: d.write(np.zeros((d.count, d.height, d.width), np.uint8))
@@ -551,13 +550,11 @@ def wait_for(cond, timeout: float, what: str):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_during_featurize_marks_the_run_failed_and_cleans_up(tmp_path, sig):
-    from aerial_nb.explore import make_fixture_images
+    from aerial_nb.testing import make_fixture_images
     imgs = make_fixture_images(tmp_path / "imgs", per_class=10)
     out = tmp_path / "o"
     args = [str(EXE), *run_args(imgs, "--run-id", "sig", "--steps", "01_explore,02_featurize")]
-    env = {**os.environ, "AERIAL_NB_PATHS_OUTPUTS_DIR": str(out),
-           "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store")}
-    p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(args, cwd=ROOT, env=cli_env(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The features are being written: Spark's temporary folder exists.
         wait_for(lambda: leftovers(out / "features") or p.poll() is not None, 600, "featurize to start writing")

@@ -1,16 +1,11 @@
 """Real NAIP rasters as COGs in a real Azurite container, tiled and scored straight from az:// (GDAL's /vsiaz/, read in
 place, never downloaded whole): every tile equals the one cut from the local file, and a tile's window costs a few blocks."""
-import logging
-import os
-import re
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from azurite import AZURITE_WELL_KNOWN_DEV_KEY, Azurite, connection_string
-from conftest import NAIP, aerial_nb, need
+from azurite import AZURITE_WELL_KNOWN_DEV_KEY, connection_string
+from helpers import NAIP, aerial_nb, count_ranged_reads, need
 
 # Slow tier (Azurite, and Spark for scoring): left out of `make test-fast`, run by `make test`.
 pytestmark = pytest.mark.slow
@@ -23,54 +18,27 @@ BLOCK = 128
 
 
 @pytest.fixture(scope="module")
-def blobs(tmp_path_factory):
+def blobs(tmp_path_factory, azurite_env):
     "The NAIP rasters as COGs, locally (`cogs/`) and in Azurite under az://rasters/naip/; credentials in the environment only."
     import rasterio
     import rasterio.shutil
     from azure.storage.blob import BlobServiceClient
     need(NAIP)
-    work = tmp_path_factory.mktemp("blob_rasters")
-    az = Azurite(work)
-    old = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-    try:
-        os.environ["AZURE_STORAGE_CONNECTION_STRING"] = az.connection_string
-        svc = BlobServiceClient.from_connection_string(az.connection_string)
-        svc.create_container("rasters")
-        (work / "cogs").mkdir()
-        for n in NAMES:
-            with rasterio.open(NAIP / n) as s:
-                rasterio.shutil.copy(s, work / "cogs" / n, driver="COG", compress="DEFLATE", blocksize=BLOCK)
-            with open(work / "cogs" / n, "rb") as f: svc.get_blob_client("rasters", f"naip/{n}").upload_blob(f)
-        svc.get_blob_client("rasters", "naip/README.txt").upload_blob(b"not a raster: listing skips it")
-        yield az, work
-    finally:
-        if old is None: os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
-        else: os.environ["AZURE_STORAGE_CONNECTION_STRING"] = old
-        az.stop()
-
-
-class _Ranges(logging.Handler):
-    "Byte ranges GDAL's Azure reader downloads (CPL_DEBUG `AZURE: Downloading a-b (url)`), per blob."
-    def __init__(self):
-        super().__init__(logging.DEBUG); self.ranges = []
-    def emit(self, record):
-        m = re.search(r"Downloading (\d+)-(\d+) \((\S+)\)", record.getMessage())
-        if m: self.ranges.append((int(m.group(1)), int(m.group(2)), m.group(3)))
-    def bytes(self) -> int: return sum(b - a + 1 for a, b, _ in self.ranges)
+    az, work = azurite_env, tmp_path_factory.mktemp("blob_rasters")
+    svc = BlobServiceClient.from_connection_string(az.connection_string)
+    svc.create_container("rasters")
+    (work / "cogs").mkdir()
+    for n in NAMES:
+        with rasterio.open(NAIP / n) as s:
+            rasterio.shutil.copy(s, work / "cogs" / n, driver="COG", compress="DEFLATE", blocksize=BLOCK)
+        with open(work / "cogs" / n, "rb") as f: svc.get_blob_client("rasters", f"naip/{n}").upload_blob(f)
+    svc.get_blob_client("rasters", "naip/README.txt").upload_blob(b"not a raster: listing skips it")
+    return az, work
 
 
 def _count_ranges(fn):
-    "Run `fn()` with GDAL's debug messages on; return its result and the ranged GETs it made."
-    import rasterio
-    log, seen = logging.getLogger("rasterio"), _Ranges()
-    level = log.level
-    log.setLevel(logging.DEBUG); log.addHandler(seen)
-    try:
-        with rasterio.Env(CPL_DEBUG="ON", CPL_VSIL_CURL_NON_CACHED="/vsiaz/"):   # every read from the network, none from a cache
-            out = fn()
-    finally:
-        log.removeHandler(seen); log.setLevel(level)
-    return out, seen
+    "`fn()`'s result and its ranged GETs, every read from the network and none from GDAL's cache."
+    return count_ranged_reads(fn, CPL_VSIL_CURL_NON_CACHED="/vsiaz/")
 
 
 def test_tile_from_az_equals_tiles_from_the_local_files(blobs, tmp_path):

@@ -13,7 +13,7 @@ import rasterio
 from rasterio.warp import transform_bounds
 from rasterio.windows import from_bounds
 
-from conftest import NAIP, ROOT, need
+from helpers import NAIP, ROOT, need
 
 CHECK_CSV = ROOT / "params" / "checksets" / "naip_nd_check.csv"
 CLASSES = {"water", "cultivated", "grassland", "developed", "forest"}

@@ -1,8 +1,6 @@
 """featurize + train + score on a real Spark standalone cluster (master + 2 workers, 1 core each, loopback only),
 compared with `local[2]` (the same 2 cores, so the same partitioning) on the same UC Merced subset."""
 import json
-import os
-import shutil
 import subprocess
 import sys
 
@@ -10,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aerial_nb.cluster import StandaloneCluster
+from aerial_nb.testing import StandaloneCluster
 from aerial_nb.featurize import read_features
-from conftest import ROOT, UCMERCED, need
+from helpers import ROOT, cli_env, ucmerced_subset
 
 # Slow tier (a Spark standalone cluster): left out of `make test-fast`, run by `make test`.
 pytestmark = pytest.mark.slow
@@ -22,19 +20,13 @@ CLASSES, PER_CLASS = ["agricultural", "beach", "forest"], 10
 
 @pytest.fixture(scope="module")
 def subset(tmp_path_factory):
-    need(UCMERCED)
-    root = tmp_path_factory.mktemp("ucm_subset")
-    for c in CLASSES:
-        (root / c).mkdir()
-        for f in sorted((UCMERCED / c).iterdir())[:PER_CLASS]: shutil.copy(f, root / c / f.name)
-    return root
+    return ucmerced_subset(tmp_path_factory.mktemp("ucm_subset"), CLASSES, PER_CLASS)
 
 
 def start_job(master: str, images, outputs) -> subprocess.Popen:
     "tests/cluster_job.py on `master`, with the master chosen the way a user does: by the environment."
-    env = {**os.environ, "AERIAL_NB_SPARK_MASTER": master, "AERIAL_NB_SPARK_EXECUTOR_MEMORY": "1g",
-           "AERIAL_NB_SPARK_DRIVER_MEMORY": "2g", "SPARK_LOCAL_IP": "127.0.0.1",
-           "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store")}
+    env = cli_env(AERIAL_NB_SPARK_MASTER=master, AERIAL_NB_SPARK_EXECUTOR_MEMORY="1g", AERIAL_NB_SPARK_DRIVER_MEMORY="2g",
+                  SPARK_LOCAL_IP="127.0.0.1")
     log = open(outputs / "job.log", "w")
     return subprocess.Popen([sys.executable, str(ROOT / "tests" / "cluster_job.py"), str(images), str(outputs)], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from cdp import Browser
-from conftest import ROOT
+from helpers import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SITE = Path(os.environ.get("AERIAL_NB_SITE", ROOT / "_docs"))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import aerial_nb
+from helpers import aerial_nb
 
 DATES = ("20180716", "20200831")
 
@@ -16,7 +16,7 @@ DATES = ("20180716", "20200831")
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory, fixture_model, cut_at_model_scale):
     "The fixture model scores an overlapping tile set (360 m every 90 m) of two acquisitions through `aerial-nb score`."
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     root = tmp_path_factory.mktemp("gis")
     for i, d in enumerate(DATES):
         make_fixture_geotiff(root / "rasters" / f"m_4709963_se_14_1_{d}.tif", width=200, height=160, seed=3 + i)
@@ -123,7 +123,8 @@ def test_rasters_in_two_crss_give_one_output_per_crs(tmp_path):
     import pyogrio
     import rasterio
     from aerial_nb.gis import write_gis_outputs
-    from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
+    from aerial_nb.testing import make_fixture_geotiff
+    from aerial_nb.tiles import tile_rasters
     make_fixture_geotiff(tmp_path / "r" / "a_20200831.tif", crs="EPSG:26914")
     make_fixture_geotiff(tmp_path / "r" / "b_20200831.tif", crs="EPSG:32614")
     tiles = tile_rasters(tmp_path / "r", tmp_path / "t", footprint_m=100, write_images=False)
@@ -146,7 +147,8 @@ def test_rasters_in_two_crss_give_one_output_per_crs(tmp_path):
 
 def test_empty_tile_set_writes_no_cog(tmp_path):
     from aerial_nb.gis import write_gis_outputs
-    from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
+    from aerial_nb.testing import make_fixture_geotiff
+    from aerial_nb.tiles import tile_rasters
     make_fixture_geotiff(tmp_path / "r" / "a_20200831.tif")
     tiles = tile_rasters(tmp_path / "r", tmp_path / "t", footprint_m=100, write_images=False).iloc[:0]
     _fake_scoring(tmp_path / "s", tiles)
@@ -165,7 +167,7 @@ def test_missing_predictions_names_the_fix(tmp_path):
 def test_tile_verb_takes_a_stac_catalog(tmp_path):
     "`aerial-nb tile catalog.json`: each Item's GeoTIFF asset is tiled; its datetime dates a raster whose name has none."
     import pystac
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     cat = pystac.Catalog("rasters", "two rasters, one named without its date")
     for name, day in (("m_4709963_se_14_1_20180716.tif", "2018-07-16"), ("scene_b.tif", "2021-06-01")):
         f = make_fixture_geotiff(tmp_path / "r" / name)
@@ -186,7 +188,8 @@ def test_tile_verb_takes_a_stac_catalog(tmp_path):
 def test_tiles_without_raster_windows_are_skipped_with_a_reason(tmp_path):
     "A tile set of images alone (no windows) scores fine; its GIS step writes nothing and says why, without failing."
     from aerial_nb.gis import write_gis_outputs
-    from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
+    from aerial_nb.testing import make_fixture_geotiff
+    from aerial_nb.tiles import tile_rasters
     make_fixture_geotiff(tmp_path / "r" / "a_20200831.tif")
     tiles = tile_rasters(tmp_path / "r", tmp_path / "t", footprint_m=100, write_images=False)
     _fake_scoring(tmp_path / "s", tiles.drop(columns=["row_off", "col_off", "win_width", "win_height"]))

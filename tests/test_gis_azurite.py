@@ -1,47 +1,30 @@
 """A COG read straight from Azure Blob Storage (a real Azurite) through GDAL's /vsiaz/: only the blocks of the window travel."""
-import logging
-import re
-
 import numpy as np
 import pytest
 
-from azurite import Azurite
+from helpers import count_ranged_reads
 
 # Slow tier (Azurite): left out of `make test-fast`, run by `make test`.
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def blob_cog(tmp_path_factory):
+def blob_cog(tmp_path_factory, azurite):
     "A 3000 x 3000 px RGB COG (deflate, 512 px blocks) in an Azurite container, and its local copy."
     import rasterio
     import rasterio.shutil
     from azure.storage.blob import BlobServiceClient
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     work = tmp_path_factory.mktemp("gis_azurite")
-    az = Azurite(work)
-    try:
-        src = make_fixture_geotiff(work / "big.tif", width=3000, height=3000, bands=3, nodata_corner=False)
-        cog = work / "m_4709963_se_14_1_20200831.tif"
-        with rasterio.open(src) as s:
-            rasterio.shutil.copy(s, cog, driver="COG", compress="DEFLATE", blocksize=512)
-        svc = BlobServiceClient.from_connection_string(az.connection_string)
-        svc.create_container("rasters")
-        with open(cog, "rb") as f:
-            svc.get_blob_client("rasters", f"naip/{cog.name}").upload_blob(f)
-        yield az, cog, f"az://rasters/naip/{cog.name}"
-    finally:
-        az.stop()
-
-
-class _Ranges(logging.Handler):
-    "Byte ranges GDAL's Azure reader says it downloads (CPL_DEBUG messages `AZURE: Downloading a-b (url)`)."
-    def __init__(self):
-        super().__init__(logging.DEBUG); self.ranges = []
-    def emit(self, record):
-        m = re.search(r"Downloading (\d+)-(\d+) ", record.getMessage())
-        if m: self.ranges.append((int(m.group(1)), int(m.group(2))))
-    def bytes(self) -> int: return sum(b - a + 1 for a, b in self.ranges)
+    src = make_fixture_geotiff(work / "big.tif", width=3000, height=3000, bands=3, nodata_corner=False)
+    cog = work / "m_4709963_se_14_1_20200831.tif"
+    with rasterio.open(src) as s:
+        rasterio.shutil.copy(s, cog, driver="COG", compress="DEFLATE", blocksize=512)
+    svc = BlobServiceClient.from_connection_string(azurite.connection_string)
+    svc.create_container("rasters")
+    with open(cog, "rb") as f:
+        svc.get_blob_client("rasters", f"naip/{cog.name}").upload_blob(f)
+    return azurite, cog, f"az://rasters/naip/{cog.name}"
 
 
 def test_window_of_a_blob_cog_reads_a_fraction_of_it(blob_cog, monkeypatch):
@@ -51,15 +34,9 @@ def test_window_of_a_blob_cog_reads_a_fraction_of_it(blob_cog, monkeypatch):
     az, local, url = blob_cog
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", az.connection_string)
     win = Window(1000, 1000, 256, 256)
-    log, seen = logging.getLogger("rasterio"), _Ranges()
-    level = log.level
-    log.setLevel(logging.DEBUG); log.addHandler(seen)
-    try:
-        with rasterio.Env(CPL_DEBUG="ON"), open_blob_raster(url) as src:
-            remote = src.read(window=win)
-            crs, shape = src.crs, src.shape
-    finally:
-        log.removeHandler(seen); log.setLevel(level)
+    def read():
+        with open_blob_raster(url) as src: return src.read(window=win), src.crs, src.shape
+    (remote, crs, shape), seen = count_ranged_reads(read)
     with rasterio.open(local) as src:
         assert np.array_equal(remote, src.read(window=win)) and crs == src.crs and shape == src.shape
     size = local.stat().st_size

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import NAIP, need
+from helpers import NAIP, need
 
 # One worker takes the whole module under `pytest -n` (make test-fast), so that `per_year` reads the rasters once.
 pytestmark = pytest.mark.xdist_group("map_qa_naip")

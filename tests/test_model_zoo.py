@@ -12,8 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from aerial_nb.models import (ONNX_OPSET, WeightsNotFoundError, build_network, classify, ensure_model, export_onnx,
-                              headless, model_spec, sha256_file, weights_env_var)
+from aerial_nb.models import (ONNX_OPSET, WeightsNotFoundError, build_network, ensure_model, export_onnx, headless,
+                              model_spec, sha256_file, weights_env_var)
+from aerial_nb.testing import classify
 
 TV_MODELS = ["resnet18", "alexnet", "resnet50"]
 DIMS = {"resnet18": 512, "alexnet": 4096, "resnet50": 2048}

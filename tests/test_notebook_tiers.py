@@ -18,6 +18,8 @@ def test_a_test_cell_that_starts_spark_moves_the_notebook(tmp_path):
         assert not starts_spark(_nb(tmp_path / "b.ipynb", f"#| {flag}\nspark = get_spark(settings)")), flag
     assert not starts_spark(_nb(tmp_path / "c.ipynb", "#| hide\nx = 1", "get_spark  # named, not called"))
     assert starts_spark(_nb(tmp_path / "d.ipynb", "#| hide\nspark = get_spark(settings)"))
+    assert starts_spark(_nb(tmp_path / "e.ipynb", "with StandaloneCluster(workers=1) as c: pass"))
+    assert not starts_spark(_nb(tmp_path / "f.ipynb", "#| export\nclass StandaloneCluster:\n    pass"))
 
 
 def test_skip_re_leaves_out_exactly_the_named_notebooks_and_nbdevs_default():
@@ -28,5 +30,5 @@ def test_skip_re_leaves_out_exactly_the_named_notebooks_and_nbdevs_default():
 
 def test_the_project_split_keeps_a_fast_tier():
     names, nbs = full_suite_only(), {p.stem for p in NBS.glob("*.ipynb")}
-    assert "00c_cluster" in names and set(names) <= nbs
+    assert "90_testing" in names and set(names) <= nbs   # its test starts a standalone cluster
     assert len(nbs - set(names)) >= len(names), "most notebooks stay in the fast tier"

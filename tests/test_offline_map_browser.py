@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "outputs" / "screenshots"
@@ -46,7 +46,8 @@ def maps(tmp_path_factory):
     import pandas as pd
     from aerial_nb.map_qa import map_qa
     from aerial_nb.offline_map import region_maps
-    from aerial_nb.tiles import make_fixture_geotiff, tile_rasters
+    from aerial_nb.testing import make_fixture_geotiff
+    from aerial_nb.tiles import tile_rasters
     tmp = tmp_path_factory.mktemp("maps")
     for ymd, seed in [("20100629", 1), ("20200831", 2)]:
         make_fixture_geotiff(tmp / "r" / f"m_4709963_se_14_1_{ymd}.tif", seed=seed)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import NAIP, UCMERCED, aerial_nb, need
+from helpers import NAIP, UCMERCED, aerial_nb, need
 
 # Slow tier (the whole pipeline on real data): left out of `make test-fast`, run by `make test`.
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from aerial_nb.run_folder import leftovers
-from conftest import ROOT
+from helpers import ROOT, cli_env
 
 # Slow tier (Spark, and a scoring job killed and resumed): left out of `make test-fast`, run by `make test`.
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ CHUNK = 8
 @pytest.fixture(scope="module")
 def job(tmp_path_factory, fixture_model, cut_at_model_scale):
     "The fixture model and a window tile set of a synthetic raster at its scale (360 m tiles every 60 m: about 70 tiles)."
-    from aerial_nb.tiles import make_fixture_geotiff
+    from aerial_nb.testing import make_fixture_geotiff
     root = tmp_path_factory.mktemp("region_resume")
     make_fixture_geotiff(root / "rasters" / "m_4709963_se_14_1_20200831.tif", width=200, height=160, seed=2)
     tiles = cut_at_model_scale(root / "rasters", root / "tiles", 60)
@@ -30,12 +30,10 @@ def job(tmp_path_factory, fixture_model, cut_at_model_scale):
 
 
 def _start(root: Path, model: str, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "AERIAL_NB_PATHS_OUTPUTS_DIR": str(root / "outputs"),
-           "AERIAL_NB_PATHS_MODEL_STORE": str(ROOT / "outputs" / "model_store")}
     cmd = [str(Path(sys.executable).parent / "aerial-nb"), "score", str(root / "tiles"), "--out", str(out),
            "--model", model, "--chunk-size", str(CHUNK)]
     # Its own session, so kill -9 reaches the driver and its JVM and Python workers at once, as a crash would.
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    return subprocess.Popen(cmd, cwd=ROOT, env=cli_env(root / "outputs"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
 

@@ -1,9 +1,7 @@
 """Azure Blob storage against a real Azurite: stage UC Merced from a container (paged listing, parallel download,
 etag cache), run the pipeline from it, publish outputs to an output container, and scan everything for secrets."""
 import json
-import os
 import re
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,8 +10,8 @@ import pytest
 from aerial_nb.setup import load_settings
 from aerial_nb.storage import (COMPLETE_MARKER, StorageError, container_client, parse_blob_url, run_is_complete, stage,
                                upload_folder)
-from azurite import AZURITE_WELL_KNOWN_DEV_KEY, Azurite, connection_string
-from conftest import ROOT, UCMERCED, aerial_nb, need
+from azurite import AZURITE_WELL_KNOWN_DEV_KEY, connection_string
+from helpers import aerial_nb, ucmerced_subset
 
 # Slow tier (Azurite and pipeline runs): left out of `make test-fast`, run by `make test`.
 pytestmark = pytest.mark.slow
@@ -23,33 +21,19 @@ STEPS = "00_setup,01_explore,02_featurize,03_train"
 
 
 @pytest.fixture(scope="module")
-def azurite(tmp_path_factory):
-    az = Azurite(tmp_path_factory.mktemp("azurite"))
-    yield az
-    az.stop()
-
-
-@pytest.fixture(scope="module")
-def env(azurite, tmp_path_factory):
-    "Credentials only in the environment; the cache in a fresh folder."
-    e = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+def env(azurite_env, tmp_path_factory):
+    "Credentials only in the environment (`azurite_env`); the cache in a fresh folder."
+    e = {"AZURE_STORAGE_CONNECTION_STRING": azurite_env.connection_string,
          "AERIAL_NB_STORAGE_CACHE_DIR": str(tmp_path_factory.mktemp("blob_cache")), "AERIAL_NB_STORAGE_RETRIES": "3"}
-    old = {k: os.environ.get(k) for k in e}
-    os.environ.update(e)
-    yield e
-    for k, v in old.items():
-        if v is None: os.environ.pop(k, None)
-        else: os.environ[k] = v
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in e.items(): mp.setenv(k, v)
+        yield e
 
 
 @pytest.fixture(scope="module")
 def uploaded(env, tmp_path_factory):
     "A UC Merced subset on local disk and in container `images` under `ucm/`; with the round-trip times."
-    need(UCMERCED)
-    local = tmp_path_factory.mktemp("ucm_subset")
-    for c in CLASSES:
-        (local / c).mkdir()
-        for f in sorted((UCMERCED / c).iterdir())[:PER_CLASS]: shutil.copy(f, local / c / f.name)
+    local = ucmerced_subset(tmp_path_factory.mktemp("ucm_subset"), CLASSES, PER_CLASS)
     settings = load_settings()
     svc_cc = container_client(parse_blob_url("az://images"), settings, check=False)
     svc_cc.create_container()

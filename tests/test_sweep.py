@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import aerial_nb
+from helpers import aerial_nb
 
 # Slow tier (parallel pipeline runs, each with its Spark session): left out of `make test-fast`, run by `make test`.
 pytestmark = pytest.mark.slow
@@ -17,7 +17,7 @@ SECRET = "AccountKey=do-not-log-this-0123456789"
 
 
 def _grid(tmp_path: Path) -> Path:
-    from aerial_nb.explore import make_fixture_images
+    from aerial_nb.testing import make_fixture_images
     good = make_fixture_images(tmp_path / "good", per_class=6)
     # A set whose 'water' class has one image: valid parameters, but its explore step cannot split it into train and test.
     bad = make_fixture_images(tmp_path / "bad", per_class=6)

@@ -13,7 +13,7 @@ from PIL import Image
 from aerial_nb.run_folder import leftovers
 from aerial_nb.tiles import REQUIRED_TILE_COLUMNS, read_tile_set, tile_raster
 
-from conftest import NAIP as NAIP_DIR   # honours $AERIAL_NB_TEST_DATA
+from helpers import NAIP as NAIP_DIR   # honours $AERIAL_NB_TEST_DATA
 FOOTPRINT_M, RES_M = 224.0, 5.0
 # transform_bounds densifies tile edges, so corners may sit a hair outside the file's bounds.
 TOL_DEG = 1e-5

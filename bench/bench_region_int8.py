@@ -1,7 +1,7 @@
 """Benchmark (not a test): fp32 vs static int8 EfficientNet-Lite0 on NAIP tiles: img/s on 1 thread, feature cosine and
 agreement of the logistic regression's top-1 predictions, for several quantisation recipes.
 
-    python tests/bench_region_int8.py TILES_DIR MODEL_DIR
+    python bench/bench_region_int8.py TILES_DIR MODEL_DIR
 
 TILES_DIR is a window tile set (`aerial-nb tile data/naip_nd --out outputs/region/naip_50m --stride-m 50 --no-images`),
 MODEL_DIR a Lite0 + logistic regression model folder under outputs/models. Why several recipes: on AVX2 without VNNI,

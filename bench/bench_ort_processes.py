@@ -1,7 +1,7 @@
 """Benchmark (not a test): does onnxruntime scale over this machine's cores? EfficientNet-Lite0 img/s for one
 one-thread process, two at once, and one process with two threads, on random batches of 32 (20 s each).
 
-    python tests/bench_ort_processes.py
+    python bench/bench_ort_processes.py
 
 It needs the Lite0 export in outputs/model_store (any `aerial-nb run` makes it)."""
 import json, subprocess, sys, time

@@ -1,6 +1,6 @@
 """Benchmark of the GIS writers (aerial_nb.gis) on a real ~60,000-tile NAIP tile set: file sizes against predictions.csv, write times.
 
-    .venv/bin/python tests/bench_gis.py [OUT_DIR]      (needs ../shared/data/naip_nd; prints figures, writes OUT_DIR/bench_gis.json)
+    .venv/bin/python bench/bench_gis.py [OUT_DIR]      (needs ../shared/data/naip_nd; prints figures, writes OUT_DIR/bench_gis.json)
 
 The tile set is real: `aerial-nb tile` windows of the ten NAIP years of one quarter-quad, 224 m footprints every 50 m
 (overlapping). The predicted classes are SYNTHESIZED (drawn at random over the 21 UC Merced classes, Dirichlet

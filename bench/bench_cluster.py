@@ -1,6 +1,6 @@
 """Featurize throughput on a real Spark standalone cluster: 1 worker, then 2 workers (1 core each), per backend.
 
-    flock /tmp/aerial_cpu.lock .venv/bin/python tests/bench_cluster.py [N_IMAGES]
+    flock /tmp/aerial_cpu.lock .venv/bin/python bench/bench_cluster.py [N_IMAGES]
 
 Prints images/s for each and the scaling efficiency (speed-up with 2 workers / 2). Each measurement is a fresh
 Spark application (a subprocess) whose executors are all warm before timing (see `aerial_nb.bench`).
@@ -32,7 +32,7 @@ def job(master: str, n: int):
 
 
 def main(n: int):
-    from aerial_nb.cluster import StandaloneCluster
+    from aerial_nb.testing import StandaloneCluster
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "AERIAL_NB_SPARK_EXECUTOR_MEMORY": "2g"}
     rows = {}
     with StandaloneCluster(workers=1, cores=1, memory="2560m") as cluster:

@@ -1,4 +1,4 @@
-"""Benchmark helper (not a test): maps of real predictions + Chromium screenshots. Usage: python tests/bench_region_maps.py SCORE_DIR OUT_DIR NAME [FROM TO]"""
+"""Benchmark helper (not a test): maps of real predictions + Chromium screenshots. Usage: python bench/bench_region_maps.py SCORE_DIR OUT_DIR NAME [FROM TO]"""
 import sys, time, subprocess, tempfile, shutil, re
 from pathlib import Path
 import pandas as pd

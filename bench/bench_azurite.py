@@ -1,6 +1,6 @@
 """Azurite round trip for the whole of UC Merced: upload, paged listing, parallel download, cached second staging.
 
-    flock /tmp/aerial_cpu.lock .venv/bin/python tests/bench_azurite.py [IMAGES_DIR]
+    flock /tmp/aerial_cpu.lock .venv/bin/python bench/bench_azurite.py [IMAGES_DIR]
 """
 import os
 import sys
@@ -8,9 +8,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+# Azurite and the data locations are the tests' helpers (tests/azurite.py, tests/helpers.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from azurite import Azurite  # noqa: E402
-from conftest import UCMERCED  # noqa: E402
+from helpers import UCMERCED  # noqa: E402
 
 
 def main(images: Path):
