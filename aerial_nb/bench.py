@@ -122,7 +122,7 @@ def bench_decode(paths: list[str], model: dict) -> dict:
 
 def run_tuning(spark, paths: list[str], model: dict, settings, grid: list[dict] = TUNING_GRID) -> pd.DataFrame:
     "Images/s of the onnxruntime backend for each knob setting of `grid`, plus decode-only and the python loop."
-    from aerial_nb.setup import Settings
+    from aerial_nb.settings import Settings
     rows = [bench_decode(paths, model), bench_python_loop(paths, model)]
     for g in grid:
         vals = {s: dict(kv) for s, kv in settings.values.items()}

@@ -70,7 +70,9 @@ def _summary(run_dir: Path) -> str:
 def _bench(a) -> int:
     from aerial_nb.bench import run_benchmark, write_benchmark
     from aerial_nb.explore import find_images
-    from aerial_nb.setup import environment_report, get_spark, load_settings
+    from aerial_nb.settings import load_settings
+    from aerial_nb.setup import environment_report
+    from aerial_nb.spark import get_spark
     settings = load_settings(a.settings)
     images = a.images or str(settings.path("data", "images_dir"))
     paths = sorted(find_images(images).path)[: a.limit or None]
@@ -90,7 +92,7 @@ def _bench(a) -> int:
 
 # %% ../nbs/11_cli.ipynb #c0s1
 def _sweep(a) -> int:
-    from aerial_nb.setup import load_settings
+    from aerial_nb.settings import load_settings
     from aerial_nb.sweep import run_sweep, sweep_plan
     if a.dry_run:
         plan = sweep_plan(a.grid, load_settings(a.settings))

@@ -92,7 +92,7 @@ class StandaloneCluster:
     def master_url(self) -> str: return f"spark://{self.host}:{self.port}"
 
     def _env(self) -> dict:
-        from aerial_nb.setup import check_java
+        from aerial_nb.spark import check_java
         check_java()   # Spark 3.5 on Java 17: fail with the fix, not with a JVM stack trace
         return {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": self.host,
                 "SPARK_LOG_DIR": str(self.work_dir / "logs"), "SPARK_NO_DAEMONIZE": "1"}

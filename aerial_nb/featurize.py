@@ -18,7 +18,8 @@ import numpy as np
 from filelock import FileLock
 import pandas as pd
 
-from .setup import Settings, load_settings, write_atomic
+from .settings import Settings, load_settings
+from .setup import write_atomic
 
 # %% auto #0
 __all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'FEATURIZER_BACKENDS', 'DECODERS',

@@ -23,7 +23,8 @@ from types import SimpleNamespace
 
 import yaml
 
-from .setup import Settings, load_settings, write_atomic
+from .settings import Settings, load_settings
+from .setup import write_atomic
 
 # %% auto #0
 __all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'validate_params', 'load_params', 'resolve_inputs',

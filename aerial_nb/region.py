@@ -18,7 +18,8 @@ import pandas as pd
 
 from .radiometry import match_tile, raster_histogram, raster_luts
 from .scale import check_tile_set, model_scale
-from .setup import Settings, write_atomic
+from .settings import Settings
+from .setup import write_atomic
 from .tiles import _open_checked, parse_bands, read_tile_set
 
 # %% auto #0

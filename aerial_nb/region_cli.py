@@ -57,7 +57,7 @@ def tile_command(a) -> int:
     from aerial_nb.gis import tile_inputs   # tile_rasters, also over STAC catalogs (each Item's GeoTIFF and date)
     if a.model:   # cut at the scale the model learned (aerial_nb.scale): its footprint and metres per pixel
         from aerial_nb.scale import model_scale, tiling_for
-        from aerial_nb.setup import load_settings
+        from aerial_nb.settings import load_settings
         model_dir = _resolve_model_arg(load_settings(), a.model)
         t = tiling_for(model_scale(json.loads((model_dir / "aerial_nb.json").read_text()), model_dir),
                        a.stride_m or 0, a.footprint_m or 0)
@@ -85,7 +85,8 @@ def score_command(a) -> int:
     "`aerial-nb score TILES_DIR --out DIR`: score a tile set from its rasters (or its images), resuming a killed job."
     from aerial_nb.models import ensure_model
     from aerial_nb.region import score_region
-    from aerial_nb.setup import get_spark, load_settings
+    from aerial_nb.settings import load_settings
+    from aerial_nb.spark import get_spark
     from aerial_nb.tiles import read_tile_set
     if a.chunk_size < 1: raise ValueError(f"--chunk-size must be a whole number of tiles >= 1, got {a.chunk_size}.")
     if a.run_id:

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .setup import Settings, write_atomic
+from .settings import Settings
+from .setup import write_atomic
 
 # %% auto #0
-__all__ = ['STORAGE_DEFAULTS', 'CREDENTIAL_ENV', 'COMPLETE_MARKER', 'storage_setting', 'is_blob_url', 'BlobLocation',
-           'parse_blob_url', 'blob_service', 'StorageError', 'storage_error', 'container_client', 'list_blobs', 'stage',
-           'upload_folder', 'RunPublisher', 'run_is_complete', 'stage_inputs']
+__all__ = ['STORAGE_DEFAULTS', 'COMPLETE_MARKER', 'storage_setting', 'is_blob_url', 'BlobLocation', 'parse_blob_url',
+           'blob_service', 'StorageError', 'storage_error', 'container_client', 'list_blobs', 'stage', 'upload_folder',
+           'RunPublisher', 'run_is_complete', 'stage_inputs']
 
 # %% ../nbs/00b_storage.ipynb #c006
 STORAGE_DEFAULTS = {"account_url": "", "outputs_url": "", "cache_dir": "~/.cache/aerial_nb/blobs",
                     "workers": "8", "retries": "3"}
-CREDENTIAL_ENV = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN")
 COMPLETE_MARKER = "_COMPLETE.json"
 
 def storage_setting(settings: Settings | None, key: str) -> str:

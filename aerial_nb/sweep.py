@@ -20,7 +20,8 @@ import pandas as pd
 import yaml
 
 from .pipeline import STEPS, load_params, resolve_inputs, validate_params
-from .setup import Settings, load_settings, write_atomic
+from .settings import Settings, load_settings
+from .setup import write_atomic
 
 # %% auto #0
 __all__ = ['SWEEP_STEPS', 'expand_grid', 'validate_grid', 'point_run_id', 'featurizer_key', 'featurize_first_order', 'run_status',

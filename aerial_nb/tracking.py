@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .setup import Settings, write_atomic
+from .settings import Settings
+from .setup import write_atomic
 
 # %% auto #0
 __all__ = ['TRACKING_DEFAULTS', 'SECRET_NAME', 'ARTIFACT_FILES', 'MLFLOW_STATUS', 'tracking_setting', 'tracking_uri',

@@ -51,7 +51,8 @@ def fixture_model(tmp_path_factory) -> Path:
     "A model trained on synthetic images that stand for 5 m per pixel (`pipeline.fixture_run`), once for all the tests that score rasters."
     import json
     from aerial_nb.pipeline import fixture_run
-    from aerial_nb.setup import get_spark, load_settings
+    from aerial_nb.settings import load_settings
+    from aerial_nb.spark import get_spark
     root = tmp_path_factory.mktemp("fixture_model")
     spark = get_spark(load_settings(overrides={"paths": {"outputs_dir": str(root / "outputs")}}), app_name="fixture_model")
     try: run = fixture_run("train", spark, root=root / "fx")

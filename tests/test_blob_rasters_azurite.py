@@ -183,7 +183,7 @@ def test_pipeline_score_raster_from_az_is_checked_in_place(blobs, tmp_path):
     "A run's `score_raster: az://…` is listed and checked before any work, and kept as the URL (read in place, not staged)."
     from PIL import Image
     from aerial_nb.pipeline import resolve_inputs, validate_params
-    from aerial_nb.setup import load_settings
+    from aerial_nb.settings import load_settings
     from aerial_nb.storage import stage_inputs
     for c in ("field", "water"):   # the smallest image set resolve_inputs accepts: two classes
         (tmp_path / "imgs" / c).mkdir(parents=True)
