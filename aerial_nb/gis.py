@@ -54,7 +54,7 @@ GIS_NEED = ["filename", "source_path", "row_off", "col_off", "win_width", "win_h
 def tile_boxes(preds: pd.DataFrame, log=print) -> pd.DataFrame:
     "Each tile's footprint `x0, y0, x1, y1` in its raster's CRS (the `crs` column), from its window and the raster's transform."
     from rasterio.warp import transform_bounds
-    from aerial_nb.tiles import _open_checked
+    from aerial_nb.tiles import open_checked_raster
     missing = [c for c in GIS_NEED if c not in preds.columns]
     if missing:
         raise ValueError(f"predictions lack column(s) {missing}: GIS outputs need the window columns of a tile set cut by "
@@ -63,7 +63,7 @@ def tile_boxes(preds: pd.DataFrame, log=print) -> pd.DataFrame:
     for src_path, idx in preds.groupby("source_path", sort=False).indices.items():
         rows = preds.iloc[idx]
         try:
-            with _open_checked(src_path) as src: t, crs = src.transform, src.crs.to_string()
+            with open_checked_raster(src_path) as src: t, crs = src.transform, src.crs.to_string()
         except (FileNotFoundError, ValueError, RuntimeError) as e:   # RuntimeError: an az:// blob's storage unreachable
             # The raster moved: the WGS84 corners, projected back, give each footprint's envelope (a little larger).
             log(f"  {src_path}: not readable ({str(e).splitlines()[0][:120]}); tile polygons from their WGS84 corners")

@@ -17,17 +17,19 @@ from PIL import Image
 from .visualize import class_colors
 
 # %% auto #0
-__all__ = ['leaflet_assets', 'raster_overlay', 'tile_thumbnail', 'tile_year', 'cell_fraction', 'offline_map', 'change_table',
-           'supported_changes', 'change_map', 'tile_cell_km2', 'class_area_by_year', 'plot_class_area', 'region_maps']
+__all__ = ['vendor_dir', 'leaflet_assets', 'raster_overlay', 'tile_thumbnail', 'tile_year', 'cell_fraction', 'offline_map',
+           'change_table', 'supported_changes', 'change_map', 'tile_cell_km2', 'class_area_by_year', 'plot_class_area',
+           'region_maps']
 
 # %% ../nbs/06a_offline_map.ipynb #c005
-def _vendor_dir() -> Path:
+def vendor_dir() -> Path:
+    "The package's copy of Leaflet (JavaScript, CSS, marker images) that maps embed instead of fetching it from a CDN."
     import aerial_nb
     return Path(aerial_nb.__file__).resolve().parent / "vendor" / "leaflet"
 
 def leaflet_assets() -> tuple[str, str]:
     "(css, js) of the vendored Leaflet, the CSS's images inlined as data URIs."
-    d = _vendor_dir()
+    d = vendor_dir()
     css = (d / "leaflet.css").read_text()
     for name in ("layers.png", "layers-2x.png"):
         css = css.replace(f"url(images/{name})", "url(data:image/png;base64," + base64.b64encode((d / "images" / name).read_bytes()).decode() + ")")
@@ -54,11 +56,11 @@ def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dic
 
 def tile_thumbnail(row, px: int = 96) -> str | None:
     "A JPEG data URI of one tile: its image file when there is one, else its window read from the raster."
-    from aerial_nb.tiles import _open_checked, parse_bands, read_tile_rgb
+    from aerial_nb.tiles import open_checked_raster, parse_bands, read_tile_rgb
     try:
         if isinstance(row.get("path"), str) and Path(row["path"]).is_file():
             with Image.open(row["path"]) as im: return _jpeg_b64(np.asarray(im.convert("RGB").resize((px, px))))
-        with _open_checked(row["source_path"]) as src:
+        with open_checked_raster(row["source_path"]) as src:
             rgb = read_tile_rgb(src, row["row_off"], row["col_off"], row["win_width"], row["win_height"], px,
                                 parse_bands(row.get("bands", "1,2,3")))
         return _jpeg_b64(np.moveaxis(rgb, 0, -1))

@@ -184,12 +184,12 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
 
 def _check_rasters_serve(params: dict, raster: str) -> None:
     "Refuse, before any work, rasters too coarse for a model trained on images of `image_gsd_m` (aerial_nb.scale)."
-    from aerial_nb.score import _raster_gsd
+    from aerial_nb.score import raster_gsd
     from aerial_nb.tiles import raster_files
     from aerial_nb.scale import check_raster_serves
     gsd = float(params["image_gsd_m"])
     for r in raster_files(raster):
-        check_raster_serves({"gsd_m": gsd, "image_px": 0, "footprint_m": 0.0}, _raster_gsd(r), r)
+        check_raster_serves({"gsd_m": gsd, "image_px": 0, "footprint_m": 0.0}, raster_gsd(r), r)
 
 def check_folds(params: dict, found, images_dir) -> None:
     "An error, before any work, when `cv_folds` asks for more folds than the smallest class will have images."

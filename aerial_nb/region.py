@@ -20,7 +20,7 @@ from .radiometry import match_tile, raster_histogram, raster_luts
 from .scale import check_tile_set, model_scale
 from .settings import Settings
 from .setup import write_atomic
-from .tiles import _open_checked, parse_bands, read_tile_set
+from .tiles import open_checked_raster, parse_bands, read_tile_set
 
 # %% auto #0
 __all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', 'worker_head', 'apply_head',
@@ -63,8 +63,8 @@ def _source(path: str):
     /vsiaz/ with the credentials of this process's environment: local Spark's workers inherit the driver's, a cluster's
     executors get them from `get_spark` (spark.executorEnv, redacted in Spark's UI and logs)."""
     if path not in _SOURCES:
-        from aerial_nb.tiles import _open_checked
-        _SOURCES[path] = _open_checked(path)   # a local file, or an az:// blob read in place
+        from aerial_nb.tiles import open_checked_raster
+        _SOURCES[path] = open_checked_raster(path)   # a local file, or an az:// blob read in place
     return _SOURCES[path]
 
 def _image_rgb(path: str) -> np.ndarray:
@@ -249,7 +249,7 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
     hists = {}
     if rec.get("method") == "histogram":
         for path, bands in tiles.groupby("source_path")["bands"].first().items():
-            with _open_checked(path) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
+            with open_checked_raster(path) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
     return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()}, "psf_px": float(rec.get("psf_px", 0.0))}
 
 def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: dict, settings: Settings,

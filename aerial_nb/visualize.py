@@ -158,9 +158,9 @@ class _Legend(MacroElement):
 def _offline_assets(m: folium.Map) -> None:
     "Make `m` self-contained: Leaflet and jQuery (vendored) as data URIs in place of folium's CDN scripts and stylesheets."
     import base64
-    from aerial_nb.offline_map import _vendor_dir, leaflet_assets
+    from aerial_nb.offline_map import vendor_dir, leaflet_assets
     css, js = leaflet_assets()
-    jquery = (_vendor_dir().parent / "jquery" / "jquery.min.js").read_text()
+    jquery = (vendor_dir().parent / "jquery" / "jquery.min.js").read_text()
     uri = lambda mime, text: f"data:{mime};base64," + base64.b64encode(text.encode()).decode()
     # folium's popups build their HTML with jQuery; Bootstrap and awesome-markers serve markers this map has none of.
     m.default_js = [("leaflet", uri("text/javascript", js)), ("jquery", uri("text/javascript", jquery))]
