@@ -17,6 +17,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from .spark import check_java
+
 # %% auto #0
 __all__ = ['is_local_master', 'package_zip', 'ship_model', 'executor_model_file', 'spark_home', 'free_port', 'StandaloneCluster']
 
@@ -92,7 +94,6 @@ class StandaloneCluster:
     def master_url(self) -> str: return f"spark://{self.host}:{self.port}"
 
     def _env(self) -> dict:
-        from aerial_nb.spark import check_java
         check_java()   # Spark 3.5 on Java 17: fail with the fix, not with a JVM stack trace
         return {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": self.host,
                 "SPARK_LOG_DIR": str(self.work_dir / "logs"), "SPARK_NO_DAEMONIZE": "1"}

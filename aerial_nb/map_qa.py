@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .offline_map import tile_year
+from .setup import write_atomic
 from .tiles import open_checked_raster, summed_area, raster_name
 
 # %% auto #0
@@ -153,7 +155,6 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets
            log=print) -> dict:
     """QA of scored tiles (`predictions.parquet` rows with raster windows) and its `verdict` (`map_verdict`;
     `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."""
-    from aerial_nb.offline_map import tile_year
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     if not {"source_path", "row_off", "col_off", "win_width", "win_height"} <= set(preds.columns):
         report = {"qa": False, "why": "the tiles have no raster windows (scored from images): no spectral QA"}
@@ -176,7 +177,6 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets
     report["check_sets"] = {name: {k: c["all"][k] for k in ("n", "accuracy", "per_class")}
                             for name, c in (check_sets or {}).items()}
     report["verdict"] = map_verdict(report, check_sets)
-    from aerial_nb.setup import write_atomic
     write_atomic(out_dir / "qa.json", json.dumps(report, indent=2, default=str))
     return report
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import rasterio
 
+from .compare import best_model
 from .label_map import check_label_map
 from .models import ensure_model
 from .region import score_region
 from .scale import check_raster_serves, model_scale, tiling_for
-from .tiles import raster_files, read_tile_set, tile_rasters
+from .tiles import raster_files, read_tile_set, tile_rasters, open_checked_raster
 
 # %% auto #0
 __all__ = ['resolve_model', 'raster_gsd', 'check_model_for_rasters', 'score_rasters']
@@ -22,7 +23,6 @@ __all__ = ['resolve_model', 'raster_gsd', 'check_model_for_rasters', 'score_rast
 # %% ../nbs/05_score.ipynb #c005
 def resolve_model(settings, run_dir: str | Path | None = None, model_name: str = "") -> Path:
     "The model to score with: `model_name` under outputs/models, else this run's model, else the best run's."
-    from aerial_nb.compare import best_model   # compare imports matplotlib: only when the best run is asked for
     models = settings.path("paths", "outputs_dir") / "models"
     if model_name:
         if not (models / model_name).exists():
@@ -36,7 +36,6 @@ def resolve_model(settings, run_dir: str | Path | None = None, model_name: str =
 # %% ../nbs/05_score.ipynb #c010
 def raster_gsd(path) -> float:
     "Ground sampling distance of the raster at `path` in metres per pixel, as the tiler will see it."
-    from aerial_nb.tiles import open_checked_raster   # the tiler's own opener: metres, warped to UTM when in degrees
     with open_checked_raster(path) as src: return abs(src.transform.a) * src.crs.linear_units_factor[1]
 
 def check_model_for_rasters(meta: dict, model_dir, rasters: list[Path], label_map: str = "") -> dict:

@@ -26,6 +26,8 @@ from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
+from .storage import blob_rasters, open_blob_raster
+
 # %% auto #0
 __all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'make_fixture_geotiff', 'local_utm', 'is_blob_raster',
            'raster_source', 'raster_name', 'open_raster', 'open_checked_raster', 'check_raster', 'summed_area',
@@ -107,9 +109,8 @@ def raster_name(path) -> str:
     return PurePosixPath(str(path)).name
 
 def open_raster(path):
-    "An open rasterio dataset of a local raster file or an `az://` blob (read in place by `aerial_nb.gis.open_blob_raster`: only the blocks read travel)."
+    "An open rasterio dataset of a local raster file or an `az://` blob (read in place by `aerial_nb.storage.open_blob_raster`: only the blocks read travel)."
     if is_blob_raster(path):
-        from aerial_nb.gis import open_blob_raster   # GDAL's /vsiaz/, credentials from the environment only
         return open_blob_raster(str(path))
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: raster file not found; check the path "
@@ -303,7 +304,6 @@ def raster_files(spec, must_exist: bool = True) -> list:
     .tif blob under an `az://` prefix, as URLs (read in place). With `must_exist=False` a missing local file is returned
     as it is, for the opener to refuse with its own message."""
     if is_blob_raster(spec):
-        from aerial_nb.gis import blob_rasters
         return blob_rasters(str(spec))
     p = Path(spec).expanduser()
     if p.is_dir():

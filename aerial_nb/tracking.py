@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .featurize import image_set_fingerprint
 from .settings import Settings
 from .setup import write_atomic
+from .visualize import plot_confusion_matrix
 
 # %% auto #0
 __all__ = ['TRACKING_DEFAULTS', 'SECRET_NAME', 'ARTIFACT_FILES', 'MLFLOW_STATUS', 'tracking_setting', 'tracking_uri',
@@ -109,7 +111,6 @@ def git_commit(folder: str | Path) -> tuple[str, bool] | None:
 def run_tags(run_dir: Path, settings: Settings) -> dict[str, str]:
     "Provenance of a run: ids, git commit, data fingerprint, feature cache key, ONNX sha256, package versions."
     from importlib.metadata import version, PackageNotFoundError
-    from aerial_nb.featurize import image_set_fingerprint
     m, f = _read(run_dir / "metrics.json") or {}, _read(run_dir / "features.json") or {}
     tags = {"aerial_nb.run_id": run_dir.name, "aerial_nb.run_dir": str(run_dir)}
     sweep = _read(run_dir / "sweep.json")
@@ -140,7 +141,6 @@ def run_artifacts(run_dir: Path) -> list[tuple[Path, str]]:
     cm = run_dir / "plots" / "confusion_matrix.png"
     m = _read(run_dir / "metrics.json")
     if m and "confusion_matrix" in m and not cm.exists():
-        from aerial_nb.visualize import plot_confusion_matrix
         cm.parent.mkdir(parents=True, exist_ok=True); plot_confusion_matrix(m, cm)
     out += [(p, "plots") for p in sorted((run_dir / "plots").glob("*.png"))]
     out += [(p, "notebooks") for p in sorted((run_dir / "notebooks").glob("*.ipynb"))]
