@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .featurize import featurize_images, ort_session, preprocess
+from .models import ensure_model
+from .settings import Settings
 
 # %% auto #0
 __all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'bench_model_only', 'run_benchmark', 'markdown_table',
@@ -73,7 +75,6 @@ def bench_model_only(model: dict, processes: int | None = None, seconds: float =
 def run_benchmark(spark, paths: list[str], models: list[str], settings, backends=("synapseml", "onnxruntime"),
                   model_only_seconds: float = 10.0) -> pd.DataFrame:
     "Table of images/s per model and method, with each method's ratio to the python loop of the same model, and the model-only limit."
-    from aerial_nb.models import ensure_model
     rows = []
     for name in models:
         model = ensure_model(name, settings.path("paths", "model_store"))
@@ -122,7 +123,6 @@ def bench_decode(paths: list[str], model: dict) -> dict:
 
 def run_tuning(spark, paths: list[str], model: dict, settings, grid: list[dict] = TUNING_GRID) -> pd.DataFrame:
     "Images/s of the onnxruntime backend for each knob setting of `grid`, plus decode-only and the python loop."
-    from aerial_nb.setup import Settings
     rows = [bench_decode(paths, model), bench_python_loop(paths, model)]
     for g in grid:
         vals = {s: dict(kv) for s, kv in settings.values.items()}

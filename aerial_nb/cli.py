@@ -13,9 +13,17 @@ from pathlib import Path
 
 import yaml
 
+from .bench import run_benchmark, run_tuning, write_benchmark
+from .explore import find_images
+from .models import ensure_model
 from .pipeline import RunInterrupted, load_params, run_pipeline, validate_params
 from .region_cli import add_region_verbs
 from .run_folder import RunFolder
+from .settings import load_settings
+from .setup import environment_report
+from .spark import get_spark
+from .sweep import run_sweep, sweep_plan
+
 
 # %% auto #0
 __all__ = ['parse_overrides', 'notebook_to_markdown', 'write_readme', 'build_parser', 'main']
@@ -70,9 +78,6 @@ def _summary(run_dir: Path) -> str:
 
 # %% ../nbs/11_cli.ipynb #c011
 def _bench(a) -> int:
-    from aerial_nb.bench import run_benchmark, write_benchmark
-    from aerial_nb.explore import find_images
-    from aerial_nb.setup import environment_report, get_spark, load_settings
     settings = load_settings(a.settings)
     images = a.images or str(settings.path("data", "images_dir"))
     paths = sorted(find_images(images).path)[: a.limit or None]
@@ -80,8 +85,6 @@ def _bench(a) -> int:
     print(f"featurizing {len(paths)} images of {images} on {spark.sparkContext.master} "
           f"({os.cpu_count()} cores), models {a.models}")
     if a.tune:
-        from aerial_nb.bench import run_tuning
-        from aerial_nb.models import ensure_model
         table = run_tuning(spark, paths, ensure_model(a.models.split(",")[0], settings.path("paths", "model_store")), settings)
     else: table = run_benchmark(spark, paths, a.models.split(","), settings)
     out = write_benchmark(table, settings.path("paths", "outputs_dir") / "bench",
@@ -92,8 +95,6 @@ def _bench(a) -> int:
 
 # %% ../nbs/11_cli.ipynb #c0s1
 def _sweep(a) -> int:
-    from aerial_nb.setup import load_settings
-    from aerial_nb.sweep import run_sweep, sweep_plan
     if a.dry_run:
         plan = sweep_plan(a.grid, load_settings(a.settings))
         for r in plan.itertuples(): print(f"{r.action:<6} {r.run_id}")

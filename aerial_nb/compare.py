@@ -12,6 +12,8 @@ import pandas as pd
 import yaml
 
 from .run_folder import RunFolder, write_atomic
+from .tracking import read_runs
+
 
 # %% auto #0
 __all__ = ['RUN_COLUMNS', 'HISTORY_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy',
@@ -75,7 +77,6 @@ HISTORY_COLUMNS = ["run_name", "classes", "status", "featurizer_backend", "class
 
 def load_history(settings, sweep_id: str = "") -> pd.DataFrame:
     "One row per usable run in the MLflow run history (optionally of one sweep), with `RUN_COLUMNS`, `classes` and `f1.<class>`."
-    from aerial_nb.tracking import read_runs
     h = read_runs(settings, f"tags.`aerial_nb.sweep_id` = '{sweep_id}'" if sweep_id else "")
     if not len(h): return pd.DataFrame(columns=RUN_COLUMNS + HISTORY_COLUMNS)
     h = h[h.status != "FAILED"].dropna(subset=["metrics.accuracy"]).sort_values("start_time")

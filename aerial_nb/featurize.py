@@ -17,8 +17,10 @@ import numpy as np
 from filelock import FileLock
 import pandas as pd
 
+from .cluster import executor_model_file, ship_model
 from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
-from .setup import Settings, load_settings
+from .settings import Settings, load_settings
+
 
 # %% auto #0
 __all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'FEATURIZER_BACKENDS', 'DECODERS',
@@ -215,7 +217,6 @@ def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
 
 def ort_featurize_frames(frames, model: dict, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
     "Body of the `mapInPandas`: frames of `path`, `content` → frames of `path`, `features` (float32); undecodable images give no row."
-    from aerial_nb.cluster import executor_model_file
     sess = ort_session(executor_model_file(model), threads)
     for df in frames:
         for i in range(0, len(df), mini_batch_size):
@@ -237,7 +238,6 @@ def featurize_onnxruntime(raw, model: dict, mini_batch_size: int = 32, threads: 
     # Imported, not looked up here: Spark then pickles the function by reference, so each worker keeps one session
     # cache in its `aerial_nb.featurize` module (a function defined in a notebook would be pickled with its globals).
     from aerial_nb.featurize import ort_featurize_frames as run
-    from aerial_nb.cluster import ship_model
     # On a cluster the ONNX file and this package travel with the job (see 00c_cluster).
     model, bs, th = ship_model(raw.sparkSession.sparkContext, dict(model)), int(mini_batch_size), int(threads)
     feats = raw.mapInPandas(lambda frames: run(frames, model, th, bs, tta), "path string, features array<float>")

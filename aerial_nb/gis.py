@@ -15,14 +15,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .offline_map import class_colors
 from .run_folder import MapsFolder, RunFolder, ScoreFolder, atomic, tiles_csv, write_atomic
+from .storage import TIFF_NAME
+from .tiles import open_checked_raster, tile_rasters
+
 
 # %% auto #0
 __all__ = ['CLASS_NODATA', 'PROB_NODATA', 'GIS_NEED', 'CLASSIFICATION_EXT', 'class_labels', 'acquisition_key', 'tile_boxes',
            'tile_stride', 'grid_for', 'rasterize_nearest', 'write_cog', 'qml_style', 'tile_layer', 'write_geoparquet',
            'write_geopackage', 'stac_classes', 'write_stac', 'stac_validator', 'validate_stac', 'write_gis_outputs',
-           'rasters_from_stac', 'expand_raster_args', 'tile_inputs', 'vsiaz_path', 'blob_gdal_options',
-           'open_blob_raster', 'blob_rasters']
+           'rasters_from_stac', 'expand_raster_args', 'tile_inputs']
 
 # %% ../nbs/05b_gis.ipynb #c006
 CLASS_NODATA = 255   # uint8 class rasters: 255 = no tile scored there; change rasters store 1 + class: at most 254 classes
@@ -53,7 +56,6 @@ GIS_NEED = ["filename", "source_path", "row_off", "col_off", "win_width", "win_h
 def tile_boxes(preds: pd.DataFrame, log=print) -> pd.DataFrame:
     "Each tile's footprint `x0, y0, x1, y1` in its raster's CRS (the `crs` column), from its window and the raster's transform."
     from rasterio.warp import transform_bounds
-    from aerial_nb.tiles import _open_checked
     missing = [c for c in GIS_NEED if c not in preds.columns]
     if missing:
         raise ValueError(f"predictions lack column(s) {missing}: GIS outputs need the window columns of a tile set cut by "
@@ -62,7 +64,7 @@ def tile_boxes(preds: pd.DataFrame, log=print) -> pd.DataFrame:
     for src_path, idx in preds.groupby("source_path", sort=False).indices.items():
         rows = preds.iloc[idx]
         try:
-            with _open_checked(src_path) as src: t, crs = src.transform, src.crs.to_string()
+            with open_checked_raster(src_path) as src: t, crs = src.transform, src.crs.to_string()
         except (FileNotFoundError, ValueError, RuntimeError) as e:   # RuntimeError: an az:// blob's storage unreachable
             # The raster moved: the WGS84 corners, projected back, give each footprint's envelope (a little larger).
             log(f"  {src_path}: not readable ({str(e).splitlines()[0][:120]}); tile polygons from their WGS84 corners")
@@ -308,7 +310,6 @@ def _size(path: Path) -> int: return Path(path).stat().st_size
 def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, map_html: str | Path | None = None,
                       qa_json: str | Path | None = None, log=print) -> dict:
     "From a finished scoring folder (`predictions.parquet`): tile layers, a class COG per acquisition, change COGs and STAC, under `score_dir/gis`."
-    from aerial_nb.visualize import class_colors
     score_dir = Path(score_dir)
     gis = Path(out_dir) if out_dir else ScoreFolder(score_dir).gis
     pq = ScoreFolder(score_dir).parquet
@@ -420,8 +421,6 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
     return summary
 
 # %% ../nbs/05b_gis.ipynb #c025
-_TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
-
 def _stac_rasters(catalog: str | Path) -> list[tuple[Path | str, str | None]]:
     "(local GeoTIFF or az:// blob, 'YYYY-MM-DD' or None) of every Item under a STAC Catalog / Collection / Item JSON."
     import pystac
@@ -433,7 +432,7 @@ def _stac_rasters(catalog: str | Path) -> list[tuple[Path | str, str | None]]:
     if not items: raise ValueError(f"{catalog}: the STAC catalog holds no Items; add one Item per raster with a GeoTIFF asset.")
     out = []
     for item in items:
-        tifs = [a for a in item.assets.values() if "tiff" in (a.media_type or "") or _TIFF.search(a.href.split("?")[0])]
+        tifs = [a for a in item.assets.values() if "tiff" in (a.media_type or "") or TIFF_NAME.search(a.href.split("?")[0])]
         data = [a for a in tifs if "data" in (a.roles or [])] or tifs
         if not data:
             raise ValueError(f"{catalog}: item {item.id!r} has no GeoTIFF asset (media type image/tiff or a .tif href); "
@@ -464,7 +463,6 @@ def expand_raster_args(args) -> list:
 
 def tile_inputs(args, out_dir: str | Path, *tile_args, **tile_kwargs) -> pd.DataFrame:
     "`tiles.tile_rasters` over files, folders and STAC catalogs; an Item's date fills `acq_date` where the file name gives none."
-    from aerial_nb.tiles import tile_rasters
     dates = {}
     for a in args:
         if str(a).lower().endswith(".json"): dates.update({str(p): d for p, d in _stac_rasters(a) if d})
@@ -475,74 +473,3 @@ def tile_inputs(args, out_dir: str | Path, *tile_args, **tile_kwargs) -> pd.Data
         df.loc[todo, "acq_date"] = fill[todo]
         write_atomic(tiles_csv(out_dir), df.to_csv(index=False))
     return df
-
-# %% ../nbs/05b_gis.ipynb #c028
-def vsiaz_path(url: str) -> str:
-    "GDAL's `/vsiaz/<container>/<blob>` for `az://<container>/<blob>`."
-    from aerial_nb.storage import parse_blob_url
-    if not str(url).startswith("az://"):
-        raise ValueError(f"{url!r} is not an az://<container>/<blob> URL; a local raster needs no /vsiaz/.")
-    loc = parse_blob_url(url)
-    if not loc.prefix: raise ValueError(f"{url!r} names a container, not a raster blob: write az://<container>/<path>.tif.")
-    return f"/vsiaz/{loc.container}/{loc.prefix}"
-
-def blob_gdal_options(settings=None) -> dict:
-    "GDAL options for /vsiaz/: credentials from the environment only (a connection string, or account + SAS), ranged reads, no listing."
-    from aerial_nb.storage import storage_setting
-    opts = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",   # open the blob, not a listing of its container
-            "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.vrt,.ovr,.msk"}
-    if os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
-        opts["AZURE_STORAGE_CONNECTION_STRING"] = os.environ["AZURE_STORAGE_CONNECTION_STRING"]
-    elif os.environ.get("AZURE_STORAGE_SAS_TOKEN"):
-        account_url = storage_setting(settings, "account_url") if settings else os.environ.get("AERIAL_NB_STORAGE_ACCOUNT_URL", "")
-        m = re.match(r"^https://([^.]+)\.blob\.core\.windows\.net", account_url or "")
-        if not m: raise ValueError("$AZURE_STORAGE_SAS_TOKEN is set but no account: set [storage] account_url "
-                                   "(https://<account>.blob.core.windows.net) or $AERIAL_NB_STORAGE_ACCOUNT_URL.")
-        opts.update(AZURE_STORAGE_ACCOUNT=m.group(1), AZURE_STORAGE_SAS_TOKEN=os.environ["AZURE_STORAGE_SAS_TOKEN"].lstrip("?"))
-    else:
-        raise ValueError("No credentials for az:// rasters: set $AZURE_STORAGE_CONNECTION_STRING, or $AZURE_STORAGE_SAS_TOKEN "
-                         "with [storage] account_url (never in settings.ini or parameters).")
-    return opts
-
-def _blob_problem(url: str, settings=None) -> Exception | None:
-    "Why the blob `url` cannot be read, as the storage module says it (unreachable, no container, refused credentials, no blob); None if it can."
-    from aerial_nb.storage import container_client, parse_blob_url, storage_error
-    loc = parse_blob_url(url, settings)
-    try:
-        cc = container_client(loc, settings)
-        if not cc.get_blob_client(loc.prefix).exists():
-            return FileNotFoundError(f"No blob {url}: upload the raster there (a Cloud-Optimized GeoTIFF reads fastest) "
-                                     f"or fix the URL.")
-    except Exception as e:   # noqa: BLE001 - container_client already turned it into a clear error
-        return e if isinstance(e, (FileNotFoundError, RuntimeError, ValueError)) else storage_error(e, loc)
-    return None
-
-def open_blob_raster(url: str, settings=None):
-    """`with open_blob_raster('az://c/x.tif') as src:` a rasterio dataset read in place through GDAL's /vsiaz/ (for a COG:
-    the header, then only the blocks asked for). The open handle keeps the credentials for its later reads, so the dataset
-    may be kept open (a scoring worker opens each raster once)."""
-    import rasterio
-    from rasterio.errors import RasterioIOError
-    with rasterio.Env(**blob_gdal_options(settings)):
-        try: return rasterio.open(vsiaz_path(url))
-        except RasterioIOError as e:
-            problem = _blob_problem(url, settings)
-            if problem is not None: raise problem from None
-            raise ValueError(f"{url}: the blob is there but GDAL cannot read it as a raster ({str(e).splitlines()[0]}); "
-                             f"upload a GeoTIFF (`gdalinfo /vsiaz/...` checks it).") from None
-
-def blob_rasters(url: str, settings=None) -> list[str]:
-    "`az://c/x.tif` if that blob exists, else the `.tif` / `.tiff` blobs directly under the prefix `az://c/folder` (sorted URLs)."
-    from aerial_nb.storage import container_client, list_blobs, parse_blob_url, storage_error
-    loc = parse_blob_url(url, settings)
-    cc = container_client(loc, settings)   # unreachable, missing container, refused credentials: one clear error
-    try:
-        if loc.prefix and _TIFF.search(loc.prefix) and cc.get_blob_client(loc.prefix).exists(): return [url]
-        names = [b["name"] for b in list_blobs(cc, loc.prefix)]
-    except Exception as e: raise storage_error(e, loc) from None
-    base = f"{loc.prefix}/" if loc.prefix else ""
-    found = sorted(n for n in names if "/" not in n[len(base):] and _TIFF.search(n))
-    if not found:
-        raise FileNotFoundError(f"No raster at {url}: neither a blob of that name nor .tif blobs under it; upload the "
-                                f"GeoTIFFs (COGs) there or fix the URL.")
-    return [f"az://{loc.container}/{n}" for n in found]

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .offline_map import tile_year
 from .run_folder import MapsFolder, write_atomic
-from .tiles import _open_checked, _summed_area, raster_name
+from .tiles import open_checked_raster, summed_area, raster_name
+
 
 # %% auto #0
 __all__ = ['WATER', 'BARE', 'VEGETATED', 'QA_RULES', 'TRUST_GOALS', 'otsu_threshold', 'nir_water_threshold', 'spectral_classes',
@@ -67,13 +69,13 @@ def tile_facts(tiles: pd.DataFrame, nir_band: int = 4) -> tuple[pd.DataFrame, di
     "Per tile (`filename`): `water_frac`, `bare_frac`, `veg_frac`; and per raster its thresholds, or why it has no QA."
     rows, rasters = [], {}
     for path, g in tiles.groupby("source_path"):
-        with _open_checked(path) as src:
+        with open_checked_raster(path) as src:
             if src.count < nir_band:
                 rasters[path] = {"qa": False, "why": f"{src.count} band(s), no near-infrared band {nir_band}: no spectral QA"}
                 continue
             cls, th = spectral_classes(src, nir_band)
         rasters[path] = {"qa": True, **th}
-        sats = {k: _summed_area((cls == k).astype(np.uint8)) for k in (0, WATER, BARE, VEGETATED)}
+        sats = {k: summed_area((cls == k).astype(np.uint8)) for k in (0, WATER, BARE, VEGETATED)}
         for r in g.itertuples():
             r0, c0 = int(r.row_off), int(r.col_off)
             r1, c1 = min(cls.shape[0], int(round(r0 + r.win_height))), min(cls.shape[1], int(round(c0 + r.win_width)))
@@ -154,7 +156,6 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets
            log=print) -> dict:
     """QA of scored tiles (`predictions.parquet` rows with raster windows) and its `verdict` (`map_verdict`;
     `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."""
-    from aerial_nb.offline_map import tile_year
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     if not {"source_path", "row_off", "col_off", "win_width", "win_height"} <= set(preds.columns):
         report = {"qa": False, "why": "the tiles have no raster windows (scored from images): no spectral QA"}

@@ -10,25 +10,43 @@ import io
 import json
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from .run_folder import MapsFolder
-from .visualize import class_colors
+from .tiles import is_blob_raster, open_checked_raster, open_raster, parse_bands, read_tile_rgb
+
 
 # %% auto #0
-__all__ = ['leaflet_assets', 'raster_overlay', 'tile_thumbnail', 'tile_year', 'cell_fraction', 'offline_map', 'change_table',
-           'supported_changes', 'change_map', 'tile_cell_km2', 'class_area_by_year', 'plot_class_area', 'region_maps']
+__all__ = ['class_colors', 'vendor_dir', 'leaflet_assets', 'raster_overlay', 'tile_thumbnail', 'tile_year', 'cell_fraction',
+           'offline_map', 'change_table', 'supported_changes', 'change_map', 'tile_cell_km2', 'class_area_by_year',
+           'plot_class_area', 'region_maps']
+
+# %% ../nbs/06a_offline_map.ipynb #c004_002
+def class_colors(labels) -> dict[str, str]:
+    "Stable, distinct hex colour per class: by sorted label, tab20 first, extended past 20 classes."
+    names = sorted({str(l) for l in labels})
+    # tab20 pairs each hue with a light twin, so take the 10 strong hues first and the twins after,
+    # keeping neighbours in the sorted list apart; tab20b/c (4 shades per hue) extend the same way.
+    t20, t20b, t20c = (matplotlib.colormaps[c].colors for c in ("tab20", "tab20b", "tab20c"))
+    ordered = [*t20[0::2], *t20[1::2], *(c for k in range(4) for c in (*t20b[k::4], *t20c[k::4]))]
+    palette = list(dict.fromkeys(matplotlib.colors.to_hex(c) for c in ordered))
+    extra = len(names) - len(palette)
+    if extra > 0:
+        palette += [matplotlib.colors.to_hex(matplotlib.colormaps["hsv"](i / extra)) for i in range(extra)]
+    return dict(zip(names, palette))
 
 # %% ../nbs/06a_offline_map.ipynb #c005
-def _vendor_dir() -> Path:
+def vendor_dir() -> Path:
+    "The package's copy of Leaflet (JavaScript, CSS, marker images) that maps embed instead of fetching it from a CDN."
     import aerial_nb
     return Path(aerial_nb.__file__).resolve().parent / "vendor" / "leaflet"
 
 def leaflet_assets() -> tuple[str, str]:
     "(css, js) of the vendored Leaflet, the CSS's images inlined as data URIs."
-    d = _vendor_dir()
+    d = vendor_dir()
     css = (d / "leaflet.css").read_text()
     for name in ("layers.png", "layers-2x.png"):
         css = css.replace(f"url(images/{name})", "url(data:image/png;base64," + base64.b64encode((d / "images" / name).read_bytes()).decode() + ")")
@@ -45,7 +63,6 @@ def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dic
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
     from rasterio.warp import transform_bounds
-    from aerial_nb.tiles import open_raster   # a local file, or an az:// COG read in place (its overviews, at this size)
     with open_raster(path) as src, WarpedVRT(src, crs="EPSG:3857", resampling=Resampling.bilinear) as vrt:
         scale = min(1.0, max_px / max(vrt.width, vrt.height))
         h, w = max(1, round(vrt.height * scale)), max(1, round(vrt.width * scale))
@@ -55,11 +72,10 @@ def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dic
 
 def tile_thumbnail(row, px: int = 96) -> str | None:
     "A JPEG data URI of one tile: its image file when there is one, else its window read from the raster."
-    from aerial_nb.tiles import _open_checked, parse_bands, read_tile_rgb
     try:
         if isinstance(row.get("path"), str) and Path(row["path"]).is_file():
             with Image.open(row["path"]) as im: return _jpeg_b64(np.asarray(im.convert("RGB").resize((px, px))))
-        with _open_checked(row["source_path"]) as src:
+        with open_checked_raster(row["source_path"]) as src:
             rgb = read_tile_rgb(src, row["row_off"], row["col_off"], row["win_width"], row["win_height"], px,
                                 parse_bands(row.get("bands", "1,2,3")))
         return _jpeg_b64(np.moveaxis(rgb, 0, -1))
@@ -210,7 +226,6 @@ def _thumbs_for(preds: pd.DataFrame, n: int, seed: int = 0) -> tuple[dict, list]
     return names, uris
 
 def _overlays_by_year(preds: pd.DataFrame, years: pd.Series, max_px: int) -> dict:
-    from aerial_nb.tiles import is_blob_raster
     out = {}
     if "source_path" not in preds: return out
     for y, srcs in preds.groupby(years)["source_path"].unique().items():

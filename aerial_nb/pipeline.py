@@ -21,8 +21,16 @@ from pathlib import Path
 
 import yaml
 
+from .explore import find_images
 from .run_folder import RunFolder, model_meta, write_atomic
-from .setup import Settings, load_settings
+from .scale import check_raster_serves
+from .score import raster_gsd
+from .settings import Settings, load_settings
+from .storage import RunPublisher, stage_inputs
+from .tiles import check_raster, raster_files
+from .tracking import log_run, tracking_uri
+from .train import check_model_name
+
 
 # %% auto #0
 __all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'validate_params', 'load_params', 'resolve_inputs',
@@ -154,7 +162,6 @@ RASTER_HELP = ("Put NAIP GeoTIFFs in [data] rasters_dir of settings.ini (or $AER
 
 def resolve_inputs(params: dict, settings: Settings) -> dict:
     "Absolute `images_dir` and `score_raster` for a run, after checking they exist."
-    from aerial_nb.explore import find_images
     images = Path(params["images_dir"]).expanduser() if params["images_dir"] else settings.path("data", "images_dir")
     if not images.is_absolute() and not images.exists(): images = settings.root / images   # relative to the project
     found = find_images(images)   # raises with where to get the data
@@ -164,7 +171,6 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
     check_folds(params, found, images)
     raster = ""
     if str(params["score_raster"]).startswith("az://"):   # read in place through /vsiaz/: list and check it now
-        from aerial_nb.tiles import check_raster, raster_files
         rasters = raster_files(params["score_raster"])
         for f in rasters: check_raster(f)
         raster = params["score_raster"]
@@ -174,7 +180,6 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
         for base in ([] if r.is_absolute() or r.exists() else [settings.path("data", "rasters_dir"), settings.root]):
             if (base / r).exists(): r = base / r; break
         if not r.exists(): raise FileNotFoundError(f"Raster to score {r} does not exist. {RASTER_HELP}")
-        from aerial_nb.tiles import check_raster, raster_files
         for f in raster_files(r): check_raster(f)   # a truncated or unplaceable raster fails now, not after training
         raster = str(r.resolve())
         if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
@@ -182,12 +187,9 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
 
 def _check_rasters_serve(params: dict, raster: str) -> None:
     "Refuse, before any work, rasters too coarse for a model trained on images of `image_gsd_m` (aerial_nb.scale)."
-    from aerial_nb.score import _raster_gsd
-    from aerial_nb.tiles import raster_files
-    from aerial_nb.scale import check_raster_serves
     gsd = float(params["image_gsd_m"])
     for r in raster_files(raster):
-        check_raster_serves({"gsd_m": gsd, "image_px": 0, "footprint_m": 0.0}, _raster_gsd(r), r)
+        check_raster_serves({"gsd_m": gsd, "image_px": 0, "footprint_m": 0.0}, raster_gsd(r), r)
 
 def check_folds(params: dict, found, images_dir) -> None:
     "An error, before any work, when `cv_folds` asks for more folds than the smallest class will have images."
@@ -373,7 +375,6 @@ def _log_traceback(log_file: Path, e: BaseException) -> None:
 
 def _track(run_dir: Path, settings: Settings, log=print) -> None:
     "Record the run in the MLflow run history; a store that cannot be reached is reported, and the run's own files stay the record."
-    from aerial_nb.tracking import log_run, tracking_uri
     try: log_run(run_dir, settings)
     except Exception as e:   # noqa: BLE001 - the run's results are on disk whatever the store does
         log(f"  run history: not updated in {tracking_uri(settings)}: {type(e).__name__}: {e}")
@@ -426,7 +427,6 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                  steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False) -> Path:
     """Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder.
     An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again)."""
-    from aerial_nb.train import check_model_name
     if resume and replace:
         raise ValueError("--resume and --replace exclude each other: resume keeps a run's finished steps, replace deletes them.")
     if (resume or replace) and not run_id:
@@ -438,7 +438,6 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                                 f"or pass the settings file (aerial-nb run --settings path/to/settings.ini).")
     requested = check_steps(steps)
     given = validate_params(load_params(params) if isinstance(params, (str, Path)) else params)
-    from aerial_nb.storage import RunPublisher, stage_inputs
     params = resolve_inputs(stage_inputs(given, settings, log), settings)   # blob URLs → local copies (00b_storage)
     check_master(settings)
     run_id = run_id or new_run_id(params)

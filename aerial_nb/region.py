@@ -14,11 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .featurize import dihedral_views, ort_session, ort_threads
 from .radiometry import match_tile, raster_histogram, raster_luts
 from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
 from .scale import check_tile_set, model_scale
-from .setup import Settings
-from .tiles import _open_checked, parse_bands, read_tile_set
+from .settings import Settings
+from .tiles import open_checked_raster, parse_bands, read_tile_set, read_tile_rgb
+from .train import load_model
+
 
 # %% auto #0
 __all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', 'worker_head', 'apply_head',
@@ -61,8 +64,7 @@ def _source(path: str):
     /vsiaz/ with the credentials of this process's environment: local Spark's workers inherit the driver's, a cluster's
     executors get them from `get_spark` (spark.executorEnv, redacted in Spark's UI and logs)."""
     if path not in _SOURCES:
-        from aerial_nb.tiles import _open_checked
-        _SOURCES[path] = _open_checked(path)   # a local file, or an az:// blob read in place
+        _SOURCES[path] = open_checked_raster(path)   # a local file, or an az:// blob read in place
     return _SOURCES[path]
 
 def _image_rgb(path: str) -> np.ndarray:
@@ -75,8 +77,6 @@ def _image_rgb(path: str) -> np.ndarray:
 def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
                            from_images: bool = False):
     "Body of the `mapInPandas`: tile rows with raster windows (or image `path`s) → the same rows plus `features` (float32)."
-    from aerial_nb.featurize import dihedral_views, ort_session
-    from aerial_nb.tiles import parse_bands, read_tile_rgb
     sess = ort_session(model["onnx_file"], threads)
     run = lambda x: sess.run([model["feature_tensor"]], {model["image_tensor"]: x})[0]
     # Each acquisition's colours mapped onto the training images', then their sensor's blur (aerial_nb.radiometry).
@@ -135,7 +135,6 @@ def score_chunk(spark, rows: pd.DataFrame, model, meta: dict, model_info: dict, 
     from pyspark.ml.functions import array_to_vector, vector_to_array
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, DoubleType, FloatType, NullType, StringType, StructField, StructType
-    from aerial_nb.featurize import ort_threads
     from aerial_nb import region   # functions by reference: one ONNX session cache per worker
     info = rows if from_images else rows.drop(columns=[c for c in ("path",) if c in rows.columns])
     parts = max(1, min(len(info), spark.sparkContext.defaultParallelism * settings.getint("featurize", "partitions_per_core")))
@@ -241,14 +240,13 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
     hists = {}
     if rec.get("method") == "histogram":
         for path, bands in tiles.groupby("source_path")["bands"].first().items():
-            with _open_checked(path) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
+            with open_checked_raster(path) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
     return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()}, "psf_px": float(rec.get("psf_px", 0.0))}
 
 def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: dict, settings: Settings,
                  out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
                  classify_on_workers: bool = True) -> dict:
     "Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job where it stopped."
-    from aerial_nb.train import load_model
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     model, meta = load_model(model_dir)
     if meta["onnx_sha256"] != model_info["onnx_sha256"]:

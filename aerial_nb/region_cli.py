@@ -10,7 +10,18 @@ import threading
 import time
 from pathlib import Path
 
+from .gis import tile_inputs, write_gis_outputs
+from .label_map import check_label_map
+from .models import ensure_model
+from .pipeline import check_run_id
+from .region import score_region
 from .run_folder import ScoreFolder, model_meta, tiles_csv, write_atomic
+from .scale import check_tile_set, model_scale, tiling_for
+from .score import resolve_model
+from .settings import load_settings
+from .spark import get_spark
+from .tiles import read_tile_set
+
 
 # %% auto #0
 __all__ = ['RssSampler', 'tile_command', 'score_command', 'add_region_verbs']
@@ -56,10 +67,7 @@ def _disk_mib(path: Path) -> float:
 
 def tile_command(a) -> int:
     "`aerial-nb tile RASTER... --out DIR`: write a tile set (tiles.csv, plus PNGs unless --no-images)."
-    from aerial_nb.gis import tile_inputs   # tile_rasters, also over STAC catalogs (each Item's GeoTIFF and date)
     if a.model:   # cut at the scale the model learned (aerial_nb.scale): its footprint and metres per pixel
-        from aerial_nb.scale import model_scale, tiling_for
-        from aerial_nb.setup import load_settings
         model_dir = _resolve_model_arg(load_settings(), a.model)
         t = tiling_for(model_scale(json.loads(model_meta(model_dir).read_text()), model_dir),
                        a.stride_m or 0, a.footprint_m or 0)
@@ -79,19 +87,13 @@ def tile_command(a) -> int:
 # %% ../nbs/11a_region_cli.ipynb #c010
 def _resolve_model_arg(settings, model: str) -> Path:
     "A model folder from a path, a name under outputs/models, or (empty) the best compared run's model."
-    from aerial_nb.score import resolve_model
     if model and Path(model).expanduser().is_dir(): return Path(model).expanduser().resolve()
     return resolve_model(settings, None, model)
 
 def score_command(a) -> int:
     "`aerial-nb score TILES_DIR --out DIR`: score a tile set from its rasters (or its images), resuming a killed job."
-    from aerial_nb.models import ensure_model
-    from aerial_nb.region import score_region
-    from aerial_nb.setup import get_spark, load_settings
-    from aerial_nb.tiles import read_tile_set
     if a.chunk_size < 1: raise ValueError(f"--chunk-size must be a whole number of tiles >= 1, got {a.chunk_size}.")
     if a.run_id:
-        from aerial_nb.pipeline import check_run_id
         check_run_id(a.run_id)
     settings = load_settings(a.settings)
     tiles = read_tile_set(a.tiles, need_images=a.from_images)   # before Spark starts: a bad tile set fails in a second
@@ -103,8 +105,6 @@ def score_command(a) -> int:
         raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with a "
                                 f"folder or name under outputs/models, trained by `aerial-nb run`.")
     meta = json.loads(model_meta(model_dir).read_text())
-    from aerial_nb.label_map import check_label_map
-    from aerial_nb.scale import check_tile_set, model_scale
     check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping
     if not a.from_images: check_tile_set(model_scale(meta, model_dir), tiles, a.tiles)   # before Spark starts
     model_info = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
@@ -122,7 +122,6 @@ def score_command(a) -> int:
     print(f"  {info['tiles_scored_now']} tiles scored now in {info['seconds_end_to_end']:.1f} s end to end "
           f"({info['tiles_per_second_end_to_end']} tiles/s; {info['tiles_per_second']} tiles/s once Spark was up)")
     print("  peak RSS MiB: " + ", ".join(f"{k.removeprefix('peak_rss_mib_')} {v:.0f}" for k, v in mem.report().items()))
-    from aerial_nb.gis import write_gis_outputs   # GeoParquet/GeoPackage, a COG per acquisition, STAC: under --out/gis
     write_gis_outputs(a.out, log=lambda m: print("  " + m))
     return 0
 

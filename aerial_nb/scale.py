@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .tiles import open_checked_raster
+
 # %% auto #0
 __all__ = ['SCALE_TOLERANCE', 'ScaleError', 'image_set_scale', 'model_scale', 'describe_scale', 'check_raster_serves',
            'check_tile_scale', 'tiling_for', 'tile_set_scale', 'check_tile_set']
@@ -78,10 +80,9 @@ def tiling_for(scale: dict, stride_m: float = 0, footprint_m: float = 0) -> dict
 # %% ../nbs/01c_scale.ipynb #c018
 def tile_set_scale(tiles: pd.DataFrame) -> pd.DataFrame:
     "Per source raster of a window tile set: its `raster_gsd_m`, the tiles' `footprint_m` and `gsd_m` (median over its tiles)."
-    from aerial_nb.tiles import _open_checked   # tiles imports nothing of ours: no cycle, but keep scale light to import
     rows = []
     for src_path, g in tiles.groupby("source_path"):
-        with _open_checked(src_path) as src:   # a local file or an az:// blob
+        with open_checked_raster(src_path) as src:   # a local file or an az:// blob
             unit = src.crs.linear_units_factor[1]
             px = abs(src.transform.a) * unit
         foot = float(g["win_width"].median()) * px

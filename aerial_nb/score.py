@@ -10,20 +10,20 @@ from pathlib import Path
 
 import rasterio
 
+from .compare import best_model
 from .label_map import check_label_map
 from .models import ensure_model
 from .region import score_region
 from .run_folder import RunFolder, model_meta
 from .scale import check_raster_serves, model_scale, tiling_for
-from .tiles import raster_files, read_tile_set, tile_rasters
+from .tiles import raster_files, read_tile_set, tile_rasters, open_checked_raster
 
 # %% auto #0
-__all__ = ['resolve_model', 'check_model_for_rasters', 'score_rasters']
+__all__ = ['resolve_model', 'raster_gsd', 'check_model_for_rasters', 'score_rasters']
 
 # %% ../nbs/05_score.ipynb #c005
 def resolve_model(settings, run_dir: str | Path | None = None, model_name: str = "") -> Path:
     "The model to score with: `model_name` under outputs/models, else this run's model, else the best run's."
-    from aerial_nb.compare import best_model   # compare imports matplotlib: only when the best run is asked for
     models = settings.path("paths", "outputs_dir") / "models"
     if model_name:
         if not (models / model_name).exists():
@@ -35,15 +35,15 @@ def resolve_model(settings, run_dir: str | Path | None = None, model_name: str =
     return Path(best_model(settings.path("paths", "outputs_dir"))["model_path"])
 
 # %% ../nbs/05_score.ipynb #c010
-def _raster_gsd(path) -> float:
-    from aerial_nb.tiles import _open_checked   # the tiler's own opener: metres, warped to UTM when in degrees
-    with _open_checked(path) as src: return abs(src.transform.a) * src.crs.linear_units_factor[1]
+def raster_gsd(path) -> float:
+    "Ground sampling distance of the raster at `path` in metres per pixel, as the tiler will see it."
+    with open_checked_raster(path) as src: return abs(src.transform.a) * src.crs.linear_units_factor[1]
 
 def check_model_for_rasters(meta: dict, model_dir, rasters: list[Path], label_map: str = "") -> dict:
     "The model's training scale, after checking its label map against `label_map` and that every raster can serve it."
     check_label_map(meta, label_map, str(model_dir))
     scale = model_scale(meta, model_dir)
-    for r in rasters: check_raster_serves(scale, _raster_gsd(r), r)
+    for r in rasters: check_raster_serves(scale, raster_gsd(r), r)
     return scale
 
 # %% ../nbs/05_score.ipynb #c013

@@ -15,17 +15,18 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .run_folder import RunFolder, atomic, is_temporary, write_atomic
-from .setup import Settings
+from .settings import Settings
+
 
 # %% auto #0
-__all__ = ['STORAGE_DEFAULTS', 'CREDENTIAL_ENV', 'COMPLETE_MARKER', 'storage_setting', 'is_blob_url', 'BlobLocation',
-           'parse_blob_url', 'blob_service', 'StorageError', 'storage_error', 'container_client', 'list_blobs', 'stage',
-           'upload_folder', 'RunPublisher', 'run_is_complete', 'stage_inputs']
+__all__ = ['STORAGE_DEFAULTS', 'COMPLETE_MARKER', 'TIFF_NAME', 'storage_setting', 'is_blob_url', 'BlobLocation', 'parse_blob_url',
+           'blob_service', 'StorageError', 'storage_error', 'container_client', 'list_blobs', 'stage', 'upload_folder',
+           'RunPublisher', 'run_is_complete', 'stage_inputs', 'vsiaz_path', 'blob_gdal_options', 'open_blob_raster',
+           'blob_rasters']
 
 # %% ../nbs/00b_storage.ipynb #c006
 STORAGE_DEFAULTS = {"account_url": "", "outputs_url": "", "cache_dir": "~/.cache/aerial_nb/blobs",
                     "workers": "8", "retries": "3"}
-CREDENTIAL_ENV = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN")
 COMPLETE_MARKER = "_COMPLETE.json"
 
 def storage_setting(settings: Settings | None, key: str) -> str:
@@ -257,3 +258,72 @@ def stage_inputs(params: dict, settings: Settings, log=print) -> dict:
             log(f"staged {info['url']}: {info['blobs']} blobs, {info['downloaded']} downloaded → {info['path']}")
             params[key] = info["path"]
     return params
+
+# %% ../nbs/00b_storage.ipynb #c022
+TIFF_NAME = re.compile(r"\.tiff?$", re.IGNORECASE)   # a GeoTIFF's file or blob name
+
+def vsiaz_path(url: str) -> str:
+    "GDAL's `/vsiaz/<container>/<blob>` for `az://<container>/<blob>`."
+    if not str(url).startswith("az://"):
+        raise ValueError(f"{url!r} is not an az://<container>/<blob> URL; a local raster needs no /vsiaz/.")
+    loc = parse_blob_url(url)
+    if not loc.prefix: raise ValueError(f"{url!r} names a container, not a raster blob: write az://<container>/<path>.tif.")
+    return f"/vsiaz/{loc.container}/{loc.prefix}"
+
+def blob_gdal_options(settings=None) -> dict:
+    "GDAL options for /vsiaz/: credentials from the environment only (a connection string, or account + SAS), ranged reads, no listing."
+    opts = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",   # open the blob, not a listing of its container
+            "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.vrt,.ovr,.msk"}
+    if os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
+        opts["AZURE_STORAGE_CONNECTION_STRING"] = os.environ["AZURE_STORAGE_CONNECTION_STRING"]
+    elif os.environ.get("AZURE_STORAGE_SAS_TOKEN"):
+        account_url = storage_setting(settings, "account_url") if settings else os.environ.get("AERIAL_NB_STORAGE_ACCOUNT_URL", "")
+        m = re.match(r"^https://([^.]+)\.blob\.core\.windows\.net", account_url or "")
+        if not m: raise ValueError("$AZURE_STORAGE_SAS_TOKEN is set but no account: set [storage] account_url "
+                                   "(https://<account>.blob.core.windows.net) or $AERIAL_NB_STORAGE_ACCOUNT_URL.")
+        opts.update(AZURE_STORAGE_ACCOUNT=m.group(1), AZURE_STORAGE_SAS_TOKEN=os.environ["AZURE_STORAGE_SAS_TOKEN"].lstrip("?"))
+    else:
+        raise ValueError("No credentials for az:// rasters: set $AZURE_STORAGE_CONNECTION_STRING, or $AZURE_STORAGE_SAS_TOKEN "
+                         "with [storage] account_url (never in settings.ini or parameters).")
+    return opts
+
+def _blob_problem(url: str, settings=None) -> Exception | None:
+    "Why the blob `url` cannot be read, as the storage module says it (unreachable, no container, refused credentials, no blob); None if it can."
+    loc = parse_blob_url(url, settings)
+    try:
+        cc = container_client(loc, settings)
+        if not cc.get_blob_client(loc.prefix).exists():
+            return FileNotFoundError(f"No blob {url}: upload the raster there (a Cloud-Optimized GeoTIFF reads fastest) "
+                                     f"or fix the URL.")
+    except Exception as e:   # noqa: BLE001 - container_client already turned it into a clear error
+        return e if isinstance(e, (FileNotFoundError, RuntimeError, ValueError)) else storage_error(e, loc)
+    return None
+
+def open_blob_raster(url: str, settings=None):
+    """`with open_blob_raster('az://c/x.tif') as src:` a rasterio dataset read in place through GDAL's /vsiaz/ (for a COG:
+    the header, then only the blocks asked for). The open handle keeps the credentials for its later reads, so the dataset
+    may be kept open (a scoring worker opens each raster once)."""
+    import rasterio   # heavy (GDAL): imported only when an az:// raster is opened
+    from rasterio.errors import RasterioIOError
+    with rasterio.Env(**blob_gdal_options(settings)):
+        try: return rasterio.open(vsiaz_path(url))
+        except RasterioIOError as e:
+            problem = _blob_problem(url, settings)
+            if problem is not None: raise problem from None
+            raise ValueError(f"{url}: the blob is there but GDAL cannot read it as a raster ({str(e).splitlines()[0]}); "
+                             f"upload a GeoTIFF (`gdalinfo /vsiaz/...` checks it).") from None
+
+def blob_rasters(url: str, settings=None) -> list[str]:
+    "`az://c/x.tif` if that blob exists, else the `.tif` / `.tiff` blobs directly under the prefix `az://c/folder` (sorted URLs)."
+    loc = parse_blob_url(url, settings)
+    cc = container_client(loc, settings)   # unreachable, missing container, refused credentials: one clear error
+    try:
+        if loc.prefix and TIFF_NAME.search(loc.prefix) and cc.get_blob_client(loc.prefix).exists(): return [url]
+        names = [b["name"] for b in list_blobs(cc, loc.prefix)]
+    except Exception as e: raise storage_error(e, loc) from None
+    base = f"{loc.prefix}/" if loc.prefix else ""
+    found = sorted(n for n in names if "/" not in n[len(base):] and TIFF_NAME.search(n))
+    if not found:
+        raise FileNotFoundError(f"No raster at {url}: neither a blob of that name nor .tif blobs under it; upload the "
+                                f"GeoTIFFs (COGs) there or fix the URL.")
+    return [f"az://{loc.container}/{n}" for n in found]

@@ -19,9 +19,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .pipeline import STEPS, load_params, resolve_inputs, validate_params
+from .pipeline import STEPS, load_params, resolve_inputs, validate_params, notebooks_dir
 from .run_folder import RunFolder, write_atomic
-from .setup import Settings, load_settings
+from .settings import Settings, load_settings
+from .train import CLASSIFIERS
+
 
 # %% auto #0
 __all__ = ['SWEEP_STEPS', 'expand_grid', 'validate_grid', 'point_run_id', 'featurizer_key', 'featurize_first_order', 'run_status',
@@ -35,7 +37,6 @@ def _product(mapping: dict) -> list[dict]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*choices)]
 
 def _per_classifier(cp) -> bool:
-    from aerial_nb.train import CLASSIFIERS
     return isinstance(cp, dict) and bool(cp) and set(cp) <= set(CLASSIFIERS)
 
 def expand_grid(grid: dict) -> list[dict]:
@@ -216,7 +217,6 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, settings_path: str | Path 
 def compare_sweep(sweep_dir: Path, sweep_id: str, settings: Settings, log=print) -> Path:
     "Run the compare notebook over the sweep's runs into `sweep_dir`; returns its executed notebook."
     import papermill as pm
-    from aerial_nb.pipeline import notebooks_dir
     nb = notebooks_dir(settings) / "04_compare.ipynb"
     declared = pm.inspect_notebook(str(nb))
     values = {"run_dir": str(sweep_dir), "settings_path": str(settings.source or ""), "sweep_id": sweep_id}

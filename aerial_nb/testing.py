@@ -29,7 +29,8 @@ from .models import (IMAGE_TENSOR, LOGITS_TENSOR, ensure_model, export_classifie
                               sha256_file)
 from .radiometry import training_radiometry
 from .scale import image_set_scale
-from .setup import check_java, load_settings
+from .settings import load_settings
+from .spark import check_java
 from .train import train_step
 
 # %% auto #0

@@ -23,11 +23,13 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from .run_folder import TILES_CSV, atomic, is_temporary, leftovers, remove, tiles_csv
+from .storage import blob_rasters, open_blob_raster
+
 
 # %% auto #0
 __all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'local_utm', 'is_blob_raster', 'raster_source',
-           'raster_name', 'open_raster', 'check_raster', 'read_tile_rgb', 'parse_bands', 'tile_raster',
-           'check_tiling_args', 'raster_files', 'tile_rasters', 'read_tile_set']
+           'raster_name', 'open_raster', 'open_checked_raster', 'check_raster', 'summed_area', 'read_tile_rgb',
+           'parse_bands', 'tile_raster', 'check_tiling_args', 'raster_files', 'tile_rasters', 'read_tile_set']
 
 # %% ../nbs/01a_tiles.ipynb #c005
 REQUIRED_TILE_COLUMNS = ["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
@@ -64,9 +66,8 @@ def raster_name(path) -> str:
     return PurePosixPath(str(path)).name
 
 def open_raster(path):
-    "An open rasterio dataset of a local raster file or an `az://` blob (read in place by `aerial_nb.gis.open_blob_raster`: only the blocks read travel)."
+    "An open rasterio dataset of a local raster file or an `az://` blob (read in place by `aerial_nb.storage.open_blob_raster`: only the blocks read travel)."
     if is_blob_raster(path):
-        from aerial_nb.gis import open_blob_raster   # GDAL's /vsiaz/, credentials from the environment only
         return open_blob_raster(str(path))
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: raster file not found; check the path "
@@ -76,7 +77,7 @@ def open_raster(path):
         raise ValueError(f"{path}: not a readable raster ({e}); pass a GeoTIFF "
                          "(check the file is complete with `gdalinfo`).") from None
 
-def _open_checked(raster_path):
+def open_checked_raster(raster_path):
     "Open `raster_path` (a local file or an az:// blob) in a CRS whose units are metres: as it is, or warped on the fly to its local UTM zone."
     src = open_raster(raster_path)
     try:
@@ -102,7 +103,7 @@ def _open_checked(raster_path):
 
 def check_raster(raster_path: str | os.PathLike) -> None:
     "Raise, naming the file and the fix, unless `raster_path` is a whole, georeferenced uint8 raster that tiles can be cut from."
-    with _open_checked(raster_path): pass
+    with open_checked_raster(raster_path): pass
 
 # %% ../nbs/01a_tiles.ipynb #c015
 def _window_offsets(n_px: int, size_px: float, stride_px: float) -> list[int]:
@@ -121,7 +122,7 @@ def _valid_mask(src) -> np.ndarray:
         return valid.astype(np.uint8)
     return (src.dataset_mask() > 0).astype(np.uint8)
 
-def _summed_area(mask: np.ndarray) -> np.ndarray:
+def summed_area(mask: np.ndarray) -> np.ndarray:
     "Summed-area table of `mask` with a zero first row and column: any window's sum in four look-ups."
     sat = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
     sat[1:, 1:] = mask.cumsum(0, dtype=np.int64).cumsum(1)
@@ -201,7 +202,7 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
         raise ValueError(f"{raster_path}: stride_m={stride_m} must be > 0; use footprint_m for "
                          "adjacent tiles or a smaller positive value for overlap.")
     if tile_px < 1: raise ValueError(f"{raster_path}: tile_px={tile_px} must be >= 1.")
-    with _open_checked(raster_path) as src:
+    with open_checked_raster(raster_path) as src:
         if min(bands) < 1 or max(bands) > src.count:
             raise ValueError(f"{raster_path}: has {src.count} band(s) but bands={bands} was asked; "
                              f"pass band numbers between 1 and {src.count}.")
@@ -222,7 +223,7 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
         cols = _window_offsets(src.width, win_w, stride_m / px_w)
         out_dir.mkdir(parents=True, exist_ok=True)
         crs_str, acq = src.crs.to_string(), acquisition_date(raster_path)
-        sat = _summed_area(_valid_mask(src))
+        sat = summed_area(_valid_mask(src))
         band_str = ",".join(map(str, bands))
         records, skipped = [], 0
         for r in rows:
@@ -269,7 +270,6 @@ def raster_files(spec, must_exist: bool = True) -> list:
     .tif blob under an `az://` prefix, as URLs (read in place). With `must_exist=False` a missing local file is returned
     as it is, for the opener to refuse with its own message."""
     if is_blob_raster(spec):
-        from aerial_nb.gis import blob_rasters
         return blob_rasters(str(spec))
     p = Path(spec).expanduser()
     if p.is_dir():

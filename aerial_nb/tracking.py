@@ -15,8 +15,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .featurize import image_set_fingerprint
 from .run_folder import RunFolder, write_atomic
-from .setup import Settings
+from .settings import Settings
+from .visualize import plot_confusion_matrix
+
 
 # %% auto #0
 __all__ = ['TRACKING_DEFAULTS', 'SECRET_NAME', 'MLFLOW_STATUS', 'tracking_setting', 'tracking_uri', 'artifact_location',
@@ -109,7 +112,6 @@ def git_commit(folder: str | Path) -> tuple[str, bool] | None:
 def run_tags(run_dir: Path, settings: Settings) -> dict[str, str]:
     "Provenance of a run: ids, git commit, data fingerprint, feature cache key, ONNX sha256, package versions."
     from importlib.metadata import version, PackageNotFoundError
-    from aerial_nb.featurize import image_set_fingerprint
     run = RunFolder(run_dir)
     m, f = _read(run.metrics) or {}, _read(run.features) or {}
     tags = {"aerial_nb.run_id": run_dir.name, "aerial_nb.run_dir": str(run_dir)}
@@ -140,7 +142,6 @@ def run_artifacts(run_dir: Path) -> list[tuple[Path, str]]:
     cm = run.plots / "confusion_matrix.png"
     m = _read(run.metrics)
     if m and "confusion_matrix" in m and not cm.exists():
-        from aerial_nb.visualize import plot_confusion_matrix
         cm.parent.mkdir(parents=True, exist_ok=True); plot_confusion_matrix(m, cm)
     out += [(p, "plots") for p in sorted(run.plots.glob("*.png"))]
     out += [(p, "notebooks") for p in sorted(run.notebooks.glob("*.ipynb"))]

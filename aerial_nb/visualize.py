@@ -19,24 +19,16 @@ from branca.element import MacroElement, Template
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .gis import write_gis_outputs
+from .label_map import label_maps_dir
+from .map_qa import check_set_accuracy, map_qa
+from .offline_map import class_colors, leaflet_assets, raster_overlay, region_maps, tile_cell_km2, tile_year, vendor_dir
 from .run_folder import MapsFolder, RunFolder, write_atomic
+from .tiles import is_blob_raster, raster_name
+
 
 # %% auto #0
-__all__ = ['class_colors', 'plot_confusion_matrix', 'plot_sample_grid', 'map_figure', 'prediction_map', 'visualize_step']
-
-# %% ../nbs/06_visualize.ipynb #c009
-def class_colors(labels) -> dict[str, str]:
-    "Stable, distinct hex colour per class: by sorted label, tab20 first, extended past 20 classes."
-    names = sorted({str(l) for l in labels})
-    # tab20 pairs each hue with a light twin, so take the 10 strong hues first and the twins after,
-    # keeping neighbours in the sorted list apart; tab20b/c (4 shades per hue) extend the same way.
-    t20, t20b, t20c = (matplotlib.colormaps[c].colors for c in ("tab20", "tab20b", "tab20c"))
-    ordered = [*t20[0::2], *t20[1::2], *(c for k in range(4) for c in (*t20b[k::4], *t20c[k::4]))]
-    palette = list(dict.fromkeys(matplotlib.colors.to_hex(c) for c in ordered))
-    extra = len(names) - len(palette)
-    if extra > 0:
-        palette += [matplotlib.colors.to_hex(matplotlib.colormaps["hsv"](i / extra)) for i in range(extra)]
-    return dict(zip(names, palette))
+__all__ = ['plot_confusion_matrix', 'plot_sample_grid', 'map_figure', 'prediction_map', 'visualize_step']
 
 # %% ../nbs/06_visualize.ipynb #c012
 def plot_confusion_matrix(metrics: dict, path) -> Path:
@@ -160,9 +152,8 @@ class _Legend(MacroElement):
 def _offline_assets(m: folium.Map) -> None:
     "Make `m` self-contained: Leaflet and jQuery (vendored) as data URIs in place of folium's CDN scripts and stylesheets."
     import base64
-    from aerial_nb.offline_map import _vendor_dir, leaflet_assets
     css, js = leaflet_assets()
-    jquery = (_vendor_dir().parent / "jquery" / "jquery.min.js").read_text()
+    jquery = (vendor_dir().parent / "jquery" / "jquery.min.js").read_text()
     uri = lambda mime, text: f"data:{mime};base64," + base64.b64encode(text.encode()).decode()
     # folium's popups build their HTML with jQuery; Bootstrap and awesome-markers serve markers this map has none of.
     m.default_js = [("leaflet", uri("text/javascript", js)), ("jquery", uri("text/javascript", jquery))]
@@ -170,9 +161,7 @@ def _offline_assets(m: folium.Map) -> None:
 
 def _imagery_overlays(m: folium.Map, tiles: pd.DataFrame, max_px: int = 1024) -> int:
     "Add each source raster of `tiles` (column `source_path`) as an image overlay, one layer per raster; return how many."
-    from aerial_nb.offline_map import raster_overlay
     if "source_path" not in tiles: return 0
-    from aerial_nb.tiles import is_blob_raster, raster_name
     srcs = sorted(s for s in tiles.source_path.dropna().unique() if is_blob_raster(s) or Path(s).is_file())
     for s in srcs:
         ov = raster_overlay(s, max_px)
@@ -221,8 +210,6 @@ def prediction_map(preds: pd.DataFrame, path, title: str | None = None) -> Path:
 def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, dict]:
     """The map's accuracy on each hand-labeled check set of params/checksets whose rasters were scored, by set name
     (written to maps/checkset_<name>.json)."""
-    from aerial_nb.label_map import label_maps_dir
-    from aerial_nb.map_qa import check_set_accuracy
     out = {}
     for csv in sorted((label_maps_dir().parent / "checksets").glob("*.csv")):
         acc = check_set_accuracy(tiles, csv)
@@ -243,8 +230,6 @@ def visualize_step(run_dir) -> dict[str, Path]:
     if tiles is None or tiles.empty:
         print(f"no tile predictions at {tiles_fn}: no map drawn")
     else:
-        from aerial_nb.offline_map import region_maps, tile_cell_km2, tile_year
-        from aerial_nb.map_qa import map_qa
         years = tile_year(tiles)
         latest = tiles[years == years.max()]   # the folium map shows one acquisition; maps/map.html has them all
         title = f"{metrics.get('model_name', '')} — {years.max()}, {len(latest)} tiles".lstrip(" —")
@@ -260,7 +245,6 @@ def visualize_step(run_dir) -> dict[str, Path]:
         # maps/map.html (imagery, a layer per year, the QA layer), maps/change.html, maps/class_area.csv/.png: offline.
         maps = region_maps(tiles, run.maps.root, qa=qa_tiles, verdict=qa["verdict"])
         out.update({f"offline_{k}": v for k, v in maps.items()})
-        from aerial_nb.gis import write_gis_outputs
         write_gis_outputs(run.predictions.root, map_html=run.maps.map, qa_json=run.maps.qa)
     gis = run.predictions.gis   # GIS layers, COGs and STAC written by aerial_nb.gis.write_gis_outputs
     out.update({f"gis_{p.name}": p for p in sorted(gis.glob("*")) if p.is_file()} if gis.is_dir() else {})

@@ -20,7 +20,7 @@ def main(images: Path):
     try:
         os.environ.update({"AZURE_STORAGE_CONNECTION_STRING": az.connection_string,
                            "AERIAL_NB_STORAGE_CACHE_DIR": str(work / "cache")})
-        from aerial_nb.setup import load_settings
+        from aerial_nb.settings import load_settings
         from aerial_nb.storage import container_client, list_blobs, parse_blob_url, stage, upload_folder
         settings = load_settings()
         cc = container_client(parse_blob_url("az://images"), settings, check=False)

@@ -19,7 +19,8 @@ def job(master: str, n: int):
     from aerial_nb.bench import bench_spark_backend
     from aerial_nb.explore import find_images
     from aerial_nb.models import ensure_model
-    from aerial_nb.setup import get_spark, load_settings
+    from aerial_nb.settings import load_settings
+    from aerial_nb.spark import get_spark
     settings = load_settings()
     spark = get_spark(settings, app_name="aerial_nb-cluster-bench")
     images = find_images(settings.path("data", "images_dir")).sort_values("path")

@@ -36,7 +36,7 @@ SECTIONS = [("Pipeline steps and helpers", re.compile(r"^0\d[a-z]?_")),
 def outputs_dir() -> Path:
     "Where runs are written: settings.ini's [paths] outputs_dir, as the pipeline itself reads it."
     sys.path.insert(0, str(ROOT))
-    from aerial_nb.setup import load_settings
+    from aerial_nb.settings import load_settings
     return load_settings(ROOT / "settings.ini").path("paths", "outputs_dir")
 
 

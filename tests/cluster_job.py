@@ -13,7 +13,8 @@ from aerial_nb.featurize import featurize_step
 from aerial_nb.models import ensure_model
 from aerial_nb.scale import image_set_scale
 from aerial_nb.score import score_rasters
-from aerial_nb.setup import get_spark, load_settings
+from aerial_nb.settings import load_settings
+from aerial_nb.spark import get_spark
 from aerial_nb.testing import make_fixture_geotiff
 from aerial_nb.train import train_step
 

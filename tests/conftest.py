@@ -30,21 +30,24 @@ def pytest_terminal_summary(terminalreporter):
 def fixture_model(tmp_path_factory) -> Path:
     """A model trained on synthetic images that stand for 5 m per pixel (`testing.fixture_run`), once for all the tests
     that score rasters."""
+    from aerial_nb.run_folder import RunFolder
+    from aerial_nb.settings import load_settings
+    from aerial_nb.spark import get_spark
     from aerial_nb.testing import fixture_run
-    from aerial_nb.setup import get_spark, load_settings
     root = tmp_path_factory.mktemp("fixture_model")
     spark = get_spark(load_settings(overrides={"paths": {"outputs_dir": str(root / "outputs")}}), app_name="fixture_model")
     try: run = fixture_run("train", spark, root=root / "fx")
     finally: spark.stop()
-    return Path(json.loads((run.run_dir / "metrics.json").read_text())["model_path"])
+    return Path(json.loads(RunFolder(run.run_dir).metrics.read_text())["model_path"])
 
 
 @pytest.fixture(scope="session")
 def cut_at_model_scale(fixture_model):
     "`cut(rasters, out, stride_m)`: a window tile set of `rasters` at the fixture model's scale (360 m tiles of 72 px)."
+    from aerial_nb.run_folder import model_meta
     from aerial_nb.scale import model_scale, tiling_for
     from aerial_nb.tiles import tile_rasters
-    scale = model_scale(json.loads((fixture_model / "aerial_nb.json").read_text()))
+    scale = model_scale(json.loads(model_meta(fixture_model).read_text()))
     return lambda rasters, out, stride_m: tile_rasters(rasters, out, write_images=False, **tiling_for(scale, stride_m))
 
 

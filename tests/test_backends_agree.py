@@ -31,7 +31,8 @@ def images() -> list[str]:
 
 @pytest.fixture(scope="module")
 def spark_and_model():
-    from aerial_nb.setup import get_spark, load_settings
+    from aerial_nb.settings import load_settings
+    from aerial_nb.spark import get_spark
     from aerial_nb.models import ensure_model
     settings = load_settings(ROOT / "settings.ini")
     spark = get_spark(settings, app_name="test_backends_agree")

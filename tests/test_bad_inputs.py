@@ -157,7 +157,7 @@ def test_run_id_must_be_a_plain_name(tmp_path, imgs, run_id):
 def fake_run(outputs: Path, imgs: Path, run_id: str = "r1") -> Path:
     "A finished run folder as run_pipeline leaves it (params, resolved params, status, a result)."
     from aerial_nb.pipeline import load_params, resolve_inputs, validate_params
-    from aerial_nb.setup import load_settings
+    from aerial_nb.settings import load_settings
     # the parameters `run_args` gives: params/ucmerced.yaml with the fixture images and no raster
     given = validate_params({**load_params(ROOT / "params" / "ucmerced.yaml"), "images_dir": str(imgs), "score_raster": ""})
     resolved = resolve_inputs(given, load_settings(ROOT / "settings.ini"))

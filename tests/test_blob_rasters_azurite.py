@@ -62,7 +62,7 @@ def test_tile_from_az_equals_tiles_from_the_local_files(blobs, tmp_path):
 
 def test_bytes_read_in_place_against_file_size(blobs, tmp_path):
     "Tiling a raster streams it about once; one tile's window, as a scoring worker reads it, a few blocks."
-    from aerial_nb.tiles import _open_checked, read_tile_rgb, tile_rasters
+    from aerial_nb.tiles import open_checked_raster, read_tile_rgb, tile_rasters
     az, work = blobs
     url, local = f"az://rasters/naip/{NAMES[0]}", work / "cogs" / NAMES[0]
     size = local.stat().st_size
@@ -70,10 +70,10 @@ def test_bytes_read_in_place_against_file_size(blobs, tmp_path):
     row = cut.iloc[len(cut) // 2]
     # A scoring worker opens each raster once (header, and the checks: CRS, dtype, its last row readable), then reads
     # one window per tile: the two are counted apart.
-    src, opened = _count_ranges(lambda: _open_checked(url))
+    src, opened = _count_ranges(lambda: open_checked_raster(url))
     with src:
         rgb, win = _count_ranges(lambda: read_tile_rgb(src, row.row_off, row.col_off, row.win_width, row.win_height, 72))
-    with _open_checked(local) as src:
+    with open_checked_raster(local) as src:
         assert np.array_equal(rgb, read_tile_rgb(src, row.row_off, row.col_off, row.win_width, row.win_height, 72))
     print(f"\n{NAMES[0]} as a COG ({BLOCK} px blocks): {size} bytes. Tiling it from az:// ({len(cut)} windows of 72 px): "
           f"{whole.bytes()} bytes in {len(whole.ranges)} ranged GETs ({whole.bytes() / size:.2f} x the file). Opening it "
@@ -151,7 +151,7 @@ def test_pipeline_score_raster_from_az_is_checked_in_place(blobs, tmp_path):
     "A run's `score_raster: az://…` is listed and checked before any work, and kept as the URL (read in place, not staged)."
     from PIL import Image
     from aerial_nb.pipeline import resolve_inputs, validate_params
-    from aerial_nb.setup import load_settings
+    from aerial_nb.settings import load_settings
     from aerial_nb.storage import stage_inputs
     for c in ("field", "water"):   # the smallest image set resolve_inputs accepts: two classes
         (tmp_path / "imgs" / c).mkdir(parents=True)

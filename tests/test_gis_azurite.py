@@ -30,7 +30,7 @@ def blob_cog(tmp_path_factory, azurite):
 def test_window_of_a_blob_cog_reads_a_fraction_of_it(blob_cog, monkeypatch):
     import rasterio
     from rasterio.windows import Window
-    from aerial_nb.gis import open_blob_raster
+    from aerial_nb.storage import open_blob_raster
     az, local, url = blob_cog
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", az.connection_string)
     win = Window(1000, 1000, 256, 256)
@@ -47,7 +47,7 @@ def test_window_of_a_blob_cog_reads_a_fraction_of_it(blob_cog, monkeypatch):
 
 
 def test_blob_raster_errors_name_the_fix(blob_cog, monkeypatch):
-    from aerial_nb.gis import open_blob_raster, vsiaz_path
+    from aerial_nb.storage import open_blob_raster, vsiaz_path
     az, _, url = blob_cog
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
     monkeypatch.delenv("AZURE_STORAGE_SAS_TOKEN", raising=False)

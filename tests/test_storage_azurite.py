@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from aerial_nb.setup import load_settings
+from aerial_nb.settings import load_settings
 from aerial_nb.storage import (COMPLETE_MARKER, StorageError, container_client, parse_blob_url, run_is_complete, stage,
                                upload_folder)
 from azurite import AZURITE_WELL_KNOWN_DEV_KEY, connection_string
