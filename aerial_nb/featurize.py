@@ -18,6 +18,7 @@ import numpy as np
 from filelock import FileLock
 import pandas as pd
 
+from .run_params import RunParams
 from .setup import Settings, load_settings, write_atomic
 
 # %% auto #0
@@ -51,13 +52,14 @@ def _stat(path: str):
     try: return os.stat(path)
     except OSError: return None   # not a local file (a URL): keep the facts the manifest recorded
 
-def feature_namespace(model: dict, backend: str = "synapseml", tta: bool = False) -> str:
+def feature_namespace(model: dict, backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> str:
     "Key of everything but the images that decides the features: format, backend, TTA, ONNX file and preprocessing."
     payload = {"format": FEATURES_FORMAT, "backend": backend, "tta": tta, "onnx_sha256": model["onnx_sha256"],
                "preprocessing": {k: model[k] for k in ("input_size", "mean", "std", "color_scale", "channel_order", "resize")}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-def feature_cache_key(manifest: pd.DataFrame, model: dict, backend: str = "synapseml", tta: bool = False) -> str:
+def feature_cache_key(manifest: pd.DataFrame, model: dict, backend: str = RunParams.featurizer_backend,
+                      tta: bool = RunParams.tta) -> str:
     "Key of the cached features of `manifest`'s images (the whole set) under the featurizer `model` (its metadata)."
     payload = {"namespace": feature_namespace(model, backend, tta), "images": image_set_fingerprint(manifest)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
@@ -244,8 +246,8 @@ def featurize_onnxruntime(raw, model: dict, mini_batch_size: int = 32, threads: 
     return feats.withColumn("features", array_to_vector(F.col("features")))
 
 # %% ../nbs/02_featurize.ipynb #c018
-def featurize_images(spark, paths: list[str], model: dict, settings: Settings | None = None, backend: str = "synapseml",
-                     tta: bool = False):
+def featurize_images(spark, paths: list[str], model: dict, settings: Settings | None = None,
+                     backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta):
     "Spark DataFrame of `path`, `features` for the image files `paths` by `backend`; undecodable images are absent (see `featurize_step`)."
     from pyspark.sql import functions as F
     check_backend(backend)
@@ -356,7 +358,8 @@ def _cached_or_featurize(spark, manifest, model, settings, key, namespace, root,
     return info
 
 def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Settings, run_dir: str | Path | None = None,
-                   on_bad_image: str = "error", backend: str = "synapseml", tta: bool = False) -> dict:
+                   on_bad_image: str = RunParams.on_bad_image, backend: str = RunParams.featurizer_backend,
+                   tta: bool = RunParams.tta) -> dict:
     "Features of the manifest's images by `backend`: cached images reused, the others computed now; returns where they are and what happened."
     check_backend(backend)
     if manifest.empty: raise ValueError("The manifest lists no images: there is nothing to featurize (see 01_explore).")
