@@ -81,10 +81,11 @@ clean-nbs: install
 readme: install
 	$(BIN)/aerial-nb readme
 
-# The library and README are generated: regenerating them must change nothing that is committed.
+# The library and README (and the README's parameter table in nbs/index.ipynb, written from aerial_nb.run_params) are
+# generated: regenerating them must change nothing that is committed.
 check-sync: install
 	$(BIN)/nbdev-export && $(BIN)/aerial-nb readme
-	@changed=$$(git status --porcelain -- aerial_nb README.md); \
+	@changed=$$(git status --porcelain -- aerial_nb README.md nbs/index.ipynb); \
 	if [ -n "$$changed" ]; then echo "out of sync with nbs/ (run make export readme and commit):"; echo "$$changed"; exit 1; fi
 
 # Featurizer throughput on the default image set: python loop vs SynapseML vs onnxruntime-on-Spark.

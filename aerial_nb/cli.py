@@ -16,9 +16,10 @@ import yaml
 from .bench import run_benchmark, run_tuning, write_benchmark
 from .explore import find_images
 from .models import ensure_model
-from .pipeline import RunInterrupted, load_params, run_pipeline, validate_params
+from .pipeline import RunInterrupted, run_pipeline
 from .region_cli import add_region_verbs
 from .run_folder import RunFolder
+from .run_params import describe_params, format_problems, load_params, params_table, problems
 from .settings import load_settings
 from .setup import environment_report
 from .spark import get_spark
@@ -26,7 +27,8 @@ from .sweep import run_sweep, sweep_plan
 
 
 # %% auto #0
-__all__ = ['parse_overrides', 'notebook_to_markdown', 'write_readme', 'build_parser', 'main']
+__all__ = ['PARAMS_TABLE_START', 'PARAMS_TABLE_END', 'SET_HELP', 'parse_overrides', 'notebook_to_markdown', 'write_params_table',
+           'write_readme', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #c005
 def parse_overrides(pairs: list[str]) -> dict:
@@ -54,8 +56,30 @@ def notebook_to_markdown(nb_path: str | Path) -> str:
             parts.append(f"```{'bash' if shell else 'python'}\n{body}\n```")
     return "\n\n".join(parts) + "\n"
 
+# The README's parameter table sits between these two lines of nbs/index.ipynb (the site's home page too).
+PARAMS_TABLE_START = "<!-- The run parameters: `aerial-nb readme` writes this table from aerial_nb.run_params. -->"
+PARAMS_TABLE_END = "<!-- End of the run parameters. -->"
+
+def write_params_table(nb_path: str | Path, default_file: str | Path) -> bool:
+    "Rewrite the run parameters' table in notebook `nb_path` from `RunParams` and `default_file`; whether it changed."
+    text = Path(nb_path).read_text()
+    nb = json.loads(text)
+    for c in nb["cells"]:
+        src = "".join(c["source"])
+        if c["cell_type"] != "markdown" or PARAMS_TABLE_START not in src: continue
+        head, rest = src.split(PARAMS_TABLE_START, 1)
+        if PARAMS_TABLE_END not in rest: raise ValueError(f"{nb_path}: {PARAMS_TABLE_START} has no {PARAMS_TABLE_END}")
+        table = params_table(default_file, f"params/{Path(default_file).name}")
+        tail = rest.split(PARAMS_TABLE_END, 1)[1]
+        lines = f"{head}{PARAMS_TABLE_START}\n\n{table}\n\n{PARAMS_TABLE_END}{tail}".split("\n")
+        c["source"] = [l + "\n" for l in lines[:-1]] + [lines[-1]]
+    new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"   # as nbdev-clean writes it
+    if new != text: Path(nb_path).write_text(new)
+    return new != text
+
 def write_readme(nbs_dir: str | Path = "nbs", dest: str | Path = "README.md") -> Path:
-    "Write README.md from nbs/index.ipynb."
+    "Write README.md from nbs/index.ipynb, after writing its table of the run parameters (`write_params_table`)."
+    write_params_table(Path(nbs_dir) / "index.ipynb", Path(nbs_dir).parent / "params" / "default.yaml")
     Path(dest).write_text("<!-- Generated from nbs/index.ipynb by `aerial-nb readme`: edit the notebook, not this file. -->\n\n"
                           + notebook_to_markdown(Path(nbs_dir) / "index.ipynb"))
     return Path(dest)
@@ -107,14 +131,20 @@ def _readme(a) -> int:
     print(f"wrote {write_readme(a.nbs, a.dest)}"); return 0
 
 def _validate(a) -> int:
-    validate_params({**load_params(a.params), **parse_overrides(a.set)})
+    found = problems({**load_params(a.params), **parse_overrides(a.set)})
+    if found: print(f"aerial-nb: error: {format_problems(found)}", file=sys.stderr); return 2
     print(f"{a.params}: parameters are valid"); return 0
+
+def _params(a) -> int:
+    print(describe_params()); return 0
 
 def _run(a) -> int:
     params = {**load_params(a.params), **parse_overrides(a.set)}
     run_dir = run_pipeline(params, a.settings, a.run_id, a.steps.split(",") if a.steps else None,
                            resume=a.resume, replace=a.replace)
     print(_summary(run_dir)); return 0
+
+SET_HELP = "set one run parameter, e.g. sample_frac=0.5 (`aerial-nb params` lists them)"
 
 def build_parser() -> argparse.ArgumentParser:
     "One parser for every verb; each subparser names the function that runs it (`handler`)."
@@ -123,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the step notebooks on a parameter file")
     r.add_argument("params", nargs="?", default="params/default.yaml", help="YAML parameter file (default: %(default)s)")
     r.add_argument("--settings", default=None, help="settings.ini (default: found from the current folder)")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     r.add_argument("--run-id", default=None, help="folder name under outputs/runs (default: time-name-hash)")
     r.add_argument("--steps", default=None, help="comma-separated subset of steps, e.g. 00_setup,01_explore")
     r.add_argument("--resume", action="store_true", help="run the unfinished steps of the existing run --run-id (same parameters)")
@@ -131,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(handler=_run)
     v = sub.add_parser("validate", help="check a parameter file without running anything")
     v.add_argument("params", nargs="?", default="params/default.yaml")
-    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     v.set_defaults(handler=_validate)
+    sub.add_parser("params", help="list every run parameter: type, default, meaning").set_defaults(handler=_params)
     w = sub.add_parser("sweep", help="run every point of a parameter grid, N at a time, into the run history")
     w.add_argument("grid", nargs="?", default="params/grid.yaml", help="YAML grid file (default: %(default)s)")
     w.add_argument("--jobs", type=int, default=2, help="grid points run at the same time (default: %(default)s)")

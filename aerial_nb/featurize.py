@@ -19,16 +19,16 @@ import pandas as pd
 
 from .cluster import executor_model_file, ship_model
 from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
+from .run_params import FEATURIZER_BACKENDS, RunParams
 from .settings import Settings, load_settings
 
 
 # %% auto #0
-__all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'FEATURIZER_BACKENDS', 'DECODERS',
-           'image_set_fingerprint', 'image_keys', 'refresh_file_facts', 'feature_namespace', 'feature_cache_key',
-           'make_image_featurizer', 'flat_onnx_model', 'featurize_synapseml', 'local_path', 'check_backend',
-           'decode_bgr', 'preprocess', 'ort_session', 'ort_threads', 'dihedral_views', 'ort_featurize_frames',
-           'featurize_onnxruntime', 'featurize_images', 'cache_entry_problem', 'cached_image_features',
-           'featurize_step', 'cosine_rows', 'read_features']
+__all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'DECODERS', 'image_set_fingerprint', 'image_keys',
+           'refresh_file_facts', 'feature_namespace', 'feature_cache_key', 'make_image_featurizer', 'flat_onnx_model',
+           'featurize_synapseml', 'local_path', 'check_backend', 'decode_bgr', 'preprocess', 'ort_session',
+           'ort_threads', 'dihedral_views', 'ort_featurize_frames', 'featurize_onnxruntime', 'featurize_images',
+           'cache_entry_problem', 'cached_image_features', 'featurize_step', 'cosine_rows', 'read_features']
 
 # %% ../nbs/02_featurize.ipynb #c006
 FEATURES_FORMAT = 2   # bump when the layout of cached features changes (2: an `image_key` column, per-image reuse)
@@ -53,13 +53,14 @@ def _stat(path: str):
     try: return os.stat(path)
     except OSError: return None   # not a local file (a URL): keep the facts the manifest recorded
 
-def feature_namespace(model: dict, backend: str = "synapseml", tta: bool = False) -> str:
+def feature_namespace(model: dict, backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> str:
     "Key of everything but the images that decides the features: format, backend, TTA, ONNX file and preprocessing."
     payload = {"format": FEATURES_FORMAT, "backend": backend, "tta": tta, "onnx_sha256": model["onnx_sha256"],
                "preprocessing": {k: model[k] for k in ("input_size", "mean", "std", "color_scale", "channel_order", "resize")}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-def feature_cache_key(manifest: pd.DataFrame, model: dict, backend: str = "synapseml", tta: bool = False) -> str:
+def feature_cache_key(manifest: pd.DataFrame, model: dict, backend: str = RunParams.featurizer_backend,
+                      tta: bool = RunParams.tta) -> str:
     "Key of the cached features of `manifest`'s images (the whole set) under the featurizer `model` (its metadata)."
     payload = {"namespace": feature_namespace(model, backend, tta), "images": image_set_fingerprint(manifest)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
@@ -156,7 +157,6 @@ def local_path(uri: str) -> str:
     return re.sub(LOCAL_URI_PREFIX, "", uri)
 
 # %% ../nbs/02_featurize.ipynb #c014
-FEATURIZER_BACKENDS = ("synapseml", "onnxruntime")
 DECODERS = {"synapseml": "SynapseML (Java ImageIO)", "onnxruntime": "OpenCV (Python)"}
 
 def check_backend(backend: str) -> str:
@@ -244,8 +244,8 @@ def featurize_onnxruntime(raw, model: dict, mini_batch_size: int = 32, threads: 
     return feats.withColumn("features", array_to_vector(F.col("features")))
 
 # %% ../nbs/02_featurize.ipynb #c018
-def featurize_images(spark, paths: list[str], model: dict, settings: Settings | None = None, backend: str = "synapseml",
-                     tta: bool = False):
+def featurize_images(spark, paths: list[str], model: dict, settings: Settings | None = None,
+                     backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta):
     "Spark DataFrame of `path`, `features` for the image files `paths` by `backend`; undecodable images are absent (see `featurize_step`)."
     from pyspark.sql import functions as F
     check_backend(backend)
@@ -352,7 +352,8 @@ def _cached_or_featurize(spark, manifest, model, settings, key, namespace, root,
     return info
 
 def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Settings, run_dir: str | Path | None = None,
-                   on_bad_image: str = "error", backend: str = "synapseml", tta: bool = False) -> dict:
+                   on_bad_image: str = RunParams.on_bad_image, backend: str = RunParams.featurizer_backend,
+                   tta: bool = RunParams.tta) -> dict:
     "Features of the manifest's images by `backend`: cached images reused, the others computed now; returns where they are and what happened."
     check_backend(backend)
     if manifest.empty: raise ValueError("The manifest lists no images: there is nothing to featurize (see 01_explore).")

@@ -23,6 +23,7 @@ import yaml
 
 from .explore import find_images
 from .run_folder import RunFolder, model_meta, write_atomic
+from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
 from .scale import check_raster_serves
 from .score import raster_gsd
 from .settings import Settings, load_settings
@@ -33,127 +34,40 @@ from .train import check_model_name
 
 
 # %% auto #0
-__all__ = ['STEPS', 'PARAMS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'validate_params', 'load_params', 'resolve_inputs',
-           'check_folds', 'check_master', 'new_run_id', 'check_run_id', 'notebooks_dir', 'check_steps',
-           'check_prerequisites', 'RunInterrupted', 'run_pipeline']
+__all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'declared_parameters', 'check_step_parameters',
+           'resolve_inputs', 'check_folds', 'check_master', 'new_run_id', 'check_run_id', 'notebooks_dir',
+           'check_steps', 'check_prerequisites', 'RunInterrupted', 'run_pipeline']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
 
-PARAMS: dict[str, object] = {
-    "run_name": "default",
-    "pretrained_model_type": "efficientnet-lite0",
-    "classifier": "logistic_regression",
-    "classifier_params": {},
-    "sample_frac": 1.0,
-    "test_frac": 0.2,
-    "seed": 42,
-    "output_model_name": "",
-    "overwrite_model": False,
-    "on_bad_image": "error",
-    "featurizer_backend": "synapseml",  # or onnxruntime (same features; faster locally, needs Python on executors)
-    "tta": False,              # average features over the 8 rotations/flips of each image (onnxruntime backend)
-    "cv_folds": 0,             # k > 1: also report k-fold cross-validated accuracy
-    "tune_folds": 0,           # k > 1: choose the classifier's regularization by k-fold CV on the training split
-    "images_dir": "",          # "" = settings' [data] images_dir
-    "score_raster": "",        # a GeoTIFF or a folder of them (in settings' [data] rasters_dir, or a path); "" = no scoring
-    "image_gsd_m": 0.0,        # metres per pixel of the labeled images (EuroSAT 10, UC Merced 0.3048); 0 = unknown
-    "image_psf_px": 0.0,       # the labeled images' sensor blur (Gaussian sigma, px), given to raster tiles too
-    "tile_footprint_m": 0.0,   # 0 = the model's training footprint (aerial_nb.scale)
-    "tile_stride_m": 0.0,      # 0 = a quarter of the footprint
-}
+# %% ../nbs/10_pipeline.ipynb #c005_002
+def declared_parameters(nb_path: Path) -> dict[str, str]:
+    "The names a notebook's `parameters` cell declares, each with its default as written, as papermill reads them."
+    import papermill as pm   # papermill and the Jupyter client: only a run that starts needs them
+    return {k: v["default"] for k, v in pm.inspect_notebook(str(nb_path)).items()}
 
-# %% ../nbs/10_pipeline.ipynb #c006
-def _is_num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-def validate_params(params: dict) -> dict:
-    "`PARAMS` updated by `params`, or one error that lists every problem found."
-    from aerial_nb.models import ZOO
-    from aerial_nb.train import CLASSIFIERS, check_classifier_params
-    if not isinstance(params, dict): raise ValueError(f"Parameters must be a mapping of names to values, got {type(params).__name__}.")
+def check_step_parameters(nbs: Path, steps: list[str] = STEPS) -> dict[str, dict[str, str]]:
+    """What each step notebook in `nbs` declares (`declared_parameters`); an error naming the notebooks when a run
+    parameter is declared by none of them, or a notebook declares a name that is not a run parameter."""
+    declared = {s: declared_parameters(nbs / f"{s}.ipynb") for s in steps}
+    names = [p.name for p in RUN_PARAMS]
     problems = []
-    for k in params:
-        if k not in PARAMS:
-            close = difflib.get_close_matches(k, PARAMS, n=1)
-            problems.append(f"unknown parameter {k!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                            + f"; known: {', '.join(PARAMS)}")
-    p = {**PARAMS, **params}
-    # A value of the wrong type (`--set classifier='[a,b]'` gives a list) is a problem to report, not a TypeError.
-    names = ("pretrained_model_type", "classifier", "featurizer_backend", "on_bad_image")
-    wrong = {k for k in names if not isinstance(p[k], str)}   # reported once, not again as an unknown name
-    problems += [f"{k} must be a name, got {p[k]!r}" for k in names if k in wrong]
-    if "pretrained_model_type" not in wrong and p["pretrained_model_type"] not in ZOO:
-        problems.append(f"pretrained_model_type {p['pretrained_model_type']!r} is not one of {', '.join(ZOO)}")
-    if "classifier" in wrong: pass
-    elif p["classifier"] not in CLASSIFIERS:
-        problems.append(f"classifier {p['classifier']!r} is not one of {', '.join(CLASSIFIERS)}")
-    else:
-        try: check_classifier_params(p["classifier"], p["classifier_params"])
-        except ValueError as e: problems.append(str(e))
-    if not (_is_num(p["sample_frac"]) and 0 < p["sample_frac"] <= 1):
-        problems.append(f"sample_frac must be a number in (0, 1], got {p['sample_frac']!r}")
-    if not (_is_num(p["test_frac"]) and 0 < p["test_frac"] < 1):
-        problems.append(f"test_frac must be a number in (0, 1), got {p['test_frac']!r}")
-    # numpy and pandas take seeds in [0, 2**32): anything else would pass here and fail in explore.
-    if not (isinstance(p["seed"], int) and not isinstance(p["seed"], bool) and 0 <= p["seed"] < 2**32):
-        problems.append(f"seed must be a whole number from 0 to {2**32 - 1}, got {p['seed']!r}")
-    for k, what in [("tile_footprint_m", "metres (0: the model's footprint)"), ("tile_stride_m", "metres (0: a quarter of the footprint)"),
-                    ("image_gsd_m", "metres per pixel (0: unknown)"), ("image_psf_px", "pixels (0: no blur)")]:
-        if not (_is_num(p[k]) and p[k] >= 0): problems.append(f"{k} must be a number >= 0 of {what}, got {p[k]!r}")
-    from aerial_nb.featurize import FEATURIZER_BACKENDS
-    if "featurizer_backend" not in wrong and p["featurizer_backend"] not in FEATURIZER_BACKENDS:
-        problems.append(f"featurizer_backend {p['featurizer_backend']!r} is not one of {', '.join(FEATURIZER_BACKENDS)}")
-    if not isinstance(p["tta"], bool): problems.append(f"tta must be true or false, got {p['tta']!r}")
-    elif p["tta"] and p["featurizer_backend"] != "onnxruntime":
-        problems.append("tta: true needs featurizer_backend: onnxruntime (SynapseML's featurizer has no rotation step)")
-    for k in ("cv_folds", "tune_folds"):
-        if not (isinstance(p[k], int) and not isinstance(p[k], bool) and (p[k] == 0 or p[k] >= 2)):
-            problems.append(f"{k} must be 0 (off) or an integer >= 2, got {p[k]!r}")
-    if "on_bad_image" not in wrong and p["on_bad_image"] not in ("error", "skip"): problems.append(f"on_bad_image must be 'error' or 'skip', got {p['on_bad_image']!r}")
-    if not isinstance(p["overwrite_model"], bool): problems.append(f"overwrite_model must be true or false, got {p['overwrite_model']!r}")
-    for k in ("run_name", "output_model_name", "images_dir", "score_raster"):
-        if not isinstance(p[k], str): problems.append(f"{k} must be a string, got {p[k]!r}")
-    name = p["output_model_name"]
-    if isinstance(name, str) and name and (Path(name).name != name or name.startswith(".")):
-        problems.append(f"output_model_name {name!r} must be a plain folder name")
+    for s, d in declared.items():
+        for k in d:
+            if k in names or k in RUNNER_VALUES: continue
+            close = difflib.get_close_matches(k, names, n=1)
+            problems.append(f"{nbs / s}.ipynb declares {k!r} in its parameters cell, which is not a run parameter"
+                            + (f" (did you mean {close[0]!r}?)" if close else "") + ": see `aerial-nb params`")
+    unclaimed = [p.name for p in RUN_PARAMS if not p.runner_only and not any(p.name in d for d in declared.values())]
+    if unclaimed:
+        problems.append(f"run parameter(s) {', '.join(unclaimed)} are declared by no step notebook "
+                        f"({', '.join(s + '.ipynb' for s in steps)} in {nbs}), so the run would ignore them: "
+                        f"declare each in the parameters cell of the step that uses it")
     if problems:
-        raise ValueError(f"{len(problems)} problem(s) with the run's parameters:\n" + "\n".join(f"  - {x}" for x in problems))
-    return p
-
-def load_params(path: str | Path) -> dict:
-    "Read a YAML parameter file (not yet validated)."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"Parameter file {path} does not exist: pass e.g. params/default.yaml.")
-    try: params = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e: raise ValueError(f"{path} is not valid YAML: {e}") from None
-    if params is None: return {}
-    if not isinstance(params, dict):
-        raise ValueError(f"{path} holds a {type(params).__name__}, not a mapping of parameter names to values: write "
-                         f"one `name: value` per line (see params/default.yaml).")
-    return params
-
-# %% ../nbs/10_pipeline.ipynb #c007_001
-PARAMS["label_map"] = ""      # "" = the image set's own classes; else e.g. nlcd (params/label_maps/nlcd.yaml)
-_validate_params_base = validate_params
-
-def validate_params(params: dict) -> dict:
-    "`PARAMS` updated by `params`, or one error that lists every problem found (label_map included)."
-    extra = []
-    lm = params.get("label_map", "") if isinstance(params, dict) else ""
-    if not isinstance(lm, str): extra.append(f"label_map must be a name or a path, got {lm!r}")
-    elif lm:
-        from aerial_nb.label_map import load_label_map
-        try: load_label_map(lm)
-        except (ValueError, FileNotFoundError) as e: extra.append(str(e))
-    try: p = _validate_params_base(params)
-    except ValueError as e:
-        if not extra: raise
-        first, *rest = str(e).split("\n")
-        n = int(first.split()[0]) if first.split()[0].isdigit() else len(rest)
-        raise ValueError("\n".join([f"{n + len(extra)} problem(s) with the run's parameters:", *rest, *(f"  - {x}" for x in extra)])) from None
-    if extra:
-        raise ValueError(f"{len(extra)} problem(s) with the run's parameters:\n" + "\n".join(f"  - {x}" for x in extra))
-    return p
+        raise ValueError(f"{len(problems)} problem(s) with the step notebooks' parameters cells:\n"
+                         + "\n".join(f"  - {x}" for x in problems))
+    return declared
 
 # %% ../nbs/10_pipeline.ipynb #c009
 RASTER_HELP = ("Put NAIP GeoTIFFs in [data] rasters_dir of settings.ini (or $AERIAL_NB_DATA_RASTERS_DIR), or set "
@@ -469,6 +383,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
         if _model_of_run(models_dir, params["output_model_name"], run_id): values_extra["overwrite_model"] = True   # resumed
         else: check_model_name(models_dir, params["output_model_name"], params["overwrite_model"])
     check_prerequisites(steps, run_dir)
+    check_step_parameters(notebooks_dir(settings))   # a parameter no step declares would be dropped silently
     if not steps:
         log(f"run {run_id}: every requested step has finished ({', '.join(requested)}); nothing to resume.")
         return run_dir

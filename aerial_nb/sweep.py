@@ -19,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .pipeline import STEPS, load_params, resolve_inputs, validate_params, notebooks_dir
+from .pipeline import STEPS, notebooks_dir, resolve_inputs
 from .run_folder import RunFolder, write_atomic
+from .run_params import Problem, default_params, format_problems, load_params, problems
 from .settings import Settings, load_settings
 from .train import CLASSIFIERS
 
@@ -57,21 +58,17 @@ def expand_grid(grid: dict) -> list[dict]:
 
 # %% ../nbs/13_sweep.ipynb #c008
 def validate_grid(grid: dict, source: str = "the grid") -> list[dict]:
-    "The validated parameters of every grid point, or one error that lists every problem of every point."
+    "The validated parameters of every grid point, or one error that lists every problem of every point (each once)."
     try: points = expand_grid(grid)
-    except ValueError as e: raise ValueError(f"1 problem(s) with {source}:\n  - {e}") from None
-    problems, out = [], []
-    for p in points:
-        try: out.append(validate_params(p))
-        except ValueError as e:
-            for line in str(e).splitlines()[1:]:
-                if line not in problems: problems.append(line)
+    except ValueError as e: raise ValueError(format_problems([Problem("", str(e))], source)) from None
+    found: list[Problem] = []
+    for p in points: found += [x for x in problems(p) if x not in found]
     if len(points) > 1 and isinstance(grid.get("output_model_name"), str) and grid["output_model_name"]:
-        problems.append(f"  - output_model_name {grid['output_model_name']!r} would be claimed by all {len(points)} points: "
-                        f"leave it empty (each point gets its own name) or give a list of names")
-    if problems:
-        raise ValueError(f"{len(problems)} problem(s) with {source} ({len(points)} points), nothing was run:\n" + "\n".join(problems))
-    return out
+        found.append(Problem("output_model_name", f"output_model_name {grid['output_model_name']!r} would be claimed "
+                             f"by all {len(points)} points: leave it empty (each point gets its own name) or give a "
+                             f"list of names"))
+    if found: raise ValueError(format_problems(found, f"{source} ({len(points)} points), nothing was run"))
+    return [{**default_params(), **p} for p in points]
 
 # %% ../nbs/13_sweep.ipynb #c011
 def _h(obj, n: int = 10) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
