@@ -422,10 +422,20 @@ def _remove_run(run_dir: Path, models_dir: Path, log=print) -> None:
     shutil.rmtree(run_dir)
     log(f"replaced: removed {run_dir}" + (f" and its model {models_dir / name}" if own_model else ""))
 
+@contextmanager
+def _step_kernel(kernel, nbs: Path):
+    "`kernel` (a caller's, kept afterwards), or a kernel of this run's own, shut down when the run ends."
+    from aerial_nb.step_kernel import StepKernel
+    if kernel is not None: yield kernel; return
+    with StepKernel(nbs) as own: yield own
+
 def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, run_id: str | None = None,
-                 steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False) -> Path:
+                 steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False,
+                 kernel=None) -> Path:
     """Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder.
-    An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again)."""
+    An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again).
+    The steps run in one kernel: `kernel` (a `step_kernel.StepKernel`, kept for the caller's next run unless a step
+    fails), or one started for this run."""
     from aerial_nb.train import check_model_name
     if resume and replace:
         raise ValueError("--resume and --replace exclude each other: resume keeps a run's finished steps, replace deletes them.")
@@ -491,8 +501,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     log(f"run {run_id} → {run_dir}" + (f" (resumed: {', '.join(steps)})" if resume else ""))
     # papermill (and the Jupyter client under it) is imported only now that the run is sure to start: a refused
     # command answers in a fraction of the time.
-    import papermill as pm
-    with _signals_stop_the_step() as got:
+    with _signals_stop_the_step() as got, _step_kernel(kernel, nbs) as kernel:
         for step in steps:
             t0 = time.time()
             status(status="running", step=step)
@@ -500,9 +509,9 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                 if got: raise RunInterrupted("stopped before the step", got[0])
                 # Kernel and JVM chatter goes to the run's logs/, not the terminal.
                 with _stderr_to(run_dir / "logs" / f"{step}.log"):
-                    pm.execute_notebook(str(nbs / f"{step}.ipynb"), str(run_dir / "notebooks" / f"{step}.ipynb"),
-                                        parameters=_step_parameters(nbs / f"{step}.ipynb", values),
-                                        kernel_name="python3", cwd=str(nbs), progress_bar=False, log_output=False)
+                    kernel.execute(nbs / f"{step}.ipynb", run_dir / "notebooks" / f"{step}.ipynb",
+                                   _step_parameters(nbs / f"{step}.ipynb", values),
+                                   log_file=run_dir / "logs" / f"{step}.log")
                 if got: raise RunInterrupted("stopped after the step", got[0])
             except BaseException as e:   # Ctrl-C and SIGTERM too: the run's status must say where it stopped
                 err = _failure_text(e, got, step)
@@ -511,6 +520,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                 log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
                 if got or isinstance(e, (KeyboardInterrupt, RunInterrupted)):
                     _interrupt_kernels(signal.SIGKILL)   # a kernel that did not stop in time may not outlive the run
+                kernel.shutdown()   # its state is unknown now: the next run (a sweep worker's next point) starts afresh
                 _track(run_dir, settings, log)
                 where = f"the failing cell: {run_dir / 'notebooks' / (step + '.ipynb')}; its log: {run_dir / 'logs' / (step + '.log')}"
                 again = f"aerial-nb run {run_dir / 'params.yaml'} --run-id {run_id} --resume"
@@ -524,8 +534,9 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             timings[step] = round(time.time() - t0, 1)
             publisher.step_done()
             log(f"  {step:<13} {timings[step]:7.1f} s")
-            # Logged as soon as it has metrics, so that this run's compare step finds it in the run history.
-            if step == "03_train": _track(run_dir, settings, log)
+            # Logged as soon as it has metrics, so that this run's compare step finds it in the run history (when
+            # training is the last step, as in a sweep's points, the run is logged once, finished, below).
+            if step == "03_train" and step != steps[-1]: _track(run_dir, settings, log)
     status(status="finished")
     _track(run_dir, settings, log)
     if publisher.enabled: log(f"published → {publisher.finish()}")
