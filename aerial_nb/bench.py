@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,12 +16,17 @@ import numpy as np
 import pandas as pd
 
 from .featurize import featurize_images, ort_session, preprocess
+from .gis import tile_inputs
 from .models import ensure_model
+from .region import score_region
+from .run_folder import model_meta
+from .scale import model_scale, tiling_for
 from .settings import Settings
+from .tiles import read_tile_set
 
 # %% auto #0
-__all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'bench_model_only', 'run_benchmark', 'markdown_table',
-           'write_benchmark', 'bench_decode', 'run_tuning']
+__all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'bench_model_only', 'run_benchmark', 'region_tile_set',
+           'bench_region', 'add_region_row', 'markdown_table', 'write_benchmark', 'bench_decode', 'run_tuning']
 
 # %% ../nbs/12_bench.ipynb #c005
 def bench_python_loop(paths: list[str], model: dict, threads: int | None = None, batch: int = 32) -> dict:
@@ -87,6 +94,54 @@ def run_benchmark(spark, paths: list[str], models: list[str], settings, backends
             r = bench_spark_backend(spark, paths, model, settings, b)
             rows.append({"model": name, **r, "ratio_to_loop": round(r["images_per_second"] / base["images_per_second"], 3)})
     return pd.DataFrame(rows)
+
+# %% ../nbs/12_bench.ipynb #c007b
+def region_tile_set(model_dir: str | Path, rasters, out_dir: str | Path) -> Path:
+    """A window tile set (tiles.csv, no images) of `rasters`, cut at the scale that model `model_dir` learned, as
+    `aerial-nb tile --model` cuts it."""
+    model_dir = Path(model_dir)
+    t = tiling_for(model_scale(json.loads(model_meta(model_dir).read_text()), model_dir))
+    tile_inputs(rasters if isinstance(rasters, list) else [rasters], out_dir, t["footprint_m"], t["stride_m"],
+                t["tile_px"], write_images=False)
+    return Path(out_dir)
+
+def bench_region(spark, tiles_dir: str | Path, model_dir: str | Path, settings, limit: int = 4096,
+                 warmup: int = 256) -> dict:
+    """Tiles/s of region scoring (`region.score_region`: read each window from its raster, resize to the network's
+    input, ONNX features, classifier) once Spark is up and its Python workers have loaded the model (a warm-up job
+    first)."""
+    model_dir = Path(model_dir)
+    tiles = read_tile_set(tiles_dir, need_images=False).sort_values("filename").reset_index(drop=True)
+    tiles = tiles.iloc[: limit or None]
+    meta = json.loads(model_meta(model_dir).read_text())
+    model = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
+    scratch = Path(tempfile.mkdtemp(prefix="aerial_nb-bench-region-"))
+    quiet = lambda m: None
+    try:
+        score_region(spark, tiles.iloc[:warmup], model_dir, model, settings, scratch / "warmup", log=quiet)
+        info = score_region(spark, tiles, model_dir, model, settings, scratch / "scored", log=quiet)
+    finally: shutil.rmtree(scratch, ignore_errors=True)
+    px = int(tiles.tile_px.iloc[0])
+    return {"model": meta["pretrained_model_type"],
+            "method": f"region scoring ({px} px tiles, network input {int(model['input_size'])} px, {model_dir.name})",
+            "images": info["tiles_scored_now"], "seconds": info["seconds_scoring"],
+            "images_per_second": info["tiles_per_second"]}
+
+def add_region_row(table: pd.DataFrame, row: dict, model_only: dict | None = None) -> pd.DataFrame:
+    """`table` with the region scoring row, and each model-only row's ratio column `ratio_to_model_only` filled in for
+    the region row: its tiles/s over the model alone at the same network input (`model_only`, else the table's row)."""
+    if model_only is None:
+        lim = table[(table.model == row["model"]) & table.method.str.startswith("model only")]
+        if not len(lim): raise ValueError(f"no model-only row for {row['model']}: pass model_only")
+        model_only = lim.iloc[0].to_dict()
+    else: table = pd.concat([table, pd.DataFrame([{"model": row["model"], **model_only}])], ignore_index=True)
+    loop = table[(table.model == row["model"]) & (table.method == "python loop")].images_per_second
+    to_loop = round(row["images_per_second"] / loop.iloc[0], 3) if len(loop) else None
+    ratio = round(row["images_per_second"] / model_only["images_per_second"], 3)
+    out = pd.concat([table, pd.DataFrame([{**row, "ratio_to_loop": to_loop}])], ignore_index=True)
+    out["ratio_to_model_only"] = None
+    out.loc[out.index[-1], "ratio_to_model_only"] = ratio
+    return out
 
 # %% ../nbs/12_bench.ipynb #c008
 def markdown_table(df: pd.DataFrame) -> str:

@@ -9,17 +9,22 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 
 import yaml
 
-from .bench import run_benchmark, run_tuning, write_benchmark
+from .bench import (add_region_row, bench_model_only, bench_region, region_tile_set, run_benchmark, run_tuning,
+                             write_benchmark)
 from .explore import find_images
 from .models import ensure_model
 from .pipeline import RunInterrupted, run_pipeline
 from .region_cli import add_region_verbs
 from .run_folder import RunFolder
 from .run_params import describe_params, format_problems, load_params, params_table, problems
+from .score import resolve_model
 from .settings import load_settings
 from .setup import environment_report
 from .spark import get_spark
@@ -101,6 +106,22 @@ def _summary(run_dir: Path) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/11_cli.ipynb #c011
+def _bench_region(spark, settings, table, a):
+    "The bench table with the region scoring row (and its ratio to the model alone), or as it was, saying why not."
+    try:
+        given = Path(a.region_model).expanduser()
+        model_dir = (given.resolve() if a.region_model and given.is_dir()
+                     else resolve_model(settings, None, a.region_model))
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        print(f"no region scoring row: {e} (train one, or pass --region-model)"); return table
+    rasters = a.region_rasters or str(settings.path("data", "rasters_dir"))
+    tiles = region_tile_set(model_dir, rasters, tempfile.mkdtemp(prefix="aerial_nb-bench-tiles-"))
+    row = bench_region(spark, tiles, model_dir, settings, a.region_limit)
+    print(f"region scoring: {row['images']} tiles of {rasters} with {model_dir}: {row['images_per_second']} tiles/s")
+    ran = (table.model == row["model"]).any()
+    alone = None if ran else bench_model_only(ensure_model(row["model"], settings.path("paths", "model_store")))
+    return add_region_row(table, row, alone)
+
 def _bench(a) -> int:
     settings = load_settings(a.settings)
     images = a.images or str(settings.path("data", "images_dir"))
@@ -111,6 +132,7 @@ def _bench(a) -> int:
     if a.tune:
         table = run_tuning(spark, paths, ensure_model(a.models.split(",")[0], settings.path("paths", "model_store")), settings)
     else: table = run_benchmark(spark, paths, a.models.split(","), settings)
+    if not a.tune and a.region_model != "none": table = _bench_region(spark, settings, table, a)
     out = write_benchmark(table, settings.path("paths", "outputs_dir") / "bench",
                           {"images_dir": images, "n_images": len(paths), **environment_report(spark)})
     print(table.to_string(index=False)); print(f"written to {out}")
@@ -178,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, default=0, help="at most this many images (default: all)")
     b.add_argument("--settings", default=None)
     b.add_argument("--tune", action="store_true", help="time the onnxruntime backend over threads/partitions/batch sizes instead")
+    b.add_argument("--region-model", default="", help="model of the region scoring row: a folder or a name under "
+                   "outputs/models (default: the best compared run's; none: no region row)")
+    b.add_argument("--region-rasters", default="",
+                   help="rasters to tile for it (default: settings' [data] rasters_dir)")
+    b.add_argument("--region-limit", type=int, default=4096, help="tiles to score for it (default %(default)s; 0: all)")
     b.set_defaults(handler=_bench)
     d = sub.add_parser("readme", help="write README.md from nbs/index.ipynb")
     d.add_argument("--nbs", default="nbs"); d.add_argument("--dest", default="README.md")
@@ -196,7 +223,6 @@ def _os_error(e: OSError) -> str:
 
 def _internal_error(e: BaseException) -> str:
     "Write the traceback of an unexpected error to a log file; returns that file."
-    import tempfile, time, traceback
     log = Path(tempfile.gettempdir()) / f"aerial-nb-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     log.write_text("".join(traceback.format_exception(e)))
     return str(log)

@@ -11,7 +11,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .spark import check_java
 
 # %% auto #0
 __all__ = ['is_local_master', 'package_zip', 'ship_model', 'executor_model_file', 'spark_home', 'free_port']

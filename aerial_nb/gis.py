@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import time
 from pathlib import Path
@@ -142,7 +141,6 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 def write_cog(path: Path, arr: np.ndarray, grid: dict, crs: str, nodata: int, description: str,
               colormap: dict | None = None, tags: dict | None = None, scale: float | None = None) -> Path:
     "Write `arr` as a single-band Cloud-Optimized GeoTIFF (deflate, 512 px blocks, nearest overviews) at `path`, atomically."
-    import rasterio
     from rasterio.io import MemoryFile
     from rasterio.shutil import copy as rio_copy
     from affine import Affine

@@ -12,9 +12,11 @@ import re
 import socket
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, asdict
 from pathlib import Path
-from typing import Callable
+
+import numpy as np
+from PIL import Image
 
 from .run_folder import atomic
 
@@ -282,10 +284,8 @@ def ensure_model(name: str, store: str | Path, weights_path: str | Path | None =
         return export_onnx(spec, d, weights_path)
 
 # %% ../nbs/00a_models.ipynb #c026
-def preprocess(spec: ModelSpec | dict, image) -> "np.ndarray":
+def preprocess(spec: ModelSpec | dict, image) -> np.ndarray:
     "`[1, 3, S, S]` float32 input of `spec` for an RGB `image` (HxWx3 uint8 array or PIL image): stretch, bilinear, normalise."
-    import numpy as np
-    from PIL import Image
     p = spec.preprocessing() if isinstance(spec, ModelSpec) else spec
     img = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
     s = int(p["input_size"])

@@ -59,7 +59,6 @@ def _jpeg_b64(rgb_hwc: np.ndarray, quality: int = 80) -> str:
 
 def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dict:
     "The raster warped to Web Mercator and downsampled to at most `max_px` a side: {'url': JPEG data URI, 'bounds': [[S, W], [N, E]]}."
-    import rasterio
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
     from rasterio.warp import transform_bounds

@@ -27,6 +27,7 @@ from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
 from .scale import check_raster_serves
 from .score import raster_gsd
 from .settings import Settings, load_settings
+from .step_kernel import StepKernel
 from .storage import RunPublisher, stage_inputs
 from .tiles import check_raster, raster_files
 from .tracking import log_run, tracking_uri
@@ -36,7 +37,7 @@ from .train import check_model_name
 # %% auto #0
 __all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'declared_parameters', 'check_step_parameters',
            'resolve_inputs', 'check_folds', 'check_master', 'new_run_id', 'check_run_id', 'notebooks_dir',
-           'check_steps', 'check_prerequisites', 'RunInterrupted', 'run_pipeline']
+           'check_steps', 'check_prerequisites', 'step_parameters', 'RunInterrupted', 'run_pipeline']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
@@ -182,9 +183,9 @@ def check_prerequisites(steps: list[str], run_dir: Path) -> None:
                            f"--run-id <that run> --resume.")
 
 # %% ../nbs/10_pipeline.ipynb #c015
-def _step_parameters(nb_path: Path, values: dict) -> dict:
-    import papermill as pm
-    declared = pm.inspect_notebook(str(nb_path))
+def step_parameters(nb_path: Path, values: dict) -> dict:
+    "The part of `values` that notebook `nb_path` declares in its parameters cell (what papermill may inject)."
+    declared = declared_parameters(nb_path)
     # Without run_dir a step would quietly run on fixtures: a parameters cell papermill cannot parse must fail loudly.
     if "run_dir" not in declared:
         raise RuntimeError(f"{nb_path}: papermill found no run_dir in its parameters cell (one assignment per line, "
@@ -337,10 +338,19 @@ def _remove_run(run_dir: Path, models_dir: Path, log=print) -> None:
     shutil.rmtree(run_dir)
     log(f"replaced: removed {run_dir}" + (f" and its model {models_dir / name}" if own_model else ""))
 
+@contextmanager
+def _step_kernel(kernel, nbs: Path):
+    "`kernel` (a caller's, kept afterwards), or a kernel of this run's own, shut down when the run ends."
+    if kernel is not None: yield kernel; return
+    with StepKernel(nbs) as own: yield own
+
 def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, run_id: str | None = None,
-                 steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False) -> Path:
+                 steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False,
+                 kernel=None) -> Path:
     """Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder.
-    An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again)."""
+    An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again).
+    The steps run in one kernel: `kernel` (a `step_kernel.StepKernel`, kept for the caller's next run unless a step
+    fails), or one started for this run."""
     if resume and replace:
         raise ValueError("--resume and --replace exclude each other: resume keeps a run's finished steps, replace deletes them.")
     if (resume or replace) and not run_id:
@@ -406,29 +416,28 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     log(f"run {run_id} → {run_dir}" + (f" (resumed: {', '.join(steps)})" if resume else ""))
     # papermill (and the Jupyter client under it) is imported only now that the run is sure to start: a refused
     # command answers in a fraction of the time.
-    import papermill as pm
-    with _signals_stop_the_step() as got:
+    with _signals_stop_the_step() as got, _step_kernel(kernel, nbs) as kernel:
         for step in steps:
             t0 = time.time()
             status(status="running", step=step)
             try:
                 if got: raise RunInterrupted("stopped before the step", got[0])
                 # Kernel and JVM chatter goes to the run's logs/, not the terminal.
-                with _stderr_to(run_dir / "logs" / f"{step}.log"):
-                    pm.execute_notebook(str(nbs / f"{step}.ipynb"), str(run_dir / "notebooks" / f"{step}.ipynb"),
-                                        parameters=_step_parameters(nbs / f"{step}.ipynb", values),
-                                        kernel_name="python3", cwd=str(nbs), progress_bar=False, log_output=False)
+                with _stderr_to(run.log(step)):
+                    kernel.execute(nbs / f"{step}.ipynb", run.notebook(step), step_parameters(nbs / f"{step}.ipynb", values),
+                                   log_file=run.log(step))
                 if got: raise RunInterrupted("stopped after the step", got[0])
             except BaseException as e:   # Ctrl-C and SIGTERM too: the run's status must say where it stopped
                 err = _failure_text(e, got, step)
-                _log_traceback(run_dir / "logs" / f"{step}.log", e)
+                _log_traceback(run.log(step), e)
                 status(status="failed", step=step, error=err)
                 log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
                 if got or isinstance(e, (KeyboardInterrupt, RunInterrupted)):
                     _interrupt_kernels(signal.SIGKILL)   # a kernel that did not stop in time may not outlive the run
+                kernel.shutdown()   # its state is unknown now: the next run (a sweep worker's next point) starts afresh
                 _track(run_dir, settings, log)
-                where = f"the failing cell: {run_dir / 'notebooks' / (step + '.ipynb')}; its log: {run_dir / 'logs' / (step + '.log')}"
-                again = f"aerial-nb run {run_dir / 'params.yaml'} --run-id {run_id} --resume"
+                where = f"the failing cell: {run.notebook(step)}; its log: {run.log(step)}"
+                again = f"aerial-nb run {run.params} --run-id {run_id} --resume"
                 if got or isinstance(e, (KeyboardInterrupt, RunInterrupted)):
                     raise RunInterrupted(f"run {run_id} {err}; status.json says failed. Resume it with: {again}",
                                          got[0] if got else getattr(e, "signum", signal.SIGINT)) from None
@@ -439,8 +448,9 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             timings[step] = round(time.time() - t0, 1)
             publisher.step_done()
             log(f"  {step:<13} {timings[step]:7.1f} s")
-            # Logged as soon as it has metrics, so that this run's compare step finds it in the run history.
-            if step == "03_train": _track(run_dir, settings, log)
+            # Logged as soon as it has metrics, so that this run's compare step finds it in the run history (when
+            # training is the last step, as in a sweep's points, the run is logged once, finished, below).
+            if step == "03_train" and step != steps[-1]: _track(run_dir, settings, log)
     status(status="finished")
     _track(run_dir, settings, log)
     if publisher.enabled: log(f"published → {publisher.finish()}")

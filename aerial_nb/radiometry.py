@@ -5,7 +5,6 @@
 # %% ../nbs/01d_radiometry.ipynb #c003
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 from PIL import Image

@@ -19,7 +19,7 @@ from .radiometry import match_tile, raster_histogram, raster_luts
 from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
 from .scale import check_tile_set, model_scale
 from .settings import Settings
-from .tiles import open_checked_raster, parse_bands, read_tile_set, read_tile_rgb
+from .tiles import open_checked_raster, parse_bands, read_tile_rgb
 from .train import load_model
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import rasterio
 
 from .compare import best_model
 from .label_map import check_label_map
@@ -16,7 +15,7 @@ from .models import ensure_model
 from .region import score_region
 from .run_folder import RunFolder, model_meta
 from .scale import check_raster_serves, model_scale, tiling_for
-from .tiles import raster_files, read_tile_set, tile_rasters, open_checked_raster
+from .tiles import read_tile_set, tile_rasters, open_checked_raster
 
 # %% auto #0
 __all__ = ['resolve_model', 'raster_gsd', 'check_model_for_rasters', 'score_rasters']

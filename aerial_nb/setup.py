@@ -5,10 +5,8 @@
 # %% ../nbs/00_setup.ipynb #c002
 from __future__ import annotations
 
-import os
 import platform
 import re
-from pathlib import Path
 
 from .spark import java_major_version
 

@@ -9,7 +9,7 @@ import json
 import os
 import re
 import subprocess
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd

@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 
 import folium
-import matplotlib
 import numpy as np
 import pandas as pd
 from branca.element import MacroElement, Template

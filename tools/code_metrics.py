@@ -64,7 +64,7 @@ def main(pkg: Path) -> None:
     mods = modules(pkg)
     names = set(mods)
     sizes, fn_sizes, lines = {}, [], []
-    top, inner, graph, private = 0, 0, {m: set() for m in mods}, []
+    top, inner, graph, private, inner_at = 0, 0, {m: set() for m in mods}, [], []
     for m, path in mods.items():
         text = path.read_text()
         lines += text.splitlines()
@@ -77,7 +77,7 @@ def main(pkg: Path) -> None:
             for s in sibling(node, names):
                 if s == m: continue
                 graph[m].add(s)
-                if id(node) in deep: inner += 1
+                if id(node) in deep: inner += 1; inner_at.append(f"{m}:{node.lineno} {s}")
                 else: top += 1
                 if isinstance(node, ast.ImportFrom):
                     private += [f"{m}: from {s} import {a.name}" for a in node.names if a.name.startswith("_")]
@@ -90,7 +90,7 @@ def main(pkg: Path) -> None:
           + f"; median {statistics.median(sizes.values()):.0f}")
     print(f"functions: {len(fs)}, median {statistics.median(n for n, _ in fs):.0f} lines, over 60 lines: "
           + (", ".join(f"{f} {n}" for n, f in fs if n > 60) or "none"))
-    print(f"imports of sibling modules: {top + inner}, inside functions: {inner}")
+    print(f"imports of sibling modules: {top + inner}, inside functions: {inner}" + "".join(f"\n  {w}" for w in inner_at))
     print(f"import cycles: {cycles(graph) or 'none'}")
     print(f"private names used across modules: {len(private)}" + ("".join(f"\n  {p}" for p in private)))
     n = len(lines)
