@@ -72,8 +72,9 @@ docs-run: install-docs data
 test-site: install
 	$(BIN)/python -m pytest tests/test_docs_site.py
 
+# nbdev-export, then nbdev's `__all__` lines rewrapped within 120 characters (its wrapper does not count `__all__ = `).
 export: install
-	$(BIN)/nbdev-export
+	$(BIN)/nbdev-export && $(BIN)/python tools/wrap_all.py
 
 clean-nbs: install
 	$(BIN)/nbdev-clean
@@ -84,9 +85,10 @@ readme: install
 # The library and README (and the README's parameter table in nbs/index.ipynb, written from aerial_nb.run_params) are
 # generated: regenerating them must change nothing that is committed.
 check-sync: install
-	$(BIN)/nbdev-export && $(BIN)/aerial-nb readme
+	$(BIN)/nbdev-export && $(BIN)/python tools/wrap_all.py && $(BIN)/aerial-nb readme
 	@changed=$$(git status --porcelain -- aerial_nb README.md nbs/index.ipynb); \
 	if [ -n "$$changed" ]; then echo "out of sync with nbs/ (run make export readme and commit):"; echo "$$changed"; exit 1; fi
+	$(BIN)/ruff check aerial_nb
 
 # Featurizer throughput on the default image set: python loop vs SynapseML vs onnxruntime-on-Spark.
 bench: install data
