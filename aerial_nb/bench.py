@@ -43,11 +43,11 @@ def bench_python_loop(paths: list[str], model: dict, threads: int | None = None,
     return {"method": "python loop", "images": n, "seconds": round(secs, 2), "images_per_second": round(n / secs, 2)}
 
 # %% ../nbs/12_bench.ipynb #c006
-def bench_spark_backend(spark, paths: list[str], model: dict, settings, backend: str, warmup: int = 16) -> dict:
+def bench_spark_backend(spark, paths: list[str], *, model: dict, settings, backend: str, warmup: int = 16) -> dict:
     "Images/s of `featurize_images` with `backend`, every vector computed (noop sink), after a warm-up run."
-    featurize_images(spark, paths[:warmup], model, settings, backend).write.format("noop").mode("overwrite").save()
+    featurize_images(spark, paths[:warmup], model=model, settings=settings, backend=backend).write.format("noop").mode("overwrite").save()
     t0 = time.perf_counter()
-    featurize_images(spark, paths, model, settings, backend).write.format("noop").mode("overwrite").save()
+    featurize_images(spark, paths, model=model, settings=settings, backend=backend).write.format("noop").mode("overwrite").save()
     secs = time.perf_counter() - t0
     return {"method": backend, "images": len(paths), "seconds": round(secs, 2), "images_per_second": round(len(paths) / secs, 2)}
 
@@ -79,7 +79,7 @@ def bench_model_only(model: dict, processes: int | None = None, seconds: float =
             "seconds": float(seconds), "images_per_second": round(rate, 2)}
 
 # %% ../nbs/12_bench.ipynb #c007
-def run_benchmark(spark, paths: list[str], models: list[str], settings, backends=("synapseml", "onnxruntime"),
+def run_benchmark(spark, paths: list[str], *, models: list[str], settings, backends=("synapseml", "onnxruntime"),
                   model_only_seconds: float = 10.0) -> pd.DataFrame:
     "Table of images/s per model and method, with each method's ratio to the python loop of the same model, and the model-only limit."
     rows = []
@@ -91,7 +91,7 @@ def run_benchmark(spark, paths: list[str], models: list[str], settings, backends
         lim = bench_model_only(model, seconds=model_only_seconds)
         rows.append({"model": name, **lim, "ratio_to_loop": round(lim["images_per_second"] / base["images_per_second"], 3)})
         for b in backends:
-            r = bench_spark_backend(spark, paths, model, settings, b)
+            r = bench_spark_backend(spark, paths, model=model, settings=settings, backend=b)
             rows.append({"model": name, **r, "ratio_to_loop": round(r["images_per_second"] / base["images_per_second"], 3)})
     return pd.DataFrame(rows)
 
@@ -101,11 +101,10 @@ def region_tile_set(model_dir: str | Path, rasters, out_dir: str | Path) -> Path
     `aerial-nb tile --model` cuts it."""
     model_dir = Path(model_dir)
     t = tiling_for(model_scale(json.loads(model_meta(model_dir).read_text()), model_dir))
-    tile_inputs(rasters if isinstance(rasters, list) else [rasters], out_dir, t["footprint_m"], t["stride_m"],
-                t["tile_px"], write_images=False)
+    tile_inputs(rasters if isinstance(rasters, list) else [rasters], out_dir, write_images=False, **t)
     return Path(out_dir)
 
-def bench_region(spark, tiles_dir: str | Path, model_dir: str | Path, settings, limit: int = 4096,
+def bench_region(spark, tiles_dir: str | Path, *, model_dir: str | Path, settings, limit: int = 4096,
                  warmup: int = 256) -> dict:
     """Tiles/s of region scoring (`region.score_region`: read each window from its raster, resize to the network's
     input, ONNX features, classifier) once Spark is up and its Python workers have loaded the model (a warm-up job
@@ -118,8 +117,8 @@ def bench_region(spark, tiles_dir: str | Path, model_dir: str | Path, settings, 
     scratch = Path(tempfile.mkdtemp(prefix="aerial_nb-bench-region-"))
     quiet = lambda m: None
     try:
-        score_region(spark, tiles.iloc[:warmup], model_dir, model, settings, scratch / "warmup", log=quiet)
-        info = score_region(spark, tiles, model_dir, model, settings, scratch / "scored", log=quiet)
+        score_region(spark, tiles.iloc[:warmup], model_dir=model_dir, model_info=model, settings=settings, out_dir=scratch / "warmup", log=quiet)
+        info = score_region(spark, tiles, model_dir=model_dir, model_info=model, settings=settings, out_dir=scratch / "scored", log=quiet)
     finally: shutil.rmtree(scratch, ignore_errors=True)
     px = int(tiles.tile_px.iloc[0])
     return {"model": meta["pretrained_model_type"],
@@ -176,14 +175,14 @@ def bench_decode(paths: list[str], model: dict) -> dict:
     secs = time.perf_counter() - t0
     return {"method": "decode+resize only", "images": len(paths), "seconds": round(secs, 2), "images_per_second": round(len(paths) / secs, 2)}
 
-def run_tuning(spark, paths: list[str], model: dict, settings, grid: list[dict] = TUNING_GRID) -> pd.DataFrame:
+def run_tuning(spark, paths: list[str], *, model: dict, settings, grid: list[dict] = TUNING_GRID) -> pd.DataFrame:
     "Images/s of the onnxruntime backend for each knob setting of `grid`, plus decode-only and the python loop."
     rows = [bench_decode(paths, model), bench_python_loop(paths, model)]
     for g in grid:
         vals = {s: dict(kv) for s, kv in settings.values.items()}
         vals["featurize"].update({k: str(v) for k, v in g.items() if k != "arrow_batch"})
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(g.get("arrow_batch", 10000)))
-        r = bench_spark_backend(spark, paths, model, Settings(vals, settings.root, settings.source), "onnxruntime")
+        r = bench_spark_backend(spark, paths, model=model, settings=Settings(vals, settings.root, settings.source), backend="onnxruntime")
         rows.append({**r, **g})
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
     base = rows[1]["images_per_second"]

@@ -116,7 +116,7 @@ def _bench_region(spark, settings, table, a):
         print(f"no region scoring row: {e} (train one, or pass --region-model)"); return table
     rasters = a.region_rasters or str(settings.path("data", "rasters_dir"))
     tiles = region_tile_set(model_dir, rasters, tempfile.mkdtemp(prefix="aerial_nb-bench-tiles-"))
-    row = bench_region(spark, tiles, model_dir, settings, a.region_limit)
+    row = bench_region(spark, tiles, model_dir=model_dir, settings=settings, limit=a.region_limit)
     print(f"region scoring: {row['images']} tiles of {rasters} with {model_dir}: {row['images_per_second']} tiles/s")
     ran = (table.model == row["model"]).any()
     alone = None if ran else bench_model_only(ensure_model(row["model"], settings.path("paths", "model_store")))
@@ -130,8 +130,8 @@ def _bench(a) -> int:
     print(f"featurizing {len(paths)} images of {images} on {spark.sparkContext.master} "
           f"({os.cpu_count()} cores), models {a.models}")
     if a.tune:
-        table = run_tuning(spark, paths, ensure_model(a.models.split(",")[0], settings.path("paths", "model_store")), settings)
-    else: table = run_benchmark(spark, paths, a.models.split(","), settings)
+        table = run_tuning(spark, paths, model=ensure_model(a.models.split(",")[0], settings.path("paths", "model_store")), settings=settings)
+    else: table = run_benchmark(spark, paths, models=a.models.split(","), settings=settings)
     if not a.tune and a.region_model != "none": table = _bench_region(spark, settings, table, a)
     out = write_benchmark(table, settings.path("paths", "outputs_dir") / "bench",
                           {"images_dir": images, "n_images": len(paths), **environment_report(spark)})
@@ -145,7 +145,7 @@ def _sweep(a) -> int:
         plan = sweep_plan(a.grid, load_settings(a.settings))
         for r in plan.itertuples(): print(f"{r.action:<6} {r.run_id}")
         print(f"{len(plan)} points: {(plan.action != 'skip').sum()} to run"); return 0
-    table = run_sweep(a.grid, a.jobs, a.settings, compare=not a.no_compare)
+    table = run_sweep(a.grid, a.jobs, settings_path=a.settings, compare=not a.no_compare)
     return 1 if (table.status == "failed").any() else 0
 
 # %% ../nbs/11_cli.ipynb #c012
@@ -162,7 +162,7 @@ def _params(a) -> int:
 
 def _run(a) -> int:
     params = {**load_params(a.params), **parse_overrides(a.set)}
-    run_dir = run_pipeline(params, a.settings, a.run_id, a.steps.split(",") if a.steps else None,
+    run_dir = run_pipeline(params, a.settings, run_id=a.run_id, steps=a.steps.split(",") if a.steps else None,
                            resume=a.resume, replace=a.replace)
     print(_summary(run_dir)); return 0
 

@@ -116,7 +116,7 @@ def stratified_split(df: pd.DataFrame, test_frac: float = 0.2, seed: int = 42) -
     return pd.concat(out).sort_values("path").reset_index(drop=True)
 
 # %% ../nbs/01_explore.ipynb #c018
-def explore_step(images_dir: str | Path, run_dir: str | Path, sample_frac: float = 1.0, test_frac: float = 0.2,
+def explore_step(images_dir: str | Path, run_dir: str | Path, *, sample_frac: float = 1.0, test_frac: float = 0.2,
                  seed: int = 42, on_bad_image: str = "error") -> pd.DataFrame:
     "Find, check, sub-sample and split the image set; write the run's manifest and return it."
     if on_bad_image not in ("error", "skip"):

@@ -215,7 +215,7 @@ def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
     rots = [np.rot90(x, k, axes=(2, 3)) for k in range(4)]
     return [np.ascontiguousarray(v) for v in rots + [r[..., ::-1] for r in rots]]
 
-def ort_featurize_frames(frames, model: dict, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
+def ort_featurize_frames(frames, model: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
     "Body of the `mapInPandas`: frames of `path`, `content` → frames of `path`, `features` (float32); undecodable images give no row."
     sess = ort_session(executor_model_file(model), threads)
     for df in frames:
@@ -231,7 +231,7 @@ def ort_featurize_frames(frames, model: dict, threads: int = 1, mini_batch_size:
             out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
             yield pd.DataFrame({"path": paths, "features": list(out.reshape(len(xs), -1))})
 
-def featurize_onnxruntime(raw, model: dict, mini_batch_size: int = 32, threads: int = 1, tta: bool = False):
+def featurize_onnxruntime(raw, model: dict, *, mini_batch_size: int = 32, threads: int = 1, tta: bool = False):
     "Spark DataFrame of `path`, `features` (a Spark ML vector) for `raw`'s `path`, `content` rows, by Python onnxruntime."
     from pyspark.ml.functions import array_to_vector
     from pyspark.sql import functions as F
@@ -244,7 +244,7 @@ def featurize_onnxruntime(raw, model: dict, mini_batch_size: int = 32, threads: 
     return feats.withColumn("features", array_to_vector(F.col("features")))
 
 # %% ../nbs/02_featurize.ipynb #c018
-def featurize_images(spark, paths: list[str], model: dict, settings: Settings | None = None,
+def featurize_images(spark, paths: list[str], *, model: dict, settings: Settings | None = None,
                      backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta):
     "Spark DataFrame of `path`, `features` for the image files `paths` by `backend`; undecodable images are absent (see `featurize_step`)."
     from pyspark.sql import functions as F
@@ -258,7 +258,7 @@ def featurize_images(spark, paths: list[str], model: dict, settings: Settings | 
            .select("path", "content").repartition(parts))
     bs = settings.getint("featurize", "mini_batch_size")
     if backend == "synapseml": feats = featurize_synapseml(raw, model, bs)
-    else: feats = featurize_onnxruntime(raw, model, bs, ort_threads(settings), tta)
+    else: feats = featurize_onnxruntime(raw, model, mini_batch_size=bs, threads=ort_threads(settings), tta=tta)
     # The same rewrite as `local_path`, in the JVM: a Python UDF here would ship every row to a Python worker.
     return feats.select(F.regexp_replace("path", LOCAL_URI_PREFIX, "").alias("path"), "features")
 
@@ -300,7 +300,7 @@ def cached_image_features(root: Path, namespace: str) -> tuple[dict[str, Path], 
         for k in keys: found.setdefault(k, entry)
     return found, damaged
 
-def _assemble_features(spark, manifest, model, settings, backend, tta, found, out: str) -> tuple[int, int]:
+def _assemble_features(spark, manifest, *, model, settings, backend, tta, found, out: str) -> tuple[int, int]:
     "Write the features of `manifest` to `out`: cached rows copied from their entries, the rest computed now; `(hits, misses)`."
     from pyspark.sql import functions as F
     keyed = manifest.assign(image_key=image_keys(manifest))
@@ -313,14 +313,14 @@ def _assemble_features(spark, manifest, model, settings, backend, tta, found, ou
                      .select("path", "image_key", "features"))
     if len(miss):
         keys = spark.createDataFrame(miss[["path", "image_key"]])
-        parts.append(featurize_images(spark, miss["path"].tolist(), model, settings, backend, tta)
+        parts.append(featurize_images(spark, miss["path"].tolist(), model=model, settings=settings, backend=backend, tta=tta)
                      .join(F.broadcast(keys), "path").select("path", "image_key", "features"))
     df = parts[0]
     for p in parts[1:]: df = df.unionByName(p)
     df.write.parquet(out)
     return len(hit), len(miss)
 
-def _cached_or_featurize(spark, manifest, model, settings, key, namespace, root, backend, tta, t0) -> dict:
+def _cached_or_featurize(spark, manifest, *, model, settings, key, namespace, root, backend, tta, t0) -> dict:
     "The cache entry `key` if whole, else one assembled from cached images and computed ones (call under the namespace's lock)."
     cache = root / key
     damaged = []
@@ -336,7 +336,7 @@ def _cached_or_featurize(spark, manifest, model, settings, key, namespace, root,
     damaged += bad
     # A failed or interrupted job leaves no half-written features; "keep": a parallel run that cached it first wins.
     with atomic(cache, if_exists="keep", tag=namespace) as tmp:
-        hits, misses = _assemble_features(spark, manifest, model, settings, backend, tta, found, str(tmp / "features.parquet"))
+        hits, misses = _assemble_features(spark, manifest, model=model, settings=settings, backend=backend, tta=tta, found=found, out=str(tmp / "features.parquet"))
         # Only the paths come back to the driver, never the images or the vectors.
         got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
         missing = sorted(set(manifest["path"]) - got)
@@ -351,7 +351,7 @@ def _cached_or_featurize(spark, manifest, model, settings, key, namespace, root,
     if damaged: info["rebuilt"] = "; ".join(damaged)
     return info
 
-def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Settings, run_dir: str | Path | None = None,
+def featurize_step(spark, manifest: pd.DataFrame, *, model: dict, settings: Settings, run_dir: str | Path | None = None,
                    on_bad_image: str = RunParams.on_bad_image, backend: str = RunParams.featurizer_backend,
                    tta: bool = RunParams.tta) -> dict:
     "Features of the manifest's images by `backend`: cached images reused, the others computed now; returns where they are and what happened."
@@ -367,7 +367,7 @@ def featurize_step(spark, manifest: pd.DataFrame, model: dict, settings: Setting
     # Parallel runs (a sweep) that featurize with the same model wait here for the first one and then reuse its images,
     # instead of featurizing the same images twice. No timeout: featurizing a large set may take hours.
     with FileLock(str(root / f".{namespace}.lock")):
-        info = _cached_or_featurize(spark, manifest, model, settings, key, namespace, root, backend, tta, t0)
+        info = _cached_or_featurize(spark, manifest, model=model, settings=settings, key=key, namespace=namespace, root=root, backend=backend, tta=tta, t0=t0)
     info["path"] = str(cache / "features.parquet")
     if info["missing"]:
         if run_dir:

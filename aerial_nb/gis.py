@@ -138,7 +138,7 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
-def write_cog(path: Path, arr: np.ndarray, grid: dict, crs: str, nodata: int, description: str,
+def write_cog(path: Path, arr: np.ndarray, *, grid: dict, crs: str, nodata: int, description: str,
               colormap: dict | None = None, tags: dict | None = None, scale: float | None = None) -> Path:
     "Write `arr` as a single-band Cloud-Optimized GeoTIFF (deflate, 512 px blocks, nearest overviews) at `path`, atomically."
     from rasterio.io import MemoryFile
@@ -218,7 +218,7 @@ def _item_datetime(acq: str):
     try: return datetime.strptime(acq[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError: return None
 
-def write_stac(gis_dir: Path, preds: pd.DataFrame, acquisitions: list[dict], labels: list[str], colors: dict,
+def write_stac(gis_dir: Path, preds: pd.DataFrame, *, acquisitions: list[dict], labels: list[str], colors: dict,
                shared_assets: dict[str, Path], run: dict) -> Path:
     "A self-contained STAC Collection under `gis_dir/stac` with one Item per acquisition; assets are relative links to the files."
     import pystac
@@ -305,7 +305,7 @@ def _find_optional(score_dir: Path, key: str, given) -> Path | None:
 
 def _size(path: Path) -> int: return Path(path).stat().st_size
 
-def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, map_html: str | Path | None = None,
+def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, *, map_html: str | Path | None = None,
                       qa_json: str | Path | None = None, log=print) -> dict:
     "From a finished scoring folder (`predictions.parquet`): tile layers, a class COG per acquisition, change COGs and STAC, under `score_dir/gis`."
     score_dir = Path(score_dir)
@@ -369,10 +369,10 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
             percent = np.round(p["pred_prob"].to_numpy() * 100).astype(np.uint8)
             a = {"acquisition": acq, "crs": crs, "id": name, "n_tiles": int(m.sum()), "stride": stride,
                  "grid": [grid["width"], grid["height"]],
-                 "classes": write_cog(gis / f"classes_{name}.tif", classes, grid, crs, CLASS_NODATA,
-                                      "class index (see class_names)", cmap, {**tags, "acquisition": acq}),
+                 "classes": write_cog(gis / f"classes_{name}.tif", classes, grid=grid, crs=crs, nodata=CLASS_NODATA,
+                                      description="class index (see class_names)", colormap=cmap, tags={**tags, "acquisition": acq}),
                  "probability": write_cog(gis / f"probability_{name}.tif", rasterize_nearest(b, percent, grid, PROB_NODATA),
-                                          grid, crs, PROB_NODATA, "winning class probability, percent",
+                                          grid=grid, crs=crs, nodata=PROB_NODATA, description="winning class probability, percent",
                                           tags={**tags, "acquisition": acq, "units": "percent"}, scale=0.01),
                  "style": write_atomic(gis / f"classes_{name}.qml", qml)}
             if prev is not None:   # a change raster from the previous acquisition, where both were scored
@@ -385,9 +385,9 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
                     change = np.where((before == CLASS_NODATA) | (after == CLASS_NODATA), CLASS_NODATA,
                                       np.where(before == after, 0, after + 1)).astype(np.uint8)
                     a["change_from"] = pa
-                    a["change"] = write_cog(gis / f"change_{_slug(pa)}_to_{name}.tif", change, cg, crs, CLASS_NODATA,
-                                            "0 unchanged, 1 + class index of the new class", change_cmap,
-                                            {**tags, "from": pa, "to": acq, "encoding": "0 = same class; k + 1 = changed to class k"})
+                    a["change"] = write_cog(gis / f"change_{_slug(pa)}_to_{name}.tif", change, grid=cg, crs=crs, nodata=CLASS_NODATA,
+                                            description="0 unchanged, 1 + class index of the new class", colormap=change_cmap,
+                                            tags={**tags, "from": pa, "to": acq, "encoding": "0 = same class; k + 1 = changed to class k"})
                     write_atomic(gis / f"change_{_slug(pa)}_to_{name}.qml",
                                  qml_style(["unchanged"] + labels, {"unchanged": "#dcdcdc", **colors}, list(range(len(labels) + 1))))
             prev = (acq, b)
@@ -404,7 +404,7 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
     for key, given in (("map", map_html), ("qa", qa_json)):
         found = _find_optional(score_dir, key, given)
         if found: shared[key] = found
-    coll = write_stac(gis, preds, acquisitions, labels, colors, shared, run)
+    coll = write_stac(gis, preds, acquisitions=acquisitions, labels=labels, colors=colors, shared_assets=shared, run=run)
     summary["stac_validated"] = {str(Path(k).relative_to(gis)): len(v) for k, v in validate_stac(coll).items()}
     summary["seconds"]["stac"] = round(time.time() - t, 3)
     files["stac/collection.json"] = coll
@@ -459,12 +459,12 @@ def expand_raster_args(args) -> list:
         out += rasters_from_stac(a) if str(a).lower().endswith(".json") else [a]
     return out
 
-def tile_inputs(args, out_dir: str | Path, *tile_args, **tile_kwargs) -> pd.DataFrame:
+def tile_inputs(args, out_dir: str | Path, **tile_kwargs) -> pd.DataFrame:
     "`tiles.tile_rasters` over files, folders and STAC catalogs; an Item's date fills `acq_date` where the file name gives none."
     dates = {}
     for a in args:
         if str(a).lower().endswith(".json"): dates.update({str(p): d for p, d in _stac_rasters(a) if d})
-    df = tile_rasters(expand_raster_args(args), out_dir, *tile_args, **tile_kwargs)
+    df = tile_rasters(expand_raster_args(args), out_dir, **tile_kwargs)
     fill = df["source_path"].map(dates)
     todo = df["acq_date"].isna() & fill.notna()
     if todo.any():

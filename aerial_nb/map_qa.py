@@ -122,7 +122,7 @@ def qa_by_year(tiles: pd.DataFrame, cell_km2: float) -> pd.DataFrame:
 TRUST_GOALS = {"water_recall": 0.9, "water_precision": 0.9, "bare_as_cultivated": 0.8, "water_area_correlation": 0.9,
                "check_set_accuracy": 0.85}
 
-def _judge(what: str, values: list, goal: float, met: list, failed: list, note: str = ""):
+def _judge(what: str, values: list, *, goal: float, met: list, failed: list, note: str = ""):
     "Append `what`, its worst value (and range) and its goal to `met` or `failed`; nothing when no value was measured."
     vals = [float(v) for v in values if v is not None and v == v]
     if not vals: return
@@ -138,13 +138,13 @@ def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
         years = qa["by_year"]
         for key, what in [("water_recall", "water recall by year"), ("water_precision", "water precision by year"),
                           ("bare_as_cultivated", "share of bare fields mapped cultivated by year")]:
-            _judge(what, [y[key] for y in years], TRUST_GOALS[key], met, failed)
+            _judge(what, [y[key] for y in years], goal=TRUST_GOALS[key], met=met, failed=failed)
         _judge("correlation of mapped with measured water area over the years", [qa.get("water_area_correlation")],
-               TRUST_GOALS["water_area_correlation"], met, failed)
+               goal=TRUST_GOALS["water_area_correlation"], met=met, failed=failed)
     for name, c in (check_sets or {}).items():
         a = c["all"]; one_class = max(p["n"] for p in a["per_class"].values()) / a["n"]
         _judge(f"agreement with {a['n']} hand-labeled squares of {name}", [a["accuracy"]],
-               TRUST_GOALS["check_set_accuracy"], met, failed, note=f"; one class everywhere: {one_class:.2f}")
+               goal=TRUST_GOALS["check_set_accuracy"], met=met, failed=failed, note=f"; one class everywhere: {one_class:.2f}")
     trusted = bool(met) and not failed
     summary = (f"trusted: meets all {len(met)} checks" if trusted else
                f"not trusted: fails {len(failed)} of {len(met) + len(failed)} checks" if failed else
@@ -152,7 +152,7 @@ def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
     return {"trusted": trusted, "summary": summary, "failed": failed, "met": met, "goals": TRUST_GOALS}
 
 # %% ../nbs/06b_map_qa.ipynb #c017
-def map_qa(preds: pd.DataFrame, out_dir: str | Path, cell_km2: float, check_sets: dict | None = None,
+def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_sets: dict | None = None,
            log=print) -> dict:
     """QA of scored tiles (`predictions.parquet` rows with raster windows) and its `verdict` (`map_verdict`;
     `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."""

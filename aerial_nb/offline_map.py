@@ -75,8 +75,8 @@ def tile_thumbnail(row, px: int = 96) -> str | None:
         if isinstance(row.get("path"), str) and Path(row["path"]).is_file():
             with Image.open(row["path"]) as im: return _jpeg_b64(np.asarray(im.convert("RGB").resize((px, px))))
         with open_checked_raster(row["source_path"]) as src:
-            rgb = read_tile_rgb(src, row["row_off"], row["col_off"], row["win_width"], row["win_height"], px,
-                                parse_bands(row.get("bands", "1,2,3")))
+            rgb = read_tile_rgb(src, row["row_off"], col_off=row["col_off"], win_width=row["win_width"], win_height=row["win_height"], tile_px=px,
+                                bands=parse_bands(row.get("bands", "1,2,3")))
         return _jpeg_b64(np.moveaxis(rgb, 0, -1))
     except Exception:
         return None   # a popup without a picture beats no map
@@ -241,7 +241,7 @@ def _qa_layers(preds: pd.DataFrame, years: pd.Series, qa: pd.DataFrame | None) -
     for y, c, w in zip(years[why != ""], cells, why[why != ""]): out.setdefault(y, []).append(c[:4] + [w])
     return out
 
-def offline_map(preds: pd.DataFrame, path, title: str = "Predicted land use", thumbnails: int = 300,
+def offline_map(preds: pd.DataFrame, path, *, title: str = "Predicted land use", thumbnails: int = 300,
                 overlay_px: int = 1024, canvas: bool | None = None, show_year: str | None = None,
                 qa: pd.DataFrame | None = None, verdict: dict | None = None) -> Path:
     """Write a self-contained HTML map of tile predictions at `path`: Leaflet inlined, imagery overlays, a layer per
@@ -295,7 +295,7 @@ def supported_changes(ch: pd.DataFrame, qa: pd.DataFrame, min_water_change: floa
     water_ok = ~(gained & ~(w_to - w_from >= min_water_change)) & ~(lost & ~(w_from - w_to >= min_water_change))
     return ch.changed & ~conflict(ch["filename"]) & ~conflict(ch["from_filename"]) & water_ok
 
-def change_map(preds: pd.DataFrame, year_from: str, year_to: str, path, title: str | None = None,
+def change_map(preds: pd.DataFrame, year_from: str, *, year_to: str, path, title: str | None = None,
                overlay_px: int = 1024, canvas: bool | None = None, qa: pd.DataFrame | None = None,
                verdict: dict | None = None) -> Path:
     "Write an offline HTML map of the tiles whose class changed from `year_from` to `year_to` (over `year_to`'s imagery); with `qa`, changes the imagery does not support are greyed."
@@ -348,7 +348,7 @@ def plot_class_area(area: pd.DataFrame, path) -> Path:
     return path
 
 # %% ../nbs/06a_offline_map.ipynb #c017
-def region_maps(preds: pd.DataFrame, out_dir, year_from: str | None = None, year_to: str | None = None,
+def region_maps(preds: pd.DataFrame, out_dir, *, year_from: str | None = None, year_to: str | None = None,
                 thumbnails: int = 300, overlay_px: int = 1024, qa: pd.DataFrame | None = None,
                 verdict: dict | None = None) -> dict[str, Path]:
     """map.html, change.html (first → last year unless told; both with `verdict` under the title), class_area.csv
@@ -362,6 +362,6 @@ def region_maps(preds: pd.DataFrame, out_dir, year_from: str | None = None, year
     area.to_csv(maps.class_area); out["class_area"] = maps.class_area
     out["class_area_chart"] = plot_class_area(area.copy(), maps.class_area_chart)
     if len(years) >= 2:
-        out["change"] = change_map(preds, year_from or years[0], year_to or years[-1], maps.change,
+        out["change"] = change_map(preds, year_from or years[0], year_to=year_to or years[-1], path=maps.change,
                                    overlay_px=overlay_px, qa=qa, verdict=verdict)
     return out

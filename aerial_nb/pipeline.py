@@ -344,7 +344,7 @@ def _step_kernel(kernel, nbs: Path):
     if kernel is not None: yield kernel; return
     with StepKernel(nbs) as own: yield own
 
-def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, run_id: str | None = None,
+def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, *, run_id: str | None = None,
                  steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False,
                  kernel=None) -> Path:
     """Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder.

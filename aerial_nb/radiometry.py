@@ -76,7 +76,7 @@ def raster_histogram(src, gsd_m: float, bands=(1, 2, 3), max_pixels: int = 4_000
     return channel_histogram(rgb, valid)
 
 # %% ../nbs/01d_radiometry.ipynb #c014
-def training_radiometry(paths, psf_px: float = 0.0, method: str = "histogram", max_images: int = 2000,
+def training_radiometry(paths, psf_px: float = 0.0, *, method: str = "histogram", max_images: int = 2000,
                         seed: int = 0) -> dict:
     "The radiometry record of a model trained on the images `paths`: method, reference histogram, sensor blur."
     if method not in RADIOMETRY_METHODS:

@@ -74,7 +74,7 @@ def _image_rgb(path: str) -> np.ndarray:
     if img is None: raise ValueError(f"OpenCV could not decode {path}")
     return np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
 
-def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
+def window_features_frames(frames, model: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
                            from_images: bool = False):
     "Body of the `mapInPandas`: tile rows with raster windows (or image `path`s) → the same rows plus `features` (float32)."
     sess = ort_session(model["onnx_file"], threads)
@@ -87,7 +87,7 @@ def window_features_frames(frames, model: dict, threads: int = 1, mini_batch_siz
             xs = []
             for r in chunk.itertuples(index=False):
                 try: rgb = _image_rgb(r.path) if from_images else read_tile_rgb(
-                         _source(r.source_path), r.row_off, r.col_off, r.win_width, r.win_height, int(r.tile_px), parse_bands(r.bands))
+                         _source(r.source_path), r.row_off, col_off=r.col_off, win_width=r.win_width, win_height=r.win_height, tile_px=int(r.tile_px), bands=parse_bands(r.bands))
                 except Exception as e:   # name the tile and raster: a bare GDAL error from deep in a task helps nobody
                     raise RuntimeError(f"tile {r.filename}: reading window (row {r.row_off}, col {r.col_off}) of "
                                        f"{r.source_path} failed: {e}") from e
@@ -120,16 +120,16 @@ def apply_head(features: np.ndarray, head: dict) -> tuple[np.ndarray, np.ndarray
     probs = e / e.sum(axis=1, keepdims=True)
     return np.asarray(head["labels"], dtype=object)[probs.argmax(axis=1)], probs
 
-def window_predictions_frames(frames, model: dict, head: dict, threads: int = 1, mini_batch_size: int = 32,
+def window_predictions_frames(frames, model: dict, *, head: dict, threads: int = 1, mini_batch_size: int = 32,
                               tta: bool = False, from_images: bool = False):
     "Body of the `mapInPandas` for a logistic regression: tile rows → the same rows plus `pred_label` and `prob_<class>`."
-    for df in window_features_frames(frames, model, threads, mini_batch_size, tta, from_images):
+    for df in window_features_frames(frames, model, threads=threads, mini_batch_size=mini_batch_size, tta=tta, from_images=from_images):
         labels, probs = apply_head(np.stack(df.pop("features").to_numpy()), head)
         out = df.assign(pred_label=labels)
         for i, c in enumerate(head["labels"]): out[f"prob_{c}"] = probs[:, i]
         yield out
 
-def score_chunk(spark, rows: pd.DataFrame, model, meta: dict, model_info: dict, settings: Settings, run_id: str,
+def score_chunk(spark, rows: pd.DataFrame, *, model, meta: dict, model_info: dict, settings: Settings, run_id: str,
                 from_images: bool = False, head: dict | None = None):
     "Spark DataFrame of predictions for the tile `rows` (a tiles.csv frame): info columns, pred_label, prob_*, model_name, run_id."
     from pyspark.ml.functions import array_to_vector, vector_to_array
@@ -151,10 +151,10 @@ def score_chunk(spark, rows: pd.DataFrame, model, meta: dict, model_info: dict, 
                              f"labels {meta['labels']}; retrain it with `aerial-nb run`.")
         schema = StructType([*sdf.schema.fields, StructField("pred_label", StringType()),
                              *[StructField(c, DoubleType()) for c in prob_cols]])
-        pred = sdf.mapInPandas(lambda frames: region.window_predictions_frames(frames, m, head, th, bs, tta, from_images), schema)
+        pred = sdf.mapInPandas(lambda frames: region.window_predictions_frames(frames, m, head=head, threads=th, mini_batch_size=bs, tta=tta, from_images=from_images), schema)
     else:
         schema = StructType([*sdf.schema.fields, StructField("features", ArrayType(FloatType()))])   # .add would mutate sdf's schema
-        feats = sdf.mapInPandas(lambda frames: region.window_features_frames(frames, m, th, bs, tta, from_images), schema)
+        feats = sdf.mapInPandas(lambda frames: region.window_features_frames(frames, m, threads=th, mini_batch_size=bs, tta=tta, from_images=from_images), schema)
         probs = vector_to_array("probability")
         pred = (model.transform(feats.withColumn("features", array_to_vector("features")))
                 .select(*info.columns, "pred_label", *[probs[i].alias(c) for i, c in enumerate(prob_cols)]))
@@ -167,7 +167,7 @@ def tiles_fingerprint(tiles: pd.DataFrame) -> str:
     cols = [c for c in ["filename", "source_path", "row_off", "col_off", "win_width", "win_height", "tile_px", "bands"] if c in tiles]
     return hashlib.sha256(tiles[cols].sort_values("filename").to_csv(index=False).encode()).hexdigest()
 
-def plan_job(out_dir: Path, tiles: pd.DataFrame, meta: dict, model_dir: Path, chunk_size: int, run_id: str) -> dict:
+def plan_job(out_dir: Path, tiles: pd.DataFrame, *, meta: dict, model_dir: Path, chunk_size: int, run_id: str) -> dict:
     "The job in `out_dir`: read back when it is the same job (resume), written when new; a different job there is an error."
     job_f = ScoreFolder(out_dir).job
     want = {"tiles_sha256": tiles_fingerprint(tiles), "n_tiles": len(tiles), "model_path": str(model_dir),
@@ -192,7 +192,7 @@ def committed_chunks(out_dir: Path) -> set[int]:
     return {int(p.name.split("-")[1]) for p in ScoreFolder(out_dir).parts.glob("chunk-*") if p.is_dir()}
 
 # %% ../nbs/05a_region.ipynb #c014
-def _commit_chunk(spark, pred, out_dir: Path, k: int, expected: pd.Series) -> None:
+def _commit_chunk(spark, pred, *, out_dir: Path, k: int, expected: pd.Series) -> None:
     "Write chunk `k` to a temporary folder, check it holds exactly the `expected` file names, then rename it into place."
     with atomic(ScoreFolder(out_dir).chunk(k)) as tmp:   # the commit is the rename at the end of the block
         pred.write.parquet(str(tmp))
@@ -243,7 +243,7 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
             with open_checked_raster(path) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
     return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()}, "psf_px": float(rec.get("psf_px", 0.0))}
 
-def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: dict, settings: Settings,
+def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, model_info: dict, settings: Settings,
                  out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
                  classify_on_workers: bool = True) -> dict:
     "Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job where it stopped."
@@ -263,7 +263,7 @@ def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: 
     check_tile_set(scale, tiles, "the tile set")
     model_info = {**model_info, **raster_matching(meta, tiles, scale)}
     head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
-    job = plan_job(out_dir, tiles, meta, model_dir, chunk_size, run_id)
+    job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=chunk_size, run_id=run_id)
     cleaned = _clean_uncommitted(out_dir)
     done = committed_chunks(out_dir)
     todo = [k for k in range(job["n_chunks"]) if k not in done]
@@ -274,7 +274,7 @@ def score_region(spark, tiles: pd.DataFrame, model_dir: str | Path, model_info: 
     cs = job["chunk_size"]
     for k in todo:
         rows = tiles.iloc[k * cs:(k + 1) * cs]
-        _commit_chunk(spark, score_chunk(spark, rows, model, meta, model_info, settings, job["run_id"], from_images, head), out_dir, k, rows.filename)
+        _commit_chunk(spark, score_chunk(spark, rows, model=model, meta=meta, model_info=model_info, settings=settings, run_id=job["run_id"], from_images=from_images, head=head), out_dir=out_dir, k=k, expected=rows.filename)
         scored += len(rows)
         el = time.time() - t0
         log(f"  chunk {k + 1}/{job['n_chunks']} committed: {scored} tiles in {el:.0f} s ({scored / max(el, 1e-9):.1f} tiles/s)")

@@ -75,7 +75,8 @@ def tile_command(a) -> int:
     a.footprint_m = 224.0 if a.footprint_m is None else a.footprint_m
     a.tile_px = 224 if a.tile_px is None else a.tile_px
     t0 = time.time()
-    df = tile_inputs(a.rasters, a.out, a.footprint_m, a.stride_m, a.tile_px, a.bands, a.max_nodata_frac, not a.no_images)
+    df = tile_inputs(a.rasters, a.out, footprint_m=a.footprint_m, stride_m=a.stride_m, tile_px=a.tile_px, bands=a.bands,
+                     max_nodata_frac=a.max_nodata_frac, write_images=not a.no_images)
     secs = time.time() - t0
     for name, v in df.attrs["per_raster"].items():
         print(f"  {name}: {v['tiles']} tiles of {v['windows']} windows ({v['skipped_nodata']} skipped as nodata)")
@@ -112,7 +113,7 @@ def score_command(a) -> int:
         t0 = time.time()
         spark = get_spark(settings, app_name="aerial-nb score")
         start_s = time.time() - t0
-        info = score_region(spark, tiles, model_dir, model_info, settings, a.out, a.run_id, a.chunk_size,
+        info = score_region(spark, tiles, model_dir=model_dir, model_info=model_info, settings=settings, out_dir=a.out, run_id=a.run_id, chunk_size=a.chunk_size,
                             from_images=a.from_images, classify_on_workers=not a.classify_in_jvm)
         spark.stop()
     info.update(seconds_spark_start=round(start_s, 2), seconds_end_to_end=round(time.time() - t0, 2), **mem.report())

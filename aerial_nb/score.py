@@ -46,7 +46,7 @@ def check_model_for_rasters(meta: dict, model_dir, rasters: list[Path], label_ma
     return scale
 
 # %% ../nbs/05_score.ipynb #c013
-def score_rasters(spark, rasters: list[Path], model_dir: str | Path, settings, out_dir: str | Path, *, label_map: str = "",
+def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings, out_dir: str | Path, label_map: str = "",
                   footprint_m: float = 0, stride_m: float = 0, run_id: str = "", chunk_size: int = 4096, log=print) -> dict:
     "Tile `rasters` at the model's scale into `out_dir/tiles`, and score them into `out_dir/predictions` (resumable)."
     model_dir, run = Path(model_dir), RunFolder(out_dir)
@@ -58,6 +58,6 @@ def score_rasters(spark, rasters: list[Path], model_dir: str | Path, settings, o
         f"{len(rasters)} raster(s) ({cut.attrs.get('skipped_nodata', 0)} skipped as nodata)")
     tiles = read_tile_set(run.tiles, need_images=False)
     model_info = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
-    info = score_region(spark, tiles, model_dir, model_info, settings, run.predictions.root, run_id, chunk_size,
+    info = score_region(spark, tiles, model_dir=model_dir, model_info=model_info, settings=settings, out_dir=run.predictions.root, run_id=run_id, chunk_size=chunk_size,
                         log=log)
     return {**info, "tiling": tiling, "scale": scale, "rasters": [str(r) for r in rasters]}

@@ -127,7 +127,7 @@ def _run_in_worker(point_file: str, run_id: str, settings_path: str, steps: list
         saved = [os.dup(1), os.dup(2)]
         os.dup2(log.fileno(), 1); os.dup2(log.fileno(), 2)
         try:
-            run_pipeline(point_file, settings_path or None, run_id, steps, log=lambda m: print(m, file=log, flush=True),
+            run_pipeline(point_file, settings_path or None, run_id=run_id, steps=steps, log=lambda m: print(m, file=log, flush=True),
                          kernel=_WORKER["kernel"])
             return 0
         except (Exception, KeyboardInterrupt) as e:   # recorded in the point's status.json by run_pipeline
@@ -142,7 +142,7 @@ def sweep_workers(jobs: int) -> ProcessPoolExecutor:
     clean interpreter, not a fork of a process that holds threads and sockets."""
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
 
-def run_point(params: dict, run_id: str, settings: Settings, sweep: dict, steps: list[str] = SWEEP_STEPS,
+def run_point(params: dict, run_id: str, *, settings: Settings, sweep: dict, steps: list[str] = SWEEP_STEPS,
               workers: ProcessPoolExecutor | None = None) -> dict:
     """Run one grid point in a sweep worker (`workers`; else one of its own); returns its outcome (status, seconds,
     error, whether it featurized)."""
@@ -202,7 +202,7 @@ def sweep_plan(grid: dict | str | Path, settings: Settings) -> pd.DataFrame:
         rows.append({"run_id": run_id, "action": {"finished": "skip", "absent": "run"}.get(st, "retry"), "params": p})
     return pd.DataFrame(rows, columns=["run_id", "action", "params"])
 
-def run_sweep(grid: dict | str | Path, jobs: int = 2, settings_path: str | Path | None = None, compare: bool = True,
+def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Path | None = None, compare: bool = True,
               progress: bool = True, log=print) -> pd.DataFrame:
     "Run every unfinished point of `grid`, `jobs` at a time; returns one row per point with its outcome."
     from tqdm.auto import tqdm

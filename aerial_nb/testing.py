@@ -54,7 +54,7 @@ def _texture(kind: str, size: tuple[int, int], rng: np.random.Generator) -> np.n
         img = np.where(grid, [200, 200, 205], [90, 90, 95])
     return np.clip(img + rng.normal(0, 8, (h, w, 3)), 0, 255).astype(np.uint8)
 
-def make_fixture_images(root: str | Path, classes=("cropland", "forest", "water"), per_class: int = 10,
+def make_fixture_images(root: str | Path, classes=("cropland", "forest", "water"), *, per_class: int = 10,
                         size: int = 72, seed: int = 0, awkward: bool = True) -> Path:
     "Write a small labeled image set `root/<class>/<class>NN.<ext>` that a pretrained CNN can separate."
     root, rng = Path(root), np.random.default_rng(seed)
@@ -73,7 +73,7 @@ def make_fixture_images(root: str | Path, classes=("cropland", "forest", "water"
 # %% ../nbs/90_testing.ipynb #c009
 _FIXTURE_LONLAT = (-99.15, 47.02)
 
-def make_fixture_geotiff(path: str | os.PathLike, width: int = 120, height: int = 100,
+def make_fixture_geotiff(path: str | os.PathLike, width: int = 120, *, height: int = 100,
                          res_m: float = 5.0, crs: str | None = "EPSG:26914", bands: int = 4,
                          nodata_corner: bool = True, seed: int = 0,
                          nodata: float | None = 0) -> Path:
@@ -111,7 +111,7 @@ def make_fixture_geotiff(path: str | os.PathLike, width: int = 120, height: int 
     return path
 
 # %% ../nbs/90_testing.ipynb #c012
-def fixture_run(upto: str, spark=None, root: str | Path | None = None, classifier: str = "logistic_regression",
+def fixture_run(upto: str, spark=None, *, root: str | Path | None = None, classifier: str = "logistic_regression",
                 per_class: int = 10, settings_path: str | Path | None = None,
                 image_gsd_m: float = 5.0) -> SimpleNamespace:
     "A run folder on fixture images with the steps up to `upto` (explore, featurize, train) done."
@@ -125,11 +125,11 @@ def fixture_run(upto: str, spark=None, root: str | Path | None = None, classifie
     run.manifest = explore_step(run.images_dir, run.run_dir, test_frac=0.3)
     if upto == "explore": return run
     run.model_info = ensure_model("efficientnet-lite0", settings.path("paths", "model_store"))
-    run.features = featurize_step(spark, run.manifest, run.model_info, settings, run.run_dir)
+    run.features = featurize_step(spark, run.manifest, model=run.model_info, settings=settings, run_dir=run.run_dir)
     if upto == "featurize": return run
     # The fixture images stand for 5 m per pixel, so the fixture model can score fixture GeoTIFFs (5 m) at its scale.
-    run.metrics = train_step(spark, run.run_dir, run.manifest, run.features, run.model_info, settings, classifier, {},
-                             f"fixture-{classifier}", True, scale=image_set_scale(run.manifest, image_gsd_m),
+    run.metrics = train_step(spark, run.run_dir, manifest=run.manifest, features=run.features, model_info=run.model_info, settings=settings, classifier=classifier, classifier_params={},
+                             output_model_name=f"fixture-{classifier}", overwrite_model=True, scale=image_set_scale(run.manifest, image_gsd_m),
                              radiometry=training_radiometry(run.manifest[run.manifest.split == "train"].path))
     return run
 
@@ -216,7 +216,7 @@ class StandaloneCluster:
     def __exit__(self, *exc): self.stop()
 
 # %% ../nbs/90_testing.ipynb #c019
-def classify(spec_name: str, image, top: int = 5, store: str | Path | None = None,
+def classify(spec_name: str, image, *, top: int = 5, store: str | Path | None = None,
              weights_path: str | Path | None = None) -> list[int]:
     "Indices of the `top` ImageNet classes of `image` by the full ONNX network of `spec_name` (kept in `store/<name>/`)"
     import onnxruntime as ort   # heavy: loaded by the one check that runs a network here

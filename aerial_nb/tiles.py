@@ -163,7 +163,7 @@ def _staged_tile_set(out_dir: Path):
         _carry_over(out_dir, stage)
 
 # %% ../nbs/01a_tiles.ipynb #c020_001
-def read_tile_rgb(src, row_off: int, col_off: int, win_width: float, win_height: float, tile_px: int = 224,
+def read_tile_rgb(src, row_off: int, *, col_off: int, win_width: float, win_height: float, tile_px: int = 224,
                   bands: tuple[int, ...] = (1, 2, 3)) -> np.ndarray:
     "uint8 `[3, tile_px, tile_px]` of the window at (`row_off`, `col_off`) of `src`, resampled bilinearly."
     win = Window(col_off, row_off, win_width, win_height)
@@ -182,7 +182,7 @@ _TILE_COLUMNS = REQUIRED_TILE_COLUMNS + ["source", "source_path", "acq_date", "r
                                          "win_width", "win_height", "tile_px", "bands", "crs"]
 
 def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
-                footprint_m: float = 224.0, stride_m: float | None = None, tile_px: int = 224,
+                *, footprint_m: float = 224.0, stride_m: float | None = None, tile_px: int = 224,
                 bands=(1, 2, 3), max_nodata_frac: float = 0.5, write_images: bool = True,
                 write_csv: bool = True) -> pd.DataFrame:
     """Cut `raster_path` into `footprint_m` square tiles every `stride_m`: `tile_px` PNGs (if `write_images`) in
@@ -190,7 +190,7 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
     `out_dir` (a staging folder of the caller's, see `tile_rasters`)."""
     if write_csv:
         with _staged_tile_set(Path(out_dir)) as stage:
-            df = tile_raster(raster_path, stage, footprint_m, stride_m, tile_px, bands, max_nodata_frac, write_images,
+            df = tile_raster(raster_path, stage, footprint_m=footprint_m, stride_m=stride_m, tile_px=tile_px, bands=bands, max_nodata_frac=max_nodata_frac, write_images=write_images,
                              write_csv=False)
             df.to_csv(tiles_csv(stage), index=False)
         return df
@@ -233,7 +233,7 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                     skipped += 1; continue
                 name = f"{stem}_r{r}_c{c}.png"
                 if write_images:
-                    rgb = read_tile_rgb(src, r, c, win_w, win_h, tile_px, bands)
+                    rgb = read_tile_rgb(src, r, col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px, bands=bands)
                     img = Image.fromarray(np.moveaxis(rgb, 0, -1), mode="RGB")
                     img.save(out_dir / name, format="PNG")
                 west, south, east, north = transform_bounds(src.crs, "EPSG:4326",
@@ -281,7 +281,7 @@ def raster_files(spec, must_exist: bool = True) -> list:
         raise FileNotFoundError(f"Raster to score {p} does not exist; point score_raster at a GeoTIFF or a folder of them.")
     return [p]
 
-def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 224.0, stride_m: float | None = None,
+def tile_rasters(raster_paths, out_dir: str | os.PathLike, *, footprint_m: float = 224.0, stride_m: float | None = None,
                  tile_px: int = 224, bands=(1, 2, 3), max_nodata_frac: float = 0.5,
                  write_images: bool = True) -> pd.DataFrame:
     "Tile every raster of `raster_paths` (files, or folders of *.tif) into one tile set `out_dir/tiles.csv`."
@@ -295,7 +295,7 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, footprint_m: float = 
     # set (PNGs and tiles.csv that match) as it was, never new PNGs under an old tiles.csv.
     with _staged_tile_set(Path(out_dir)) as stage:
         for p in paths:
-            try: df = tile_raster(p, stage, footprint_m, stride_m, tile_px, bands, max_nodata_frac, write_images, write_csv=False)
+            try: df = tile_raster(p, stage, footprint_m=footprint_m, stride_m=stride_m, tile_px=tile_px, bands=bands, max_nodata_frac=max_nodata_frac, write_images=write_images, write_csv=False)
             except RasterioIOError as e:
                 raise ValueError(f"{p}: the raster could not be read ({e}); it may be truncated or damaged: copy or "
                                  f"download it again (`gdalinfo -checksum` checks a file).") from None

@@ -110,7 +110,7 @@ def load_model(path: str | Path):
     return PipelineModel.load(str(path)), json.loads(model_meta(path).read_text())
 
 # %% ../nbs/03_train.ipynb #c014
-def choose_params(train, classifier: str, classifier_params: dict | None, k: int, seed: int = 42) -> dict:
+def choose_params(train, classifier: str, *, classifier_params: dict | None, k: int, seed: int = 42) -> dict:
     """The `TUNING_GRIDS[classifier]` values with the best mean accuracy over `k` folds of `train` (a Spark frame
     with `label_index`), and every point's score."""
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
@@ -127,8 +127,8 @@ def choose_params(train, classifier: str, classifier_params: dict | None, k: int
     return {"folds": k, "grid": TUNING_GRIDS[classifier], "points": points,
             "chosen": {n: best[n] for n in TUNING_GRIDS[classifier]}, "accuracy": best["accuracy"]}
 
-def fit_and_evaluate(spark, features_path: str, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None = None,
-                     seed: int = 42, *, tune_folds: int = 0):
+def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None = None,
+                     seed: int = 42, tune_folds: int = 0):
     """Fit on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV within that split, when
     > 1), predict its test split; returns (model, metrics, test predictions as pandas)."""
     from pyspark.ml import Pipeline
@@ -145,7 +145,7 @@ def fit_and_evaluate(spark, features_path: str, manifest: pd.DataFrame, classifi
                          f"needs training images; raise sample_frac or add images.")
     t0 = time.time()
     # Tuning sees the training split only, never the test images; the model is then refit on the whole split.
-    tuning = (choose_params(indexer.transform(train), classifier, classifier_params, tune_folds, seed)
+    tuning = (choose_params(indexer.transform(train), classifier, classifier_params=classifier_params, k=tune_folds, seed=seed)
               if tune_folds else None)
     if tuning: classifier_params = {**(classifier_params or {}), **tuning["chosen"]}
     pipe = Pipeline(stages=[indexer, make_classifier(classifier, classifier_params, seed),
@@ -173,15 +173,15 @@ def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
         folds.loc[rng.permutation(np.asarray(idx))] = np.arange(len(idx)) % k
     return folds
 
-def cross_validate(spark, features_path: str, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None,
-                   k: int = 5, seed: int = 42, *, tune_folds: int = 0) -> dict:
+def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str, classifier_params: dict | None,
+                   k: int = 5, seed: int = 42, tune_folds: int = 0) -> dict:
     """Accuracy of each of `k` stratified folds, their mean and standard deviation (with `tune_folds`, nested: each
     fold tunes on its own training part)."""
     folds = assign_folds(manifest, k, seed)
     accs, chosen = [], []
     for f in range(k):
         m = manifest.assign(split=np.where(folds == f, "test", "train"))
-        fold = fit_and_evaluate(spark, features_path, m, classifier, classifier_params, seed, tune_folds=tune_folds)[1]
+        fold = fit_and_evaluate(spark, features_path, manifest=m, classifier=classifier, classifier_params=classifier_params, seed=seed, tune_folds=tune_folds)[1]
         accs.append(fold["accuracy"])
         if tune_folds: chosen.append(fold["tuning"]["chosen"])
     out = {"folds": k, "seed": seed, "accuracies": [round(a, 4) for a in accs],
@@ -200,9 +200,9 @@ def check_tune_folds(manifest: pd.DataFrame, k: int) -> None:
                                     f"{', '.join(small.index)}. Lower tune_folds or raise sample_frac.")
 
 # %% ../nbs/03_train.ipynb #c018
-def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dict, model_info: dict, settings,
+def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: dict, model_info: dict, settings,
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
-               seed: int = 42, run_id: str | None = None, cv_folds: int = 0, *, scale: dict | None = None,
+               seed: int = 42, run_id: str | None = None, cv_folds: int = 0, scale: dict | None = None,
                label_map: dict | None = None, radiometry: dict | None = None, tune_folds: int = 0) -> dict:
     """Train, evaluate and save (with `tune_folds` > 1, the classifier's `TUNING_GRIDS` values chosen by CV on the
     training split); writes `metrics.json` and `test_predictions.parquet` to the run folder."""
@@ -211,7 +211,7 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
     manifest = manifest[~manifest["path"].isin(features.get("missing", []))]
     if cv_folds: assign_folds(manifest, cv_folds, seed)   # too few images for the folds: fail before any fit
     check_tune_folds(manifest, tune_folds)
-    model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest, classifier, classifier_params, seed,
+    model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest=manifest, classifier=classifier, classifier_params=classifier_params, seed=seed,
                                             tune_folds=tune_folds)
     chosen = metrics.get("tuning", {}).get("chosen", {})
     meta = {"model_name": output_model_name, "classifier": classifier,
@@ -226,7 +226,7 @@ def train_step(spark, run_dir: str | Path, manifest: pd.DataFrame, features: dic
             "scale": scale, "label_map": label_map, "radiometry": radiometry,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     # Cross-validation before saving: a run that fails in it leaves no orphan model to block its re-run.
-    cv = (cross_validate(spark, features["path"], manifest, classifier, classifier_params, cv_folds, seed,
+    cv = (cross_validate(spark, features["path"], manifest=manifest, classifier=classifier, classifier_params=classifier_params, k=cv_folds, seed=seed,
                          tune_folds=tune_folds) if cv_folds else None)
     save_model(model, meta, dest, overwrite_model)
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),

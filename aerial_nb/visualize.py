@@ -237,7 +237,7 @@ def visualize_step(run_dir) -> dict[str, Path]:
         # maps/qa.json with its verdict, a QA layer, and the verdict on every map page.
         checks = _check_sets(tiles, run.maps.root)
         out.update({f"checkset_{name}": run.maps.checkset(name) for name in checks})
-        qa = map_qa(tiles, run.maps.root, tile_cell_km2(tiles), check_sets=checks)
+        qa = map_qa(tiles, run.maps.root, cell_km2=tile_cell_km2(tiles), check_sets=checks)
         print(f"map verdict: {qa['verdict']['summary']}" + "".join(f"\n  fails: {f}" for f in qa["verdict"]["failed"]))
         qa_tiles = pd.read_csv(run.maps.qa_tiles) if qa["qa"] else None
         out["qa"] = run.maps.qa

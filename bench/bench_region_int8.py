@@ -26,8 +26,8 @@ rng = np.random.default_rng(0)
 pick = rng.permutation(len(tiles))
 calib, test = tiles.iloc[pick[:256]], tiles.iloc[pick[256:256 + 512]]
 def x_of(df):
-    return np.stack([preprocess_rgb(read_tile_rgb(_source(r.source_path), r.row_off, r.col_off, r.win_width, r.win_height,
-                                                  int(r.tile_px), parse_bands(r.bands)), m) for r in df.itertuples()])
+    return np.stack([preprocess_rgb(read_tile_rgb(_source(r.source_path), r.row_off, col_off=r.col_off, win_width=r.win_width, win_height=r.win_height,
+                                                  tile_px=int(r.tile_px), bands=parse_bands(r.bands)), m) for r in df.itertuples()])
 Xc, Xt = x_of(calib), x_of(test)
 class Reader(CalibrationDataReader):
     def __init__(s, n): s.it = iter([{m["image_tensor"]: Xc[i:i + 16]} for i in range(0, n, 16)])

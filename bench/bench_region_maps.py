@@ -7,7 +7,7 @@ score, out, name = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 yf, yt = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else (None, None)
 t0 = time.time()
 preds = pd.read_parquet(score / "predictions.parquet")
-o = region_maps(preds, out, yf, yt, thumbnails=300, overlay_px=1024)
+o = region_maps(preds, out, year_from=yf, year_to=yt, thumbnails=300, overlay_px=1024)
 print(f"maps of {len(preds)} tiles in {time.time()-t0:.1f} s: " + ", ".join(f"{k} {v.stat().st_size/2**20:.1f} MiB" for k, v in o.items()))
 print(pd.read_csv(o["class_area"], index_col=0).round(3).to_string())
 shots = Path(__file__).resolve().parents[1] / "outputs" / "screenshots"; shots.mkdir(parents=True, exist_ok=True)

@@ -66,15 +66,15 @@ def test_bytes_read_in_place_against_file_size(blobs, tmp_path):
     az, work = blobs
     url, local = f"az://rasters/naip/{NAMES[0]}", work / "cogs" / NAMES[0]
     size = local.stat().st_size
-    cut, whole = _count_ranges(lambda: tile_rasters([url], tmp_path / "t", 360, 90, 72, write_images=False))
+    cut, whole = _count_ranges(lambda: tile_rasters([url], tmp_path / "t", footprint_m=360, stride_m=90, tile_px=72, write_images=False))
     row = cut.iloc[len(cut) // 2]
     # A scoring worker opens each raster once (header, and the checks: CRS, dtype, its last row readable), then reads
     # one window per tile: the two are counted apart.
     src, opened = _count_ranges(lambda: open_checked_raster(url))
     with src:
-        rgb, win = _count_ranges(lambda: read_tile_rgb(src, row.row_off, row.col_off, row.win_width, row.win_height, 72))
+        rgb, win = _count_ranges(lambda: read_tile_rgb(src, row.row_off, col_off=row.col_off, win_width=row.win_width, win_height=row.win_height, tile_px=72))
     with open_checked_raster(local) as src:
-        assert np.array_equal(rgb, read_tile_rgb(src, row.row_off, row.col_off, row.win_width, row.win_height, 72))
+        assert np.array_equal(rgb, read_tile_rgb(src, row.row_off, col_off=row.col_off, win_width=row.win_width, win_height=row.win_height, tile_px=72))
     print(f"\n{NAMES[0]} as a COG ({BLOCK} px blocks): {size} bytes. Tiling it from az:// ({len(cut)} windows of 72 px): "
           f"{whole.bytes()} bytes in {len(whole.ranges)} ranged GETs ({whole.bytes() / size:.2f} x the file). Opening it "
           f"(header and checks): {opened.bytes()} bytes in {len(opened.ranges)} GETs ({100 * opened.bytes() / size:.1f} %). "

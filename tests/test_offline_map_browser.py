@@ -58,7 +58,7 @@ def maps(tmp_path_factory):
     preds = tiles.assign(**{f"prob_{c}": p[:, i] for i, c in enumerate(classes)},
                          pred_label=np.array(classes)[p.argmax(1)], model_name="fixture", run_id="r0")
     # The verdict of the fixture's real spectral QA: random classes cannot meet its goals.
-    qa = map_qa(preds.assign(source_path=preds.source_path.map(lambda p: str(Path(p).resolve()))), tmp / "qa", 0.01)
+    qa = map_qa(preds.assign(source_path=preds.source_path.map(lambda p: str(Path(p).resolve()))), tmp / "qa", cell_km2=0.01)
     qa_tiles = pd.read_csv(tmp / "qa" / "qa_tiles.csv")
     return preds, region_maps(preds, tmp / "out", thumbnails=10, overlay_px=128, qa=qa_tiles, verdict=qa["verdict"])
 
