@@ -29,25 +29,25 @@ __all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'bench_mod
            'bench_region', 'add_region_row', 'markdown_table', 'write_benchmark', 'bench_decode', 'run_tuning']
 
 # %% ../nbs/12_bench.ipynb #c005
-def bench_python_loop(paths: list[str], model: dict, threads: int | None = None, batch: int = 32) -> dict:
+def bench_python_loop(paths: list[str], featurizer: dict, threads: int | None = None, batch: int = 32) -> dict:
     "Images/s of a plain loop: read, preprocess and run onnxruntime in batches, all cores to onnxruntime."
     threads = threads or os.cpu_count()
-    sess = ort_session(model["onnx_file"], threads)
-    ort_session_run = lambda x: sess.run([model["feature_tensor"]], {model["image_tensor"]: x})[0]
-    ort_session_run(np.stack([preprocess(Path(paths[0]).read_bytes(), model)]))   # warm-up
+    sess = ort_session(featurizer["onnx_file"], threads)
+    ort_session_run = lambda x: sess.run([featurizer["feature_tensor"]], {featurizer["image_tensor"]: x})[0]
+    ort_session_run(np.stack([preprocess(Path(paths[0]).read_bytes(), featurizer)]))   # warm-up
     t0, n = time.perf_counter(), 0
     for i in range(0, len(paths), batch):
-        x = np.stack([preprocess(Path(p).read_bytes(), model) for p in paths[i:i + batch]])
+        x = np.stack([preprocess(Path(p).read_bytes(), featurizer) for p in paths[i:i + batch]])
         n += len(ort_session_run(x))
     secs = time.perf_counter() - t0
     return {"method": "python loop", "images": n, "seconds": round(secs, 2), "images_per_second": round(n / secs, 2)}
 
 # %% ../nbs/12_bench.ipynb #c006
-def bench_spark_backend(spark, paths: list[str], *, model: dict, settings, backend: str, warmup: int = 16) -> dict:
+def bench_spark_backend(spark, paths: list[str], *, featurizer: dict, settings, backend: str, warmup: int = 16) -> dict:
     "Images/s of `featurize_images` with `backend`, every vector computed (noop sink), after a warm-up run."
-    featurize_images(spark, paths[:warmup], model=model, settings=settings, backend=backend).write.format("noop").mode("overwrite").save()
+    featurize_images(spark, paths[:warmup], featurizer=featurizer, settings=settings, backend=backend).write.format("noop").mode("overwrite").save()
     t0 = time.perf_counter()
-    featurize_images(spark, paths, model=model, settings=settings, backend=backend).write.format("noop").mode("overwrite").save()
+    featurize_images(spark, paths, featurizer=featurizer, settings=settings, backend=backend).write.format("noop").mode("overwrite").save()
     secs = time.perf_counter() - t0
     return {"method": backend, "images": len(paths), "seconds": round(secs, 2), "images_per_second": round(len(paths) / secs, 2)}
 
@@ -64,13 +64,13 @@ def _model_only_worker(onnx_file: str, image_tensor: str, size: int, seconds: fl
     while time.time() - t0 < seconds: s.run(None, {image_tensor: x}); n += 32
     print(n / (time.time() - t0))
 
-def bench_model_only(model: dict, processes: int | None = None, seconds: float = 10.0) -> dict:
+def bench_model_only(featurizer: dict, processes: int | None = None, seconds: float = 10.0) -> dict:
     "Images/s of the network alone on every core: one one-thread onnxruntime process per core at once (no decoding, no Spark): the physical limit."
     import subprocess, sys
     processes = processes or os.cpu_count()
     start_at = time.time() + 5.0 + processes   # every process has loaded its session by then
-    code = (f"from aerial_nb.bench import _model_only_worker; _model_only_worker({str(model['onnx_file'])!r}, "
-            f"{model['image_tensor']!r}, {int(model['input_size'])}, {float(seconds)}, {start_at})")
+    code = (f"from aerial_nb.bench import _model_only_worker; _model_only_worker({str(featurizer['onnx_file'])!r}, "
+            f"{featurizer['image_tensor']!r}, {int(featurizer['input_size'])}, {float(seconds)}, {start_at})")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(processes)]
     outs = [p.communicate() for p in procs]
     if any(p.returncode for p in procs): raise RuntimeError(f"bench_model_only: a worker failed: {outs}")
@@ -91,7 +91,7 @@ def run_benchmark(spark, paths: list[str], *, models: list[str], settings, backe
         lim = bench_model_only(model, seconds=model_only_seconds)
         rows.append({"model": name, **lim, "ratio_to_loop": round(lim["images_per_second"] / base["images_per_second"], 3)})
         for b in backends:
-            r = bench_spark_backend(spark, paths, model=model, settings=settings, backend=b)
+            r = bench_spark_backend(spark, paths, featurizer=model, settings=settings, backend=b)
             rows.append({"model": name, **r, "ratio_to_loop": round(r["images_per_second"] / base["images_per_second"], 3)})
     return pd.DataFrame(rows)
 
@@ -117,8 +117,8 @@ def bench_region(spark, tiles_dir: str | Path, *, model_dir: str | Path, setting
     scratch = Path(tempfile.mkdtemp(prefix="aerial_nb-bench-region-"))
     quiet = lambda m: None
     try:
-        score_region(spark, tiles.iloc[:warmup], model_dir=model_dir, model_info=model, settings=settings, out_dir=scratch / "warmup", log=quiet)
-        info = score_region(spark, tiles, model_dir=model_dir, model_info=model, settings=settings, out_dir=scratch / "scored", log=quiet)
+        score_region(spark, tiles.iloc[:warmup], model_dir=model_dir, featurizer=model, settings=settings, out_dir=scratch / "warmup", log=quiet)
+        info = score_region(spark, tiles, model_dir=model_dir, featurizer=model, settings=settings, out_dir=scratch / "scored", log=quiet)
     finally: shutil.rmtree(scratch, ignore_errors=True)
     px = int(tiles.tile_px.iloc[0])
     return {"model": meta["pretrained_model_type"],
@@ -168,21 +168,21 @@ TUNING_GRID = [
     {"ort_threads": 1, "partitions_per_core": 2, "mini_batch_size": 32, "arrow_batch": 64},
 ]
 
-def bench_decode(paths: list[str], model: dict) -> dict:
+def bench_decode(paths: list[str], featurizer: dict) -> dict:
     "Images/s of reading + decoding + resizing + normalizing alone (no network): the floor any backend pays."
     t0 = time.perf_counter()
-    for p in paths: preprocess(Path(p).read_bytes(), model)
+    for p in paths: preprocess(Path(p).read_bytes(), featurizer)
     secs = time.perf_counter() - t0
     return {"method": "decode+resize only", "images": len(paths), "seconds": round(secs, 2), "images_per_second": round(len(paths) / secs, 2)}
 
-def run_tuning(spark, paths: list[str], *, model: dict, settings, grid: list[dict] = TUNING_GRID) -> pd.DataFrame:
+def run_tuning(spark, paths: list[str], *, featurizer: dict, settings, grid: list[dict] = TUNING_GRID) -> pd.DataFrame:
     "Images/s of the onnxruntime backend for each knob setting of `grid`, plus decode-only and the python loop."
-    rows = [bench_decode(paths, model), bench_python_loop(paths, model)]
+    rows = [bench_decode(paths, featurizer), bench_python_loop(paths, featurizer)]
     for g in grid:
         vals = {s: dict(kv) for s, kv in settings.values.items()}
         vals["featurize"].update({k: str(v) for k, v in g.items() if k != "arrow_batch"})
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(g.get("arrow_batch", 10000)))
-        r = bench_spark_backend(spark, paths, model=model, settings=Settings(vals, settings.root, settings.source), backend="onnxruntime")
+        r = bench_spark_backend(spark, paths, featurizer=featurizer, settings=Settings(vals, settings.root, settings.source), backend="onnxruntime")
         rows.append({**r, **g})
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
     base = rows[1]["images_per_second"]

@@ -130,7 +130,7 @@ def _bench(a) -> int:
     print(f"featurizing {len(paths)} images of {images} on {spark.sparkContext.master} "
           f"({os.cpu_count()} cores), models {a.models}")
     if a.tune:
-        table = run_tuning(spark, paths, model=ensure_model(a.models.split(",")[0], settings.path("paths", "model_store")), settings=settings)
+        table = run_tuning(spark, paths, featurizer=ensure_model(a.models.split(",")[0], settings.path("paths", "model_store")), settings=settings)
     else: table = run_benchmark(spark, paths, models=a.models.split(","), settings=settings)
     if not a.tune and a.region_model != "none": table = _bench_region(spark, settings, table, a)
     out = write_benchmark(table, settings.path("paths", "outputs_dir") / "bench",

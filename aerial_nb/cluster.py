@@ -37,11 +37,11 @@ def _ship_once(sc, key: str, add) -> str:
     if k not in _SHIPPED: _SHIPPED[k] = add()
     return _SHIPPED[k]
 
-def ship_model(sc, model: dict) -> dict:
-    "`model` with `shipped_onnx` set when `sc`'s executors may not see the driver's disk: the ONNX file and this package go with the job."
-    if is_local_master(sc.master): return model
-    src = Path(model["onnx_file"])
-    name = f"{src.stem}-{model['onnx_sha256'][:12]}{src.suffix}"
+def ship_model(sc, featurizer: dict) -> dict:
+    "`featurizer` with `shipped_onnx` set when `sc`'s executors may not see the driver's disk: the ONNX file and this package go with the job."
+    if is_local_master(sc.master): return featurizer
+    src = Path(featurizer["onnx_file"])
+    name = f"{src.stem}-{featurizer['onnx_sha256'][:12]}{src.suffix}"
     def add_model():
         d = Path(tempfile.mkdtemp(prefix="aerial_nb-ship-"))
         shutil.copyfile(src, d / name)   # Spark serves a symlink under its target's name: a copy keeps ours
@@ -52,14 +52,14 @@ def ship_model(sc, model: dict) -> dict:
         sc.addPyFile(str(z))
         return str(z)
     _ship_once(sc, "aerial_nb.zip", add_package)
-    return {**model, "shipped_onnx": _ship_once(sc, name, add_model)}
+    return {**featurizer, "shipped_onnx": _ship_once(sc, name, add_model)}
 
-def executor_model_file(model: dict) -> str:
-    "Where this process (an executor's Python worker, or the driver) reads `model`'s ONNX file."
-    if model.get("shipped_onnx"):
+def executor_model_file(featurizer: dict) -> str:
+    "Where this process (an executor's Python worker, or the driver) reads `featurizer`'s ONNX file."
+    if featurizer.get("shipped_onnx"):
         from pyspark import SparkFiles
-        return SparkFiles.get(model["shipped_onnx"])
-    return model["onnx_file"]
+        return SparkFiles.get(featurizer["shipped_onnx"])
+    return featurizer["onnx_file"]
 
 # %% ../nbs/00c_cluster.ipynb #c012
 def spark_home() -> Path:

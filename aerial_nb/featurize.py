@@ -53,83 +53,83 @@ def _stat(path: str):
     try: return os.stat(path)
     except OSError: return None   # not a local file (a URL): keep the facts the manifest recorded
 
-def feature_namespace(model: dict, backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> str:
+def feature_namespace(featurizer: dict, backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> str:
     "Key of everything but the images that decides the features: format, backend, TTA, ONNX file and preprocessing."
-    payload = {"format": FEATURES_FORMAT, "backend": backend, "tta": tta, "onnx_sha256": model["onnx_sha256"],
-               "preprocessing": {k: model[k] for k in ("input_size", "mean", "std", "color_scale", "channel_order", "resize")}}
+    payload = {"format": FEATURES_FORMAT, "backend": backend, "tta": tta, "onnx_sha256": featurizer["onnx_sha256"],
+               "preprocessing": {k: featurizer[k] for k in ("input_size", "mean", "std", "color_scale", "channel_order", "resize")}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-def feature_cache_key(manifest: pd.DataFrame, model: dict, backend: str = RunParams.featurizer_backend,
+def feature_cache_key(manifest: pd.DataFrame, featurizer: dict, backend: str = RunParams.featurizer_backend,
                       tta: bool = RunParams.tta) -> str:
-    "Key of the cached features of `manifest`'s images (the whole set) under the featurizer `model` (its metadata)."
-    payload = {"namespace": feature_namespace(model, backend, tta), "images": image_set_fingerprint(manifest)}
+    "Key of the cached features of `manifest`'s images (the whole set) under the featurizer `featurizer` (its metadata)."
+    payload = {"namespace": feature_namespace(featurizer, backend, tta), "images": image_set_fingerprint(manifest)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 # %% ../nbs/02_featurize.ipynb #c009
-def make_image_featurizer(model: dict, mini_batch_size: int = 32, input_col: str = "content", output_col: str = "features"):
-    "SynapseML `ImageFeaturizer` for the ONNX export described by `model`."
+def make_image_featurizer(featurizer: dict, mini_batch_size: int = 32, input_col: str = "content", output_col: str = "features"):
+    "SynapseML `ImageFeaturizer` for the ONNX export described by `featurizer`."
     from synapse.ml.onnx import ImageFeaturizer
-    size = int(model["input_size"])
+    size = int(featurizer["input_size"])
     f = ImageFeaturizer()
     # setModelLocation would read the file in a Spark job, on an executor that may not see the driver's disk:
     # read it here instead; SynapseML broadcasts the payload to the executors.
     jf = f._java_obj
-    jf.setOnnxModel(jf.getOnnxModel().setModelPayload(bytearray(Path(model["onnx_file"]).read_bytes())))
+    jf.setOnnxModel(jf.getOnnxModel().setModelPayload(bytearray(Path(featurizer["onnx_file"]).read_bytes())))
     return (f
             .setInputCol(input_col).setOutputCol(output_col)
             .setImageHeight(size).setImageWidth(size)
-            .setImageTensorName(model["image_tensor"]).setFeatureTensorName(model["feature_tensor"])
+            .setImageTensorName(featurizer["image_tensor"]).setFeatureTensorName(featurizer["feature_tensor"])
             .setHeadless(True)
-            .setColorScaleFactor(float(model["color_scale"]))
-            .setChannelNormalizationMeans([float(v) for v in model["mean"]])
-            .setChannelNormalizationStds([float(v) for v in model["std"]])
+            .setColorScaleFactor(float(featurizer["color_scale"]))
+            .setChannelNormalizationMeans([float(v) for v in featurizer["mean"]])
+            .setChannelNormalizationStds([float(v) for v in featurizer["std"]])
             .setMiniBatchSize(int(mini_batch_size)))
 
 # %% ../nbs/02_featurize.ipynb #c009b
 FLAT_INPUT, FLAT_OUTPUT = "unrolled_image", "flat_features"
 
-def flat_onnx_model(model: dict) -> bytes:
-    "`model`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·H·W]` (CHW, BGR, 0–255, byte 0 as 256), and return `[N, C]`."
+def flat_onnx_model(featurizer: dict) -> bytes:
+    "`featurizer`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·H·W]` (CHW, BGR, 0–255, byte 0 as 256), and return `[N, C]`."
     import onnx
     from onnx import TensorProto, helper, numpy_helper
-    size, scale = int(model["input_size"]), float(model["color_scale"])
-    m = onnx.load(model["onnx_file"])
+    size, scale = int(featurizer["input_size"]), float(featurizer["color_scale"])
+    m = onnx.load(featurizer["onnx_file"])
     g = m.graph
-    order = [2, 1, 0] if str(model.get("channel_order", "RGB")).upper() == "RGB" else [0, 1, 2]
+    order = [2, 1, 0] if str(featurizer.get("channel_order", "RGB")).upper() == "RGB" else [0, 1, 2]
     consts = {"flat_256": np.array(256.0, np.float32), "flat_shape": np.array([-1, 3, size, size], np.int64),
               "flat_order": np.array(order, np.int64),
               # (x * scale - mean) / std == (x - mean / scale) / (std / scale): one Sub and one Div per pixel
-              "flat_mean": (np.asarray(model["mean"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1),
-              "flat_std": (np.asarray(model["std"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1)}
+              "flat_mean": (np.asarray(featurizer["mean"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1),
+              "flat_std": (np.asarray(featurizer["std"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1)}
     pre = [helper.make_node("Mod", [FLAT_INPUT, "flat_256"], ["flat_bytes"], fmod=1),   # UnrollImage maps byte 0 to 256
            helper.make_node("Reshape", ["flat_bytes", "flat_shape"], ["flat_chw"]),
            helper.make_node("Gather", ["flat_chw", "flat_order"], ["flat_ordered"], axis=1),   # BGR -> RGB
            helper.make_node("Sub", ["flat_ordered", "flat_mean"], ["flat_centered"]),
-           helper.make_node("Div", ["flat_centered", "flat_std"], [model["image_tensor"]])]
+           helper.make_node("Div", ["flat_centered", "flat_std"], [featurizer["image_tensor"]])]
     # One output, already flat: ONNXModel then neither slices the graph nor reshapes nested arrays.
-    post = [helper.make_node("Flatten", [model["feature_tensor"]], [FLAT_OUTPUT], axis=1)]
+    post = [helper.make_node("Flatten", [featurizer["feature_tensor"]], [FLAT_OUTPUT], axis=1)]
     nodes = pre + list(g.node) + post
     del g.node[:]; g.node.extend(nodes)
     g.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
-    others = [i for i in g.input if i.name != model["image_tensor"]]
+    others = [i for i in g.input if i.name != featurizer["image_tensor"]]
     del g.input[:]
     g.input.extend([helper.make_tensor_value_info(FLAT_INPUT, TensorProto.FLOAT, ["N", 3 * size * size])] + others)
     del g.output[:]
-    g.output.extend([helper.make_tensor_value_info(FLAT_OUTPUT, TensorProto.FLOAT, ["N", int(model["feature_dim"])])])
+    g.output.extend([helper.make_tensor_value_info(FLAT_OUTPUT, TensorProto.FLOAT, ["N", int(featurizer["feature_dim"])])])
     onnx.checker.check_model(m)
     return m.SerializeToString()
 
 _FLAT_MODELS: dict = {}
 
-def featurize_synapseml(raw, model: dict, mini_batch_size: int = 32):
+def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32):
     "Spark DataFrame of `path`, `features` for `raw`'s `path`, `content` rows by SynapseML stages on flat float vectors."
     from pyspark.ml.functions import array_to_vector, vector_to_array
     from pyspark.sql import functions as F
     from synapse.ml.image import UnrollImage
     from synapse.ml.onnx import ONNXModel
     from synapse.ml.opencv import ImageTransformer
-    size = int(model["input_size"])
-    if model["onnx_sha256"] not in _FLAT_MODELS: _FLAT_MODELS[model["onnx_sha256"]] = flat_onnx_model(model)
+    size = int(featurizer["input_size"])
+    if featurizer["onnx_sha256"] not in _FLAT_MODELS: _FLAT_MODELS[featurizer["onnx_sha256"]] = flat_onnx_model(featurizer)
     # The same decode and resize as ImageFeaturizer (its center crop to the same size is a no-op); an undecodable
     # image gives a null image, dropped as ImageFeaturizer's dropNa drops it (featurize_step names it).
     images = (ImageTransformer().setInputCol("content").setOutputCol("image").setAutoConvertToColor(True)
@@ -142,7 +142,7 @@ def featurize_synapseml(raw, model: dict, mini_batch_size: int = 32):
                                     .otherwise(px).alias("unrolled"))
     onnx = ONNXModel()
     # The payload is set on the JVM object (read here, broadcast by SynapseML): executors need not see the driver's disk.
-    onnx._java_obj.setModelPayload(bytearray(_FLAT_MODELS[model["onnx_sha256"]]))
+    onnx._java_obj.setModelPayload(bytearray(_FLAT_MODELS[featurizer["onnx_sha256"]]))
     onnx = (onnx.setFeedDict({FLAT_INPUT: "unrolled"}).setFetchDict({"flat": FLAT_OUTPUT})
             .setMiniBatchSize(int(mini_batch_size)))
     return onnx.transform(flat).select("path", array_to_vector(F.col("flat")).alias("features"))
@@ -177,18 +177,18 @@ def decode_bgr(image_bytes: bytes) -> np.ndarray | None:
     finally: cv2.utils.logging.setLogLevel(level)
     return img if img is not None and img.ndim == 3 and img.shape[2] == 3 and img.size else None
 
-def preprocess(image_bytes: bytes, model: dict) -> np.ndarray:
-    "The float32 `[3, H, W]` tensor SynapseML's `ImageFeaturizer` feeds `model` for these image bytes; ValueError when undecodable."
+def preprocess(image_bytes: bytes, featurizer: dict) -> np.ndarray:
+    "The float32 `[3, H, W]` tensor SynapseML's `ImageFeaturizer` feeds `featurizer` for these image bytes; ValueError when undecodable."
     import cv2
     img = decode_bgr(image_bytes)
     if img is None: raise ValueError("OpenCV could not decode the image")
-    size = int(model["input_size"])
+    size = int(featurizer["input_size"])
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
-    if str(model.get("channel_order", "RGB")).upper() == "RGB": img = img[:, :, ::-1]
-    mean = np.asarray(model["mean"], np.float64)[:, None, None]
-    std = np.asarray(model["std"], np.float64)[:, None, None]
+    if str(featurizer.get("channel_order", "RGB")).upper() == "RGB": img = img[:, :, ::-1]
+    mean = np.asarray(featurizer["mean"], np.float64)[:, None, None]
+    std = np.asarray(featurizer["std"], np.float64)[:, None, None]
     x = img.transpose(2, 0, 1).astype(np.float64)
-    return ((x * float(model["color_scale"]) - mean) / std).astype(np.float32)
+    return ((x * float(featurizer["color_scale"]) - mean) / std).astype(np.float32)
 
 # %% ../nbs/02_featurize.ipynb #c017
 _ORT_SESSIONS: dict = {}
@@ -215,23 +215,23 @@ def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
     rots = [np.rot90(x, k, axes=(2, 3)) for k in range(4)]
     return [np.ascontiguousarray(v) for v in rots + [r[..., ::-1] for r in rots]]
 
-def ort_featurize_frames(frames, model: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
+def ort_featurize_frames(frames, featurizer: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
     "Body of the `mapInPandas`: frames of `path`, `content` → frames of `path`, `features` (float32); undecodable images give no row."
-    sess = ort_session(executor_model_file(model), threads)
+    sess = ort_session(executor_model_file(featurizer), threads)
     for df in frames:
         for i in range(0, len(df), mini_batch_size):
             chunk, paths, xs = df.iloc[i:i + mini_batch_size], [], []
             for path, content in zip(chunk["path"], chunk["content"]):
-                try: xs.append(preprocess(content, model))
+                try: xs.append(preprocess(content, featurizer))
                 except ValueError: continue
                 paths.append(path)
             if not xs: continue
-            run = lambda x: sess.run([model["feature_tensor"]], {model["image_tensor"]: x})[0]
+            run = lambda x: sess.run([featurizer["feature_tensor"]], {featurizer["image_tensor"]: x})[0]
             x = np.stack(xs)
             out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
             yield pd.DataFrame({"path": paths, "features": list(out.reshape(len(xs), -1))})
 
-def featurize_onnxruntime(raw, model: dict, *, mini_batch_size: int = 32, threads: int = 1, tta: bool = False):
+def featurize_onnxruntime(raw, featurizer: dict, *, mini_batch_size: int = 32, threads: int = 1, tta: bool = False):
     "Spark DataFrame of `path`, `features` (a Spark ML vector) for `raw`'s `path`, `content` rows, by Python onnxruntime."
     from pyspark.ml.functions import array_to_vector
     from pyspark.sql import functions as F
@@ -239,12 +239,12 @@ def featurize_onnxruntime(raw, model: dict, *, mini_batch_size: int = 32, thread
     # cache in its `aerial_nb.featurize` module (a function defined in a notebook would be pickled with its globals).
     from aerial_nb.featurize import ort_featurize_frames as run
     # On a cluster the ONNX file and this package travel with the job (see 00c_cluster).
-    model, bs, th = ship_model(raw.sparkSession.sparkContext, dict(model)), int(mini_batch_size), int(threads)
-    feats = raw.mapInPandas(lambda frames: run(frames, model, th, bs, tta), "path string, features array<float>")
+    featurizer, bs, th = ship_model(raw.sparkSession.sparkContext, dict(featurizer)), int(mini_batch_size), int(threads)
+    feats = raw.mapInPandas(lambda frames: run(frames, featurizer, th, bs, tta), "path string, features array<float>")
     return feats.withColumn("features", array_to_vector(F.col("features")))
 
 # %% ../nbs/02_featurize.ipynb #c018
-def featurize_images(spark, paths: list[str], *, model: dict, settings: Settings | None = None,
+def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Settings | None = None,
                      backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta):
     "Spark DataFrame of `path`, `features` for the image files `paths` by `backend`; undecodable images are absent (see `featurize_step`)."
     from pyspark.sql import functions as F
@@ -257,8 +257,8 @@ def featurize_images(spark, paths: list[str], *, model: dict, settings: Settings
     raw = (spark.read.format("binaryFile").load([_glob_escape(p) for p in paths])
            .select("path", "content").repartition(parts))
     bs = settings.getint("featurize", "mini_batch_size")
-    if backend == "synapseml": feats = featurize_synapseml(raw, model, bs)
-    else: feats = featurize_onnxruntime(raw, model, mini_batch_size=bs, threads=ort_threads(settings), tta=tta)
+    if backend == "synapseml": feats = featurize_synapseml(raw, featurizer, bs)
+    else: feats = featurize_onnxruntime(raw, featurizer, mini_batch_size=bs, threads=ort_threads(settings), tta=tta)
     # The same rewrite as `local_path`, in the JVM: a Python UDF here would ship every row to a Python worker.
     return feats.select(F.regexp_replace("path", LOCAL_URI_PREFIX, "").alias("path"), "features")
 
@@ -300,7 +300,7 @@ def cached_image_features(root: Path, namespace: str) -> tuple[dict[str, Path], 
         for k in keys: found.setdefault(k, entry)
     return found, damaged
 
-def _assemble_features(spark, manifest, *, model, settings, backend, tta, found, out: str) -> tuple[int, int]:
+def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, found, out: str) -> tuple[int, int]:
     "Write the features of `manifest` to `out`: cached rows copied from their entries, the rest computed now; `(hits, misses)`."
     from pyspark.sql import functions as F
     keyed = manifest.assign(image_key=image_keys(manifest))
@@ -313,14 +313,14 @@ def _assemble_features(spark, manifest, *, model, settings, backend, tta, found,
                      .select("path", "image_key", "features"))
     if len(miss):
         keys = spark.createDataFrame(miss[["path", "image_key"]])
-        parts.append(featurize_images(spark, miss["path"].tolist(), model=model, settings=settings, backend=backend, tta=tta)
+        parts.append(featurize_images(spark, miss["path"].tolist(), featurizer=featurizer, settings=settings, backend=backend, tta=tta)
                      .join(F.broadcast(keys), "path").select("path", "image_key", "features"))
     df = parts[0]
     for p in parts[1:]: df = df.unionByName(p)
     df.write.parquet(out)
     return len(hit), len(miss)
 
-def _cached_or_featurize(spark, manifest, *, model, settings, key, namespace, root, backend, tta, t0) -> dict:
+def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespace, root, backend, tta, t0) -> dict:
     "The cache entry `key` if whole, else one assembled from cached images and computed ones (call under the namespace's lock)."
     cache = root / key
     damaged = []
@@ -336,14 +336,14 @@ def _cached_or_featurize(spark, manifest, *, model, settings, key, namespace, ro
     damaged += bad
     # A failed or interrupted job leaves no half-written features; "keep": a parallel run that cached it first wins.
     with atomic(cache, if_exists="keep", tag=namespace) as tmp:
-        hits, misses = _assemble_features(spark, manifest, model=model, settings=settings, backend=backend, tta=tta, found=found, out=str(tmp / "features.parquet"))
+        hits, misses = _assemble_features(spark, manifest, featurizer=featurizer, settings=settings, backend=backend, tta=tta, found=found, out=str(tmp / "features.parquet"))
         # Only the paths come back to the driver, never the images or the vectors.
         got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
         missing = sorted(set(manifest["path"]) - got)
         info = {"key": key, "namespace": namespace, "format": FEATURES_FORMAT, "n_images": len(manifest),
                 "n_features": len(got), "missing": missing, "cache_hits": hits, "cache_misses": misses,
-                "backend": backend, "tta": tta, "model": model["name"], "onnx_sha256": model["onnx_sha256"],
-                "feature_dim": model["feature_dim"], "seconds": round(time.time() - t0, 2),
+                "backend": backend, "tta": tta, "model": featurizer["name"], "onnx_sha256": featurizer["onnx_sha256"],
+                "feature_dim": featurizer["feature_dim"], "seconds": round(time.time() - t0, 2),
                 "images_per_second": round(misses / max(time.time() - t0, 1e-9), 2),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         write_atomic(tmp / "meta.json", json.dumps(info, indent=2))   # written last: an entry without it is never read
@@ -351,15 +351,15 @@ def _cached_or_featurize(spark, manifest, *, model, settings, key, namespace, ro
     if damaged: info["rebuilt"] = "; ".join(damaged)
     return info
 
-def featurize_step(spark, manifest: pd.DataFrame, *, model: dict, settings: Settings, run_dir: str | Path | None = None,
+def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, run_dir: str | Path | None = None,
                    on_bad_image: str = RunParams.on_bad_image, backend: str = RunParams.featurizer_backend,
                    tta: bool = RunParams.tta) -> dict:
     "Features of the manifest's images by `backend`: cached images reused, the others computed now; returns where they are and what happened."
     check_backend(backend)
     if manifest.empty: raise ValueError("The manifest lists no images: there is nothing to featurize (see 01_explore).")
     manifest = refresh_file_facts(manifest)   # the keys see edits made since explore
-    key = feature_cache_key(manifest, model, backend, tta)
-    namespace = feature_namespace(model, backend, tta)
+    key = feature_cache_key(manifest, featurizer, backend, tta)
+    namespace = feature_namespace(featurizer, backend, tta)
     root = settings.path("paths", "outputs_dir") / "features"
     cache = root / key
     t0 = time.time()
@@ -367,7 +367,7 @@ def featurize_step(spark, manifest: pd.DataFrame, *, model: dict, settings: Sett
     # Parallel runs (a sweep) that featurize with the same model wait here for the first one and then reuse its images,
     # instead of featurizing the same images twice. No timeout: featurizing a large set may take hours.
     with FileLock(str(root / f".{namespace}.lock")):
-        info = _cached_or_featurize(spark, manifest, model=model, settings=settings, key=key, namespace=namespace, root=root, backend=backend, tta=tta, t0=t0)
+        info = _cached_or_featurize(spark, manifest, featurizer=featurizer, settings=settings, key=key, namespace=namespace, root=root, backend=backend, tta=tta, t0=t0)
     info["path"] = str(cache / "features.parquet")
     if info["missing"]:
         if run_dir:

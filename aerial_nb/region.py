@@ -31,28 +31,28 @@ __all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', '
 # %% ../nbs/05a_region.ipynb #c006
 _LUTS: dict = {}
 
-def _level_lut(model: dict) -> np.ndarray:
+def _level_lut(featurizer: dict) -> np.ndarray:
     "`[3, 256]` float32: each channel's model input for every uint8 level, computed in float64 then rounded once."
-    key = (tuple(model["mean"]), tuple(model["std"]), float(model["color_scale"]))
+    key = (tuple(featurizer["mean"]), tuple(featurizer["std"]), float(featurizer["color_scale"]))
     if key not in _LUTS:
         levels = np.arange(256, dtype=np.float64)[None, :]
-        mean = np.asarray(model["mean"], np.float64)[:, None]
-        std = np.asarray(model["std"], np.float64)[:, None]
+        mean = np.asarray(featurizer["mean"], np.float64)[:, None]
+        std = np.asarray(featurizer["std"], np.float64)[:, None]
         _LUTS[key] = ((levels * key[2] - mean) / std).astype(np.float32)
     return _LUTS[key]
 
-def preprocess_rgb(rgb: np.ndarray, model: dict) -> np.ndarray:
-    "The float32 `[3, S, S]` input of `model` for a uint8 `[3, H, W]` RGB tile (as `featurize.preprocess` gives for its PNG)."
+def preprocess_rgb(rgb: np.ndarray, featurizer: dict) -> np.ndarray:
+    "The float32 `[3, S, S]` input of `featurizer` for a uint8 `[3, H, W]` RGB tile (as `featurize.preprocess` gives for its PNG)."
     import cv2
-    size = int(model["input_size"])
+    size = int(featurizer["input_size"])
     chw = rgb
     if rgb.shape[1:] != (size, size):
         hwc = cv2.resize(np.ascontiguousarray(np.moveaxis(rgb, 0, -1)), (size, size), interpolation=cv2.INTER_LINEAR)
         chw = np.moveaxis(hwc, -1, 0)
-    if str(model.get("channel_order", "RGB")).upper() != "RGB": chw = chw[::-1]
+    if str(featurizer.get("channel_order", "RGB")).upper() != "RGB": chw = chw[::-1]
     # Normalising is elementwise, so a per-channel table of the 256 levels (float64 arithmetic, as before) gives
     # bit-identical inputs for a third of the time of float64 arrays per tile.
-    lut = _level_lut(model)
+    lut = _level_lut(featurizer)
     return np.stack([lut[c][chw[c]] for c in range(3)])
 
 # %% ../nbs/05a_region.ipynb #c009
@@ -74,13 +74,13 @@ def _image_rgb(path: str) -> np.ndarray:
     if img is None: raise ValueError(f"OpenCV could not decode {path}")
     return np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
 
-def window_features_frames(frames, model: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
+def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
                            from_images: bool = False):
     "Body of the `mapInPandas`: tile rows with raster windows (or image `path`s) → the same rows plus `features` (float32)."
-    sess = ort_session(model["onnx_file"], threads)
-    run = lambda x: sess.run([model["feature_tensor"]], {model["image_tensor"]: x})[0]
+    sess = ort_session(featurizer["onnx_file"], threads)
+    run = lambda x: sess.run([featurizer["feature_tensor"]], {featurizer["image_tensor"]: x})[0]
     # Each acquisition's colours mapped onto the training images', then their sensor's blur (aerial_nb.radiometry).
-    luts, psf = {k: np.asarray(v, np.uint8) for k, v in model.get("luts", {}).items()}, float(model.get("psf_px", 0))
+    luts, psf = {k: np.asarray(v, np.uint8) for k, v in featurizer.get("luts", {}).items()}, float(featurizer.get("psf_px", 0))
     for df in frames:
         for i in range(0, len(df), mini_batch_size):
             chunk = df.iloc[i:i + mini_batch_size]
@@ -91,19 +91,19 @@ def window_features_frames(frames, model: dict, *, threads: int = 1, mini_batch_
                 except Exception as e:   # name the tile and raster: a bare GDAL error from deep in a task helps nobody
                     raise RuntimeError(f"tile {r.filename}: reading window (row {r.row_off}, col {r.col_off}) of "
                                        f"{r.source_path} failed: {e}") from e
-                xs.append(preprocess_rgb(match_tile(rgb, luts.get(r.source_path), psf), model))
+                xs.append(preprocess_rgb(match_tile(rgb, luts.get(r.source_path), psf), featurizer))
             x = np.stack(xs)
             out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
             yield chunk.assign(features=list(out.reshape(len(xs), -1).astype(np.float32)))
 
 # %% ../nbs/05a_region.ipynb #c011
-def worker_head(model) -> dict | None:
+def worker_head(fitted) -> dict | None:
     "A fitted pipeline's logistic regression as numpy arrays the Python workers can apply, or None (another classifier)."
     from pyspark.ml.classification import LogisticRegressionModel
     from pyspark.ml.feature import IndexToString, StringIndexerModel
-    if not all(isinstance(s, (StringIndexerModel, LogisticRegressionModel, IndexToString)) for s in model.stages): return None
-    lrs = [s for s in model.stages if isinstance(s, LogisticRegressionModel)]
-    to_label = [s for s in model.stages if isinstance(s, IndexToString)]
+    if not all(isinstance(s, (StringIndexerModel, LogisticRegressionModel, IndexToString)) for s in fitted.stages): return None
+    lrs = [s for s in fitted.stages if isinstance(s, LogisticRegressionModel)]
+    to_label = [s for s in fitted.stages if isinstance(s, IndexToString)]
     if len(lrs) != 1 or len(to_label) != 1: return None
     lr = lrs[0]
     if lr.getFeaturesCol() != "features" or lr.isSet("thresholds") or lr.isSet("threshold"): return None
@@ -120,16 +120,16 @@ def apply_head(features: np.ndarray, head: dict) -> tuple[np.ndarray, np.ndarray
     probs = e / e.sum(axis=1, keepdims=True)
     return np.asarray(head["labels"], dtype=object)[probs.argmax(axis=1)], probs
 
-def window_predictions_frames(frames, model: dict, *, head: dict, threads: int = 1, mini_batch_size: int = 32,
+def window_predictions_frames(frames, featurizer: dict, *, head: dict, threads: int = 1, mini_batch_size: int = 32,
                               tta: bool = False, from_images: bool = False):
     "Body of the `mapInPandas` for a logistic regression: tile rows → the same rows plus `pred_label` and `prob_<class>`."
-    for df in window_features_frames(frames, model, threads=threads, mini_batch_size=mini_batch_size, tta=tta, from_images=from_images):
+    for df in window_features_frames(frames, featurizer, threads=threads, mini_batch_size=mini_batch_size, tta=tta, from_images=from_images):
         labels, probs = apply_head(np.stack(df.pop("features").to_numpy()), head)
         out = df.assign(pred_label=labels)
         for i, c in enumerate(head["labels"]): out[f"prob_{c}"] = probs[:, i]
         yield out
 
-def score_chunk(spark, rows: pd.DataFrame, *, model, meta: dict, model_info: dict, settings: Settings, run_id: str,
+def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: dict, settings: Settings, run_id: str,
                 from_images: bool = False, head: dict | None = None):
     "Spark DataFrame of predictions for the tile `rows` (a tiles.csv frame): info columns, pred_label, prob_*, model_name, run_id."
     from pyspark.ml.functions import array_to_vector, vector_to_array
@@ -143,7 +143,7 @@ def score_chunk(spark, rows: pd.DataFrame, *, model, meta: dict, model_info: dic
     # and Parquet cannot store that: give it the type it has when it has values.
     sdf = sdf.select(*[F.col(f"`{f.name}`").cast("string").alias(f.name) if isinstance(f.dataType, NullType)
                        else F.col(f"`{f.name}`") for f in sdf.schema.fields])
-    m, th, bs, tta = dict(model_info), ort_threads(settings), settings.getint("featurize", "mini_batch_size"), bool(meta.get("tta", False))
+    m, th, bs, tta = dict(featurizer), ort_threads(settings), settings.getint("featurize", "mini_batch_size"), bool(meta.get("tta", False))
     prob_cols = [f"prob_{c}" for c in meta["labels"]]
     if head is not None:
         if list(head["labels"]) != list(meta["labels"]):
@@ -156,7 +156,7 @@ def score_chunk(spark, rows: pd.DataFrame, *, model, meta: dict, model_info: dic
         schema = StructType([*sdf.schema.fields, StructField("features", ArrayType(FloatType()))])   # .add would mutate sdf's schema
         feats = sdf.mapInPandas(lambda frames: region.window_features_frames(frames, m, threads=th, mini_batch_size=bs, tta=tta, from_images=from_images), schema)
         probs = vector_to_array("probability")
-        pred = (model.transform(feats.withColumn("features", array_to_vector("features")))
+        pred = (fitted.transform(feats.withColumn("features", array_to_vector("features")))
                 .select(*info.columns, "pred_label", *[probs[i].alias(c) for i, c in enumerate(prob_cols)]))
     return (pred.select(*info.columns, "pred_label", *[F.col(f"`{c}`") for c in prob_cols])
             .withColumn("model_name", F.lit(meta["model_name"])).withColumn("run_id", F.lit(run_id)))
@@ -243,16 +243,16 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
             with open_checked_raster(path) as src: hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
     return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()}, "psf_px": float(rec.get("psf_px", 0.0))}
 
-def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, model_info: dict, settings: Settings,
+def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurizer: dict, settings: Settings,
                  out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
                  classify_on_workers: bool = True) -> dict:
     "Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job where it stopped."
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     model, meta = load_model(model_dir)
-    if meta["onnx_sha256"] != model_info["onnx_sha256"]:
+    if meta["onnx_sha256"] != featurizer["onnx_sha256"]:
         raise ValueError(f"Model {model_dir} was trained on {meta['pretrained_model_type']} features "
-                         f"(ONNX sha256 {meta['onnx_sha256'][:12]}…) but the featurizer given is {model_info['name']} "
-                         f"({model_info['onnx_sha256'][:12]}…): use pretrained_model_type {meta['pretrained_model_type']!r}.")
+                         f"(ONNX sha256 {meta['onnx_sha256'][:12]}…) but the featurizer given is {featurizer['name']} "
+                         f"({featurizer['onnx_sha256'][:12]}…): use pretrained_model_type {meta['pretrained_model_type']!r}.")
     tiles = tiles.sort_values("filename").reset_index(drop=True)
     if not tiles.filename.is_unique:
         raise ValueError(f"tile names repeat in the tile set (e.g. {tiles.filename[tiles.filename.duplicated()].iloc[0]}): "
@@ -261,7 +261,7 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, model_inf
     # each raster's colours are matched to the training images' (one lookup table per raster, computed here once).
     scale = model_scale(meta, model_dir)
     check_tile_set(scale, tiles, "the tile set")
-    model_info = {**model_info, **raster_matching(meta, tiles, scale)}
+    featurizer = {**featurizer, **raster_matching(meta, tiles, scale)}
     head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
     job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=chunk_size, run_id=run_id)
     cleaned = _clean_uncommitted(out_dir)
@@ -274,7 +274,7 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, model_inf
     cs = job["chunk_size"]
     for k in todo:
         rows = tiles.iloc[k * cs:(k + 1) * cs]
-        _commit_chunk(spark, score_chunk(spark, rows, model=model, meta=meta, model_info=model_info, settings=settings, run_id=job["run_id"], from_images=from_images, head=head), out_dir=out_dir, k=k, expected=rows.filename)
+        _commit_chunk(spark, score_chunk(spark, rows, fitted=model, meta=meta, featurizer=featurizer, settings=settings, run_id=job["run_id"], from_images=from_images, head=head), out_dir=out_dir, k=k, expected=rows.filename)
         scored += len(rows)
         el = time.time() - t0
         log(f"  chunk {k + 1}/{job['n_chunks']} committed: {scored} tiles in {el:.0f} s ({scored / max(el, 1e-9):.1f} tiles/s)")

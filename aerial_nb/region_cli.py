@@ -113,7 +113,7 @@ def score_command(a) -> int:
         t0 = time.time()
         spark = get_spark(settings, app_name="aerial-nb score")
         start_s = time.time() - t0
-        info = score_region(spark, tiles, model_dir=model_dir, model_info=model_info, settings=settings, out_dir=a.out, run_id=a.run_id, chunk_size=a.chunk_size,
+        info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings, out_dir=a.out, run_id=a.run_id, chunk_size=a.chunk_size,
                             from_images=a.from_images, classify_on_workers=not a.classify_in_jvm)
         spark.stop()
     info.update(seconds_spark_start=round(start_s, 2), seconds_end_to_end=round(time.time() - t0, 2), **mem.report())

@@ -58,6 +58,6 @@ def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings
         f"{len(rasters)} raster(s) ({cut.attrs.get('skipped_nodata', 0)} skipped as nodata)")
     tiles = read_tile_set(run.tiles, need_images=False)
     model_info = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
-    info = score_region(spark, tiles, model_dir=model_dir, model_info=model_info, settings=settings, out_dir=run.predictions.root, run_id=run_id, chunk_size=chunk_size,
+    info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings, out_dir=run.predictions.root, run_id=run_id, chunk_size=chunk_size,
                         log=log)
     return {**info, "tiling": tiling, "scale": scale, "rasters": [str(r) for r in rasters]}

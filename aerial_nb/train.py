@@ -91,11 +91,11 @@ def check_model_name(models_dir: str | Path, name: str, overwrite: bool = False)
                               f"or set overwrite_model: true to replace it.")
     return d
 
-def save_model(model, meta: dict, dest: str | Path, overwrite: bool = False) -> Path:
-    "Write a Spark ML `model` and its `aerial_nb.json` to `dest` atomically: readers find the old model or the new one."
+def save_model(fitted, meta: dict, dest: str | Path, overwrite: bool = False) -> Path:
+    "Write a Spark ML `fitted` and its `aerial_nb.json` to `dest` atomically: readers find the old model or the new one."
     dest = Path(dest)
     with atomic(dest) as tmp:
-        model.write().save(str(tmp))
+        fitted.write().save(str(tmp))
         model_meta(tmp).write_text(json.dumps(meta, indent=2))
         if dest.exists(): check_model_name(dest.parent, dest.name, overwrite)
     return dest
@@ -200,7 +200,7 @@ def check_tune_folds(manifest: pd.DataFrame, k: int) -> None:
                                     f"{', '.join(small.index)}. Lower tune_folds or raise sample_frac.")
 
 # %% ../nbs/03_train.ipynb #c018
-def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: dict, model_info: dict, settings,
+def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: dict, featurizer: dict, settings,
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
                seed: int = 42, run_id: str | None = None, cv_folds: int = 0, scale: dict | None = None,
                label_map: dict | None = None, radiometry: dict | None = None, tune_folds: int = 0) -> dict:
@@ -216,8 +216,8 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
     chosen = metrics.get("tuning", {}).get("chosen", {})
     meta = {"model_name": output_model_name, "classifier": classifier,
             "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {}), **chosen},
-            "labels": metrics["labels"], "pretrained_model_type": model_info["name"],
-            "onnx_sha256": model_info["onnx_sha256"], "feature_dim": model_info["feature_dim"],
+            "labels": metrics["labels"], "pretrained_model_type": featurizer["name"],
+            "onnx_sha256": featurizer["onnx_sha256"], "feature_dim": featurizer["feature_dim"],
             # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
             "tta": bool(features.get("tta", False)), "featurizer_backend": features.get("backend", "synapseml"),
             "run_id": run_id or run_dir.name, "accuracy": metrics["accuracy"],

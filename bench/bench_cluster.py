@@ -27,7 +27,7 @@ def job(master: str, n: int):
     paths = images.path.iloc[:: max(1, len(images) // n)].tolist()[:n]   # spread over every class
     model = ensure_model("efficientnet-lite0", settings.path("paths", "model_store"))
     # Warm every executor: the warm-up covers as many partitions as there are cores.
-    out = [bench_spark_backend(spark, paths, model=model, settings=settings, backend=b, warmup=64) for b in BACKENDS]
+    out = [bench_spark_backend(spark, paths, featurizer=model, settings=settings, backend=b, warmup=64) for b in BACKENDS]
     print("RESULT " + json.dumps({"cores": spark.sparkContext.defaultParallelism, "results": out}))
     spark.stop()
 

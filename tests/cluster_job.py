@@ -24,9 +24,9 @@ spark = get_spark(settings, app_name="aerial_nb-cluster-test")
 run_dir = outputs / "runs" / "job"
 manifest = explore_step(images, run_dir, test_frac=0.3)
 model = ensure_model("efficientnet-lite0", settings.path("paths", "model_store"))
-feats = {b: featurize_step(spark, manifest, model=model, settings=settings, run_dir=run_dir, backend=b) for b in ("synapseml", "onnxruntime")}
+feats = {b: featurize_step(spark, manifest, featurizer=model, settings=settings, run_dir=run_dir, backend=b) for b in ("synapseml", "onnxruntime")}
 # The images stand for 5 m per pixel, so that the model can score a synthetic 5 m GeoTIFF at its own scale.
-metrics = train_step(spark, run_dir, manifest=manifest, features=feats["synapseml"], model_info=model, settings=settings, classifier="logistic_regression", classifier_params={}, output_model_name="job", overwrite_model=True,
+metrics = train_step(spark, run_dir, manifest=manifest, features=feats["synapseml"], featurizer=model, settings=settings, classifier="logistic_regression", classifier_params={}, output_model_name="job", overwrite_model=True,
                      scale=image_set_scale(manifest, 5.0))
 raster = make_fixture_geotiff(outputs / "rasters" / "m_4709963_se_14_1_20200831.tif", width=600, height=400)
 scored = score_rasters(spark, [raster], model_dir=metrics["model_path"], settings=settings, out_dir=run_dir, chunk_size=8)

@@ -45,7 +45,7 @@ def spark_features(spark, paths, model, settings, backend) -> np.ndarray:
     "Features of `paths` by `backend`, rows in the order of `paths`."
     from pyspark.ml.functions import vector_to_array
     from aerial_nb.featurize import featurize_images
-    df = (featurize_images(spark, paths, model=model, settings=settings, backend=backend)
+    df = (featurize_images(spark, paths, featurizer=model, settings=settings, backend=backend)
           .select("path", vector_to_array("features").alias("f")).toPandas().set_index("path"))
     missing = sorted(set(paths) - set(df.index))
     assert not missing, f"{backend} featurized {len(df)} of {len(paths)} images; missing: {missing}"
