@@ -76,27 +76,48 @@ def plot_accuracy(ranked: pd.DataFrame, path: str | Path, highlight: str | None 
 HISTORY_COLUMNS = ["run_name", "classes", "status", "featurizer_backend", "classifier_params"]
 
 def load_history(settings, sweep_id: str = "") -> pd.DataFrame:
-    "One row per usable run in the MLflow run history (optionally of one sweep), with `RUN_COLUMNS`, `classes` and `f1.<class>`."
+    """One row per usable run in the MLflow run history (optionally of one sweep), with `RUN_COLUMNS`, `classes` and
+    `f1.<class>`."""
     h = read_runs(settings, f"tags.`aerial_nb.sweep_id` = '{sweep_id}'" if sweep_id else "")
     if not len(h): return pd.DataFrame(columns=RUN_COLUMNS + HISTORY_COLUMNS)
     h = h[h.status != "FAILED"].dropna(subset=["metrics.accuracy"]).sort_values("start_time")
     h = h.drop_duplicates("tags.aerial_nb.run_id", keep="last")
     col = lambda c: h[c] if c in h else pd.Series([None] * len(h), index=h.index)
     num = lambda c: pd.to_numeric(col(c), errors="coerce")
-    runs = pd.DataFrame({
-        "run_id": col("tags.aerial_nb.run_id"), "accuracy": num("metrics.accuracy"), "macro_f1": num("metrics.macro_f1"),
-        "pretrained_model_type": col("params.pretrained_model_type"), "classifier": col("params.classifier"),
-        "sample_frac": num("params.sample_frac"), "n_train": num("metrics.n_train"), "n_test": num("metrics.n_test"),
-        "fit_seconds": num("metrics.fit_seconds"), "featurize_seconds": num("metrics.featurize_seconds"),
-        "model_name": col("params.output_model_name"), "model_path": col("tags.model_path"), "run_name": col("params.run_name"),
-        "classes": col("tags.labels"), "status": col("status"), "featurizer_backend": col("params.featurizer_backend"),
-        "classifier_params": [json.dumps({k.split(".", 1)[1]: v for k, v in r.items() if k.startswith("classifier.") and pd.notna(v)})
-                              for r in h.filter(like="params.classifier.").rename(columns=lambda c: c.removeprefix("params.")).to_dict("records")],
-    }).reset_index(drop=True)
+    runs = pd.DataFrame(
+        {
+            "run_id": col("tags.aerial_nb.run_id"),
+            "accuracy": num("metrics.accuracy"),
+            "macro_f1": num("metrics.macro_f1"),
+            "pretrained_model_type": col("params.pretrained_model_type"),
+            "classifier": col("params.classifier"),
+            "sample_frac": num("params.sample_frac"),
+            "n_train": num("metrics.n_train"),
+            "n_test": num("metrics.n_test"),
+            "fit_seconds": num("metrics.fit_seconds"),
+            "featurize_seconds": num("metrics.featurize_seconds"),
+            "model_name": col("params.output_model_name"),
+            "model_path": col("tags.model_path"),
+            "run_name": col("params.run_name"),
+            "classes": col("tags.labels"),
+            "status": col("status"),
+            "featurizer_backend": col("params.featurizer_backend"),
+            "classifier_params": [
+                json.dumps({k.split(".", 1)[1]: v for k, v in r.items() if k.startswith("classifier.") and pd.notna(v)})
+                for r in h.filter(like="params.classifier.")
+                .rename(columns=lambda c: c.removeprefix("params."))
+                .to_dict("records")
+            ],
+        }
+    ).reset_index(drop=True)
     f1 = h.filter(like="metrics.f1.").rename(columns=lambda c: c.removeprefix("metrics.")).reset_index(drop=True)
     runs = pd.concat([runs, f1], axis=1)
     gone = ~runs.model_path.map(lambda p: isinstance(p, str) and Path(p).exists())
-    if gone.any(): print(f"left out {int(gone.sum())} run(s) whose model no longer exists: {', '.join(runs.run_id[gone].astype(str))}")
+    if gone.any():
+        print(
+            f"left out {int(gone.sum())} run(s) whose model no longer exists: "
+            f"{', '.join(runs.run_id[gone].astype(str))}"
+        )
     return runs[~gone].reset_index(drop=True)
 
 # %% ../nbs/04_compare.ipynb #c012
@@ -123,9 +144,12 @@ def plot_f1_heatmap(ranked: pd.DataFrame, path: str | Path, top: int = 12) -> Pa
     r = ranked.head(top)
     f1 = r.filter(like="f1.").rename(columns=lambda c: c.removeprefix("f1."))
     fig, ax = _fig(max(6.0, 3.5 + 0.42 * f1.shape[1]), max(2.8, 1.6 + 0.32 * len(r)))   # room for the run labels
-    im = ax.imshow(f1.to_numpy(dtype=float), vmin=max(0.0, float(f1.min().min()) if f1.size else 0), vmax=1, cmap="viridis", aspect="auto")
+    im = ax.imshow(f1.to_numpy(dtype=float), vmin=max(0.0, float(f1.min().min()) if f1.size else 0), vmax=1,
+                   cmap="viridis", aspect="auto")
     ax.set_xticks(range(f1.shape[1]), f1.columns, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(len(r)), [f"{a.pretrained_model_type} · {a.classifier} · {a.sample_frac:g}" for a in r.itertuples()], fontsize=7)
+    ax.set_yticks(range(len(r)),
+                  [f"{a.pretrained_model_type} · {a.classifier} · {a.sample_frac:g}" for a in r.itertuples()],
+                  fontsize=7)
     fig.colorbar(im, ax=ax, label="F1"); ax.set_title(f"Per-class F1 of the {len(r)} best runs")
     fig.tight_layout(); fig.savefig(path, dpi=110); return Path(path)
 

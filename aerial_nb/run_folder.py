@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TILES_CSV', 'MODEL_META', 'is_temporary', 'remove', 'leftovers', 'atomic', 'write_atomic', 'tiles_csv', 'model_meta',
-           'ScoreFolder', 'MapsFolder', 'RunFolder']
+__all__ = ['TILES_CSV', 'MODEL_META', 'is_temporary', 'remove', 'leftovers', 'atomic', 'write_atomic', 'tiles_csv',
+           'model_meta', 'ScoreFolder', 'MapsFolder', 'RunFolder']
 
 # %% ../nbs/00e_run_folder.ipynb #c006
 def _temp_name(target: Path, tag: str = "", what: str = "") -> Path:

@@ -18,10 +18,10 @@ from .models import ZOO
 from .train import CLASSIFIERS, check_classifier_params
 
 # %% auto #0
-__all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'flag', 'folds', 'seed_range', 'fraction',
-           'at_least_zero', 'one_of', 'either', 'hyperparameters', 'tta_backend', 'folder_name', 'label_map_file',
-           'param', 'RunParams', 'Param', 'default_params', 'Problem', 'problems', 'format_problems', 'validate_params',
-           'load_params', 'describe_params', 'params_table']
+__all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'flag', 'folds', 'seed_range',
+           'fraction', 'at_least_zero', 'one_of', 'either', 'hyperparameters', 'tta_backend', 'folder_name',
+           'label_map_file', 'param', 'RunParams', 'Param', 'default_params', 'Problem', 'problems', 'format_problems',
+           'validate_params', 'load_params', 'describe_params', 'params_table']
 
 # %% ../nbs/00d_run_params.ipynb #c006
 Check = Callable[[str, object, dict], "str | None"]   # (name, value, all parameters) -> the problem, or None

@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEFAULT_SETTINGS', 'SETTINGS_FILE', 'ENV_PREFIX', 'CREDENTIAL_ENV', 'find_settings_file', 'Settings', 'load_settings']
+__all__ = ['DEFAULT_SETTINGS', 'SETTINGS_FILE', 'ENV_PREFIX', 'CREDENTIAL_ENV', 'find_settings_file', 'Settings',
+           'load_settings']
 
 # %% ../nbs/00f_settings.ipynb #c005
 DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
@@ -31,7 +32,8 @@ CREDENTIAL_ENV = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN")
 
 # %% ../nbs/00f_settings.ipynb #c006
 def find_settings_file(start: str | Path | None = None) -> Path | None:
-    "The nearest `settings.ini` in `start` (default: the current folder) or a folder above it; `$AERIAL_NB_SETTINGS` wins."
+    """The nearest `settings.ini` in `start` (default: the current folder) or a folder above it; `$AERIAL_NB_SETTINGS`
+    wins."""
     if os.environ.get(ENV_PREFIX + "SETTINGS"): return Path(os.environ[ENV_PREFIX + "SETTINGS"]).expanduser().resolve()
     here = Path(start or Path.cwd()).resolve()
     for d in [here, *here.parents]:
@@ -45,14 +47,19 @@ class Settings:
         self.values, self.root, self.source = values, Path(root), source
 
     def get(self, section: str, key: str) -> str:
-        try: return self.values[section][key]
-        except KeyError: raise KeyError(f"No setting [{section}] {key} in {self.source or 'the defaults'}: "
-                                        f"add it to settings.ini or set {ENV_PREFIX}{section.upper()}_{key.upper()}.") from None
+        try:
+            return self.values[section][key]
+        except KeyError:
+            raise KeyError(
+                f"No setting [{section}] {key} in {self.source or 'the defaults'}: "
+                f"add it to settings.ini or set {ENV_PREFIX}{section.upper()}_{key.upper()}."
+            ) from None
 
     def getint(self, section: str, key: str) -> int:
         v = self.get(section, key)
         try: return int(v)
-        except ValueError: raise ValueError(f"[{section}] {key} = {v!r} in {self.source or 'the defaults'}: expected a whole number.") from None
+        except ValueError: raise ValueError(f"[{section}] {key} = {v!r} in {self.source or 'the defaults'}: "
+                                            "expected a whole number.") from None
 
     def getbool(self, section: str, key: str) -> bool:
         v = self.get(section, key).strip().lower()
@@ -72,7 +79,8 @@ class Settings:
 def load_settings(path: str | Path | None = None,
                   overrides: dict[str, dict[str, str]] | None = None,
                   env: dict[str, str] | None = None) -> Settings:
-    "Defaults, then `settings.ini` (found from the current folder when `path` is None), then the environment, then `overrides`."
+    """Defaults, then `settings.ini` (found from the current folder when `path` is None), then the environment, then
+    `overrides`."""
     env = os.environ if env is None else env
     source = Path(path).expanduser().resolve() if path else find_settings_file()
     if path and not source.is_file():

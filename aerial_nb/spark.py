@@ -23,7 +23,9 @@ SUPPORTED_JAVA = (8, 11, 17)
 
 def java_major_version(java: str | None = None) -> int:
     "Major version of the `java` Spark will use (`$JAVA_HOME/bin/java`, else the one on `PATH`)."
-    java = java or (str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else shutil.which("java"))
+    java = java or (
+        str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else shutil.which("java")
+    )
     if not java or not Path(java).exists():
         raise RuntimeError("No Java found: Spark 3.5 needs Java 17 (or 8/11). Install OpenJDK 17 "
                            "(e.g. `apt-get install openjdk-17-jdk-headless`) and set JAVA_HOME to it.")
@@ -38,7 +40,7 @@ def check_java() -> int:
     v = java_major_version()
     if v not in SUPPORTED_JAVA:
         raise RuntimeError(f"Spark 3.5 needs Java 8, 11 or 17 but JAVA_HOME/PATH gives Java {v}. "
-                           f"Point JAVA_HOME at a Java 17 JDK, e.g. export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64")
+                           "Point JAVA_HOME at a Java 17 JDK, e.g. export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64")
     return v
 
 # %% ../nbs/00g_spark.ipynb #c017
@@ -59,8 +61,9 @@ def cached_jars(settings: Settings) -> list[str] | None:
 SPARK_REDACTION_REGEX = r"(?i)secret|password|token|access[.]key|connection.?string|accountkey"
 
 def _executor_credentials() -> dict[str, str]:
-    """`spark.executorEnv.*` for the blob storage variables set in this environment, and a redaction rule that hides them in
-    Spark's UI, event logs and messages: executors on other machines read `az://` rasters (aerial_nb.gis) with them."""
+    """`spark.executorEnv.*` for the blob storage variables set in this environment, and a redaction rule that hides
+    them in Spark's UI, event logs and messages: executors on other machines read `az://` rasters (aerial_nb.gis)
+    with them."""
     names = [k for k in (*CREDENTIAL_ENV, "AERIAL_NB_STORAGE_ACCOUNT_URL") if os.environ.get(k)]
     if not names: return {}
     return {"spark.redaction.regex": SPARK_REDACTION_REGEX, **{f"spark.executorEnv.{k}": os.environ[k] for k in names}}
@@ -87,7 +90,8 @@ def _spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         conf["spark.driver.host"] = "127.0.0.1"
     if not (master == "local" or master.startswith("local[")):
         conf.update(_executor_credentials())
-    for k, v in settings.values.get("spark_conf", {}).items(): conf[k] = v   # free-form extras: [spark_conf] spark.x = y
+    # free-form extras: [spark_conf] spark.x = y
+    for k, v in settings.values.get("spark_conf", {}).items(): conf[k] = v
     return conf
 
 LOG4J2 = """# aerial_nb: Spark logs errors only; a run's notebooks print what matters.
@@ -140,7 +144,9 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
                     f"or copy a resolved jar cache into {cache}.")
             raise RuntimeError(f"Spark did not start with master {conf['spark.master']!r}: {e}.{hint}") from e
         if not jars:
-            got = [j.removeprefix("file://") for j in spark.sparkContext.getConf().get("spark.jars", "").split(",") if j]
+            got = [
+                j.removeprefix("file://") for j in spark.sparkContext.getConf().get("spark.jars", "").split(",") if j
+            ]
             (cache / "jars.txt").write_text("\n".join(got) + "\n")
     spark.sparkContext.setLogLevel("ERROR")
     return spark

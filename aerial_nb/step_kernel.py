@@ -115,7 +115,9 @@ class StepKernel:
                         if self._log: self._log.close()
                         self._log, self._next_log = self._next_log, None
                     # Hold back only what may be the start of a SWITCH split between two reads.
-                    keep = next((k for k in range(min(len(buf), len(SWITCH) - 1), 0, -1) if SWITCH.startswith(buf[-k:])), 0)
+                    keep = next(
+                        (k for k in range(min(len(buf), len(SWITCH) - 1), 0, -1) if SWITCH.startswith(buf[-k:])), 0
+                    )
                     write(buf[:len(buf) - keep]); buf = buf[len(buf) - keep:]
             with self._log_lock: write(buf)
 

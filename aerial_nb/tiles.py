@@ -27,9 +27,10 @@ from .storage import blob_rasters, open_blob_raster
 
 
 # %% auto #0
-__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'local_utm', 'is_blob_raster', 'raster_source',
-           'raster_name', 'open_raster', 'open_checked_raster', 'check_raster', 'summed_area', 'read_tile_rgb',
-           'parse_bands', 'tile_raster', 'check_tiling_args', 'raster_files', 'tile_rasters', 'read_tile_set']
+__all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'local_utm', 'is_blob_raster',
+           'raster_source', 'raster_name', 'open_raster', 'open_checked_raster', 'check_raster', 'summed_area',
+           'read_tile_rgb', 'parse_bands', 'tile_raster', 'check_tiling_args', 'raster_files', 'tile_rasters',
+           'read_tile_set']
 
 # %% ../nbs/01a_tiles.ipynb #c005
 REQUIRED_TILE_COLUMNS = ["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
@@ -66,7 +67,8 @@ def raster_name(path) -> str:
     return PurePosixPath(str(path)).name
 
 def open_raster(path):
-    "An open rasterio dataset of a local raster file or an `az://` blob (read in place by `aerial_nb.storage.open_blob_raster`: only the blocks read travel)."
+    """An open rasterio dataset of a local raster file or an `az://` blob (read in place by
+    `aerial_nb.storage.open_blob_raster`: only the blocks read travel)."""
     if is_blob_raster(path):
         return open_blob_raster(str(path))
     if not Path(path).is_file():
@@ -78,7 +80,8 @@ def open_raster(path):
                          "(check the file is complete with `gdalinfo`).") from None
 
 def open_checked_raster(raster_path):
-    "Open `raster_path` (a local file or an az:// blob) in a CRS whose units are metres: as it is, or warped on the fly to its local UTM zone."
+    """Open `raster_path` (a local file or an az:// blob) in a CRS whose units are metres: as it is, or warped on the
+    fly to its local UTM zone."""
     src = open_raster(raster_path)
     try:
         if src.crs is None:
@@ -102,7 +105,8 @@ def open_checked_raster(raster_path):
     return src
 
 def check_raster(raster_path: str | os.PathLike) -> None:
-    "Raise, naming the file and the fix, unless `raster_path` is a whole, georeferenced uint8 raster that tiles can be cut from."
+    """Raise, naming the file and the fix, unless `raster_path` is a whole, georeferenced uint8 raster that tiles can be
+    cut from."""
     with open_checked_raster(raster_path): pass
 
 # %% ../nbs/01a_tiles.ipynb #c015
@@ -190,8 +194,17 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
     `out_dir` (a staging folder of the caller's, see `tile_rasters`)."""
     if write_csv:
         with _staged_tile_set(Path(out_dir)) as stage:
-            df = tile_raster(raster_path, stage, footprint_m=footprint_m, stride_m=stride_m, tile_px=tile_px, bands=bands, max_nodata_frac=max_nodata_frac, write_images=write_images,
-                             write_csv=False)
+            df = tile_raster(
+                raster_path,
+                stage,
+                footprint_m=footprint_m,
+                stride_m=stride_m,
+                tile_px=tile_px,
+                bands=bands,
+                max_nodata_frac=max_nodata_frac,
+                write_images=write_images,
+                write_csv=False,
+            )
             df.to_csv(tiles_csv(stage), index=False)
         return df
     raster_path = raster_path if is_blob_raster(raster_path) else Path(raster_path)
@@ -233,7 +246,8 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                     skipped += 1; continue
                 name = f"{stem}_r{r}_c{c}.png"
                 if write_images:
-                    rgb = read_tile_rgb(src, r, col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px, bands=bands)
+                    rgb = read_tile_rgb(src, r, col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px,
+                                        bands=bands)
                     img = Image.fromarray(np.moveaxis(rgb, 0, -1), mode="RGB")
                     img.save(out_dir / name, format="PNG")
                 west, south, east, north = transform_bounds(src.crs, "EPSG:4326",
@@ -257,12 +271,15 @@ def check_tiling_args(footprint_m, stride_m, tile_px, max_nodata_frac) -> None:
     if not (_finite(footprint_m) and footprint_m > 0):
         problems.append(f"footprint_m (--footprint-m) must be a positive number of metres, got {footprint_m!r}")
     if stride_m is not None and not (_finite(stride_m) and stride_m > 0):
-        problems.append(f"stride_m (--stride-m) must be a positive number of metres, or left out for the footprint, got {stride_m!r}")
+        problems.append("stride_m (--stride-m) must be a positive number of metres, or left out for the footprint, "
+                        f"got {stride_m!r}")
     if not (isinstance(tile_px, int) and not isinstance(tile_px, bool) and tile_px >= 1):
         problems.append(f"tile_px (--tile-px) must be a whole number of pixels >= 1, got {tile_px!r}")
     if not (_finite(max_nodata_frac) and 0 <= max_nodata_frac <= 1):
-        problems.append(f"max_nodata_frac (--max-nodata-frac) must be a fraction from 0 (no nodata allowed) to 1 (keep every "
-                        f"tile), got {max_nodata_frac!r}")
+        problems.append(
+            f"max_nodata_frac (--max-nodata-frac) must be a fraction from 0 (no nodata allowed) to 1 (keep every "
+            f"tile), got {max_nodata_frac!r}"
+        )
     if problems: raise ValueError("; ".join(problems) + ".")
 
 def raster_files(spec, must_exist: bool = True) -> list:
@@ -275,10 +292,12 @@ def raster_files(spec, must_exist: bool = True) -> list:
     if p.is_dir():
         found = sorted(p.glob("*.tif")) + sorted(p.glob("*.tiff"))
         if not found and must_exist:
-            raise FileNotFoundError(f"{p}: no *.tif or *.tiff in this folder; point score_raster at a GeoTIFF or a folder of them.")
+            raise FileNotFoundError(f"{p}: no *.tif or *.tiff in this folder; point score_raster at a GeoTIFF or a "
+                                    "folder of them.")
         return found
     if not p.is_file() and must_exist:
-        raise FileNotFoundError(f"Raster to score {p} does not exist; point score_raster at a GeoTIFF or a folder of them.")
+        raise FileNotFoundError(f"Raster to score {p} does not exist; point score_raster at a GeoTIFF or a folder of "
+                                "them.")
     return [p]
 
 def tile_rasters(raster_paths, out_dir: str | os.PathLike, *, footprint_m: float = 224.0, stride_m: float | None = None,
@@ -288,19 +307,25 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, *, footprint_m: float
     paths = []
     for p in [raster_paths] if isinstance(raster_paths, (str, os.PathLike)) else raster_paths:
         paths += raster_files(p, must_exist=False)
-    if not paths: raise FileNotFoundError(f"{raster_paths}: no rasters to tile; pass GeoTIFF files or a folder of *.tif.")
+    if not paths: raise FileNotFoundError(f"{raster_paths}: no rasters to tile; pass GeoTIFF files or a folder of "
+                                          "*.tif.")
     check_tiling_args(footprint_m, stride_m, tile_px, max_nodata_frac)
     frames, per_raster = [], {}
     # The whole set is cut into a staging folder and swapped in at the end: a re-tile that fails halfway leaves the old
     # set (PNGs and tiles.csv that match) as it was, never new PNGs under an old tiles.csv.
     with _staged_tile_set(Path(out_dir)) as stage:
         for p in paths:
-            try: df = tile_raster(p, stage, footprint_m=footprint_m, stride_m=stride_m, tile_px=tile_px, bands=bands, max_nodata_frac=max_nodata_frac, write_images=write_images, write_csv=False)
+            try: df = tile_raster(p, stage, footprint_m=footprint_m, stride_m=stride_m, tile_px=tile_px, bands=bands,
+                                  max_nodata_frac=max_nodata_frac, write_images=write_images, write_csv=False)
             except RasterioIOError as e:
                 raise ValueError(f"{p}: the raster could not be read ({e}); it may be truncated or damaged: copy or "
                                  f"download it again (`gdalinfo -checksum` checks a file).") from None
             frames.append(df)
-            per_raster[raster_name(p)] = {"tiles": len(df), "windows": df.attrs["n_windows"], "skipped_nodata": df.attrs["skipped_nodata"]}
+            per_raster[raster_name(p)] = {
+                "tiles": len(df),
+                "windows": df.attrs["n_windows"],
+                "skipped_nodata": df.attrs["skipped_nodata"],
+            }
         out = pd.concat(frames, ignore_index=True)
         out.to_csv(tiles_csv(stage), index=False)
     out.attrs.update(n_windows=sum(v["windows"] for v in per_raster.values()),
@@ -311,12 +336,14 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, *, footprint_m: float
 WINDOW_COLUMNS = ["source_path", "row_off", "col_off", "win_width", "win_height"]
 
 def read_tile_set(root: str | os.PathLike, need_images: bool = True) -> pd.DataFrame:
-    "Read `<root>/tiles.csv`, check the contract, and add an absolute `path` column (tile images, or with `need_images=False` raster windows)."
+    """Read `<root>/tiles.csv`, check the contract, and add an absolute `path` column (tile images, or with
+    `need_images=False` raster windows)."""
     root = Path(root)
     csv = tiles_csv(root)
     if not csv.is_file():
         raise FileNotFoundError(f"{csv}: no tiles.csv in {root}; make one with tile_raster(raster, '{root}') "
-                                f"(or `aerial-nb tile RASTER --out {root}`) or write it with columns {REQUIRED_TILE_COLUMNS}.")
+                                f"(or `aerial-nb tile RASTER --out {root}`) or write it with columns "
+                                f"{REQUIRED_TILE_COLUMNS}.")
     df = pd.read_csv(csv, dtype={"filename": str, "acq_date": str, "bands": str})
     need = REQUIRED_TILE_COLUMNS + ([] if need_images else WINDOW_COLUMNS)
     missing_cols = [c for c in need if c not in df.columns]

@@ -41,7 +41,8 @@ def tracking_uri(settings: Settings) -> str:
     return uri or f"sqlite:///{settings.path('paths', 'outputs_dir') / 'mlflow.db'}"
 
 def artifact_location(settings: Settings) -> str:
-    "Where new experiments keep their artifacts: `[tracking] artifacts`, default `<outputs_dir>/mlartifacts` for local stores."
+    """Where new experiments keep their artifacts: `[tracking] artifacts`, default `<outputs_dir>/mlartifacts` for local
+    stores."""
     a = tracking_setting(settings, "artifacts").strip()
     if a: return a if "://" in a else Path(a).expanduser().resolve().as_uri()
     return (settings.path("paths", "outputs_dir") / "mlartifacts").as_uri()
@@ -50,7 +51,8 @@ def artifact_location(settings: Settings) -> str:
 SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CONNECTION_STRING|SAS|CREDENTIAL", re.I)
 
 def secret_values(env: dict | None = None) -> list[str]:
-    "Values of environment variables whose names look secret (8 characters or more, so that flags like '1' never match)."
+    """Values of environment variables whose names look secret (8 characters or more, so that flags like '1' never
+    match)."""
     env = os.environ if env is None else env
     return [v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 8]
 
@@ -75,7 +77,8 @@ def run_params(run_dir: Path) -> dict[str, str]:
         if isinstance(v, dict): out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
         else: out[k] = v
     metrics = _read(run.metrics) or {}
-    for k in ("pretrained_model_type", "classifier", "featurizer_backend", "tta"):   # a run folder made without the runner
+    # a run folder made without the runner
+    for k in ("pretrained_model_type", "classifier", "featurizer_backend", "tta"):
         if k not in out and k in metrics: out[k] = metrics[k]
     out.update({f"classifier.{k}": v for k, v in (metrics.get("classifier_params") or {}).items()})
     return {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in out.items()}
@@ -86,8 +89,11 @@ def run_metrics(run_dir: Path) -> dict[str, float]:
     "MLflow metrics of a run folder: accuracy, macro F1, per-class F1, timings, image counts."
     run = RunFolder(run_dir)
     m, f, st = _read(run.metrics) or {}, _read(run.features) or {}, _read(run.status) or {}
-    out = {k: m[k] for k in ("accuracy", "macro_f1", "fit_seconds", "featurize_seconds", "n_train", "n_test", "n_images")
-           if isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool)}
+    out = {
+        k: m[k]
+        for k in ("accuracy", "macro_f1", "fit_seconds", "featurize_seconds", "n_train", "n_test", "n_images")
+        if isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool)
+    }
     out.update({_key(f"f1.{c}"): v["f1"] for c, v in (m.get("per_class") or {}).items()})
     if "cv" in m: out.update(cv_accuracy_mean=m["cv"]["mean"], cv_accuracy_std=m["cv"]["std"])
     if "tuning" in m: out["tuning_cv_accuracy"] = m["tuning"]["accuracy"]   # the chosen values: classifier.* params
@@ -104,8 +110,13 @@ def git_commit(folder: str | Path) -> tuple[str, bool] | None:
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
         if head.returncode: return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder, capture_output=True,
-                               text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
         return head.stdout.strip(), bool(dirty)
     except (OSError, subprocess.TimeoutExpired): return None
 
@@ -116,14 +127,22 @@ def run_tags(run_dir: Path, settings: Settings) -> dict[str, str]:
     m, f = _read(run.metrics) or {}, _read(run.features) or {}
     tags = {"aerial_nb.run_id": run_dir.name, "aerial_nb.run_dir": str(run_dir)}
     sweep = _read(run.sweep)
-    if sweep: tags.update({"aerial_nb.sweep_id": sweep.get("sweep_id", ""), "aerial_nb.grid_point": str(sweep.get("point", ""))})
+    if sweep:
+        tags.update(
+            {"aerial_nb.sweep_id": sweep.get("sweep_id", ""), "aerial_nb.grid_point": str(sweep.get("point", ""))}
+        )
     g = git_commit(settings.root)
     if g: tags.update({"git_commit": g[0], "git_dirty": str(g[1]).lower()})
     if run.manifest.exists():
         tags["data_fingerprint"] = image_set_fingerprint(pd.read_parquet(run.manifest))
-    for k, src in [("onnx_sha256", m.get("onnx_sha256") or f.get("onnx_sha256")), ("feature_cache_key", f.get("key")),
-                   ("featurizer_backend", m.get("featurizer_backend") or f.get("backend")), ("model_path", m.get("model_path"))]:
-        if src: tags[k] = str(src)
+    for k, src in [
+        ("onnx_sha256", m.get("onnx_sha256") or f.get("onnx_sha256")),
+        ("feature_cache_key", f.get("key")),
+        ("featurizer_backend", m.get("featurizer_backend") or f.get("backend")),
+        ("model_path", m.get("model_path")),
+    ]:
+        if src:
+            tags[k] = str(src)
     if m.get("labels"): tags["labels"] = ",".join(m["labels"])   # runs compare only on the same classes
     for pkg in ("aerial_nb", "pyspark", "synapseml", "onnxruntime", "mlflow", "pandas", "numpy", "scikit-learn"):
         try: tags[f"version.{pkg}"] = version(pkg)
@@ -159,7 +178,8 @@ def store_lock(uri: str):
     with FileLock(str(db) + ".lock", timeout=600): yield
 
 def _quiet_store_setup():
-    "MLflow logs 'Creating initial MLflow database tables...' at INFO when a store is first used: noise in a run's output."
+    """MLflow logs 'Creating initial MLflow database tables...' at INFO when a store is first used: noise in a run's
+    output."""
     import logging
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
@@ -188,7 +208,8 @@ def log_run(run_dir: str | Path, settings: Settings, status: str | None = None) 
             write_atomic(RunFolder(run_dir).mlflow, json.dumps({"tracking_uri": redact(uri, secrets), "run_id": run_id,
                                                                 "experiment_id": exp}, indent=2))
         logged = client.get_run(run_id).data.params
-        params = [Param(k, redact(v, secrets)[:6000]) for k, v in run_params(run_dir).items() if _key(k) == k and k not in logged]
+        params = [Param(k, redact(v, secrets)[:6000]) for k,
+                  v in run_params(run_dir).items() if _key(k) == k and k not in logged]
         metrics = [Metric(k, v, ts, 0) for k, v in run_metrics(run_dir).items()]
         tags = [RunTag(k, redact(v, secrets)) for k, v in run_tags(run_dir, settings).items()]
         for i in range(0, max(len(params), len(metrics), len(tags)), 100):   # MLflow takes at most 100 params per batch

@@ -21,10 +21,17 @@ from PIL import Image
 from .gis import write_gis_outputs
 from .label_map import label_maps_dir
 from .map_qa import check_set_accuracy, map_qa
-from .offline_map import class_colors, leaflet_assets, raster_overlay, region_maps, tile_cell_km2, tile_year, vendor_dir
+from aerial_nb.offline_map import (
+    class_colors,
+    leaflet_assets,
+    raster_overlay,
+    region_maps,
+    tile_cell_km2,
+    tile_year,
+    vendor_dir,
+)
 from .run_folder import MapsFolder, RunFolder, write_atomic
 from .tiles import is_blob_raster, raster_name
-
 
 # %% auto #0
 __all__ = ['plot_confusion_matrix', 'plot_sample_grid', 'map_figure', 'prediction_map', 'visualize_step']
@@ -149,7 +156,8 @@ class _Legend(MacroElement):
                           f'font-size:14px"><b>{_esc(title)}</b></div>')
 
 def _offline_assets(m: folium.Map) -> None:
-    "Make `m` self-contained: Leaflet and jQuery (vendored) as data URIs in place of folium's CDN scripts and stylesheets."
+    """Make `m` self-contained: Leaflet and jQuery (vendored) as data URIs in place of folium's CDN scripts and
+    stylesheets."""
     import base64
     css, js = leaflet_assets()
     jquery = (vendor_dir().parent / "jquery" / "jquery.min.js").read_text()
@@ -159,16 +167,19 @@ def _offline_assets(m: folium.Map) -> None:
     m.default_css = [("leaflet_css", uri("text/css", css))]
 
 def _imagery_overlays(m: folium.Map, tiles: pd.DataFrame, max_px: int = 1024) -> int:
-    "Add each source raster of `tiles` (column `source_path`) as an image overlay, one layer per raster; return how many."
+    """Add each source raster of `tiles` (column `source_path`) as an image overlay, one layer per raster; return how
+    many."""
     if "source_path" not in tiles: return 0
     srcs = sorted(s for s in tiles.source_path.dropna().unique() if is_blob_raster(s) or Path(s).is_file())
     for s in srcs:
         ov = raster_overlay(s, max_px)
-        folium.raster_layers.ImageOverlay(ov["url"], ov["bounds"], name=f"imagery {_esc(raster_name(s))}", opacity=1.0).add_to(m)
+        folium.raster_layers.ImageOverlay(ov["url"], ov["bounds"], name=f"imagery {_esc(raster_name(s))}",
+                                          opacity=1.0).add_to(m)
     return len(srcs)
 
 def map_figure(preds: pd.DataFrame, title: str | None = None, offline: bool = True) -> folium.Map:
-    "Build the folium map of tile predictions that `prediction_map` saves: self-contained (no CDN) unless `offline=False`."
+    """Build the folium map of tile predictions that `prediction_map` saves: self-contained (no CDN) unless
+    `offline=False`."""
     missing = [c for c in _CORNERS + ["pred_label"] if c not in preds.columns]
     if missing: raise ValueError(f"tile predictions lack columns: {missing}")
     tiles = preds.dropna(subset=_CORNERS)
@@ -219,7 +230,8 @@ def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, dict]:
     return out
 
 def visualize_step(run_dir) -> dict[str, Path]:
-    "Write the confusion matrix, sample grid and (if tiles were scored) maps, offline ones too, under `run_dir`; return their paths."
+    """Write the confusion matrix, sample grid and (if tiles were scored) maps, offline ones too, under `run_dir`;
+    return their paths."""
     run = RunFolder(run_dir)
     metrics = json.loads(run.metrics.read_text())
     out = {"confusion_matrix": plot_confusion_matrix(metrics, run.plots/"confusion_matrix.png"),
