@@ -160,8 +160,9 @@ def add_region_row(table: pd.DataFrame, row: dict, model_only: dict | None = Non
 # %% ../nbs/12_bench.ipynb #c008
 def markdown_table(df: pd.DataFrame) -> str:
     "A plain Markdown table (pandas' own needs the optional `tabulate`)."
-    rows = [list(map(str, df.columns)),
-            ["---"] * len(df.columns)] + [[str(v) for v in r] for r in df.itertuples(index=False)]
+    rows = [list(map(str, df.columns)), ["---"] * len(df.columns)] + [
+        [str(v) for v in r] for r in df.itertuples(index=False)
+    ]
     return "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n"
 
 # %% ../nbs/12_bench.ipynb #c010

@@ -250,9 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aerial-nb: error: {e}", file=sys.stderr); return 2
     except OSError as e:
         print(f"aerial-nb: error: {_os_error(e)}", file=sys.stderr); return 2
-    except Exception as e:  # noqa: BLE001 - a bug: one line here, the traceback in a file
-        print(
-            f"aerial-nb: internal error: {type(e).__name__}: {e} (traceback in {_internal_error(e)}; please report it)",
-            file=sys.stderr,
-        )
+    except Exception as e:   # noqa: BLE001 - a bug: one line here, the traceback in a file
+        print(f"aerial-nb: internal error: {type(e).__name__}: {e} (traceback in {_internal_error(e)}; please report "
+              "it)", file=sys.stderr)
         return 1

@@ -113,11 +113,8 @@ def load_history(settings, sweep_id: str = "") -> pd.DataFrame:
     f1 = h.filter(like="metrics.f1.").rename(columns=lambda c: c.removeprefix("metrics.")).reset_index(drop=True)
     runs = pd.concat([runs, f1], axis=1)
     gone = ~runs.model_path.map(lambda p: isinstance(p, str) and Path(p).exists())
-    if gone.any():
-        print(
-            f"left out {int(gone.sum())} run(s) whose model no longer exists: "
-            f"{', '.join(runs.run_id[gone].astype(str))}"
-        )
+    if gone.any(): print(f"left out {int(gone.sum())} run(s) whose model no longer exists: "
+                         f"{', '.join(runs.run_id[gone].astype(str))}")
     return runs[~gone].reset_index(drop=True)
 
 # %% ../nbs/04_compare.ipynb #c012

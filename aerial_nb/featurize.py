@@ -49,14 +49,9 @@ def image_keys(manifest: pd.DataFrame) -> list[str]:
 def refresh_file_facts(manifest: pd.DataFrame) -> pd.DataFrame:
     """The manifest with `bytes` and `mtime_ns` read again from local files, so that the cache key sees edits since
     explore."""
-    facts = [
-        (st.st_size, st.st_mtime_ns) if (st := _stat(p)) else (b, m)
-        for p, b, m in zip(
-            manifest["path"],
-            manifest.get("bytes", [None] * len(manifest)),
-            manifest.get("mtime_ns", [None] * len(manifest)),
-        )
-    ]
+    facts = [(st.st_size, st.st_mtime_ns) if (st := _stat(p)) else (b, m) for p, b,
+             m in zip(manifest["path"], manifest.get("bytes", [None] * len(manifest)),
+                      manifest.get("mtime_ns", [None] * len(manifest)))]
     return manifest.assign(bytes=[f[0] for f in facts], mtime_ns=[f[1] for f in facts])
 
 def _stat(path: str):
@@ -226,10 +221,9 @@ def ort_session(onnx_file: str, threads: int = 1):
     if key not in _ORT_SESSIONS:
         import onnxruntime as ort
         if not Path(onnx_file).is_file():
-            raise FileNotFoundError(
-                f"ONNX model {onnx_file} is not readable on this Spark worker: the onnxruntime backend "
-                f"needs the model store on a path every executor sees (or use backend synapseml)."
-            )
+            raise FileNotFoundError(f"ONNX model {onnx_file} is not readable on this Spark worker: the onnxruntime "
+                                    "backend needs the model store on a path every executor sees (or use backend "
+                                    "synapseml).")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads, opts.inter_op_num_threads = int(threads), 1
         _ORT_SESSIONS[key] = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
@@ -285,9 +279,9 @@ def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Set
         raise ValueError("tta (averaging over rotations/flips) needs featurizer_backend: onnxruntime; SynapseML's "
                          "featurizer has no rotation step.")
     settings = settings or load_settings()
-    parts = max(
-        1, min(len(paths), spark.sparkContext.defaultParallelism * settings.getint("featurize", "partitions_per_core"))
-    )
+    parts = max(1,
+                min(len(paths),
+                    spark.sparkContext.defaultParallelism * settings.getint("featurize", "partitions_per_core")))
     raw = (spark.read.format("binaryFile").load([_glob_escape(p) for p in paths])
            .select("path", "content").repartition(parts))
     bs = settings.getint("featurize", "mini_batch_size")

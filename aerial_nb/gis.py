@@ -64,11 +64,9 @@ def tile_boxes(preds: pd.DataFrame, log=print) -> pd.DataFrame:
     from rasterio.warp import transform_bounds
     missing = [c for c in GIS_NEED if c not in preds.columns]
     if missing:
-        raise ValueError(
-            f"predictions lack column(s) {missing}: GIS outputs need the window columns of a tile set cut by "
-            "`aerial-nb tile` and scored by `aerial-nb score` (a tile set of images alone has no raster "
-            "windows)."
-        )
+        raise ValueError(f"predictions lack column(s) {missing}: GIS outputs need the window columns of a tile set "
+                         "cut by `aerial-nb tile` and scored by `aerial-nb score` (a tile set of images alone has no "
+                         "raster windows).")
     out = np.full((len(preds), 4), np.nan)
     for src_path, idx in preds.groupby("source_path", sort=False).indices.items():
         rows = preds.iloc[idx]
@@ -81,10 +79,8 @@ def tile_boxes(preds: pd.DataFrame, log=print) -> pd.DataFrame:
                 out[j] = transform_bounds("EPSG:4326", r.crs, r.llcrnrlon, r.llcrnrlat, r.urcrnrlon, r.urcrnrlat)
             continue
         if set(rows["crs"].astype(str)) != {crs}:
-            raise ValueError(
-                f"{src_path} is now in {crs} but its tiles say {sorted(set(rows['crs']))}: the raster changed "
-                f"after tiling; tile it again (aerial-nb tile) and score again."
-            )
+            raise ValueError(f"{src_path} is now in {crs} but its tiles say {sorted(set(rows['crs']))}: the raster "
+                             "changed after tiling; tile it again (aerial-nb tile) and score again.")
         c0, r0 = rows["col_off"].to_numpy(float), rows["row_off"].to_numpy(float)
         c1, r1 = c0 + rows["win_width"].to_numpy(float), r0 + rows["win_height"].to_numpy(float)
         xa, ya = t.c + c0 * t.a + r0 * t.b, t.f + c0 * t.d + r0 * t.e     # north-up grids (tiles warps the others)
@@ -186,13 +182,10 @@ def qml_style(labels: list[str], colors: dict[str, str], values: list[int] | Non
         f'        <paletteEntry value="{v}" color={quoteattr(colors[l])} label={quoteattr(l)} alpha="255"/>'
         for v, l in zip(values, labels)
     )
-    return (
-        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-        "<qgis version=\"3.28\" styleCategories=\"Symbology\">\n"
-        "  <pipe>\n    <rasterrenderer type=\"paletted\" band=\"1\" opacity=\"1\" alphaBand=\"-1\" nodataColor=\"\">\n"
-        f"      <colorPalette>\n{entries}\n      </colorPalette>\n    </rasterrenderer>\n  </pipe>\n</qgis>\n"
-    )
-
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n<qgis version=\"3.28\" "
+            "styleCategories=\"Symbology\">\n  <pipe>\n    <rasterrenderer type=\"paletted\" band=\"1\" "
+            f"opacity=\"1\" alphaBand=\"-1\" nodataColor=\"\">\n      <colorPalette>\n{entries}\n      "
+            "</colorPalette>\n    </rasterrenderer>\n  </pipe>\n</qgis>\n")
 
 def _class_colormap(labels: list[str], colors: dict[str, str], offset: int = 0) -> dict:
     cmap = {i + offset: (*_rgb(colors[l]), 255) for i, l in enumerate(labels)}
@@ -224,15 +217,9 @@ def write_geopackage(layers: dict, path: Path) -> Path:
 
 # %% ../nbs/05b_gis.ipynb #c018
 CLASSIFICATION_EXT = "https://stac-extensions.github.io/classification/v1.1.0/schema.json"
-_MEDIA = {
-    ".tif": "image/tiff; application=geotiff; profile=cloud-optimized",
-    ".parquet": "application/vnd.apache.parquet",
-    ".gpkg": "application/geopackage+sqlite3",
-    ".html": "text/html",
-    ".json": "application/json",
-    ".qml": "text/xml",
-}
-
+_MEDIA = {".tif": "image/tiff; application=geotiff; profile=cloud-optimized",
+          ".parquet": "application/vnd.apache.parquet", ".gpkg": "application/geopackage+sqlite3", ".html": "text/html",
+          ".json": "application/json", ".qml": "text/xml"}
 
 def stac_classes(labels: list[str], colors: dict[str, str], offset: int = 0) -> list[dict]:
     "`classification:classes` entries: raster value, class name, colour."
@@ -406,11 +393,9 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
     t0 = time.time()
     boxes = tile_boxes(preds, log)
     prob = preds[[f"prob_{l}" for l in labels]].to_numpy(float)
-    preds = preds.assign(
-        acquisition=acquisition_key(preds),
-        pred_index=pd.Categorical(preds.pred_label.astype(str), categories=labels).codes.astype("int16"),
-        pred_prob=prob.max(axis=1),
-    )
+    preds = preds.assign(acquisition=acquisition_key(preds),
+                         pred_index=pd.Categorical(preds.pred_label.astype(str),
+                                                   categories=labels).codes.astype("int16"), pred_prob=prob.max(axis=1))
     summary["seconds"]["footprints"] = round(time.time() - t0, 3)
     crss = sorted(preds["crs"].astype(str).unique())
     if len(crss) > 1:
@@ -441,35 +426,16 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
             name = f"{_slug(acq)}{sfx}"
             classes = rasterize_nearest(b, p["pred_index"].to_numpy().astype(np.uint8), grid, CLASS_NODATA)
             percent = np.round(p["pred_prob"].to_numpy() * 100).astype(np.uint8)
-            a = {
-                "acquisition": acq,
-                "crs": crs,
-                "id": name,
-                "n_tiles": int(m.sum()),
-                "stride": stride,
-                "grid": [grid["width"], grid["height"]],
-                "classes": write_cog(
-                    gis / f"classes_{name}.tif",
-                    classes,
-                    grid=grid,
-                    crs=crs,
-                    nodata=CLASS_NODATA,
-                    description="class index (see class_names)",
-                    colormap=cmap,
-                    tags={**tags, "acquisition": acq},
-                ),
-                "probability": write_cog(
-                    gis / f"probability_{name}.tif",
-                    rasterize_nearest(b, percent, grid, PROB_NODATA),
-                    grid=grid,
-                    crs=crs,
-                    nodata=PROB_NODATA,
-                    description="winning class probability, percent",
-                    tags={**tags, "acquisition": acq, "units": "percent"},
-                    scale=0.01,
-                ),
-                "style": write_atomic(gis / f"classes_{name}.qml", qml),
-            }
+            a = {"acquisition": acq, "crs": crs, "id": name, "n_tiles": int(m.sum()), "stride": stride,
+                 "grid": [grid["width"], grid["height"]],
+                 "classes": write_cog(gis / f"classes_{name}.tif", classes, grid=grid, crs=crs, nodata=CLASS_NODATA,
+                                      description="class index (see class_names)", colormap=cmap,
+                                      tags={**tags, "acquisition": acq}),
+                 "probability": write_cog(gis / f"probability_{name}.tif",
+                                          rasterize_nearest(b, percent, grid, PROB_NODATA), grid=grid, crs=crs,
+                                          nodata=PROB_NODATA, description="winning class probability, percent",
+                                          tags={**tags, "acquisition": acq, "units": "percent"}, scale=0.01),
+                 "style": write_atomic(gis / f"classes_{name}.qml", qml)}
             if prev is not None:   # a change raster from the previous acquisition, where both were scored
                 pa, pb = prev
                 inter = (max(pb.x0.min(), b.x0.min()), max(pb.y0.min(), b.y0.min()), min(pb.x1.max(), b.x1.max()),
@@ -482,22 +448,15 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
                     change = np.where((before == CLASS_NODATA) | (after == CLASS_NODATA), CLASS_NODATA,
                                       np.where(before == after, 0, after + 1)).astype(np.uint8)
                     a["change_from"] = pa
-                    a["change"] = write_cog(
-                        gis / f"change_{_slug(pa)}_to_{name}.tif",
-                        change,
-                        grid=cg,
-                        crs=crs,
-                        nodata=CLASS_NODATA,
-                        description="0 unchanged, 1 + class index of the new class",
-                        colormap=change_cmap,
-                        tags={**tags, "from": pa, "to": acq, "encoding": "0 = same class; k + 1 = changed to class k"},
-                    )
-                    write_atomic(
-                        gis / f"change_{_slug(pa)}_to_{name}.qml",
-                        qml_style(
-                            ["unchanged"] + labels, {"unchanged": "#dcdcdc", **colors}, list(range(len(labels) + 1))
-                        ),
-                    )
+                    a["change"] = write_cog(gis / f"change_{_slug(pa)}_to_{name}.tif", change, grid=cg, crs=crs,
+                                            nodata=CLASS_NODATA,
+                                            description="0 unchanged, 1 + class index of the new class",
+                                            colormap=change_cmap,
+                                            tags={**tags, "from": pa, "to": acq,
+                                                  "encoding": "0 = same class; k + 1 = changed to class k"})
+                    write_atomic(gis / f"change_{_slug(pa)}_to_{name}.qml",
+                                 qml_style(["unchanged"] + labels, {"unchanged": "#dcdcdc", **colors},
+                                           list(range(len(labels) + 1))))
             prev = (acq, b)
             for k in ("classes", "probability", "change"):
                 if a.get(k): files[Path(a[k]).name] = a[k]
@@ -523,12 +482,9 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
     summary["csv_bytes"] = _size(csv) if csv.is_file() else None
     summary["seconds"]["total"] = round(time.time() - t0, 3)
     write_atomic(gis / "gis.json", json.dumps(summary, indent=2, default=str))
-    log(
-        f"GIS outputs in {gis}: {len(layers)} tile layer(s) (GeoParquet, GeoPackage), "
-        f"{len(acquisitions)} class COG(s), "
-        f"{sum(1 for a in acquisitions if a.get('change'))} change COG(s), STAC collection "
-        f"({summary['seconds']['total']:.1f} s)"
-    )
+    log(f"GIS outputs in {gis}: {len(layers)} tile layer(s) (GeoParquet, GeoPackage), {len(acquisitions)} class "
+        f"COG(s), {sum(1 for a in acquisitions if a.get('change'))} change COG(s), STAC collection "
+        f"({summary['seconds']['total']:.1f} s)")
     return summary
 
 # %% ../nbs/05b_gis.ipynb #c025
@@ -550,10 +506,8 @@ def _stac_rasters(catalog: str | Path) -> list[tuple[Path | str, str | None]]:
         ]
         data = [a for a in tifs if "data" in (a.roles or [])] or tifs
         if not data:
-            raise ValueError(
-                f"{catalog}: item {item.id!r} has no GeoTIFF asset (media type image/tiff or a .tif href); "
-                f"give each Item its raster as an asset."
-            )
+            raise ValueError(f"{catalog}: item {item.id!r} has no GeoTIFF asset (media type image/tiff or a .tif "
+                             "href); give each Item its raster as an asset.")
         href = data[0].href if data[0].href.startswith("az://") else data[0].get_absolute_href()
         when = item.datetime or item.common_metadata.start_datetime
         when = when.strftime("%Y-%m-%d") if when else None

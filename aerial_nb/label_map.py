@@ -72,9 +72,6 @@ def check_label_map(meta: dict, label_map: str | Path | dict = "", model: str = 
         check_model_classes(meta["labels"], want, model)   # trained before label maps were recorded, or without one
         return
     if rec.get("fine_to_coarse") != want:
-        raise ValueError(
-            f"{model} was trained with label_map {rec.get('label_map')!r} but scoring asks for {label_map!r}, "
-            f"which groups the classes differently: score with label_map {rec.get('label_map')!r} (or "
-            "none), "
-            f"or train a model with {label_map!r}."
-        )
+        raise ValueError(f"{model} was trained with label_map {rec.get('label_map')!r} but scoring asks for "
+                         f"{label_map!r}, which groups the classes differently: score with label_map "
+                         f"{rec.get('label_map')!r} (or none), or train a model with {label_map!r}.")

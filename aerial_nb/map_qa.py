@@ -75,10 +75,8 @@ def tile_facts(tiles: pd.DataFrame, nir_band: int = 4) -> tuple[pd.DataFrame, di
     for path, g in tiles.groupby("source_path"):
         with open_checked_raster(path) as src:
             if src.count < nir_band:
-                rasters[path] = {
-                    "qa": False,
-                    "why": f"{src.count} band(s), no near-infrared band {nir_band}: no spectral QA",
-                }
+                rasters[path] = {"qa": False,
+                                 "why": f"{src.count} band(s), no near-infrared band {nir_band}: no spectral QA"}
                 continue
             cls, th = spectral_classes(src, nir_band)
         rasters[path] = {"qa": True, **th}
@@ -163,14 +161,9 @@ def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
                goal=TRUST_GOALS["water_area_correlation"], met=met, failed=failed)
     for name, c in (check_sets or {}).items():
         a = c["all"]; one_class = max(p["n"] for p in a["per_class"].values()) / a["n"]
-        _judge(
-            f"agreement with {a['n']} hand-labeled squares of {name}",
-            [a["accuracy"]],
-            goal=TRUST_GOALS["check_set_accuracy"],
-            met=met,
-            failed=failed,
-            note=f"; one class everywhere: {one_class:.2f}",
-        )
+        _judge(f"agreement with {a['n']} hand-labeled squares of {name}", [a["accuracy"]],
+               goal=TRUST_GOALS["check_set_accuracy"], met=met, failed=failed,
+               note=f"; one class everywhere: {one_class:.2f}")
     trusted = bool(met) and not failed
     summary = (f"trusted: meets all {len(met)} checks" if trusted else
                f"not trusted: fails {len(failed)} of {len(met) + len(failed)} checks" if failed else

@@ -81,15 +81,8 @@ def tile_thumbnail(row, px: int = 96) -> str | None:
         if isinstance(row.get("path"), str) and Path(row["path"]).is_file():
             with Image.open(row["path"]) as im: return _jpeg_b64(np.asarray(im.convert("RGB").resize((px, px))))
         with open_checked_raster(row["source_path"]) as src:
-            rgb = read_tile_rgb(
-                src,
-                row["row_off"],
-                col_off=row["col_off"],
-                win_width=row["win_width"],
-                win_height=row["win_height"],
-                tile_px=px,
-                bands=parse_bands(row.get("bands", "1,2,3")),
-            )
+            rgb = read_tile_rgb(src, row["row_off"], col_off=row["col_off"], win_width=row["win_width"],
+                                win_height=row["win_height"], tile_px=px, bands=parse_bands(row.get("bands", "1,2,3")))
         return _jpeg_b64(np.moveaxis(rgb, 0, -1))
     except Exception:
         return None   # a popup without a picture beats no map
@@ -195,13 +188,9 @@ st.textContent = n + ' tiles drawn';
 def _legend_html(classes: list[str], colors: list[str], present: set[str], title: str) -> str:
     items = "".join(f'<div><span style="display:inline-block;width:12px;height:12px;margin-right:6px;background:{c};'
                     f'border:1px solid #555"></span>{_html(l)}</div>' for l, c in zip(classes, colors) if l in present)
-    return (
-        f'<div id="aerial-legend" style="position:fixed;z-index:1000;bottom:24px;right:10px;'
-        f'background:rgba(255,255,255,.92);'
-        f'border:1px solid #888;border-radius:4px;padding:6px 10px;font:12px sans-serif">'
-        f'<b>{_html(title)}</b>{items}</div>'
-    )
-
+    return ('<div id="aerial-legend" '
+            'style="position:fixed;z-index:1000;bottom:24px;right:10px;background:rgba(255,255,255,.92);border:1px '
+            f'solid #888;border-radius:4px;padding:6px 10px;font:12px sans-serif"><b>{_html(title)}</b>{items}</div>')
 
 def _html(s) -> str:
     import html
@@ -287,20 +276,13 @@ def offline_map(preds: pd.DataFrame, path, *, title: str = "Predicted land use",
     thumbs, uris = _thumbs_for(preds, thumbnails)
     frac = cell_fraction(preds)
     ys = sorted(years.unique())
-    data = {
-        "classes": classes,
-        "colors": [colors[c] for c in classes],
-        "years": ys,
-        "thumbs": uris,
-        "tiles": {y: _tile_arrays(preds[years == y], classes, frac, thumbs) for y in ys},
-        "overlays": _overlays_by_year(preds, years, overlay_px),
-        "bounds": [[preds.llcrnrlat.min(), preds.llcrnrlon.min()], [preds.urcrnrlat.max(), preds.urcrnrlon.max()]],
-        "canvas": bool(len(preds) > 5000 if canvas is None else canvas),
-        "fill": 0.45,
-        "show": ys.index(show_year) if show_year in ys else len(ys) - 1,
-        "change": None,
-        "qa": _qa_layers(preds, years, qa),
-    }
+    data = {"classes": classes, "colors": [colors[c] for c in classes], "years": ys, "thumbs": uris,
+            "tiles": {y: _tile_arrays(preds[years == y], classes, frac, thumbs) for y in ys},
+            "overlays": _overlays_by_year(preds, years, overlay_px),
+            "bounds": [[preds.llcrnrlat.min(), preds.llcrnrlon.min()], [preds.urcrnrlat.max(), preds.urcrnrlon.max()]],
+            "canvas": bool(len(preds) > 5000 if canvas is None else canvas), "fill": 0.45,
+            "show": ys.index(show_year) if show_year in ys else len(ys) - 1, "change": None,
+            "qa": _qa_layers(preds, years, qa)}
     legend = _legend_html(classes, data["colors"], set(preds.pred_label.astype(str)), "Predicted class")
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_page(data, f"{title} — {len(preds)} tiles, {len(ys)} year(s)", legend, verdict))

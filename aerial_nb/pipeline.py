@@ -82,11 +82,9 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
     if not images.is_absolute() and not images.exists(): images = settings.root / images   # relative to the project
     found = find_images(images)   # raises with where to get the data
     if found["label"].nunique() < 2:
-        raise ValueError(
-            f"{images} has 1 class folder ({found['label'].iloc[0]}): a classifier needs at least 2 class folders "
-            "(<images_dir>/<class>/<image>). Add another class, or point images_dir at the folder that "
-            "holds them."
-        )
+        raise ValueError(f"{images} has 1 class folder ({found['label'].iloc[0]}): a classifier needs at least 2 "
+                         "class folders (<images_dir>/<class>/<image>). Add another class, or point images_dir at "
+                         "the folder that holds them.")
     check_folds(params, found, images)
     raster = ""
     if str(params["score_raster"]).startswith("az://"):   # read in place through /vsiaz/: list and check it now
@@ -118,13 +116,9 @@ def check_folds(params: dict, found, images_dir) -> None:
     # explore keeps ceil(n * sample_frac) images of a class, at least 2 (see `sample_per_class`).
     kept = n.apply(lambda c: c if params["sample_frac"] >= 1 else min(c, max(2, -(-c * params["sample_frac"] // 1))))
     if kept.min() < k:
-        raise ValueError(
-            f"cv_folds={k} needs at least {k} images per class, but class {kept.idxmin()!r} of {images_dir} will "
-            f"have {int(kept.min())} (sample_frac {params['sample_frac']}): use cv_folds <= "
-            f"{int(kept.min())} "
-            f"(or 0 for none), or a larger sample_frac."
-        )
-
+        raise ValueError(f"cv_folds={k} needs at least {k} images per class, but class {kept.idxmin()!r} of "
+                         f"{images_dir} will have {int(kept.min())} (sample_frac {params['sample_frac']}): use "
+                         f"cv_folds <= {int(kept.min())} (or 0 for none), or a larger sample_frac.")
 
 def check_master(settings: Settings, timeout_s: float = 5.0) -> None:
     "An error naming the master when a standalone `spark://` master does not answer, before any step starts Spark."
@@ -152,11 +146,9 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 def check_run_id(run_id: str) -> str:
     "`run_id` if it is a plain folder name; an error with the rule otherwise (it names a folder under outputs/runs)."
     if not (isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) and ".." not in run_id):
-        raise ValueError(
-            f"--run-id {run_id!r} is not a plain name: use letters, digits, '.', '_' and '-', starting with a "
-            "letter or digit, at most 128 characters (e.g. ucm-lr-1); it names a folder under "
-            "outputs/runs."
-        )
+        raise ValueError(f"--run-id {run_id!r} is not a plain name: use letters, digits, '.', '_' and '-', starting "
+                         "with a letter or digit, at most 128 characters (e.g. ucm-lr-1); it names a folder under "
+                         "outputs/runs.")
     return run_id
 
 def notebooks_dir(settings: Settings | None = None) -> Path:
@@ -332,20 +324,16 @@ def _resume_plan(run_dir: Path, prior: dict, params: dict,
     try: old = yaml.safe_load(RunFolder(run_dir).resolved_params.read_text()) or {}
     except (OSError, yaml.YAMLError): old = None
     if not isinstance(old, dict):
-        raise ValueError(
-            f"--resume: run {run_id} has no readable resolved_params.yaml, so nothing says what it ran with: "
-            f"use --replace to start it again."
-        )
+        raise ValueError(f"--resume: run {run_id} has no readable resolved_params.yaml, so nothing says what it ran "
+                         "with: use --replace to start it again.")
     old.pop("run_id", None)
     new = {**params, "output_model_name": params["output_model_name"] or old.get("output_model_name", "")}
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if diff:
         shown = "; ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in diff[:6])
-        raise ValueError(
-            f"--resume: run {run_id} ran with other parameters ({shown}): resume it with the parameters it "
-            f"ran with ({RunFolder(run_dir).params}), or start another run (a new --run-id, or "
-            f"--replace)."
-        )
+        raise ValueError(f"--resume: run {run_id} ran with other parameters ({shown}): resume it with the parameters "
+                         f"it ran with ({RunFolder(run_dir).params}), or start another run (a new --run-id, or "
+                         "--replace).")
     wanted = check_steps(steps) if steps else prior.get("steps") or list(STEPS)
     requested = [s for s in STEPS if s in wanted or s in (prior.get("steps") or [])]
     return [s for s in wanted if s not in (prior.get("timings") or {})], new, requested
@@ -399,14 +387,10 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             timings = {k: v for k, v in (prior.get("timings") or {}).items() if k in requested}
         elif replace: _remove_run(run_dir, models_dir, log); steps = requested
         else:
-            raise FileExistsError(
-                f"Run {run_id} already exists ({run_dir}, status {prior.get('status', 'unknown')}): a "
-                "second run there would mix its results with the first's. Leave out --run-id for a "
-                "new "
-                "run, add --resume to run its unfinished steps with the same parameters, or "
-                "--replace "
-                f"to delete it and start again."
-            )
+            raise FileExistsError(f"Run {run_id} already exists ({run_dir}, status {prior.get('status', 'unknown')}): "
+                                  "a second run there would mix its results with the first's. Leave out --run-id for "
+                                  "a new run, add --resume to run its unfinished steps with the same parameters, or "
+                                  "--replace to delete it and start again.")
     elif resume:
         raise FileNotFoundError(f"--resume: there is no run {run_id} in {outputs / 'runs'}: check the id, or leave out "
                                 f"--resume to start it.")
@@ -453,12 +437,8 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                 if got: raise RunInterrupted("stopped before the step", got[0])
                 # Kernel and JVM chatter goes to the run's logs/, not the terminal.
                 with _stderr_to(run.log(step)):
-                    kernel.execute(
-                        nbs / f"{step}.ipynb",
-                        run.notebook(step),
-                        step_parameters(nbs / f"{step}.ipynb", values),
-                        log_file=run.log(step),
-                    )
+                    kernel.execute(nbs / f"{step}.ipynb", run.notebook(step),
+                                   step_parameters(nbs / f"{step}.ipynb", values), log_file=run.log(step))
                 if got: raise RunInterrupted("stopped after the step", got[0])
             except BaseException as e:   # Ctrl-C and SIGTERM too: the run's status must say where it stopped
                 err = _failure_text(e, got, step)
@@ -475,10 +455,9 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                     raise RunInterrupted(f"run {run_id} {err}; status.json says failed. Resume it with: {again}",
                                          got[0] if got else getattr(e, "signum", signal.SIGINT)) from None
                 if _disk_full(e, err):
-                    raise RuntimeError(
-                        f"Step {step} of run {run_id} failed: the disk of {outputs} is full ({err}). Free "
-                        f"space (or point [paths] outputs_dir elsewhere), then resume it with: {again}"
-                    ) from None
+                    raise RuntimeError(f"Step {step} of run {run_id} failed: the disk of {outputs} is full "
+                                       f"({err}). Free space (or point [paths] outputs_dir elsewhere), then "
+                                       f"resume it with: {again}") from None
                 raise RuntimeError(f"Step {step} of run {run_id} failed: {err} ({where})") from None
             timings[step] = round(time.time() - t0, 1)
             publisher.step_done()

@@ -166,9 +166,9 @@ def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: di
     from pyspark.sql.types import ArrayType, DoubleType, FloatType, NullType, StringType, StructField, StructType
     from aerial_nb import region   # functions by reference: one ONNX session cache per worker
     info = rows if from_images else rows.drop(columns=[c for c in ("path",) if c in rows.columns])
-    parts = max(
-        1, min(len(info), spark.sparkContext.defaultParallelism * settings.getint("featurize", "partitions_per_core"))
-    )
+    parts = max(1,
+                min(len(info),
+                    spark.sparkContext.defaultParallelism * settings.getint("featurize", "partitions_per_core")))
     sdf = spark.createDataFrame(info).repartition(parts)
     # A column with no value in this chunk (acq_date of a raster without a date in its name) has no type in Spark,
     # and Parquet cannot store that: give it the type it has when it has values.
@@ -183,10 +183,8 @@ def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: di
     prob_cols = [f"prob_{c}" for c in meta["labels"]]
     if head is not None:
         if list(head["labels"]) != list(meta["labels"]):
-            raise ValueError(
-                f"model {meta['model_name']}: its label stage {head['labels']} disagrees with aerial_nb.json's "
-                f"labels {meta['labels']}; retrain it with `aerial-nb run`."
-            )
+            raise ValueError(f"model {meta['model_name']}: its label stage {head['labels']} disagrees with "
+                             f"aerial_nb.json's labels {meta['labels']}; retrain it with `aerial-nb run`.")
         schema = StructType([*sdf.schema.fields, StructField("pred_label", StringType()),
                              *[StructField(c, DoubleType()) for c in prob_cols]])
         pred = sdf.mapInPandas(
@@ -296,8 +294,8 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
     hists = {}
     if rec.get("method") == "histogram":
         for path, bands in tiles.groupby("source_path")["bands"].first().items():
-            with open_checked_raster(path) as src:
-                hists[path] = raster_histogram(src, scale["gsd_m"], parse_bands(bands))
+            with open_checked_raster(path) as src: hists[path] = raster_histogram(src, scale["gsd_m"],
+                                                                                  parse_bands(bands))
     return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()},
             "psf_px": float(rec.get("psf_px", 0.0))}
 
@@ -315,10 +313,9 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
                          f"{meta['pretrained_model_type']!r}.")
     tiles = tiles.sort_values("filename").reset_index(drop=True)
     if not tiles.filename.is_unique:
-        raise ValueError(
-            f"tile names repeat in the tile set (e.g. {tiles.filename[tiles.filename.duplicated()].iloc[0]}): "
-            f"every tile needs its own filename; tile each raster once."
-        )
+        raise ValueError("tile names repeat in the tile set (e.g. "
+                         f"{tiles.filename[tiles.filename.duplicated()].iloc[0]}): every tile needs its own filename; "
+                         "tile each raster once.")
     # Tiles must be at the scale the model learned (refused before any work, with the command that fixes it), and
     # each raster's colours are matched to the training images' (one lookup table per raster, computed here once).
     scale = model_scale(meta, model_dir)
@@ -339,23 +336,10 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
     cs = job["chunk_size"]
     for k in todo:
         rows = tiles.iloc[k * cs:(k + 1) * cs]
-        _commit_chunk(
-            spark,
-            score_chunk(
-                spark,
-                rows,
-                fitted=model,
-                meta=meta,
-                featurizer=featurizer,
-                settings=settings,
-                run_id=job["run_id"],
-                from_images=from_images,
-                head=head,
-            ),
-            out_dir=out_dir,
-            k=k,
-            expected=rows.filename,
-        )
+        _commit_chunk(spark,
+                      score_chunk(spark, rows, fitted=model, meta=meta, featurizer=featurizer, settings=settings,
+                                  run_id=job["run_id"], from_images=from_images, head=head), out_dir=out_dir, k=k,
+                      expected=rows.filename)
         scored += len(rows)
         el = time.time() - t0
         log(f"  chunk {k + 1}/{job['n_chunks']} committed: {scored} tiles in {el:.0f} s ({scored / max(el, 1e-9):.1f} "

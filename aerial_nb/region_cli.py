@@ -105,10 +105,8 @@ def score_command(a) -> int:
                          f"again with a larger --max-nodata-frac, or from rasters that cover data.")
     model_dir = _resolve_model_arg(settings, a.model)
     if not model_meta(model_dir).is_file():
-        raise FileNotFoundError(
-            f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with a "
-            f"folder or name under outputs/models, trained by `aerial-nb run`."
-        )
+        raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with "
+                                "a folder or name under outputs/models, trained by `aerial-nb run`.")
     meta = json.loads(model_meta(model_dir).read_text())
     check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping
     if not a.from_images: check_tile_set(model_scale(meta, model_dir), tiles, a.tiles)   # before Spark starts
@@ -117,18 +115,9 @@ def score_command(a) -> int:
         t0 = time.time()
         spark = get_spark(settings, app_name="aerial-nb score")
         start_s = time.time() - t0
-        info = score_region(
-            spark,
-            tiles,
-            model_dir=model_dir,
-            featurizer=model_info,
-            settings=settings,
-            out_dir=a.out,
-            run_id=a.run_id,
-            chunk_size=a.chunk_size,
-            from_images=a.from_images,
-            classify_on_workers=not a.classify_in_jvm,
-        )
+        info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings, out_dir=a.out,
+                            run_id=a.run_id, chunk_size=a.chunk_size, from_images=a.from_images,
+                            classify_on_workers=not a.classify_in_jvm)
         spark.stop()
     info.update(seconds_spark_start=round(start_s, 2), seconds_end_to_end=round(time.time() - t0, 2), **mem.report())
     info["tiles_per_second_end_to_end"] = round(info["tiles_scored_now"] / max(info["seconds_end_to_end"], 1e-9), 2)

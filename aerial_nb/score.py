@@ -56,22 +56,10 @@ def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings
     scale = check_model_for_rasters(meta, model_dir, rasters, label_map)
     tiling = tiling_for(scale, stride_m, footprint_m)
     cut = tile_rasters(rasters, run.tiles, write_images=False, **tiling)
-    log(
-        f"{len(cut)} tiles of {tiling['footprint_m']:g} m every {tiling['stride_m']:g} m "
-        f"at {tiling['tile_px']} px from "
-        f"{len(rasters)} raster(s) ({cut.attrs.get('skipped_nodata', 0)} skipped as nodata)"
-    )
+    log(f"{len(cut)} tiles of {tiling['footprint_m']:g} m every {tiling['stride_m']:g} m at {tiling['tile_px']} px "
+        f"from {len(rasters)} raster(s) ({cut.attrs.get('skipped_nodata', 0)} skipped as nodata)")
     tiles = read_tile_set(run.tiles, need_images=False)
     model_info = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
-    info = score_region(
-        spark,
-        tiles,
-        model_dir=model_dir,
-        featurizer=model_info,
-        settings=settings,
-        out_dir=run.predictions.root,
-        run_id=run_id,
-        chunk_size=chunk_size,
-        log=log,
-    )
+    info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings,
+                        out_dir=run.predictions.root, run_id=run_id, chunk_size=chunk_size, log=log)
     return {**info, "tiling": tiling, "scale": scale, "rasters": [str(r) for r in rasters]}

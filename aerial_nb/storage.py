@@ -59,8 +59,11 @@ def parse_blob_url(url: str, settings: Settings | None = None) -> BlobLocation:
                          "without it.")
     if u.scheme == "az":
         container, prefix = u.netloc, u.path
-        account = storage_setting(settings,
-                                  "account_url") if settings else os.environ.get("AERIAL_NB_STORAGE_ACCOUNT_URL", "")
+        account = (
+            storage_setting(settings, "account_url")
+            if settings
+            else os.environ.get("AERIAL_NB_STORAGE_ACCOUNT_URL", "")
+        )
     else:
         parts = u.path.lstrip("/").split("/")
         # Emulators (Azurite) and IP endpoints put the account name in the path: http://host:port/<account>/<container>
@@ -108,31 +111,19 @@ class StorageError(RuntimeError):
 
 def storage_error(e: Exception, loc: BlobLocation) -> Exception:
     "A clear error for a failed storage call on `loc`: unreachable, missing container, or refused credentials."
-    from azure.core.exceptions import (
-        ClientAuthenticationError,
-        ResourceNotFoundError,
-        ServiceRequestError,
-        HttpResponseError,
-    )
-
+    from azure.core.exceptions import (ClientAuthenticationError, ResourceNotFoundError, ServiceRequestError,
+                                       HttpResponseError)
     code = getattr(e, "error_code", None) or ""
     if isinstance(e, ResourceNotFoundError) or code == "ContainerNotFound":
-        return FileNotFoundError(
-            f"Container {loc.container!r} does not exist on {loc.account_url or 'the account'} ({loc}): "
-            f"create it (az storage container create -n {loc.container}) or fix the URL."
-        )
+        return FileNotFoundError(f"Container {loc.container!r} does not exist on {loc.account_url or 'the account'} "
+                                 f"({loc}): create it (az storage container create -n {loc.container}) or fix the URL.")
     if isinstance(e, ClientAuthenticationError) or getattr(e, "status_code", None) in (401, 403):
-        return StorageError(
-            f"The storage account refused the credentials for {loc} ({code or type(e).__name__}): check "
-            "$AZURE_STORAGE_CONNECTION_STRING / $AZURE_STORAGE_SAS_TOKEN (expiry, permissions: "
-            "read, "
-            f"list, write) or the identity's role (Storage Blob Data Contributor)."
-        )
+        return StorageError(f"The storage account refused the credentials for {loc} ({code or type(e).__name__}): "
+                            "check $AZURE_STORAGE_CONNECTION_STRING / $AZURE_STORAGE_SAS_TOKEN (expiry, permissions: "
+                            "read, list, write) or the identity's role (Storage Blob Data Contributor).")
     if isinstance(e, ServiceRequestError):
-        return StorageError(
-            f"Storage {loc.account_url or loc} is unreachable after retries ({type(e).__name__}): check "
-            f"[storage] account_url, the network and firewall, or that the emulator is running."
-        )
+        return StorageError(f"Storage {loc.account_url or loc} is unreachable after retries ({type(e).__name__}): "
+                            "check [storage] account_url, the network and firewall, or that the emulator is running.")
     if isinstance(e, HttpResponseError):
         return StorageError(f"Storage call on {loc} failed: {code or e.status_code}: {str(e).splitlines()[0]}")
     return e
@@ -197,15 +188,9 @@ def stage(url: str, settings: Settings) -> dict:
             bar.update(1)
     if todo: write_atomic(index_file, json.dumps(index, indent=0, sort_keys=True))
     local = root / loc.prefix if len(blobs) > 1 or blobs[0]["name"] != loc.prefix else root / blobs[0]["name"]
-    return {
-        "url": url,
-        "path": str(local),
-        "blobs": len(blobs),
-        "downloaded": len(todo),
-        "bytes": sum(b["size"] for b in todo),
-        "list_seconds": round(listed, 3),
-        "download_seconds": round(time.time() - t1, 3),
-    }
+    return {"url": url, "path": str(local), "blobs": len(blobs), "downloaded": len(todo),
+            "bytes": sum(b["size"] for b in todo), "list_seconds": round(listed, 3),
+            "download_seconds": round(time.time() - t1, 3)}
 
 # %% ../nbs/00b_storage.ipynb #c015
 def upload_folder(folder: str | Path, url: str, settings: Settings, skip: dict | None = None) -> dict:
@@ -269,14 +254,11 @@ class RunPublisher:
                 upload_folder(d, f"{self.url}/{d.relative_to(outputs).as_posix()}", self.settings, self.uploaded)
         loc = parse_blob_url(self.url, self.settings)
         name = "/".join(x for x in (loc.prefix, "runs", self.run_dir.name, COMPLETE_MARKER) if x)
-        marker = {
-            "run_id": self.run_dir.name,
-            "files": len(self.uploaded),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "outputs": [str(Path(f).relative_to(outputs)) for f in sorted(self.uploaded)],
-        }
-        try: container_client(loc, self.settings,
-                              check=False).upload_blob(name, json.dumps(marker, indent=1), overwrite=True)
+        marker = {"run_id": self.run_dir.name, "files": len(self.uploaded),
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "outputs": [str(Path(f).relative_to(outputs)) for f in sorted(self.uploaded)]}
+        try: container_client(loc, self.settings, check=False).upload_blob(name, json.dumps(marker, indent=1),
+                                                                           overwrite=True)
         except Exception as e: raise storage_error(e, loc) from None
         return f"{self.url}/runs/{self.run_dir.name}/{COMPLETE_MARKER}"
 
@@ -334,10 +316,8 @@ def blob_gdal_options(settings=None) -> dict:
         opts.update(AZURE_STORAGE_ACCOUNT=m.group(1),
                     AZURE_STORAGE_SAS_TOKEN=os.environ["AZURE_STORAGE_SAS_TOKEN"].lstrip("?"))
     else:
-        raise ValueError(
-            "No credentials for az:// rasters: set $AZURE_STORAGE_CONNECTION_STRING, or $AZURE_STORAGE_SAS_TOKEN "
-            "with [storage] account_url (never in settings.ini or parameters)."
-        )
+        raise ValueError("No credentials for az:// rasters: set $AZURE_STORAGE_CONNECTION_STRING, or "
+                         "$AZURE_STORAGE_SAS_TOKEN with [storage] account_url (never in settings.ini or parameters).")
     return opts
 
 def _blob_problem(url: str, settings=None) -> Exception | None:
@@ -347,10 +327,9 @@ def _blob_problem(url: str, settings=None) -> Exception | None:
     try:
         cc = container_client(loc, settings)
         if not cc.get_blob_client(loc.prefix).exists():
-            return FileNotFoundError(
-                f"No blob {url}: upload the raster there (a Cloud-Optimized GeoTIFF reads fastest) or fix the URL."
-            )
-    except Exception as e:  # noqa: BLE001 - container_client already turned it into a clear error
+            return FileNotFoundError(f"No blob {url}: upload the raster there (a Cloud-Optimized GeoTIFF reads "
+                                     "fastest) or fix the URL.")
+    except Exception as e:   # noqa: BLE001 - container_client already turned it into a clear error
         return e if isinstance(e, (FileNotFoundError, RuntimeError, ValueError)) else storage_error(e, loc)
     return None
 
@@ -361,17 +340,13 @@ def open_blob_raster(url: str, settings=None):
     import rasterio   # heavy (GDAL): imported only when an az:// raster is opened
     from rasterio.errors import RasterioIOError
     with rasterio.Env(**blob_gdal_options(settings)):
-        try:
-            return rasterio.open(vsiaz_path(url))
+        try: return rasterio.open(vsiaz_path(url))
         except RasterioIOError as e:
             problem = _blob_problem(url, settings)
-            if problem is not None:
-                raise problem from None
-            raise ValueError(
-                f"{url}: the blob is there but GDAL cannot read it as a raster ({str(e).splitlines()[0]}); "
-                f"upload a GeoTIFF (`gdalinfo /vsiaz/...` checks it)."
-            ) from None
-
+            if problem is not None: raise problem from None
+            raise ValueError(f"{url}: the blob is there but GDAL cannot read it as a raster "
+                             f"({str(e).splitlines()[0]}); upload a GeoTIFF (`gdalinfo /vsiaz/...` checks "
+                             "it).") from None
 
 def blob_rasters(url: str, settings=None) -> list[str]:
     """`az://c/x.tif` if that blob exists, else the `.tif` / `.tiff` blobs directly under the prefix `az://c/folder`

@@ -47,8 +47,8 @@ def _per_classifier(cp) -> bool:
 def expand_grid(grid: dict) -> list[dict]:
     """Every point of `grid`: lists expand into a cartesian product, scalars are shared; `classifier_params` may be
     keyed by classifier."""
-    if not isinstance(grid, dict):
-        raise ValueError(f"A grid must be a mapping of parameter names to values or lists, got {type(grid).__name__}.")
+    if not isinstance(grid, dict): raise ValueError("A grid must be a mapping of parameter names to values or lists, "
+                                                    f"got {type(grid).__name__}.")
     empty = [k for k, v in grid.items() if v == []]
     if empty: raise ValueError(f"Grid parameter(s) {', '.join(empty)} have an empty list of values: give at least one "
                                "value.")
@@ -59,8 +59,8 @@ def expand_grid(grid: dict) -> list[dict]:
     for p in _product(top):
         cp = (by_clf or {}).get(p.get("classifier", "logistic_regression"), {}) if by_clf is not None else shared
         if cp is None: points.append(p); continue
-        if not isinstance(cp, dict):
-            raise ValueError(f"classifier_params for {p.get('classifier')} must be a mapping, got {cp!r}.")
+        if not isinstance(cp, dict): raise ValueError(f"classifier_params for {p.get('classifier')} must be a "
+                                                      f"mapping, got {cp!r}.")
         points += [{**p, "classifier_params": c} for c in _product(cp)]
     return points
 
@@ -79,8 +79,9 @@ def validate_grid(grid: dict, source: str = "the grid") -> list[dict]:
     return [{**default_params(), **p} for p in points]
 
 # %% ../nbs/13_sweep.ipynb #c011
-def _h(obj,
-       n: int = 10) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+def _h(obj, n: int = 10) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
 
 def point_run_id(params: dict) -> str:
     "Deterministic run id of a validated grid point."
@@ -133,14 +134,8 @@ def _run_in_worker(point_file: str, run_id: str, settings_path: str, steps: list
         saved = [os.dup(1), os.dup(2)]
         os.dup2(log.fileno(), 1); os.dup2(log.fileno(), 2)
         try:
-            run_pipeline(
-                point_file,
-                settings_path or None,
-                run_id=run_id,
-                steps=steps,
-                log=lambda m: print(m, file=log, flush=True),
-                kernel=_WORKER["kernel"],
-            )
+            run_pipeline(point_file, settings_path or None, run_id=run_id, steps=steps,
+                         log=lambda m: print(m, file=log, flush=True), kernel=_WORKER["kernel"])
             return 0
         except (Exception, KeyboardInterrupt) as e:   # recorded in the point's status.json by run_pipeline
             print(f"{type(e).__name__}: {e}", file=log, flush=True)
@@ -191,9 +186,8 @@ def write_settings_copy(dest: str | Path, settings: Settings,
     import configparser
     cp = configparser.ConfigParser(interpolation=None); cp.optionxform = str
     for section, kv in settings.values.items():
-        cp[section] = {
-            k: (str(settings.path(section, k)) if section in ("paths", "data") else v) for k, v in kv.items()
-        }
+        cp[section] = {k: (str(settings.path(section, k)) if section in ("paths", "data") else v) for k,
+                       v in kv.items()}
     for section, kv in (overrides or {}).items():
         if section not in cp: cp[section] = {}
         cp[section].update({k: str(v) for k, v in kv.items()})
@@ -233,11 +227,8 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Pa
     write_atomic(sweep_dir / "grid.yaml", grid.read_text() if isinstance(grid, Path) else
                  Path(grid).read_text() if isinstance(grid, str) else yaml.safe_dump(grid, sort_keys=False))
     todo = plan[plan.action != "skip"]
-    log(
-        f"{sweep_id}: {len(plan)} points, {len(plan) - len(todo)} already finished, {len(todo)} to run, "
-        f"{jobs} at a time "
-        f"→ {sweep_dir}"
-    )
+    log(f"{sweep_id}: {len(plan)} points, {len(plan) - len(todo)} already finished, {len(todo)} to run, {jobs} at a "
+        f"time → {sweep_dir}")
     results = [
         {
             "run_id": r.run_id,
@@ -267,24 +258,17 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Pa
             counts["failed" if res["status"] == "failed" else "done"] += 1
             bar.set_postfix(done=counts["done"], failed=counts["failed"], remaining=len(todo) - sum(counts.values()))
             bar.update(1)
-            if res["status"] == "failed":
-                bar.write(f"  failed: {res['run_id']} at {res['failed_step']}: {res['error'][:200]}")
+            if res["status"] == "failed": bar.write(f"  failed: {res['run_id']} at {res['failed_step']}: "
+                                                    f"{res['error'][:200]}")
     bar.close()
     table = plan[["run_id", "action"]].merge(pd.DataFrame(results), on="run_id")
     table = table.join(pd.json_normalize(list(plan.params)).set_index(plan.index)[
         ["pretrained_model_type", "classifier", "sample_frac"]])
-    summary = {
-        "sweep_id": sweep_id,
-        "jobs": jobs,
-        "points": len(plan),
-        "ran": len(todo),
-        "wall_seconds": round(time.time() - t0, 1),
-        "finished": int((table.status == "finished").sum()),
-        "failed": int((table.status == "failed").sum()),
-        "skipped": int((table.status == "skipped").sum()),
-        "featurizations": int(table.featurized.sum()),
-        "distinct_featurizer_keys": len({featurizer_key(p) for p in plan.params}),
-    }
+    summary = {"sweep_id": sweep_id, "jobs": jobs, "points": len(plan), "ran": len(todo),
+               "wall_seconds": round(time.time() - t0, 1), "finished": int((table.status == "finished").sum()),
+               "failed": int((table.status == "failed").sum()), "skipped": int((table.status == "skipped").sum()),
+               "featurizations": int(table.featurized.sum()),
+               "distinct_featurizer_keys": len({featurizer_key(p) for p in plan.params})}
     table.to_csv(sweep_dir / "runs.csv", index=False)
     write_atomic(sweep_dir / "summary.json", json.dumps(summary, indent=2))
     log(f"{sweep_id}: {summary['finished']} finished, {summary['failed']} failed, {summary['skipped']} skipped in "

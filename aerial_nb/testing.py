@@ -129,20 +129,11 @@ def fixture_run(upto: str, spark=None, *, root: str | Path | None = None, classi
                                   run_dir=run.run_dir)
     if upto == "featurize": return run
     # The fixture images stand for 5 m per pixel, so the fixture model can score fixture GeoTIFFs (5 m) at its scale.
-    run.metrics = train_step(
-        spark,
-        run.run_dir,
-        manifest=run.manifest,
-        features=run.features,
-        featurizer=run.model_info,
-        settings=settings,
-        classifier=classifier,
-        classifier_params={},
-        output_model_name=f"fixture-{classifier}",
-        overwrite_model=True,
-        scale=image_set_scale(run.manifest, image_gsd_m),
-        radiometry=training_radiometry(run.manifest[run.manifest.split == "train"].path),
-    )
+    run.metrics = train_step(spark, run.run_dir, manifest=run.manifest, features=run.features,
+                             featurizer=run.model_info, settings=settings, classifier=classifier, classifier_params={},
+                             output_model_name=f"fixture-{classifier}", overwrite_model=True,
+                             scale=image_set_scale(run.manifest, image_gsd_m),
+                             radiometry=training_radiometry(run.manifest[run.manifest.split == "train"].path))
     return run
 
 # %% ../nbs/90_testing.ipynb #c015

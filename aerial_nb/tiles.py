@@ -194,17 +194,8 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
     `out_dir` (a staging folder of the caller's, see `tile_rasters`)."""
     if write_csv:
         with _staged_tile_set(Path(out_dir)) as stage:
-            df = tile_raster(
-                raster_path,
-                stage,
-                footprint_m=footprint_m,
-                stride_m=stride_m,
-                tile_px=tile_px,
-                bands=bands,
-                max_nodata_frac=max_nodata_frac,
-                write_images=write_images,
-                write_csv=False,
-            )
+            df = tile_raster(raster_path, stage, footprint_m=footprint_m, stride_m=stride_m, tile_px=tile_px,
+                             bands=bands, max_nodata_frac=max_nodata_frac, write_images=write_images, write_csv=False)
             df.to_csv(tiles_csv(stage), index=False)
         return df
     raster_path = raster_path if is_blob_raster(raster_path) else Path(raster_path)
@@ -276,10 +267,8 @@ def check_tiling_args(footprint_m, stride_m, tile_px, max_nodata_frac) -> None:
     if not (isinstance(tile_px, int) and not isinstance(tile_px, bool) and tile_px >= 1):
         problems.append(f"tile_px (--tile-px) must be a whole number of pixels >= 1, got {tile_px!r}")
     if not (_finite(max_nodata_frac) and 0 <= max_nodata_frac <= 1):
-        problems.append(
-            f"max_nodata_frac (--max-nodata-frac) must be a fraction from 0 (no nodata allowed) to 1 (keep every "
-            f"tile), got {max_nodata_frac!r}"
-        )
+        problems.append("max_nodata_frac (--max-nodata-frac) must be a fraction from 0 (no nodata allowed) to 1 "
+                        f"(keep every tile), got {max_nodata_frac!r}")
     if problems: raise ValueError("; ".join(problems) + ".")
 
 def raster_files(spec, must_exist: bool = True) -> list:
@@ -321,11 +310,8 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, *, footprint_m: float
                 raise ValueError(f"{p}: the raster could not be read ({e}); it may be truncated or damaged: copy or "
                                  f"download it again (`gdalinfo -checksum` checks a file).") from None
             frames.append(df)
-            per_raster[raster_name(p)] = {
-                "tiles": len(df),
-                "windows": df.attrs["n_windows"],
-                "skipped_nodata": df.attrs["skipped_nodata"],
-            }
+            per_raster[raster_name(p)] = {"tiles": len(df), "windows": df.attrs["n_windows"],
+                                          "skipped_nodata": df.attrs["skipped_nodata"]}
         out = pd.concat(frames, ignore_index=True)
         out.to_csv(tiles_csv(stage), index=False)
     out.attrs.update(n_windows=sum(v["windows"] for v in per_raster.values()),

@@ -110,13 +110,8 @@ def git_commit(folder: str | Path) -> tuple[str, bool] | None:
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
         if head.returncode: return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
+                               capture_output=True, text=True, timeout=30).stdout.strip()
         return head.stdout.strip(), bool(dirty)
     except (OSError, subprocess.TimeoutExpired): return None
 

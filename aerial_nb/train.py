@@ -143,10 +143,8 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
     classes = sorted(manifest["label"].unique())
     indexer = StringIndexer(inputCol="label", outputCol="label_index", stringOrderType="alphabetAsc").fit(train)
     if list(indexer.labels) != classes:
-        raise ValueError(
-            f"The training split lacks class(es) {sorted(set(classes) - set(indexer.labels))}: every class "
-            f"needs training images; raise sample_frac or add images."
-        )
+        raise ValueError(f"The training split lacks class(es) {sorted(set(classes) - set(indexer.labels))}: every "
+                         "class needs training images; raise sample_frac or add images.")
     t0 = time.time()
     # Tuning sees the training split only, never the test images; the model is then refit on the whole split.
     tuning = (
@@ -161,11 +159,8 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
                             IndexToString(inputCol="prediction", outputCol="pred_label", labels=indexer.labels)])
     model = pipe.fit(train); fit_s = time.time() - t0
     n_train = train.count(); train.unpersist()
-    pred = (
-        model.transform(test)
-        .select("path", "label", "pred_label", vector_to_array("probability").alias("p"))
-        .toPandas()
-    )
+    pred = model.transform(test).select("path", "label", "pred_label",
+                                        vector_to_array("probability").alias("p")).toPandas()
     probs = pd.DataFrame(np.stack(pred.pop("p").to_numpy()) if len(pred) else np.zeros((0, len(classes))),
                          columns=[f"prob_{c}" for c in classes])
     pred = pd.concat([pred, probs], axis=1).sort_values("path").reset_index(drop=True)
@@ -179,8 +174,8 @@ def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
     "Fold number 0..k-1 per image, stratified by class and reproducible by `seed`."
     if k < 2: raise ValueError(f"cv_folds must be 0 (off) or at least 2, got {k}.")
     small = manifest.groupby("label").size().loc[lambda s: s < k]
-    if len(small):
-        raise ValueError(f"cv_folds={k} needs at least {k} images per class; too few in: {', '.join(small.index)}.")
+    if len(small): raise ValueError(f"cv_folds={k} needs at least {k} images per class; too few in: "
+                                    f"{', '.join(small.index)}.")
     rng = np.random.default_rng(seed)
     folds = pd.Series(0, index=manifest.index)
     for _, idx in manifest.groupby("label").groups.items():
@@ -226,15 +221,8 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
     manifest = manifest[~manifest["path"].isin(features.get("missing", []))]
     if cv_folds: assign_folds(manifest, cv_folds, seed)   # too few images for the folds: fail before any fit
     check_tune_folds(manifest, tune_folds)
-    model, metrics, pred = fit_and_evaluate(
-        spark,
-        features["path"],
-        manifest=manifest,
-        classifier=classifier,
-        classifier_params=classifier_params,
-        seed=seed,
-        tune_folds=tune_folds,
-    )
+    model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest=manifest, classifier=classifier,
+                                            classifier_params=classifier_params, seed=seed, tune_folds=tune_folds)
     chosen = metrics.get("tuning", {}).get("chosen", {})
     meta = {"model_name": output_model_name, "classifier": classifier,
             "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {}), **chosen},

@@ -21,15 +21,8 @@ from PIL import Image
 from .gis import write_gis_outputs
 from .label_map import label_maps_dir
 from .map_qa import check_set_accuracy, map_qa
-from aerial_nb.offline_map import (
-    class_colors,
-    leaflet_assets,
-    raster_overlay,
-    region_maps,
-    tile_cell_km2,
-    tile_year,
-    vendor_dir,
-)
+from .offline_map import (class_colors, leaflet_assets, raster_overlay, region_maps, tile_cell_km2, tile_year,
+                                   vendor_dir)
 from .run_folder import MapsFolder, RunFolder, write_atomic
 from .tiles import is_blob_raster, raster_name
 
