@@ -361,6 +361,44 @@ def _find_optional(score_dir: Path, key: str, given) -> Path | None:
 
 def _size(path: Path) -> int: return Path(path).stat().st_size
 
+def _acquisition_cogs(gis: Path, p: pd.DataFrame, b: pd.DataFrame, *, acq: str, crs: str, name: str,
+                      style: dict) -> dict:
+    "The class and probability COGs (and the QGIS style) of one acquisition: tiles `p`, their footprints `b`."
+    stride = tile_stride(p, b)
+    grid = grid_for(b, stride)
+    classes = rasterize_nearest(b, p["pred_index"].to_numpy().astype(np.uint8), grid, CLASS_NODATA)
+    percent = np.round(p["pred_prob"].to_numpy() * 100).astype(np.uint8)
+    tags = {**style["tags"], "acquisition": acq}
+    return {"acquisition": acq, "crs": crs, "id": name, "n_tiles": int(len(p)), "stride": stride,
+            "grid": [grid["width"], grid["height"]],
+            "classes": write_cog(gis / f"classes_{name}.tif", classes, grid=grid, crs=crs, nodata=CLASS_NODATA,
+                                 description="class index (see class_names)", colormap=style["cmap"], tags=tags),
+            "probability": write_cog(gis / f"probability_{name}.tif", rasterize_nearest(b, percent, grid, PROB_NODATA),
+                                     grid=grid, crs=crs, nodata=PROB_NODATA,
+                                     description="winning class probability, percent",
+                                     tags={**tags, "units": "percent"}, scale=0.01),
+            "style": write_atomic(gis / f"classes_{name}.qml", style["qml"])}
+
+def _change_cog(gis: Path, a: dict, b: pd.DataFrame, *, prev: tuple, preds: pd.DataFrame, style: dict) -> None:
+    """A change COG into acquisition `a` (footprints `b`) from the previous one `prev` (its key and footprints), where
+    both were scored; recorded in `a` as `change` and `change_from`."""
+    pa, pb = prev
+    inter = (max(pb.x0.min(), b.x0.min()), max(pb.y0.min(), b.y0.min()), min(pb.x1.max(), b.x1.max()),
+             min(pb.y1.max(), b.y1.max()))
+    if not (inter[0] < inter[2] and inter[1] < inter[3]): return
+    cg = grid_for(b, a["stride"], within=inter)
+    before = rasterize_nearest(pb, preds.loc[pb.index, "pred_index"].to_numpy().astype(np.uint8), cg, CLASS_NODATA)
+    after = rasterize_nearest(b, preds.loc[b.index, "pred_index"].to_numpy().astype(np.uint8), cg, CLASS_NODATA)
+    change = np.where((before == CLASS_NODATA) | (after == CLASS_NODATA), CLASS_NODATA,
+                      np.where(before == after, 0, after + 1)).astype(np.uint8)
+    a["change_from"] = pa
+    a["change"] = write_cog(gis / f"change_{_slug(pa)}_to_{a['id']}.tif", change, grid=cg, crs=a["crs"],
+                            nodata=CLASS_NODATA, description="0 unchanged, 1 + class index of the new class",
+                            colormap=style["change_cmap"],
+                            tags={**style["tags"], "from": pa, "to": a["acquisition"],
+                                  "encoding": "0 = same class; k + 1 = changed to class k"})
+    write_atomic(gis / f"change_{_slug(pa)}_to_{a['id']}.qml", style["change_qml"])
+
 def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, *, map_html: str | Path | None = None,
                       qa_json: str | Path | None = None, log=print) -> dict:
     """From a finished scoring folder (`predictions.parquet`): tile layers, a class COG per acquisition, change COGs and
@@ -404,9 +442,11 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
     run = {"model_name": str(preds["model_name"].iloc[0]) if "model_name" in preds else "",
            "run_id": str(preds["run_id"].iloc[0]) if "run_id" in preds else ""}
     files, layers, acquisitions = summary["files"], {}, []
-    cmap, qml = _class_colormap(labels, colors), qml_style(labels, colors)
-    change_cmap = {0: (220, 220, 220, 255), **_class_colormap(labels, colors, offset=1)}
-    tags = {"class_names": labels, "model_name": run["model_name"], "run_id": run["run_id"]}
+    style = {"tags": {"class_names": labels, "model_name": run["model_name"], "run_id": run["run_id"]},
+             "cmap": _class_colormap(labels, colors), "qml": qml_style(labels, colors),
+             "change_cmap": {0: (220, 220, 220, 255), **_class_colormap(labels, colors, offset=1)},
+             "change_qml": qml_style(["unchanged"] + labels, {"unchanged": "#dcdcdc", **colors},
+                                     list(range(len(labels) + 1)))}
     t_vec = t_cog = 0.0
     for crs in crss:
         sel = (preds["crs"].astype(str) == crs).to_numpy()
@@ -421,42 +461,8 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
             t = time.time()
             m = sel & (preds["acquisition"] == acq).to_numpy()
             p, b = preds[m], boxes[m]
-            stride = tile_stride(p, b)
-            grid = grid_for(b, stride)
-            name = f"{_slug(acq)}{sfx}"
-            classes = rasterize_nearest(b, p["pred_index"].to_numpy().astype(np.uint8), grid, CLASS_NODATA)
-            percent = np.round(p["pred_prob"].to_numpy() * 100).astype(np.uint8)
-            a = {"acquisition": acq, "crs": crs, "id": name, "n_tiles": int(m.sum()), "stride": stride,
-                 "grid": [grid["width"], grid["height"]],
-                 "classes": write_cog(gis / f"classes_{name}.tif", classes, grid=grid, crs=crs, nodata=CLASS_NODATA,
-                                      description="class index (see class_names)", colormap=cmap,
-                                      tags={**tags, "acquisition": acq}),
-                 "probability": write_cog(gis / f"probability_{name}.tif",
-                                          rasterize_nearest(b, percent, grid, PROB_NODATA), grid=grid, crs=crs,
-                                          nodata=PROB_NODATA, description="winning class probability, percent",
-                                          tags={**tags, "acquisition": acq, "units": "percent"}, scale=0.01),
-                 "style": write_atomic(gis / f"classes_{name}.qml", qml)}
-            if prev is not None:   # a change raster from the previous acquisition, where both were scored
-                pa, pb = prev
-                inter = (max(pb.x0.min(), b.x0.min()), max(pb.y0.min(), b.y0.min()), min(pb.x1.max(), b.x1.max()),
-                         min(pb.y1.max(), b.y1.max()))
-                if inter[0] < inter[2] and inter[1] < inter[3]:
-                    cg = grid_for(b, stride, within=inter)
-                    before = rasterize_nearest(pb, preds.loc[pb.index, "pred_index"].to_numpy().astype(np.uint8), cg,
-                                               CLASS_NODATA)
-                    after = rasterize_nearest(b, p["pred_index"].to_numpy().astype(np.uint8), cg, CLASS_NODATA)
-                    change = np.where((before == CLASS_NODATA) | (after == CLASS_NODATA), CLASS_NODATA,
-                                      np.where(before == after, 0, after + 1)).astype(np.uint8)
-                    a["change_from"] = pa
-                    a["change"] = write_cog(gis / f"change_{_slug(pa)}_to_{name}.tif", change, grid=cg, crs=crs,
-                                            nodata=CLASS_NODATA,
-                                            description="0 unchanged, 1 + class index of the new class",
-                                            colormap=change_cmap,
-                                            tags={**tags, "from": pa, "to": acq,
-                                                  "encoding": "0 = same class; k + 1 = changed to class k"})
-                    write_atomic(gis / f"change_{_slug(pa)}_to_{name}.qml",
-                                 qml_style(["unchanged"] + labels, {"unchanged": "#dcdcdc", **colors},
-                                           list(range(len(labels) + 1))))
+            a = _acquisition_cogs(gis, p, b, acq=acq, crs=crs, name=f"{_slug(acq)}{sfx}", style=style)
+            if prev is not None: _change_cog(gis, a, b, prev=prev, preds=preds, style=style)
             prev = (acq, b)
             for k in ("classes", "probability", "change"):
                 if a.get(k): files[Path(a[k]).name] = a[k]
