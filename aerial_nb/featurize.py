@@ -265,7 +265,8 @@ def featurize_onnxruntime(raw, featurizer: dict, *, mini_batch_size: int = 32, t
     from aerial_nb.featurize import ort_featurize_frames as run
     # On a cluster the ONNX file and this package travel with the job (see 00c_cluster).
     featurizer, bs, th = ship_model(raw.sparkSession.sparkContext, dict(featurizer)), int(mini_batch_size), int(threads)
-    feats = raw.mapInPandas(lambda frames: run(frames, featurizer, th, bs, tta), "path string, features array<float>")
+    feats = raw.mapInPandas(lambda frames: run(frames, featurizer, threads=th, mini_batch_size=bs, tta=tta),
+                            "path string, features array<float>")
     return feats.withColumn("features", array_to_vector(F.col("features")))
 
 # %% ../nbs/02_featurize.ipynb #c018

@@ -249,8 +249,8 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Pa
     # `jobs` worker processes run the points (each keeps its kernel and JVM across its points); a thread per job
     # waits on each and records its outcome.
     with sweep_workers(jobs) as workers, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_point, r.params, r.run_id, settings,
-                               {"sweep_id": sweep_id, "point": i, "action": r.action}, workers=workers): r.run_id
+        futures = {pool.submit(run_point, r.params, r.run_id, settings=settings,
+                               sweep={"sweep_id": sweep_id, "point": i, "action": r.action}, workers=workers): r.run_id
                    for i, r in enumerate(todo.itertuples())}
         for fut in as_completed(futures):
             res = fut.result()
