@@ -12,6 +12,8 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,8 @@ from .run_folder import model_meta
 from .scale import model_scale, tiling_for
 from .settings import Settings
 from .tiles import read_tile_set
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# onnxruntime.
 
 # %% auto #0
 __all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'bench_model_only', 'run_benchmark',
@@ -72,7 +76,6 @@ def _model_only_worker(onnx_file: str, image_tensor: str, size: int, seconds: fl
 def bench_model_only(featurizer: dict, processes: int | None = None, seconds: float = 10.0) -> dict:
     """Images/s of the network alone on every core: one one-thread onnxruntime process per core at once (no decoding, no
     Spark): the physical limit."""
-    import subprocess, sys
     processes = processes or os.cpu_count()
     start_at = time.time() + 5.0 + processes   # every process has loaded its session by then
     code = (f"from aerial_nb.bench import _model_only_worker; _model_only_worker({str(featurizer['onnx_file'])!r}, "

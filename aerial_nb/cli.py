@@ -14,6 +14,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+import errno
 
 import yaml
 
@@ -222,7 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _os_error(e: OSError) -> str:
     "A file system error as what failed, where, and what to do."
-    import errno
     where = f" {e.filename}" if e.filename else ""
     fix = {errno.EACCES: "make it readable/writable for this user, or point the input or [paths] outputs_dir elsewhere",
            errno.EPERM: "make it readable/writable for this user, or point the input or [paths] outputs_dir elsewhere",

@@ -11,7 +11,8 @@ import socket
 import tempfile
 import zipfile
 from pathlib import Path
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# pyspark.
 
 # %% auto #0
 __all__ = ['is_local_master', 'package_zip', 'ship_model', 'executor_model_file', 'spark_home', 'free_port']

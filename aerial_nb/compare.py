@@ -13,7 +13,8 @@ import yaml
 
 from .run_folder import RunFolder, write_atomic
 from .tracking import read_runs
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# matplotlib.
 
 # %% auto #0
 __all__ = ['RUN_COLUMNS', 'HISTORY_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy',

@@ -23,7 +23,8 @@ from .cluster import executor_model_file, ship_model
 from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
 from .run_params import FEATURIZER_BACKENDS, RunParams
 from .settings import Settings, load_settings
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# OpenCV (cv2), onnx, onnxruntime, pyarrow, pyspark, synapseml.
 
 # %% auto #0
 __all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'DECODERS', 'image_set_fingerprint',

@@ -12,15 +12,23 @@ import math
 import re
 import time
 from pathlib import Path
+from datetime import datetime, timezone
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 import pandas as pd
+
+from affine import Affine
+from pystac.validation import JsonSchemaSTACValidator
+from pystac.validation import validate_dict
+import pystac
 
 from .offline_map import class_colors
 from .run_folder import MapsFolder, RunFolder, ScoreFolder, atomic, tiles_csv, write_atomic
 from .storage import TIFF_NAME
 from .tiles import open_checked_raster, tile_rasters
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# geopandas, rasterio, scipy, shapely.
 
 # %% auto #0
 __all__ = ['CLASS_NODATA', 'PROB_NODATA', 'GIS_NEED', 'CLASSIFICATION_EXT', 'class_labels', 'acquisition_key',
@@ -158,7 +166,6 @@ def write_cog(path: Path, arr: np.ndarray, *, grid: dict, crs: str, nodata: int,
     atomically."""
     from rasterio.io import MemoryFile
     from rasterio.shutil import copy as rio_copy
-    from affine import Affine
     profile = dict(driver="GTiff", width=grid["width"], height=grid["height"], count=1, dtype=arr.dtype.name, crs=crs,
                    transform=Affine(grid["rx"], 0, grid["x0"], 0, -grid["ry"], grid["y1"]), nodata=nodata)
     with atomic(path) as tmp:
@@ -176,7 +183,6 @@ def write_cog(path: Path, arr: np.ndarray, *, grid: dict, crs: str, nodata: int,
 
 def qml_style(labels: list[str], colors: dict[str, str], values: list[int] | None = None) -> str:
     "A QGIS paletted style (`<raster>.qml`, which QGIS loads with the raster) naming each class value."
-    from xml.sax.saxutils import quoteattr
     values = list(range(len(labels))) if values is None else values
     entries = "\n".join(
         f'        <paletteEntry value="{v}" color={quoteattr(colors[l])} label={quoteattr(l)} alpha="255"/>'
@@ -234,7 +240,6 @@ def _wgs84_footprint(rows: pd.DataFrame):
     return b, shapely.geometry.mapping(shapely.box(*b))
 
 def _item_datetime(acq: str):
-    from datetime import datetime, timezone
     try: return datetime.strptime(acq[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError: return None
 
@@ -242,8 +247,6 @@ def write_stac(gis_dir: Path, preds: pd.DataFrame, *, acquisitions: list[dict], 
                shared_assets: dict[str, Path], run: dict) -> Path:
     """A self-contained STAC Collection under `gis_dir/stac` with one Item per acquisition; assets are relative links to
     the files."""
-    import pystac
-    from datetime import datetime, timezone
     stac_dir = gis_dir / "stac"
     classes = stac_classes(labels, colors)
     bbox, _ = _wgs84_footprint(preds)
@@ -327,7 +330,6 @@ def stac_validator():
     """pystac's JSON-schema validator, offline: STAC core and GeoJSON schemas from pystac, classification v1.1.0
     vendored; no other schema is fetched."""
     import aerial_nb
-    from pystac.validation import JsonSchemaSTACValidator
     v = JsonSchemaSTACValidator()
     vendored = Path(aerial_nb.__file__).parent / "vendor" / "stac" / "classification" / "v1.1.0" / "schema.json"
     v.schema_cache[CLASSIFICATION_EXT] = json.loads(vendored.read_text())
@@ -343,7 +345,6 @@ def stac_validator():
 def validate_stac(collection_json: Path) -> dict:
     """Validate the collection and every item as written (JSON files under its folder) with `stac_validator`, offline;
     return {file: schemas checked}."""
-    from pystac.validation import validate_dict
     v, out = stac_validator(), {}
     for f in sorted(Path(collection_json).parent.rglob("*.json")):
         # The files as written: pystac.read_file would first migrate the classification extension to its newest version.
@@ -496,7 +497,6 @@ def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, 
 # %% ../nbs/05b_gis.ipynb #c025
 def _stac_rasters(catalog: str | Path) -> list[tuple[Path | str, str | None]]:
     "(local GeoTIFF or az:// blob, 'YYYY-MM-DD' or None) of every Item under a STAC Catalog / Collection / Item JSON."
-    import pystac
     catalog = Path(catalog)
     if not catalog.is_file():
         raise FileNotFoundError(f"{catalog}: no STAC catalog there; pass a catalog.json / collection.json or a folder "

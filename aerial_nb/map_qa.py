@@ -16,7 +16,8 @@ import pandas as pd
 from .offline_map import tile_year
 from .run_folder import MapsFolder, write_atomic
 from .tiles import open_checked_raster, summed_area, raster_name
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# scipy.
 
 # %% auto #0
 __all__ = ['WATER', 'BARE', 'VEGETATED', 'QA_RULES', 'TRUST_GOALS', 'otsu_threshold', 'nir_water_threshold',

@@ -15,11 +15,19 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict
 from pathlib import Path
+from importlib.metadata import version
+import contextlib
+import importlib
+import io
 
 import numpy as np
 from PIL import Image
 
+from filelock import FileLock
+
 from .run_folder import atomic
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# efficientnet_lite_pytorch, torch, torchvision.
 
 # %% auto #0
 __all__ = ['ONNX_OPSET', 'IMAGE_TENSOR', 'FEATURE_TENSOR', 'LOGITS_TENSOR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ZOO',
@@ -123,7 +131,6 @@ def _socket_timeout(seconds: float):
     finally: socket.setdefaulttimeout(old)
 
 def _package_weights(spec: ModelSpec) -> Path:
-    import importlib
     mod_name = spec.weights_package.replace("-", "_")
     try: mod = importlib.import_module(mod_name)
     except ImportError:
@@ -144,7 +151,6 @@ def resolve_weights(spec: ModelSpec, weights_path: str | Path | None = None, dow
             raise WeightsNotFoundError(f"The weights file for {spec.name} given by {how} does not exist: {p}")
         return p.resolve(), str(p.resolve())
     if spec.family != "torchvision":
-        from importlib.metadata import version
         return _package_weights(spec), f"{spec.weights_package}=={version(spec.weights_package)}"
     w = _tv_weights(spec)
     cache = torchvision_cache_file(spec)
@@ -175,7 +181,6 @@ def _load_state(path: Path) -> dict:
 def build_network(spec: ModelSpec, weights_path: str | Path | None = None, pretrained: bool = True):
     """The PyTorch network of `spec` (with its ImageNet classifier head) in eval mode, pretrained unless
     `pretrained=False`."""
-    import contextlib, io
     if spec.family == "torchvision":
         w = _tv_weights(spec)
         import torchvision.models as tvm
@@ -280,7 +285,6 @@ def export_onnx(spec: ModelSpec, out_dir: str | Path, weights_path: str | Path |
 # %% ../nbs/00a_models.ipynb #c018
 def ensure_model(name: str, store: str | Path, weights_path: str | Path | None = None) -> dict:
     "Metadata of the ONNX export of `name` in `store`, exporting it first if it is missing or fails its sha256."
-    from filelock import FileLock
     spec = model_spec(name)
     d = Path(store) / name
     d.mkdir(parents=True, exist_ok=True)

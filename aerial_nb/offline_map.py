@@ -11,6 +11,7 @@ import base64
 import io
 import json
 from pathlib import Path
+import html
 
 import matplotlib
 import numpy as np
@@ -19,7 +20,8 @@ from PIL import Image
 
 from .run_folder import MapsFolder
 from .tiles import is_blob_raster, open_checked_raster, open_raster, parse_bands, read_tile_rgb
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# matplotlib, rasterio.
 
 # %% auto #0
 __all__ = ['class_colors', 'vendor_dir', 'leaflet_assets', 'raster_overlay', 'tile_thumbnail', 'tile_year',
@@ -193,7 +195,6 @@ def _legend_html(classes: list[str], colors: list[str], present: set[str], title
             f'solid #888;border-radius:4px;padding:6px 10px;font:12px sans-serif"><b>{_html(title)}</b>{items}</div>')
 
 def _html(s) -> str:
-    import html
     return html.escape(str(s))
 
 def _verdict_html(verdict: dict | None) -> str:

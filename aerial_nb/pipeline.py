@@ -19,8 +19,12 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+import errno
+import traceback
 
 import yaml
+
+import psutil
 
 from .explore import find_images
 from .run_folder import RunFolder, model_meta, write_atomic
@@ -33,7 +37,8 @@ from .storage import RunPublisher, stage_inputs
 from .tiles import check_raster, raster_files
 from .tracking import log_run, tracking_uri
 from .train import check_model_name
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# papermill.
 
 # %% auto #0
 __all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'declared_parameters', 'check_step_parameters',
@@ -237,7 +242,6 @@ class RunInterrupted(KeyboardInterrupt):
 
 def _kernels() -> list:
     "This process's Jupyter kernels (the children running ipykernel)."
-    import psutil
     found = []
     for p in psutil.Process().children():
         try:
@@ -283,12 +287,10 @@ def _failure_text(e: BaseException, got: list[int], step: str) -> str:
     return err
 
 def _disk_full(e: BaseException, err: str) -> bool:
-    import errno
     return getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in err
 
 def _log_traceback(log_file: Path, e: BaseException) -> None:
     "The failure's traceback into the step's log, where the terminal's one-line error points."
-    import traceback
     try:
         with open(log_file, "a") as f:
             f.write("\n".join(getattr(e, "traceback", None) or []) or "".join(traceback.format_exception(e)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# OpenCV (cv2), rasterio.
 
 # %% auto #0
 __all__ = ['RADIOMETRY_METHODS', 'channel_histogram', 'reference_histogram', 'matching_lut', 'apply_lut',

@@ -22,7 +22,8 @@ from .scale import check_tile_set, model_scale
 from .settings import Settings
 from .tiles import open_checked_raster, parse_bands, read_tile_rgb
 from .train import load_model
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# OpenCV (cv2), pyarrow, pyspark.
 
 # %% auto #0
 __all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', 'worker_head', 'apply_head',

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from .gis import tile_inputs, write_gis_outputs
 from .label_map import check_label_map
 from .models import ensure_model
@@ -42,7 +44,6 @@ class RssSampler:
         self.interval, self.peaks, self._stop = interval, {}, threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
     def sample(self) -> dict:
-        import psutil
         me = psutil.Process()
         now = {"driver": me.memory_info().rss}
         for p in me.children(recursive=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import re
+from importlib.metadata import version, PackageNotFoundError
 
 from .spark import java_major_version
 
@@ -17,7 +18,6 @@ __all__ = ['environment_report']
 # %% ../nbs/00_setup.ipynb #c021
 def environment_report(spark=None) -> dict:
     "Versions of what a run depends on: Python, Java, Spark, SynapseML, onnxruntime (JVM and Python), torch."
-    from importlib.metadata import version, PackageNotFoundError
     def v(pkg):
         try: return version(pkg)
         except PackageNotFoundError: return None

@@ -12,7 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from filelock import FileLock
+
 from .settings import CREDENTIAL_ENV, Settings, load_settings
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# pyspark.
 
 # %% auto #0
 __all__ = ['SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2', 'java_major_version', 'check_java', 'jar_cache_dir',
@@ -119,7 +123,6 @@ def _quiet_driver_logs(conf: dict, cache: Path) -> None:
 # %% ../nbs/00g_spark.ipynb #c019
 def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     "A Spark session with SynapseML on the classpath (resolving its jars from Maven Central the first time only)."
-    from filelock import FileLock
     from pyspark.sql import SparkSession
     settings = settings or load_settings()
     check_java()

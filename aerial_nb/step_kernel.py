@@ -9,6 +9,8 @@ import os
 import sys
 import threading
 from pathlib import Path
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# jupyter_client, jupyter_core, papermill.
 
 # %% auto #0
 __all__ = ['SWITCH', 'RESET_CODE', 'ENGINE', 'StepKernel']

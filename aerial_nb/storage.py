@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tqdm.auto import tqdm
+
 from .run_folder import RunFolder, atomic, is_temporary, write_atomic
 from .settings import Settings
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# azure, rasterio.
 
 # %% auto #0
 __all__ = ['STORAGE_DEFAULTS', 'COMPLETE_MARKER', 'TIFF_NAME', 'storage_setting', 'is_blob_url', 'BlobLocation',
@@ -139,7 +142,6 @@ def container_client(loc: BlobLocation, settings: Settings | None = None, check:
 
 # %% ../nbs/00b_storage.ipynb #c013
 def _progress(total: int, desc: str):
-    from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="blob", disable=total < 2, mininterval=1)
 
 def list_blobs(cc, prefix: str, page_size: int = 5000) -> list[dict]:

@@ -17,9 +17,12 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_compl
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 from pathlib import Path
+import configparser
 
 import pandas as pd
 import yaml
+
+from tqdm.auto import tqdm
 
 from .pipeline import notebooks_dir, resolve_inputs, run_pipeline, step_parameters
 from .run_folder import RunFolder, write_atomic
@@ -183,7 +186,6 @@ def run_point(params: dict, run_id: str, *, settings: Settings, sweep: dict, ste
 def write_settings_copy(dest: str | Path, settings: Settings,
                         overrides: dict[str, dict[str, str]] | None = None) -> Path:
     "Write `settings` (with `overrides`) to `dest` as an ini file whose paths do not depend on where it lies."
-    import configparser
     cp = configparser.ConfigParser(interpolation=None); cp.optionxform = str
     for section, kv in settings.values.items():
         cp[section] = {k: (str(settings.path(section, k)) if section in ("paths", "data") else v) for k,
@@ -214,7 +216,6 @@ def sweep_plan(grid: dict | str | Path, settings: Settings) -> pd.DataFrame:
 def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Path | None = None, compare: bool = True,
               progress: bool = True, log=print) -> pd.DataFrame:
     "Run every unfinished point of `grid`, `jobs` at a time; returns one row per point with its outcome."
-    from tqdm.auto import tqdm
     if not (isinstance(jobs, int) and jobs >= 1): raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}.")
     settings = load_settings(settings_path)
     if settings.source is None:

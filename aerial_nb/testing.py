@@ -32,6 +32,8 @@ from .scale import image_set_scale
 from .settings import load_settings
 from .spark import check_java
 from .train import train_step
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# onnxruntime.
 
 # %% auto #0
 __all__ = ['make_fixture_images', 'make_fixture_geotiff', 'fixture_run', 'StandaloneCluster', 'classify']

@@ -11,15 +11,21 @@ import re
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
+from importlib.metadata import version, PackageNotFoundError
+import logging
+import time
 
 import pandas as pd
 import yaml
+
+from filelock import FileLock
 
 from .featurize import image_set_fingerprint
 from .run_folder import RunFolder, write_atomic
 from .settings import Settings
 from .visualize import plot_confusion_matrix
-
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# mlflow.
 
 # %% auto #0
 __all__ = ['TRACKING_DEFAULTS', 'SECRET_NAME', 'MLFLOW_STATUS', 'tracking_setting', 'tracking_uri', 'artifact_location',
@@ -117,7 +123,6 @@ def git_commit(folder: str | Path) -> tuple[str, bool] | None:
 
 def run_tags(run_dir: Path, settings: Settings) -> dict[str, str]:
     "Provenance of a run: ids, git commit, data fingerprint, feature cache key, ONNX sha256, package versions."
-    from importlib.metadata import version, PackageNotFoundError
     run = RunFolder(run_dir)
     m, f = _read(run.metrics) or {}, _read(run.features) or {}
     tags = {"aerial_nb.run_id": run_dir.name, "aerial_nb.run_dir": str(run_dir)}
@@ -168,14 +173,12 @@ MLFLOW_STATUS = {"running": "RUNNING", "finished": "FINISHED", "failed": "FAILED
 def store_lock(uri: str):
     "Serialise writers of a local SQLite store (a no-op for servers and databases that handle concurrency)."
     if not uri.startswith("sqlite:///"): yield; return
-    from filelock import FileLock
     db = Path(uri.removeprefix("sqlite:///")); db.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(db) + ".lock", timeout=600): yield
 
 def _quiet_store_setup():
     """MLflow logs 'Creating initial MLflow database tables...' at INFO when a store is first used: noise in a run's
     output."""
-    import logging
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 def _experiment_id(client, name: str, artifacts: str) -> str:
@@ -187,7 +190,6 @@ def log_run(run_dir: str | Path, settings: Settings, status: str | None = None) 
     "Log (or update) the run in `run_dir` to the MLflow store of `settings`; returns the MLflow run id."
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
-    import time
     run_dir = Path(run_dir)
     status = status or (_read(RunFolder(run_dir).status) or {}).get("status", "running")
     uri, secrets = tracking_uri(settings), secret_values()

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .run_folder import RunFolder, atomic, model_meta, write_atomic
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# pyspark, scikit-learn, synapseml.
 
 # %% auto #0
 __all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'check_classifier_params', 'make_classifier', 'classification_metrics',

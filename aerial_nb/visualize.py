@@ -10,6 +10,7 @@ import json
 import math
 import textwrap
 from pathlib import Path
+import base64
 
 import folium
 import numpy as np
@@ -25,6 +26,8 @@ from .offline_map import (class_colors, leaflet_assets, raster_overlay, region_m
                                    vendor_dir)
 from .run_folder import MapsFolder, RunFolder, write_atomic
 from .tiles import is_blob_raster, raster_name
+# Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
+# rasterio.
 
 # %% auto #0
 __all__ = ['plot_confusion_matrix', 'plot_sample_grid', 'map_figure', 'prediction_map', 'visualize_step']
@@ -151,7 +154,6 @@ class _Legend(MacroElement):
 def _offline_assets(m: folium.Map) -> None:
     """Make `m` self-contained: Leaflet and jQuery (vendored) as data URIs in place of folium's CDN scripts and
     stylesheets."""
-    import base64
     css, js = leaflet_assets()
     jquery = (vendor_dir().parent / "jquery" / "jquery.min.js").read_text()
     uri = lambda mime, text: f"data:{mime};base64," + base64.b64encode(text.encode()).decode()
