@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tqdm.auto import tqdm
 
 from .run_folder import RunFolder, atomic, is_temporary, write_atomic
 from .settings import Settings
@@ -142,6 +141,8 @@ def container_client(loc: BlobLocation, settings: Settings | None = None, check:
 
 # %% ../nbs/00b_storage.ipynb #c013
 def _progress(total: int, desc: str):
+    # Imported here: in a Jupyter kernel without ipywidgets, importing tqdm.auto writes a warning to stderr.
+    from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="blob", disable=total < 2, mininterval=1)
 
 def list_blobs(cc, prefix: str, page_size: int = 5000) -> list[dict]:

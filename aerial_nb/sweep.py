@@ -22,7 +22,6 @@ import configparser
 import pandas as pd
 import yaml
 
-from tqdm.auto import tqdm
 
 from .pipeline import notebooks_dir, resolve_inputs, run_pipeline, step_parameters
 from .run_folder import RunFolder, write_atomic
@@ -245,6 +244,8 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Pa
         for r in plan[plan.action == "skip"].itertuples()
     ]
     t0 = time.time()
+    # Imported here: in a Jupyter kernel without ipywidgets, importing tqdm.auto writes a warning to stderr.
+    from tqdm.auto import tqdm
     bar = tqdm(total=len(todo), desc=sweep_id, unit="run", disable=not progress)
     counts = {"done": 0, "failed": 0}
     # `jobs` worker processes run the points (each keeps its kernel and JVM across its points); a thread per job
