@@ -72,7 +72,7 @@ docs-run: install-docs data
 test-site: install
 	$(BIN)/python -m pytest tests/test_docs_site.py
 
-# nbdev-export, then nbdev's `__all__` lines rewrapped within 120 characters (its wrapper does not count `__all__ = `).
+# nbdev-export, then what nbdev writes past 120 characters rewrapped (`__all__` lists, the symbol index _modidx.py).
 export: install
 	$(BIN)/nbdev-export && $(BIN)/python tools/wrap_all.py
 
