@@ -238,7 +238,6 @@ d = {
             'aerial_nb.pipeline._run_exists': ('pipeline.html#_run_exists', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._signals_stop_the_step':
                 ('pipeline.html#_signals_stop_the_step', 'aerial_nb/pipeline.py'),
-            'aerial_nb.pipeline._stderr_to': ('pipeline.html#_stderr_to', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._step_kernel': ('pipeline.html#_step_kernel', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._track': ('pipeline.html#_track', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._write_status': ('pipeline.html#_write_status', 'aerial_nb/pipeline.py'),
@@ -250,6 +249,7 @@ d = {
                 ('pipeline.html#check_step_parameters', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.check_steps': ('pipeline.html#check_steps', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.declared_parameters': ('pipeline.html#declared_parameters', 'aerial_nb/pipeline.py'),
+            'aerial_nb.pipeline.fds_to': ('pipeline.html#fds_to', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.new_run_id': ('pipeline.html#new_run_id', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.notebooks_dir': ('pipeline.html#notebooks_dir', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.resolve_inputs': ('pipeline.html#resolve_inputs', 'aerial_nb/pipeline.py'),

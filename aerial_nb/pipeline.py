@@ -43,7 +43,7 @@ from .train import check_model_name
 # %% auto #0
 __all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'declared_parameters', 'check_step_parameters',
            'resolve_inputs', 'check_folds', 'check_master', 'new_run_id', 'check_run_id', 'notebooks_dir',
-           'check_steps', 'check_prerequisites', 'step_parameters', 'RunInterrupted', 'run_pipeline']
+           'check_steps', 'check_prerequisites', 'step_parameters', 'fds_to', 'RunInterrupted', 'run_pipeline']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
@@ -204,15 +204,17 @@ def step_parameters(nb_path: Path, values: dict) -> dict:
     return {k: v for k, v in values.items() if k in declared}
 
 @contextmanager
-def _stderr_to(path: Path):
-    "Send this process's file descriptor 2 (and so the kernel's and Spark's, which inherit it) to `path`."
-    sys.stderr.flush()
-    saved = os.dup(2)
+def fds_to(path: Path, fds: tuple[int, ...] = (2,)):
+    """Send this process's file descriptors `fds` (stderr by default; and so the kernel's and Spark's, which inherit
+    them) to the end of `path`, and back afterwards."""
+    sys.stdout.flush(); sys.stderr.flush()
+    saved = [os.dup(fd) for fd in fds]
     with open(path, "ab") as f:
-        os.dup2(f.fileno(), 2)
+        for fd in fds: os.dup2(f.fileno(), fd)
         try: yield
         finally:
-            sys.stderr.flush(); os.dup2(saved, 2); os.close(saved)
+            sys.stdout.flush(); sys.stderr.flush()
+            for fd, s in zip(fds, saved): os.dup2(s, fd); os.close(s)
 
 RESERVE_BYTES = 1 << 16
 
@@ -438,7 +440,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             try:
                 if got: raise RunInterrupted("stopped before the step", got[0])
                 # Kernel and JVM chatter goes to the run's logs/, not the terminal.
-                with _stderr_to(run.log(step)):
+                with fds_to(run.log(step)):
                     kernel.execute(nbs / f"{step}.ipynb", run.notebook(step),
                                    step_parameters(nbs / f"{step}.ipynb", values), log_file=run.log(step))
                 if got: raise RunInterrupted("stopped after the step", got[0])

@@ -9,9 +9,7 @@ import hashlib
 import itertools
 import json
 import multiprocessing
-import os
 import shutil
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -23,7 +21,7 @@ import pandas as pd
 import yaml
 
 
-from .pipeline import notebooks_dir, resolve_inputs, run_pipeline, step_parameters
+from .pipeline import fds_to, notebooks_dir, resolve_inputs, run_pipeline, step_parameters
 from .run_folder import RunFolder, write_atomic
 from .run_params import Problem, default_params, format_problems, load_params, problems
 from .settings import Settings, load_settings
@@ -131,10 +129,7 @@ def _run_in_worker(point_file: str, run_id: str, settings_path: str, steps: list
         # A worker process exits through multiprocessing (no atexit): its finalizers stop the kernel and its JVM.
         Finalize(None, _WORKER["kernel"].shutdown, exitpriority=10)
     log_path = RunFolder(Path(point_file).parent).runner_log
-    with open(log_path, "a") as log:
-        sys.stdout.flush(); sys.stderr.flush()
-        saved = [os.dup(1), os.dup(2)]
-        os.dup2(log.fileno(), 1); os.dup2(log.fileno(), 2)
+    with fds_to(log_path, (1, 2)), open(log_path, "a") as log:
         try:
             run_pipeline(point_file, settings_path or None, run_id=run_id, steps=steps,
                          log=lambda m: print(m, file=log, flush=True), kernel=_WORKER["kernel"])
@@ -142,9 +137,6 @@ def _run_in_worker(point_file: str, run_id: str, settings_path: str, steps: list
         except (Exception, KeyboardInterrupt) as e:   # recorded in the point's status.json by run_pipeline
             print(f"{type(e).__name__}: {e}", file=log, flush=True)
             return 130 if isinstance(e, KeyboardInterrupt) else 1
-        finally:
-            sys.stdout.flush(); sys.stderr.flush()
-            for fd, s in zip((1, 2), saved): os.dup2(s, fd); os.close(s)
 
 def sweep_workers(jobs: int) -> ProcessPoolExecutor:
     """`jobs` worker processes, each running one point at a time in its own kernel. 'spawn': a worker starts from a
