@@ -21,6 +21,7 @@ import pandas as pd
 from .featurize import featurize_images, ort_session, preprocess
 from .gis import tile_inputs
 from .models import ensure_model
+from .recipe import feature_parts, recipe_of_model
 from .region import score_region
 from .run_folder import model_meta
 from .scale import model_scale, tiling_for
@@ -129,7 +130,7 @@ def bench_region(spark, tiles_dir: str | Path, *, model_dir: str | Path, setting
     tiles = read_tile_set(tiles_dir, need_images=False).sort_values("filename").reset_index(drop=True)
     tiles = tiles.iloc[: limit or None]
     meta = json.loads(model_meta(model_dir).read_text())
-    model = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
+    model = recipe_of_model(meta, settings.path("paths", "model_store"))
     scratch = Path(tempfile.mkdtemp(prefix="aerial_nb-bench-region-"))
     quiet = lambda m: None
     try:
@@ -138,9 +139,9 @@ def bench_region(spark, tiles_dir: str | Path, *, model_dir: str | Path, setting
         info = score_region(spark, tiles, model_dir=model_dir, featurizer=model, settings=settings,
                             out_dir=scratch / "scored", log=quiet)
     finally: shutil.rmtree(scratch, ignore_errors=True)
-    px = int(tiles.tile_px.iloc[0])
+    px, input_px = int(tiles.tile_px.iloc[0]), int(feature_parts(model)[0]["input_size"])
     return {"model": meta["pretrained_model_type"],
-            "method": f"region scoring ({px} px tiles, network input {int(model['input_size'])} px, {model_dir.name})",
+            "method": f"region scoring ({px} px tiles, network input {input_px} px, {model_dir.name})",
             "images": info["tiles_scored_now"], "seconds": info["seconds_scoring"],
             "images_per_second": info["tiles_per_second"]}
 

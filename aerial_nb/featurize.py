@@ -20,6 +20,7 @@ from filelock import FileLock
 import pandas as pd
 
 from .cluster import executor_model_file, ship_model
+from .recipe import feature_parts, resize_view, view_zoom
 from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
 from .run_params import FEATURIZER_BACKENDS, RunParams
 from .settings import Settings, load_settings
@@ -70,6 +71,8 @@ def feature_namespace(featurizer: dict, backend: str = RunParams.featurizer_back
             k: featurizer[k] for k in ("input_size", "mean", "std", "color_scale", "channel_order", "resize")
         },
     }
+    # A view other than the whole image is in the key; the keys of features cached before views existed stay valid.
+    if featurizer.get("view", "full") != "full": payload["view"] = featurizer["view"]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 def feature_cache_key(manifest: pd.DataFrame, featurizer: dict, backend: str = RunParams.featurizer_backend,
@@ -103,16 +106,33 @@ def make_image_featurizer(featurizer: dict, mini_batch_size: int = 32, input_col
 # %% ../nbs/02_featurize.ipynb #c009b
 FLAT_INPUT, FLAT_OUTPUT = "unrolled_image", "flat_features"
 
-def flat_onnx_model(featurizer: dict) -> bytes:
-    """`featurizer`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·H·W]` (CHW, BGR, 0–255, byte 0
-    as 256), and return `[N, C]`."""
+def _tta_nodes(x: str, out: str, consts: dict) -> list:
+    """Nodes that stack the 8 rotations/flips of the batch `x` `[N, C, S, S]` into `out` `[8N, C, S, S]`: `x` and its
+    transpose, each as it is, flipped upside down, left to right, and both (the square's 8 symmetries)."""
+    from onnx import helper
+    consts.update({"tta_start": np.array([-1], np.int64), "tta_end": np.array([np.iinfo(np.int64).min], np.int64),
+                   "tta_rows": np.array([2], np.int64), "tta_cols": np.array([3], np.int64),
+                   "tta_step": np.array([-1], np.int64)})
+    flip = lambda src, axis, dst: helper.make_node("Slice", [src, "tta_start", "tta_end", axis, "tta_step"], [dst])
+    nodes, views = [helper.make_node("Transpose", [x], ["tta_t"], perm=[0, 1, 3, 2])], []
+    for base in (x, "tta_t"):
+        nodes += [flip(base, "tta_rows", f"{base}_r"), flip(base, "tta_cols", f"{base}_c"),
+                  flip(f"{base}_r", "tta_cols", f"{base}_rc")]
+        views += [base, f"{base}_r", f"{base}_c", f"{base}_rc"]
+    return nodes + [helper.make_node("Concat", views, [out], axis=0)]
+
+def flat_onnx_model(featurizer: dict, tta: bool = False) -> bytes:
+    """`featurizer`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·R·R]` (CHW, BGR, 0–255, byte 0
+    as 256; R the input size S times the view's zoom), and return `[N, C]`: the view's centre S x S cut in the graph,
+    and with `tta` the features averaged over the 8 rotations/flips of each image (one batch 8 times larger)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     size, scale = int(featurizer["input_size"]), float(featurizer["color_scale"])
+    side, dim = size * view_zoom(featurizer), int(featurizer["feature_dim"])
     m = onnx.load(featurizer["onnx_file"])
     g = m.graph
     order = [2, 1, 0] if str(featurizer.get("channel_order", "RGB")).upper() == "RGB" else [0, 1, 2]
-    consts = {"flat_256": np.array(256.0, np.float32), "flat_shape": np.array([-1, 3, size, size], np.int64),
+    consts = {"flat_256": np.array(256.0, np.float32), "flat_shape": np.array([-1, 3, side, side], np.int64),
               "flat_order": np.array(order, np.int64),
               # (x * scale - mean) / std == (x - mean / scale) / (std / scale): one Sub and one Div per pixel
               "flat_mean": (np.asarray(featurizer["mean"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1),
@@ -121,35 +141,46 @@ def flat_onnx_model(featurizer: dict) -> bytes:
            helper.make_node("Reshape", ["flat_bytes", "flat_shape"], ["flat_chw"]),
            helper.make_node("Gather", ["flat_chw", "flat_order"], ["flat_ordered"], axis=1),   # BGR -> RGB
            helper.make_node("Sub", ["flat_ordered", "flat_mean"], ["flat_centered"]),
-           helper.make_node("Div", ["flat_centered", "flat_std"], [featurizer["image_tensor"]])]
+           helper.make_node("Div", ["flat_centered", "flat_std"], ["flat_normed"])]
+    x = "flat_normed"
+    if side != size:   # the view's centre, as recipe.resize_view cuts it
+        off = (side - size) // 2
+        consts.update({"view_starts": np.array([off, off], np.int64), "view_ends": np.array([off + size] * 2, np.int64),
+                       "view_axes": np.array([2, 3], np.int64)})
+        pre.append(helper.make_node("Slice", [x, "view_starts", "view_ends", "view_axes"], ["flat_view"]))
+        x = "flat_view"
+    pre += _tta_nodes(x, featurizer["image_tensor"], consts) if tta else [
+        helper.make_node("Identity", [x], [featurizer["image_tensor"]])]
     # One output, already flat: ONNXModel then neither slices the graph nor reshapes nested arrays.
-    post = [helper.make_node("Flatten", [featurizer["feature_tensor"]], [FLAT_OUTPUT], axis=1)]
+    post = [helper.make_node("Flatten", [featurizer["feature_tensor"]], ["flat_all" if tta else FLAT_OUTPUT], axis=1)]
+    if tta:   # [8N, C] -> [8, N, C] -> the mean of each image's 8 views
+        consts["tta_shape"] = np.array([8, -1, dim], np.int64)
+        post += [helper.make_node("Reshape", ["flat_all", "tta_shape"], ["tta_stacked"]),
+                 helper.make_node("ReduceMean", ["tta_stacked"], [FLAT_OUTPUT], axes=[0], keepdims=0)]
     nodes = pre + list(g.node) + post
     del g.node[:]; g.node.extend(nodes)
     g.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
     others = [i for i in g.input if i.name != featurizer["image_tensor"]]
     del g.input[:]
-    g.input.extend([helper.make_tensor_value_info(FLAT_INPUT, TensorProto.FLOAT, ["N", 3 * size * size])] + others)
+    g.input.extend([helper.make_tensor_value_info(FLAT_INPUT, TensorProto.FLOAT, ["N", 3 * side * side])] + others)
     del g.output[:]
-    g.output.extend(
-        [helper.make_tensor_value_info(FLAT_OUTPUT, TensorProto.FLOAT, ["N", int(featurizer["feature_dim"])])]
-    )
+    g.output.extend([helper.make_tensor_value_info(FLAT_OUTPUT, TensorProto.FLOAT, ["N", dim])])
     onnx.checker.check_model(m)
     return m.SerializeToString()
 
 _FLAT_MODELS: dict = {}
 
-def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32):
+def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32, tta: bool = False):
     """Spark DataFrame of `path`, `features` for `raw`'s `path`, `content` rows by SynapseML stages on flat float
-    vectors."""
+    vectors (the view and `tta` inside the ONNX graph)."""
     from pyspark.ml.functions import array_to_vector, vector_to_array
     from pyspark.sql import functions as F
     from synapse.ml.image import UnrollImage
     from synapse.ml.onnx import ONNXModel
     from synapse.ml.opencv import ImageTransformer
-    size = int(featurizer["input_size"])
-    if featurizer["onnx_sha256"] not in _FLAT_MODELS:
-        _FLAT_MODELS[featurizer["onnx_sha256"]] = flat_onnx_model(featurizer)
+    size = int(featurizer["input_size"]) * view_zoom(featurizer)   # the view's centre is cut in the graph
+    flat_key = (featurizer["onnx_sha256"], featurizer.get("view", "full"), bool(tta))
+    if flat_key not in _FLAT_MODELS: _FLAT_MODELS[flat_key] = flat_onnx_model(featurizer, tta)
     # The same decode and resize as ImageFeaturizer (its center crop to the same size is a no-op); an undecodable
     # image gives a null image, dropped as ImageFeaturizer's dropNa drops it (featurize_step names it).
     images = (ImageTransformer().setInputCol("content").setOutputCol("image").setAutoConvertToColor(True)
@@ -163,7 +194,7 @@ def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32):
     onnx = ONNXModel()
     # The payload is set on the JVM object (read here, broadcast by SynapseML): executors need not see the driver's
     # disk.
-    onnx._java_obj.setModelPayload(bytearray(_FLAT_MODELS[featurizer["onnx_sha256"]]))
+    onnx._java_obj.setModelPayload(bytearray(_FLAT_MODELS[flat_key]))
     onnx = (onnx.setFeedDict({FLAT_INPUT: "unrolled"}).setFetchDict({"flat": FLAT_OUTPUT})
             .setMiniBatchSize(int(mini_batch_size)))
     return onnx.transform(flat).select("path", array_to_vector(F.col("flat")).alias("features"))
@@ -202,11 +233,9 @@ def decode_bgr(image_bytes: bytes) -> np.ndarray | None:
 def preprocess(image_bytes: bytes, featurizer: dict) -> np.ndarray:
     """The float32 `[3, H, W]` tensor SynapseML's `ImageFeaturizer` feeds `featurizer` for these image bytes; ValueError
     when undecodable."""
-    import cv2
     img = decode_bgr(image_bytes)
     if img is None: raise ValueError("OpenCV could not decode the image")
-    size = int(featurizer["input_size"])
-    img = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+    img = resize_view(img, featurizer)   # the whole image stretched to the input size, or the view's centre
     if str(featurizer.get("channel_order", "RGB")).upper() == "RGB": img = img[:, :, ::-1]
     mean = np.asarray(featurizer["mean"], np.float64)[:, None, None]
     std = np.asarray(featurizer["std"], np.float64)[:, None, None]
@@ -277,9 +306,6 @@ def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Set
     (see `featurize_step`)."""
     from pyspark.sql import functions as F
     check_backend(backend)
-    if tta and backend != "onnxruntime":
-        raise ValueError("tta (averaging over rotations/flips) needs featurizer_backend: onnxruntime; SynapseML's "
-                         "featurizer has no rotation step.")
     settings = settings or load_settings()
     parts = max(1,
                 min(len(paths),
@@ -287,7 +313,7 @@ def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Set
     raw = (spark.read.format("binaryFile").load([_glob_escape(p) for p in paths])
            .select("path", "content").repartition(parts))
     bs = settings.getint("featurize", "mini_batch_size")
-    if backend == "synapseml": feats = featurize_synapseml(raw, featurizer, bs)
+    if backend == "synapseml": feats = featurize_synapseml(raw, featurizer, bs, tta)
     else: feats = featurize_onnxruntime(raw, featurizer, mini_batch_size=bs, threads=ort_threads(settings), tta=tta)
     # The same rewrite as `local_path`, in the JVM: a Python UDF here would ship every row to a Python worker.
     return feats.select(F.regexp_replace("path", LOCAL_URI_PREFIX, "").alias("path"), "features")
@@ -391,14 +417,9 @@ def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespac
     if damaged: info["rebuilt"] = "; ".join(damaged)
     return info
 
-def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings,
-                   run_dir: str | Path | None = None, on_bad_image: str = RunParams.on_bad_image,
-                   backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> dict:
-    """Features of the manifest's images by `backend`: cached images reused, the others computed now; returns where they
-    are and what happened."""
-    check_backend(backend)
-    if manifest.empty: raise ValueError("The manifest lists no images: there is nothing to featurize (see 01_explore).")
-    manifest = refresh_file_facts(manifest)   # the keys see edits made since explore
+def _model_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, backend: str,
+                    tta: bool) -> dict:
+    "The cache entry of one model (one view) over `manifest`: reused, assembled from cached images, or computed."
     key = feature_cache_key(manifest, featurizer, backend, tta)
     namespace = feature_namespace(featurizer, backend, tta)
     root = settings.path("paths", "outputs_dir") / "features"
@@ -410,7 +431,78 @@ def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings:
     with FileLock(str(root / f".{namespace}.lock")):
         info = _cached_or_featurize(spark, manifest, featurizer=featurizer, settings=settings, key=key,
                                     namespace=namespace, root=root, backend=backend, tta=tta, t0=t0)
-    info["path"] = str(cache / "features.parquet")
+    return {**info, "path": str(cache / "features.parquet"), "view": featurizer.get("view", "full")}
+
+def _mean_columns(cols: list[str]):
+    "Spark column: the elementwise mean of the float array columns `cols` (float, as numpy's mean of float32)."
+    from pyspark.sql import functions as F
+    total = F.col(cols[0])
+    for c in cols[1:]: total = F.zip_with(total, F.col(c), lambda a, b: a + b)
+    return F.transform(total, lambda v: (v / len(cols)).cast("float")) if len(cols) > 1 else total
+
+def _pool_entries(spark, paths: list[str], featurizer: dict, out: str) -> int:
+    """Write to `out` each image's recipe features from its parts' entries `paths` (`recipe.pool_parts` in Spark);
+    the number of images (those every part has)."""
+    from pyspark.ml.functions import array_to_vector, vector_to_array
+    from pyspark.sql import functions as F
+    cols = [f"part{i}" for i in range(len(paths))]
+    df = None
+    for i, (p, c) in enumerate(zip(paths, cols)):
+        part = spark.read.parquet(p).select(*(["path"] if i == 0 else []), "image_key",
+                                            vector_to_array("features", "float32").alias(c))
+        df = part if df is None else df.join(part, "image_key")
+    k = len(featurizer["views"])
+    per_model = [cols[i:i + k] for i in range(0, len(cols), k)]
+    pooled = ([_mean_columns(views) for views in per_model] if featurizer["view_pool"] == "mean"
+              else [F.col(c) for c in cols])
+    df.select("path", "image_key", array_to_vector(F.concat(*pooled)).alias("features")).write.parquet(out)
+    return spark.read.parquet(out).count()
+
+def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, backend: str,
+                     tta: bool) -> dict:
+    """A recipe's features: each part from its own cache entry (computed only where missing), then pooled per image
+    into one entry of the recipe, so a fused run reuses every feature its models' own runs computed."""
+    t0 = time.time()
+    parts = [_model_features(spark, manifest, featurizer=p, settings=settings, backend=backend, tta=tta)
+             for p in feature_parts(featurizer)]
+    namespace = hashlib.sha256(json.dumps({"format": FEATURES_FORMAT, "recipe": featurizer["onnx_sha256"],
+                                           "backend": backend, "tta": tta}).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([namespace] + [p["key"] for p in parts]).encode()).hexdigest()[:24]
+    root = settings.path("paths", "outputs_dir") / "features"
+    cache = root / key
+    with FileLock(str(root / f".{namespace}.lock")):
+        meta = _read_meta(cache) if cache.is_dir() else None
+        why = cache_entry_problem(cache, meta) if meta is not None else "no meta.json"
+        if why is not None:
+            if meta is not None: _drop_damaged(cache, why)
+            elif cache.exists(): shutil.rmtree(cache, ignore_errors=True)   # a killed run's leftover
+            with atomic(cache, if_exists="keep", tag=namespace) as tmp:
+                n = _pool_entries(spark, [p["path"] for p in parts], featurizer, str(tmp / "features.parquet"))
+                meta = {"key": key, "namespace": namespace, "format": FEATURES_FORMAT, "n_features": n,
+                        "parts": [p["key"] for p in parts],
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                write_atomic(tmp / "meta.json", json.dumps(meta, indent=2))   # last: an entry without it is never read
+    seconds, misses = round(time.time() - t0, 2), sum(p["cache_misses"] for p in parts)
+    return {"key": key, "namespace": namespace, "format": FEATURES_FORMAT, "n_images": len(manifest),
+            "n_features": meta["n_features"], "missing": sorted(set().union(*(p["missing"] for p in parts))),
+            "cache_hits": sum(p["cache_hits"] for p in parts), "cache_misses": misses, "backend": backend,
+            "tta": tta, "model": featurizer["name"], "onnx_sha256": featurizer["onnx_sha256"],
+            "feature_dim": featurizer["feature_dim"], "seconds": seconds,
+            "images_per_second": round(misses / max(seconds, 1e-9), 2), "created": meta["created"],
+            "cached": all(p["cached"] for p in parts), "path": str(cache / "features.parquet"),
+            "parts": [{k: p[k] for k in ("model", "view", "key", "cache_hits", "cache_misses", "seconds")}
+                      for p in parts]}
+
+def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings,
+                   run_dir: str | Path | None = None, on_bad_image: str = RunParams.on_bad_image,
+                   backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> dict:
+    """Features of the manifest's images by `backend` under `featurizer` (a model, or a recipe of several parts):
+    cached images reused, the others computed now; returns where they are and what happened."""
+    check_backend(backend)
+    if manifest.empty: raise ValueError("The manifest lists no images: there is nothing to featurize (see 01_explore).")
+    manifest = refresh_file_facts(manifest)   # the keys see edits made since explore
+    features = _recipe_features if "parts" in featurizer else _model_features
+    info = features(spark, manifest, featurizer=featurizer, settings=settings, backend=backend, tta=tta)
     if info["missing"]:
         if run_dir:
             pd.DataFrame(

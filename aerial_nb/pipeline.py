@@ -29,6 +29,7 @@ import psutil
 from .explore import find_images
 from .run_folder import RunFolder, model_meta, write_atomic
 from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
+from .recipe import recipe_label
 from .scale import check_raster_serves
 from .score import raster_gsd
 from .settings import Settings, load_settings
@@ -403,7 +404,8 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     if "03_train" in steps:
         # Only a run that trains names (and so claims) a model; scoring alone uses the named or the best one.
         if not params["output_model_name"]:
-            params["output_model_name"] = f"{params['pretrained_model_type']}-{params['classifier']}-{run_id}"
+            models = recipe_label(params["pretrained_model_type"])
+            params["output_model_name"] = f"{models}-{params['classifier']}-{run_id}"
         # resumed
         if _model_of_run(models_dir, params["output_model_name"], run_id): values_extra["overwrite_model"] = True
         else: check_model_name(models_dir, params["output_model_name"], params["overwrite_model"])

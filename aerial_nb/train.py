@@ -229,6 +229,9 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
     meta = {"model_name": output_model_name, "classifier": classifier,
             "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {}), **chosen},
             "labels": metrics["labels"], "pretrained_model_type": featurizer["name"],
+            # The recipe, so that scoring computes the same parts and pools them the same way (aerial_nb.recipe).
+            "models": featurizer.get("models", [featurizer["name"]]), "views": featurizer.get("views", ["full"]),
+            "view_pool": featurizer.get("view_pool", "concat"),
             "onnx_sha256": featurizer["onnx_sha256"], "feature_dim": featurizer["feature_dim"],
             # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
             "tta": bool(features.get("tta", False)), "featurizer_backend": features.get("backend", "synapseml"),
