@@ -166,7 +166,7 @@ def plot_times(ranked: pd.DataFrame, path: str | Path) -> Path:
     r = ranked.sort_values(["pretrained_model_type", "classifier", "sample_frac"])
     fig, ax = _fig(7.5, 0.3 * len(r) + 1.4)
     labels = [f"{a.pretrained_model_type} · {a.classifier} · {a.sample_frac:g}" for a in r.itertuples()]
-    ax.barh(labels, r.featurize_seconds.fillna(0), label="featurize (s, per feature set)")
+    ax.barh(labels, r.featurize_seconds.fillna(0), label="featurize (s, this run; cached features cost little)")
     ax.barh(labels, r.fit_seconds.fillna(0), left=r.featurize_seconds.fillna(0), label="fit (s)")
     ax.set_xlabel("seconds"); ax.tick_params(axis="y", labelsize=7); ax.legend(fontsize=8)
     ax.set_title("Featurize and training times"); fig.tight_layout(); fig.savefig(path, dpi=110); return Path(path)

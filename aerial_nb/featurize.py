@@ -392,7 +392,9 @@ def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespac
     meta = _read_meta(cache) if cache.is_dir() else None
     if meta is not None:
         why = cache_entry_problem(cache, meta)
-        if why is None: return {**meta, "cached": True, "cache_hits": meta["n_features"], "cache_misses": 0}
+        if why is None:   # this run's seconds, not those of the run that computed the entry
+            return {**meta, "cached": True, "cache_hits": meta["n_features"], "cache_misses": 0,
+                    "seconds": round(time.time() - t0, 2), "images_per_second": 0.0}
         _drop_damaged(cache, why); damaged.append(f"{key}: {why}")
     elif cache.exists(): shutil.rmtree(cache, ignore_errors=True)   # an incomplete leftover without meta.json
     # Under the namespace's lock no one else writes it: its temporary folders are leftovers of a killed run.
