@@ -195,8 +195,10 @@ def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32, tta: b
     # The payload is set on the JVM object (read here, broadcast by SynapseML): executors need not see the driver's
     # disk.
     onnx._java_obj.setModelPayload(bytearray(_FLAT_MODELS[flat_key]))
+    # With tta the graph runs 8 views of every image of a mini-batch at once: 8 times fewer images per mini-batch keep
+    # the network's batch, and so onnxruntime's memory in the JVM, as without it (32 x 8 images took 14 GB: OOM).
     onnx = (onnx.setFeedDict({FLAT_INPUT: "unrolled"}).setFetchDict({"flat": FLAT_OUTPUT})
-            .setMiniBatchSize(int(mini_batch_size)))
+            .setMiniBatchSize(max(1, int(mini_batch_size) // 8) if tta else int(mini_batch_size)))
     return onnx.transform(flat).select("path", array_to_vector(F.col("flat")).alias("features"))
 
 # %% ../nbs/02_featurize.ipynb #c011
