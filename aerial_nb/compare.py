@@ -65,7 +65,8 @@ def plot_accuracy(ranked: pd.DataFrame, path: str | Path, highlight: str | None 
     r = ranked.head(30).iloc[::-1]
     fig = Figure(figsize=(8, 0.35 * len(r) + 1.2))
     ax = fig.subplots()
-    labels = [f"{a.pretrained_model_type} · {a.classifier} · {a.sample_frac} · {a.run_id[-6:]}" for a in r.itertuples()]
+    labels = [f"{a.pretrained_model_type} · {a.classifier} · {a.sample_frac} · {a.run_id[-6:]}"
+              for a in r.itertuples()]
     ax.barh(labels, r.accuracy, color=["tab:orange" if x == highlight else "tab:blue" for x in r.run_id])
     for i, v in enumerate(r.accuracy): ax.text(v, i, f" {v:.3f}", va="center", fontsize=8)
     ax.set_xlim(0, 1.08); ax.set_xlabel("test accuracy"); ax.tick_params(axis="y", labelsize=8)

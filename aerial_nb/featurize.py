@@ -122,9 +122,9 @@ def _tta_nodes(x: str, out: str, consts: dict) -> list:
     return nodes + [helper.make_node("Concat", views, [out], axis=0)]
 
 def flat_onnx_model(featurizer: dict, tta: bool = False) -> bytes:
-    """`featurizer`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·R·R]` (CHW, BGR, 0–255, byte 0
-    as 256; R the input size S times the view's zoom), and return `[N, C]`: the view's centre S x S cut in the graph,
-    and with `tta` the features averaged over the 8 rotations/flips of each image (one batch 8 times larger)."""
+    """`featurizer`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·R·R]` (CHW, BGR, 0–255,
+    byte 0 as 256; R the input size S times the view's zoom), and return `[N, C]`: the view's centre S x S cut in the
+    graph, and with `tta` the features averaged over the 8 rotations/flips of each image (one batch 8 times larger)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     size, scale = int(featurizer["input_size"]), float(featurizer["color_scale"])

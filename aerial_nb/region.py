@@ -311,7 +311,8 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
     model, meta = load_model(model_dir)
     if meta["onnx_sha256"] != featurizer["onnx_sha256"]:
         raise ValueError(f"Model {model_dir} was trained on {meta['pretrained_model_type']} features "
-                         f"(ONNX sha256 {meta['onnx_sha256'][:12]}…) but the featurizer given is {featurizer['name']} "
+                         f"(ONNX sha256 {meta['onnx_sha256'][:12]}…) but the featurizer given is "
+                         f"{featurizer['name']} "
                          f"({featurizer['onnx_sha256'][:12]}…): use pretrained_model_type "
                          f"{meta['pretrained_model_type']!r}.")
     tiles = tiles.sort_values("filename").reset_index(drop=True)

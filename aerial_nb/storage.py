@@ -56,7 +56,8 @@ def parse_blob_url(url: str, settings: Settings | None = None) -> BlobLocation:
     "Account, container and prefix of a blob URL; a URL with a SAS in it is refused."
     u = urlparse(url.strip())
     if "sig=" in u.query:
-        raise ValueError(f"The blob URL {url.split('?')[0]}?… carries a SAS token: it would be written into the run's "
+        raise ValueError(f"The blob URL {url.split('?')[0]}?… carries a SAS token: it would be written into the "
+                         "run's "
                          "parameters and notebooks. Put the token in $AZURE_STORAGE_SAS_TOKEN and give the URL "
                          "without it.")
     if u.scheme == "az":
