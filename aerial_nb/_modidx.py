@@ -434,6 +434,7 @@ d = {
             'aerial_nb.spark.get_spark': ('spark.html#get_spark', 'aerial_nb/spark.py'),
             'aerial_nb.spark.jar_cache_dir': ('spark.html#jar_cache_dir', 'aerial_nb/spark.py'),
             'aerial_nb.spark.java_major_version': ('spark.html#java_major_version', 'aerial_nb/spark.py'),
+            'aerial_nb.spark.release_spark': ('spark.html#release_spark', 'aerial_nb/spark.py'),
         },
         'aerial_nb.step_kernel': {
             'aerial_nb.step_kernel.StepKernel': ('step_kernel.html#stepkernel', 'aerial_nb/step_kernel.py'),

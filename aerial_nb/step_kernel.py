@@ -9,6 +9,8 @@ import os
 import sys
 import threading
 from pathlib import Path
+
+from .spark import KEEP_SPARK_ENV
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # jupyter_client, jupyter_core, papermill.
 
@@ -55,8 +57,8 @@ def _engine() -> str:
 # %% ../nbs/10a_step_kernel.ipynb #c006
 class StepKernel:
     """One Jupyter kernel that runs step notebooks one after another (with papermill's parameter injection and error
-    reporting): one interpreter and one Spark JVM for all of them. A step's `spark.stop()` ends its SparkContext only;
-    the next step's `get_spark` starts another in the same JVM, in about a second rather than a new JVM's 10-20 s.
+    reporting): one interpreter and one Spark JVM for all of them. A step's `release_spark` keeps its Spark session
+    running here, and the next step's `get_spark` takes it at once (a new JVM takes 10-20 s, a new session ~2.6 s).
     Before each notebook the user namespace is emptied (`%reset -f`: imported modules stay), so each starts clean.
     The kernel's output, and its JVM's, go to the log file of the notebook running (`execute`'s `log_file`).
     A kernel that died is replaced by a fresh one at the next notebook; `shutdown` stops it (and its JVM)."""
@@ -86,7 +88,9 @@ class StepKernel:
         km = AsyncKernelManager(kernel_name=self.kernel_name)
         # Without fd capture, what the kernel process and its JVM write on file descriptors 1 and 2 goes straight
         # into the pipe, in order (so SWITCH lands between two notebooks' output), not into notebook cells.
+        # KEEP_SPARK_ENV: each step's `release_spark` keeps its Spark session for the next step (`spark.release_spark`).
         try: run_sync(km.start_kernel)(cwd=self.cwd, stdout=write_end, stderr=write_end,
+                                       env={**os.environ, KEEP_SPARK_ENV: "1"},
                                        extra_arguments=["--IPKernelApp.capture_fd_output=False"])
         except BaseException: os.close(read_end); raise
         finally: os.close(write_end)   # the kernel (and the JVM it starts) hold it now: EOF once they are gone
