@@ -86,6 +86,7 @@ d = {
             'aerial_nb.featurize._recipe_features': ('featurize.html#_recipe_features', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._stat': ('featurize.html#_stat', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._tta_nodes': ('featurize.html#_tta_nodes', 'aerial_nb/featurize.py'),
+            'aerial_nb.featurize._whole_entry': ('featurize.html#_whole_entry', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.cache_entry_problem': ('featurize.html#cache_entry_problem', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.cached_image_features':
                 ('featurize.html#cached_image_features', 'aerial_nb/featurize.py'),

@@ -386,21 +386,30 @@ def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, f
     df.write.parquet(out)
     return len(hit), len(miss)
 
-def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespace, root, backend, tta, t0) -> dict:
-    """The cache entry `key` if whole, else one assembled from cached images and computed ones (call under the
-    namespace's lock)."""
+def _whole_entry(root: Path, key: str, namespace: str) -> tuple[dict | None, list[str]]:
+    """The meta.json of cache entry `key` when the entry is whole; else None, after clearing the way for a rebuild: a
+    damaged entry (named in the list returned), a killed run's entry without meta.json, the namespace's staging
+    folders. Call under the namespace's lock."""
     cache = root / key
-    damaged = []
     meta = _read_meta(cache) if cache.is_dir() else None
+    damaged = []
     if meta is not None:
         why = cache_entry_problem(cache, meta)
-        if why is None:   # this run's seconds, not those of the run that computed the entry
-            return {**meta, "cached": True, "cache_hits": meta["n_features"], "cache_misses": 0,
-                    "seconds": round(time.time() - t0, 2), "images_per_second": 0.0}
+        if why is None: return meta, []
         _drop_damaged(cache, why); damaged.append(f"{key}: {why}")
     elif cache.exists(): shutil.rmtree(cache, ignore_errors=True)   # an incomplete leftover without meta.json
     # Under the namespace's lock no one else writes it: its temporary folders are leftovers of a killed run.
     for old in leftovers(root, tag=namespace): remove(old)
+    return None, damaged
+
+def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespace, root, backend, tta, t0) -> dict:
+    """The cache entry `key` if whole, else one assembled from cached images and computed ones (call under the
+    namespace's lock)."""
+    cache = root / key
+    meta, damaged = _whole_entry(root, key, namespace)
+    if meta is not None:   # this run's seconds, not those of the run that computed the entry
+        return {**meta, "cached": True, "cache_hits": meta["n_features"], "cache_misses": 0,
+                "seconds": round(time.time() - t0, 2), "images_per_second": 0.0}
     found, bad = cached_image_features(root, namespace)
     damaged += bad
     # A failed or interrupted job leaves no half-written features; "keep": a parallel run that cached it first wins.
@@ -475,11 +484,8 @@ def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, setting
     root = settings.path("paths", "outputs_dir") / "features"
     cache = root / key
     with FileLock(str(root / f".{namespace}.lock")):
-        meta = _read_meta(cache) if cache.is_dir() else None
-        why = cache_entry_problem(cache, meta) if meta is not None else "no meta.json"
-        if why is not None:
-            if meta is not None: _drop_damaged(cache, why)
-            elif cache.exists(): shutil.rmtree(cache, ignore_errors=True)   # a killed run's leftover
+        meta, damaged = _whole_entry(root, key, namespace)
+        if meta is None:
             with atomic(cache, if_exists="keep", tag=namespace) as tmp:
                 n = _pool_entries(spark, [p["path"] for p in parts], featurizer, str(tmp / "features.parquet"))
                 meta = {"key": key, "namespace": namespace, "format": FEATURES_FORMAT, "n_features": n,
@@ -495,7 +501,7 @@ def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, setting
             "images_per_second": round(misses / max(seconds, 1e-9), 2), "created": meta["created"],
             "cached": all(p["cached"] for p in parts), "path": str(cache / "features.parquet"),
             "parts": [{k: p[k] for k in ("model", "view", "key", "cache_hits", "cache_misses", "seconds")}
-                      for p in parts]}
+                      for p in parts], **({"rebuilt": "; ".join(damaged)} if damaged else {})}
 
 def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings,
                    run_dir: str | Path | None = None, on_bad_image: str = RunParams.on_bad_image,
