@@ -70,7 +70,7 @@ def run_row(data: str, row: str, *, sample_frac: float | None, kernel: StepKerne
     f = json.loads(folder.features.read_text())
     return {"data": data, "row": row, "sample_frac": params["sample_frac"], "n_images": m["n_images"],
             "cv_mean": m["cv"]["mean"], "cv_std": m["cv"]["std"], "cv_folds": m["cv"]["folds"], "cv_seed": m["cv"]["seed"],
-            "test_accuracy": m["accuracy"], "feature_dim": m["feature_dim"],
+            "test_accuracy": m["accuracy"], "feature_dim": m["feature_dim"], "tta": f.get("tta"),
             "featurize_seconds": m["featurize_seconds"], "cache_misses": f.get("cache_misses"),
             "fit_seconds": m["fit_seconds"], "tuned": m.get("tuning", {}).get("chosen"),
             "wall_seconds": round(time.time() - t0, 1), "run_dir": str(run_dir)}
