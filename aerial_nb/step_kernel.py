@@ -155,7 +155,7 @@ class StepKernel:
                                    step_kernel=self)
 
     def shutdown(self) -> None:
-        "Stop the kernel and its JVM (at once: the steps have stopped their Spark sessions); a no-op when none runs."
+        "Stop the kernel and its JVM (which exits with it, its kept Spark session too); a no-op if none runs."
         from jupyter_core.utils import run_sync
         km, kc, self.km, self.kc = self.km, self.kc, None, None
         if kc is not None: kc.stop_channels()
