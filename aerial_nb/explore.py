@@ -23,10 +23,10 @@ __all__ = ['IMAGE_EXTENSIONS', 'SPLITS', 'DATA_HELP', 'find_images', 'inspect_im
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 SPLITS = ("train", "test")
 DATA_HELP = ("Put a labeled image set there, one folder per class (<images_dir>/<class>/<image>), or point "
-             "[data] images_dir in settings.ini (or $AERIAL_NB_DATA_IMAGES_DIR) at one. The default data is "
-             "UC Merced Land Use: download UCMerced_LandUse.zip from "
-             "http://weegee.vision.ucmerced.edu/datasets/landuse.html "
-             "and unzip its Images/ folder (21 class folders) to that place.")
+             "images_dir (params) or [data] images_dir in settings.ini (or $AERIAL_NB_DATA_IMAGES_DIR) at one. "
+             "The README's 'The default data' says where to get each set: EuroSAT RGB (data/eurosat, the main "
+             "job's), UC Merced Land Use (data/ucmerced: UCMerced_LandUse.zip from "
+             "http://weegee.vision.ucmerced.edu/datasets/landuse.html, its Images/ folder).")
 
 def _is_candidate(p: Path) -> bool:
     # Hidden files (.DS_Store, ._x.jpg) and Thumbs.db are not images anyone meant to label.

@@ -220,7 +220,7 @@ def test_a_running_run_cannot_be_resumed(tmp_path, imgs):
 
 # ---------------------------------------------------------------------------------------------------- data
 def test_missing_images_dir_says_where_to_get_data(tmp_path):
-    refused(cli(*run_args(tmp_path / "nothing"), outputs=tmp_path), "does not exist", "UCMerced_LandUse.zip")
+    refused(cli(*run_args(tmp_path / "nothing"), outputs=tmp_path), "does not exist", "data/eurosat", "UCMerced_LandUse.zip")
     assert not (tmp_path / "runs").exists()
 
 
