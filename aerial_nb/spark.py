@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 from filelock import FileLock
@@ -125,6 +126,10 @@ def _quiet_driver_logs(conf: dict, cache: Path) -> None:
     conf.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{f}")
 
 # %% ../nbs/00g_spark.ipynb #c019
+# The configuration each session of `get_spark` was started with, kept here rather than on pyspark's object (weak: a
+# dropped session leaves it).
+_STARTED_WITH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     "A Spark session with SynapseML on the classpath (resolving its jars from Maven Central the first time only)."
     from pyspark.sql import SparkSession
@@ -138,8 +143,8 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     # configuration (the app name aside); with another one it is stopped: no step runs on settings it did not ask for.
     wanted = {k: v for k, v in conf.items() if k != "spark.app.name"}
     kept = SparkSession.getActiveSession()
-    if kept is not None and hasattr(kept, "_aerial_nb_conf"):
-        if kept._aerial_nb_conf == wanted: return kept
+    if kept is not None and kept in _STARTED_WITH:
+        if _STARTED_WITH[kept] == wanted: return kept
         kept.stop()
     cache = jar_cache_dir(settings)
     cache.mkdir(parents=True, exist_ok=True)
@@ -163,7 +168,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
             ]
             (cache / "jars.txt").write_text("\n".join(got) + "\n")
     spark.sparkContext.setLogLevel("ERROR")
-    spark._aerial_nb_conf = wanted
+    _STARTED_WITH[spark] = wanted
     return spark
 
 KEEP_SPARK_ENV = "AERIAL_NB_KEEP_SPARK"
