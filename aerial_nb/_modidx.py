@@ -66,6 +66,7 @@ d = {
         'aerial_nb.explore': {
             'aerial_nb.explore._is_candidate': ('explore.html#_is_candidate', 'aerial_nb/explore.py'),
             'aerial_nb.explore._listdir': ('explore.html#_listdir', 'aerial_nb/explore.py'),
+            'aerial_nb.explore.content_hash': ('explore.html#content_hash', 'aerial_nb/explore.py'),
             'aerial_nb.explore.explore_step': ('explore.html#explore_step', 'aerial_nb/explore.py'),
             'aerial_nb.explore.find_images': ('explore.html#find_images', 'aerial_nb/explore.py'),
             'aerial_nb.explore.inspect_image': ('explore.html#inspect_image', 'aerial_nb/explore.py'),
@@ -79,6 +80,8 @@ d = {
                 ('featurize.html#_cached_or_featurize', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._drop_damaged': ('featurize.html#_drop_damaged', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._glob_escape': ('featurize.html#_glob_escape', 'aerial_nb/featurize.py'),
+            'aerial_nb.featurize._hash_file': ('featurize.html#_hash_file', 'aerial_nb/featurize.py'),
+            'aerial_nb.featurize._identities': ('featurize.html#_identities', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._mean_columns': ('featurize.html#_mean_columns', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._model_features': ('featurize.html#_model_features', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._pool_entries': ('featurize.html#_pool_entries', 'aerial_nb/featurize.py'),

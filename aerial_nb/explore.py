@@ -6,6 +6,8 @@ and split train/test."""
 # %% ../nbs/01_explore.ipynb #c002
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +18,7 @@ from PIL import Image
 from .run_folder import RunFolder
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'SPLITS', 'DATA_HELP', 'find_images', 'inspect_image', 'validate_images',
+__all__ = ['IMAGE_EXTENSIONS', 'SPLITS', 'DATA_HELP', 'find_images', 'content_hash', 'inspect_image', 'validate_images',
            'sample_per_class', 'stratified_split', 'explore_step']
 
 # %% ../nbs/01_explore.ipynb #c008
@@ -70,10 +72,16 @@ def find_images(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "label", "split"])
 
 # %% ../nbs/01_explore.ipynb #c012
+def content_hash(data: bytes) -> str:
+    """A file's identity by content (blake2b, 128 bits): the feature cache keys images by it, so a copied, re-mounted or
+    touched data set keeps its cached features and only an edited image loses them."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
 def inspect_image(path: str | Path) -> dict:
-    "Size, mode and bytes of one image file, or the reason it is not a usable image."
+    "Size, mode, bytes and content hash of one image file, or the reason it is not a usable image."
     p = Path(path)
-    info = {"width": None, "height": None, "mode": None, "bytes": None, "mtime_ns": None, "error": None}
+    info = {"width": None, "height": None, "mode": None, "bytes": None, "mtime_ns": None, "content_hash": None,
+            "error": None}
     try:
         st = p.stat(); info.update(bytes=st.st_size, mtime_ns=st.st_mtime_ns)
         if ":" in str(p):   # Hadoop reads 'a:b.png' as a URI scheme and fails deep in Spark
@@ -84,7 +92,9 @@ def inspect_image(path: str | Path) -> dict:
                 f"not an image file type ({p.suffix or 'no extension'}); expected {', '.join(IMAGE_EXTENSIONS)}"
             )
             return info
-        with Image.open(p) as im:
+        data = p.read_bytes()   # read once: hashed, then decoded
+        info["content_hash"] = content_hash(data)
+        with Image.open(io.BytesIO(data)) as im:
             im.load()
             info.update(width=im.width, height=im.height, mode=im.mode)
         if min(info["width"], info["height"]) < 8: info["error"] = f"too small ({info['width']}x{info['height']} px)"

@@ -20,6 +20,7 @@ from filelock import FileLock
 import pandas as pd
 
 from .cluster import executor_model_file, ship_model
+from .explore import content_hash
 from .recipe import feature_parts, resize_view, view_zoom
 from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
 from .run_params import FEATURIZER_BACKENDS, RunParams
@@ -38,27 +39,44 @@ __all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', '
 # %% ../nbs/02_featurize.ipynb #c006
 FEATURES_FORMAT = 2   # bump when the layout of cached features changes (2: an `image_key` column, per-image reuse)
 
+def _identities(manifest: pd.DataFrame) -> list[str]:
+    """Each image's identity: its content hash (`explore.content_hash`) where known, so that a copied, re-mounted or
+    touched file keeps its features; else (a file explore could not read, an old manifest) its size and mtime."""
+    hashes = manifest["content_hash"] if "content_hash" in manifest else [None] * len(manifest)
+    return [h if isinstance(h, str) else f"{b}:{m}" for h, b, m in zip(hashes, manifest["bytes"], manifest["mtime_ns"])]
+
 def image_set_fingerprint(manifest: pd.DataFrame) -> str:
-    "sha256 over the sorted (path, bytes, mtime) of every image: changes when any file is added, removed or touched."
-    facts = manifest[["path", "bytes", "mtime_ns"]].sort_values("path")
+    "sha256 over the sorted (path, identity) of every image: changes when any file is added, removed or edited."
+    facts = pd.DataFrame({"path": list(manifest["path"]), "identity": _identities(manifest)}).sort_values("path")
     return hashlib.sha256(facts.to_csv(index=False).encode()).hexdigest()
 
 def image_keys(manifest: pd.DataFrame) -> list[str]:
-    "One key per image of `manifest`: its identity (path, bytes, mtime). A touched or replaced file gets a new key."
-    return [hashlib.sha256(f"{p}\0{b}\0{m}".encode()).hexdigest()[:32]
-            for p, b, m in zip(manifest["path"], manifest["bytes"], manifest["mtime_ns"])]
+    """One key per image of `manifest`: its path and identity (content). An edited or replaced file gets a new key; a
+    copy at the same path, or a touched file, keeps it."""
+    return [hashlib.sha256(f"{p}\0{i}".encode()).hexdigest()[:32]
+            for p, i in zip(manifest["path"], _identities(manifest))]
 
 def refresh_file_facts(manifest: pd.DataFrame) -> pd.DataFrame:
-    """The manifest with `bytes` and `mtime_ns` read again from local files, so that the cache key sees edits since
-    explore."""
-    facts = [(st.st_size, st.st_mtime_ns) if (st := _stat(p)) else (b, m) for p, b,
-             m in zip(manifest["path"], manifest.get("bytes", [None] * len(manifest)),
-                      manifest.get("mtime_ns", [None] * len(manifest)))]
-    return manifest.assign(bytes=[f[0] for f in facts], mtime_ns=[f[1] for f in facts])
+    """The manifest with each local file's `bytes` and `mtime_ns` read again, and its `content_hash` computed again
+    where they changed since explore (or were not hashed), so that the keys see edits made since explore."""
+    n = len(manifest)
+    facts = []
+    for p, b, m, h in zip(manifest["path"], manifest.get("bytes", [None] * n), manifest.get("mtime_ns", [None] * n),
+                          manifest.get("content_hash", [None] * n)):
+        st = _stat(p)
+        if st is None: facts.append((b, m, h)); continue   # not a local file (a URL): keep what the manifest recorded
+        if (st.st_size, st.st_mtime_ns) != (b, m) or not isinstance(h, str): h = _hash_file(p)
+        facts.append((st.st_size, st.st_mtime_ns, h))
+    return manifest.assign(bytes=[f[0] for f in facts], mtime_ns=[f[1] for f in facts],
+                           content_hash=[f[2] for f in facts])
 
 def _stat(path: str):
     try: return os.stat(path)
     except OSError: return None   # not a local file (a URL): keep the facts the manifest recorded
+
+def _hash_file(path: str) -> str | None:
+    try: return content_hash(Path(path).read_bytes())
+    except OSError: return None   # unreadable now: its size and mtime stand in (featurizing will name the file)
 
 def feature_namespace(featurizer: dict, backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> str:
     "Key of everything but the images that decides the features: format, backend, TTA, ONNX file and preprocessing."
