@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -41,6 +42,10 @@ ROWS = {   # name: overrides of the row (on top of the data set's)
     "lite0+1+2 tta": {"pretrained_model_type": [L0, L1, L2], "tta": True},
     "lite0 full+center2x": {"pretrained_model_type": L0, "views": ["full", "center2x"]},
     "lite0 full+center2x tta": {"pretrained_model_type": L0, "views": ["full", "center2x"], "tta": True},
+    # The same two views averaged (one 1,280-wide vector) instead of side by side.
+    "lite0 mean(full,center2x)": {"pretrained_model_type": L0, "views": ["full", "center2x"], "view_pool": "mean"},
+    "lite0 mean(full,center2x) tta": {"pretrained_model_type": L0, "views": ["full", "center2x"], "view_pool": "mean",
+                                      "tta": True},
     "lite0+1+2 full+center2x tta": {"pretrained_model_type": [L0, L1, L2], "views": ["full", "center2x"], "tta": True},
     "lite0 tta, tuned": {"pretrained_model_type": L0, "tta": True, "tune_folds": 3},
     "lite0+1+2 tta, tuned": {"pretrained_model_type": [L0, L1, L2], "tta": True, "tune_folds": 3},
@@ -57,7 +62,8 @@ def row_params(data: str, row: str, sample_frac: float | None) -> dict:
     params = {**yaml.safe_load(Path(path).read_text()), **data_overrides, **COMMON, **ROWS[row]}
     if sample_frac: params["sample_frac"] = sample_frac
     params["run_name"] = f"acc-{data}"
-    params["output_model_name"] = f"acc-{data}-{row}".replace(" ", "_").replace("+", "p").replace(",", "")
+    name = f"acc-{data}-{row}".replace(" ", "_").replace("+", "p")
+    params["output_model_name"] = re.sub(r"[^A-Za-z0-9_.-]", "", name)   # a plain folder name
     return params
 
 
@@ -69,7 +75,8 @@ def run_row(data: str, row: str, *, sample_frac: float | None, kernel: StepKerne
     m = json.loads(folder.metrics.read_text())
     f = json.loads(folder.features.read_text())
     return {"data": data, "row": row, "sample_frac": params["sample_frac"], "n_images": m["n_images"],
-            "cv_mean": m["cv"]["mean"], "cv_std": m["cv"]["std"], "cv_folds": m["cv"]["folds"], "cv_seed": m["cv"]["seed"],
+            "cv_mean": m["cv"]["mean"], "cv_std": m["cv"]["std"], "cv_folds": m["cv"]["folds"],
+            "cv_seed": m["cv"]["seed"],
             "test_accuracy": m["accuracy"], "feature_dim": m["feature_dim"], "tta": f.get("tta"),
             "featurize_seconds": m["featurize_seconds"], "cache_misses": f.get("cache_misses"),
             "fit_seconds": m["fit_seconds"], "tuned": m.get("tuning", {}).get("chosen"),
