@@ -41,6 +41,7 @@ ROWS = {   # name: overrides of the row (on top of the data set's)
     "lite0+1+2": {"pretrained_model_type": [L0, L1, L2]},
     "lite0+1+2 tta": {"pretrained_model_type": [L0, L1, L2], "tta": True},
     "lite0+1 tta": {"pretrained_model_type": [L0, L1], "tta": True},
+    "lite0+1 full+center2x tta": {"pretrained_model_type": [L0, L1], "views": ["full", "center2x"], "tta": True},
     "lite0 full+center2x": {"pretrained_model_type": L0, "views": ["full", "center2x"]},
     "lite0 full+center2x tta": {"pretrained_model_type": L0, "views": ["full", "center2x"], "tta": True},
     # The same two views averaged (one 1,280-wide vector) instead of side by side.
