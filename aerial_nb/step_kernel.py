@@ -160,7 +160,11 @@ class StepKernel:
         km, kc, self.km, self.kc = self.km, self.kc, None, None
         if kc is not None: kc.stop_channels()
         if km is not None:
-            try: run_sync(km.shutdown_kernel)(now=True)
+            # Asked, not killed: the kernel exits, its JVM sees its stdin close and exits too, running Spark's shutdown
+            # hooks, which delete the session's temporary folders (a copy of SynapseML's jars, ~200 MB in /tmp per
+            # run). `now=True` kills the process group at once and left them behind. A kernel that does not exit
+            # within jupyter_client's `shutdown_wait_time` (5 s) is still killed.
+            try: run_sync(km.shutdown_kernel)(now=False)
             except Exception: pass   # noqa: BLE001 - already dead: nothing to stop
         if self._reader is not None: self._reader.join(timeout=10); self._reader = None
         with self._log_lock:

@@ -146,6 +146,7 @@ class StandaloneCluster:
         self.n_workers, self.cores, self.memory, self.host = workers, cores, memory, host
         self.start_timeout = start_timeout
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="aerial_nb-cluster-"))
+        self._owns_work_dir = work_dir is None   # a folder of ours goes at a clean exit (below); a caller's stays
         self.procs: list[tuple[str, subprocess.Popen, Path]] = []
         self.port = self.ui_port = None
 
@@ -218,7 +219,11 @@ class StandaloneCluster:
         self.procs = []
 
     def __enter__(self): return self.start()
-    def __exit__(self, *exc): self.stop()
+    def __exit__(self, exc_type, *exc):
+        self.stop()
+        # Each worker keeps a copy of the application's jars (~215 MB) in its folder: gone when all went well, kept
+        # with the logs after an error, to read.
+        if self._owns_work_dir and exc_type is None: shutil.rmtree(self.work_dir, ignore_errors=True)
 
 # %% ../nbs/90_testing.ipynb #c019
 def classify(spec_name: str, image, *, top: int = 5, store: str | Path | None = None,
