@@ -85,7 +85,9 @@ class StepKernel:
         # packages.
         os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
         read_end, write_end = os.pipe()
-        km = AsyncKernelManager(kernel_name=self.kernel_name)
+        # A kernel asked to shut down gets SIGINT, SIGTERM at half this time, SIGKILL (its JVM too) at the end:
+        # jupyter_client's 5 s were too short on a loaded machine, and the JVM killed left its temporary folders.
+        km = AsyncKernelManager(kernel_name=self.kernel_name, shutdown_wait_time=20)
         # Without fd capture, what the kernel process and its JVM write on file descriptors 1 and 2 goes straight
         # into the pipe, in order (so SWITCH lands between two notebooks' output), not into notebook cells.
         # KEEP_SPARK_ENV: each step's `release_spark` keeps its Spark session for the next step (`spark.release_spark`).
@@ -160,10 +162,10 @@ class StepKernel:
         km, kc, self.km, self.kc = self.km, self.kc, None, None
         if kc is not None: kc.stop_channels()
         if km is not None:
-            # Asked, not killed: the kernel exits, its JVM sees its stdin close and exits too, running Spark's shutdown
-            # hooks, which delete the session's temporary folders (a copy of SynapseML's jars, ~200 MB in /tmp per
+            # Asked, not killed: the kernel and its JVM exit by themselves, the JVM running Spark's shutdown hooks,
+            # which delete the session's temporary folders (a copy of SynapseML's jars, ~200 MB in /tmp per
             # run). `now=True` kills the process group at once and left them behind. A kernel that does not exit
-            # within jupyter_client's `shutdown_wait_time` (5 s) is still killed.
+            # within `shutdown_wait_time` (set in `_start`) is still killed.
             try: run_sync(km.shutdown_kernel)(now=False)
             except Exception: pass   # noqa: BLE001 - already dead: nothing to stop
         if self._reader is not None: self._reader.join(timeout=10); self._reader = None
