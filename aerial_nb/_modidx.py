@@ -248,6 +248,7 @@ d = {
             'aerial_nb.pipeline._signals_stop_the_step':
                 ('pipeline.html#_signals_stop_the_step', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._step_kernel': ('pipeline.html#_step_kernel', 'aerial_nb/pipeline.py'),
+            'aerial_nb.pipeline._stop_kernels': ('pipeline.html#_stop_kernels', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._track': ('pipeline.html#_track', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._write_status': ('pipeline.html#_write_status', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.check_folds': ('pipeline.html#check_folds', 'aerial_nb/pipeline.py'),

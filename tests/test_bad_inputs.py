@@ -556,7 +556,10 @@ def test_signal_during_featurize_marks_the_run_failed_and_cleans_up(tmp_path, si
     imgs = make_fixture_images(tmp_path / "imgs", per_class=10)
     out = tmp_path / "o"
     args = [str(EXE), *run_args(imgs, "--run-id", "sig", "--steps", "01_explore,02_featurize")]
-    p = subprocess.Popen(args, cwd=ROOT, env=cli_env(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The run's Spark keeps its temporary folders (~200 MB: a copy of SynapseML's jars) here instead of in /tmp.
+    spark_local = tmp_path / "spark-local"; spark_local.mkdir()
+    p = subprocess.Popen(args, cwd=ROOT, env=cli_env(out, SPARK_LOCAL_DIRS=str(spark_local)), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     try:
         # The features are being written: Spark's temporary folder exists.
         wait_for(lambda: leftovers(out / "features") or p.poll() is not None, 600, "featurize to start writing")
@@ -572,6 +575,8 @@ def test_signal_during_featurize_marks_the_run_failed_and_cleans_up(tmp_path, si
     assert st["status"] == "failed" and st["step"] == "02_featurize", st
     assert not leftovers(out / "features"), "no half-written features"
     assert not list((out / "features").glob("[!.]*")), "no cache entry from an interrupted job"
+    # The kernel's JVM was stopped, not killed: Spark's shutdown hooks deleted its temporary folders.
+    assert not list(spark_local.iterdir()), f"Spark's temporary folders left behind: {list(spark_local.iterdir())}"
     if sig == signal.SIGTERM:
         # resume: only the unfinished step runs, and the run finishes
         r = cli(*run_args(imgs, "--run-id", "sig", "--resume"), outputs=out, timeout=900)
