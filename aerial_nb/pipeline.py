@@ -270,9 +270,12 @@ def _stop_kernels(grace_s: float = 20) -> None:
         try: procs += [k, *k.children(recursive=True)]
         except psutil.Error: pass
     _interrupt_kernels(signal.SIGTERM)
-    for p in psutil.wait_procs(procs, timeout=grace_s)[1]:
-        try: p.kill()
-        except psutil.Error: pass
+    alive = procs   # a further signal while waiting (Ctrl-C again) kills them at once
+    try: alive = psutil.wait_procs(procs, timeout=grace_s)[1]
+    finally:
+        for p in alive:
+            try: p.kill()
+            except psutil.Error: pass
 
 @contextmanager
 def _signals_stop_the_step(grace_s: int = 30):
