@@ -308,6 +308,26 @@ def _failure_text(e: BaseException, got: list[int], step: str) -> str:
 def _disk_full(e: BaseException, err: str) -> bool:
     return getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in err
 
+_JVM_OOM = re.compile(rb"java\.lang\.OutOfMemoryError[^\r\n\x1b]*")
+
+def _jvm_out_of_memory(log_file: Path, start: int = 0) -> str | None:
+    """The JVM's `OutOfMemoryError` in a step's log from byte `start` on (where this attempt began writing: a resumed
+    run appends), where the kernel's JVM writes its errors; None if there is none. When Spark's JVM runs out of heap
+    it dies, and the step's own error is only py4j's lost connection."""
+    try:
+        with open(log_file, "rb") as f:
+            f.seek(start)
+            for line in f:
+                if (m := _JVM_OOM.search(line)): return m.group().decode(errors="replace").strip()
+    except OSError: pass
+    return None
+
+def _memory_advice(settings: Settings) -> str:
+    "Which memory setting to raise, with its value now: the driver's with a local master (it runs the tasks)."
+    key = "driver_memory" if settings.get("spark", "master").startswith("local") else "executor_memory"
+    return (f"[spark] {key} in settings.ini (now {settings.get('spark', key)}), or for one run "
+            f"AERIAL_NB_SPARK_{key.upper()}=12g (at most what the machine has free), or fewer features or images")
+
 def _log_traceback(log_file: Path, e: BaseException) -> None:
     "The failure's traceback into the step's log, where the terminal's one-line error points."
     try:
@@ -454,6 +474,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     with _signals_stop_the_step() as got, _step_kernel(kernel, nbs) as kernel:
         for step in steps:
             t0 = time.time()
+            log_start = run.log(step).stat().st_size if run.log(step).exists() else 0
             status(status="running", step=step)
             try:
                 if got: raise RunInterrupted("stopped before the step", got[0])
@@ -465,6 +486,8 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             except BaseException as e:   # Ctrl-C and SIGTERM too: the run's status must say where it stopped
                 err = _failure_text(e, got, step)
                 _log_traceback(run.log(step), e)
+                oom = None if got else _jvm_out_of_memory(run.log(step), log_start)
+                if oom: err = f"Spark's JVM ran out of memory ({oom}), and the step stopped: {err}"
                 status(status="failed", step=step, error=err)
                 log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
                 if got or isinstance(e, (KeyboardInterrupt, RunInterrupted)):
@@ -480,6 +503,10 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                     raise RuntimeError(f"Step {step} of run {run_id} failed: the disk of {outputs} is full "
                                        f"({err}). Free space (or point [paths] outputs_dir elsewhere), then "
                                        f"resume it with: {again}") from None
+                if oom:
+                    raise RuntimeError(f"Step {step} of run {run_id} failed: Spark's JVM ran out of memory ({oom}). "
+                                       f"Give it more: {_memory_advice(settings)}; then resume it with: {again} "
+                                       f"({where})") from None
                 raise RuntimeError(f"Step {step} of run {run_id} failed: {err} ({where})") from None
             timings[step] = round(time.time() - t0, 1)
             publisher.step_done()
