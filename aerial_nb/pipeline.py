@@ -32,7 +32,7 @@ from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
 from .recipe import recipe_label
 from .scale import check_raster_serves
 from .score import raster_gsd
-from .settings import Settings, load_settings
+from .settings import ENV_PREFIX, Settings, load_settings
 from .step_kernel import StepKernel
 from .storage import RunPublisher, stage_inputs
 from .tiles import check_raster, raster_files
@@ -326,7 +326,7 @@ def _memory_advice(settings: Settings) -> str:
     "Which memory setting to raise, with its value now: the driver's with a local master (it runs the tasks)."
     key = "driver_memory" if settings.get("spark", "master").startswith("local") else "executor_memory"
     return (f"[spark] {key} in settings.ini (now {settings.get('spark', key)}), or for one run "
-            f"AERIAL_NB_SPARK_{key.upper()}=12g (at most what the machine has free), or fewer features or images")
+            f"{ENV_PREFIX}SPARK_{key.upper()}=12g (at most what the machine has free), or fewer features or images")
 
 def _log_traceback(log_file: Path, e: BaseException) -> None:
     "The failure's traceback into the step's log, where the terminal's one-line error points."
