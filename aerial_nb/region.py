@@ -28,8 +28,8 @@ from .train import load_model
 
 # %% auto #0
 __all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', 'worker_head', 'apply_head',
-           'window_predictions_frames', 'score_chunk', 'tiles_fingerprint', 'plan_job', 'committed_chunks',
-           'assemble_predictions', 'raster_matching', 'score_region']
+           'window_predictions_frames', 'score_chunk', 'tiles_fingerprint', 'model_fingerprint', 'job_identity',
+           'check_same_job', 'plan_job', 'committed_chunks', 'assemble_predictions', 'raster_matching', 'score_region']
 
 # %% ../nbs/05a_region.ipynb #c006
 _LUTS: dict = {}
@@ -221,25 +221,52 @@ def tiles_fingerprint(tiles: pd.DataFrame) -> str:
     ]
     return hashlib.sha256(tiles[cols].sort_values("filename").to_csv(index=False).encode()).hexdigest()
 
+def model_fingerprint(model_dir: Path) -> str:
+    """sha256 over every file of a saved model (relative path and bytes): its identity. A model retrained under the same
+    name (`overwrite_model: true`) is another model, whatever its name, path and labels say."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in Path(model_dir).rglob("*") if p.is_file()):
+        h.update(f.relative_to(model_dir).as_posix().encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""): h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+def job_identity(tiles: pd.DataFrame, *, meta: dict, model_dir: Path) -> dict:
+    "What decides a scoring job's predictions: the tiles and the model (its files' sha256, not only its name)."
+    return {"tiles_sha256": tiles_fingerprint(tiles), "n_tiles": len(tiles), "model_path": str(model_dir),
+            "model_name": meta["model_name"], "model_sha256": model_fingerprint(model_dir),
+            "model_run_id": meta.get("run_id"), "model_created": meta.get("created"),
+            "onnx_sha256": meta["onnx_sha256"], "labels": list(meta["labels"])}
+
+def check_same_job(out_dir: Path, want: dict) -> dict | None:
+    """The job planned in `out_dir` when it is `want` (a resume), None when there is none; a different job there (other
+    tiles, or another model, also one retrained under the same name) is an error."""
+    job_f = ScoreFolder(out_dir).job
+    if not job_f.exists(): return None
+    job = json.loads(job_f.read_text())
+    diff = [k for k in want if k not in ("model_run_id", "model_created") and job.get(k) != want[k]]
+    if not diff: return job
+    msg = f"{out_dir} holds another scoring job (its {', '.join(diff)} differ from this one's, see {job_f})"
+    if job.get("model_name") == want["model_name"] and "model_sha256" in diff:
+        then = (f"trained by run {job['model_run_id']} ({job.get('model_created')})" if job.get("model_run_id")
+                else "(scored before model identities were recorded)")
+        msg += (f": model {want['model_name']!r} {then} has been retrained since (now run {want['model_run_id']}, "
+                f"{want['model_created']}), and resuming would keep the old model's predictions")
+    raise ValueError(f"{msg}; score into a new output folder, or delete {out_dir} to start this one afresh.")
+
 def plan_job(out_dir: Path, tiles: pd.DataFrame, *, meta: dict, model_dir: Path, chunk_size: int, run_id: str) -> dict:
     """The job in `out_dir`: read back when it is the same job (resume), written when new; a different job there is an
     error."""
-    job_f = ScoreFolder(out_dir).job
-    want = {"tiles_sha256": tiles_fingerprint(tiles), "n_tiles": len(tiles), "model_path": str(model_dir),
-            "model_name": meta["model_name"], "onnx_sha256": meta["onnx_sha256"], "labels": list(meta["labels"])}
-    if job_f.exists():
-        job = json.loads(job_f.read_text())
-        diff = [k for k in want if job.get(k) != want[k]]
-        if diff:
-            raise ValueError(f"{out_dir} holds another scoring job (its {', '.join(diff)} differ from this one's, see "
-                             f"{job_f}); score into a new output folder, or delete {out_dir} to start this one afresh.")
-        return job
+    want = job_identity(tiles, meta=meta, model_dir=model_dir)
+    job = check_same_job(out_dir, want)
+    if job: return job
     if chunk_size < 1: raise ValueError(f"chunk_size={chunk_size} must be >= 1 tile.")
     job = {**want, "chunk_size": int(chunk_size), "n_chunks": -(-len(tiles) // int(chunk_size)),
            "run_id": run_id or time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-score-" + uuid.uuid4().hex[:6],
            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(job_f, json.dumps(job, indent=2))
+    write_atomic(ScoreFolder(out_dir).job, json.dumps(job, indent=2))
     return job
 
 def committed_chunks(out_dir: Path) -> set[int]:

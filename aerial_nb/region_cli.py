@@ -17,7 +17,7 @@ from .gis import tile_inputs, write_gis_outputs
 from .label_map import check_label_map
 from .recipe import recipe_of_model
 from .pipeline import check_run_id
-from .region import score_region
+from .region import check_same_job, job_identity, score_region
 from .run_folder import ScoreFolder, model_meta, tiles_csv, write_atomic
 from .scale import check_tile_set, model_scale, tiling_for
 from .score import resolve_model
@@ -109,6 +109,8 @@ def score_command(a) -> int:
         raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with "
                                 "a folder or name under outputs/models, trained by `aerial-nb run`.")
     meta = json.loads(model_meta(model_dir).read_text())
+    # Another job in --out (other tiles, or a model retrained under this name) is refused before Spark starts.
+    check_same_job(Path(a.out), job_identity(tiles, meta=meta, model_dir=model_dir))
     check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping
     if not a.from_images: check_tile_set(model_scale(meta, model_dir), tiles, a.tiles)   # before Spark starts
     model_info = recipe_of_model(meta, settings.path("paths", "model_store"))

@@ -433,6 +433,29 @@ def test_score_with_a_folder_that_is_no_model(tmp_path, raster):
     refused(cli("score", out, "--out", tmp_path / "s", "--model", tmp_path / "m", outputs=tmp_path), "not an aerial_nb model folder")
 
 
+def test_score_into_a_job_of_a_model_retrained_under_the_same_name(tmp_path, raster):
+    # Issue 31: `ow` (a logistic regression) scored into S, then retrained as a random forest with overwrite_model: a
+    # second score into S resumed the old job and kept the LR's predictions. The model's files decide, not its name.
+    from aerial_nb.region import plan_job
+    import pandas as pd
+    tiles = tmp_path / "t"
+    assert cli("tile", raster, "--out", tiles, "--footprint-m", "100", "--no-images", outputs=tmp_path).returncode == 0
+    model = tmp_path / "models" / "ow"; (model / "stages").mkdir(parents=True)
+    meta = {"model_name": "ow", "onnx_sha256": "0" * 64, "labels": ["field", "water"], "run_id": "lr-run",
+            "created": "2026-01-01T00:00:00Z"}
+    (model / "aerial_nb.json").write_text(json.dumps(meta)); (model / "stages" / "data").write_text("logistic regression")
+    S = tmp_path / "S"
+    plan_job(S, pd.read_csv(tiles / "tiles.csv"), meta=meta, model_dir=model, chunk_size=64, run_id="")
+    (S / "predictions.parquet").write_text("the LR's predictions")
+    before = snapshot(S)
+    (model / "aerial_nb.json").write_text(json.dumps({**meta, "run_id": "rf-run", "created": "2026-01-02T00:00:00Z"}))
+    (model / "stages" / "data").write_text("random forest")
+    r = cli("score", tiles, "--out", S, "--model", model, outputs=tmp_path)
+    refused(r, str(S), "model 'ow' trained by run lr-run", "retrained since (now run rf-run", "score into a new output folder")
+    assert r.seconds < 30, "refused before Spark starts"
+    assert snapshot(S) == before, "the old job and its predictions are untouched"
+
+
 @pytest.mark.parametrize("flags,words", [(["--chunk-size", "0"], ["--chunk-size must be"]),
                                          (["--run-id", "../x"], ["is not a plain name"])], ids=["chunk-0", "run-id"])
 def test_bad_score_option(tmp_path, flags, words):
