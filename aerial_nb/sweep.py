@@ -9,10 +9,14 @@ import hashlib
 import itertools
 import json
 import multiprocessing
+import os
 import shutil
+import signal
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from multiprocessing.util import Finalize
 from pathlib import Path
 import configparser
@@ -21,7 +25,7 @@ import pandas as pd
 import yaml
 
 
-from .pipeline import fds_to, notebooks_dir, resolve_inputs, run_pipeline, step_parameters
+from .pipeline import RunInterrupted, fds_to, notebooks_dir, resolve_inputs, run_pipeline, step_parameters
 from .recipe import model_names, recipe_label
 from .run_folder import RunFolder, write_atomic
 from .run_params import Problem, default_params, format_problems, load_params, problems
@@ -31,9 +35,9 @@ from .train import CLASSIFIERS
 
 
 # %% auto #0
-__all__ = ['SWEEP_STEPS', 'expand_grid', 'validate_grid', 'point_run_id', 'featurizer_key', 'featurize_first_order',
-           'run_status', 'sweep_workers', 'run_point', 'write_settings_copy', 'sweep_plan', 'run_sweep',
-           'compare_sweep']
+__all__ = ['SWEEP_STEPS', 'NOT_STARTED', 'expand_grid', 'validate_grid', 'point_run_id', 'featurizer_key',
+           'featurize_first_order', 'run_status', 'sweep_workers', 'run_point', 'not_started', 'write_settings_copy',
+           'sweep_plan', 'run_sweep', 'compare_sweep']
 
 # %% ../nbs/13_sweep.ipynb #c005
 def _product(mapping: dict) -> list[dict]:
@@ -121,12 +125,30 @@ def run_status(run_dir: Path) -> str:
     if st == "finished" and not RunFolder(run_dir).metrics.exists(): return "failed"
     return st or ("absent" if not run_dir.exists() else "failed")
 
-# A sweep worker's kernel (and so its Spark JVM), started by its first point and kept for the next ones.
+# A sweep worker's kernel (and so its Spark JVM), started by its first point and kept for the next ones; and the
+# stop the sweep asked for, if any.
 _WORKER: dict = {}
+# `_run_in_worker`'s answer for a point it did not start because the sweep was being stopped.
+NOT_STARTED = -1
+
+def _worker_stop(signum, frame):
+    """A sweep worker's SIGINT outside a run's own handling (which `run_pipeline` installs while its steps run): between
+    points, remember it, so that no new point starts; in a point that has not reached its steps yet, stop it now."""
+    _WORKER["stop"] = signum
+    if _WORKER.get("in_point"): raise KeyboardInterrupt("stopped by SIGINT before the run's first step")
+
+def _worker_init() -> None:
+    """A sweep worker leaves the terminal's process group: Ctrl-C reaches the sweep alone, which passes it on to each
+    worker once (a second Ctrl-C, a second time: stop at once), never twice at a time."""
+    try: os.setsid()
+    except OSError: pass   # already a session leader
+    signal.signal(signal.SIGINT, _worker_stop)
 
 def _run_in_worker(point_file: str, run_id: str, settings_path: str, steps: list[str]) -> int:
-    """Run a point with `run_pipeline` in this (worker) process and its kernel; 0 if it finished. Everything it prints,
-    and this process's own stdout and stderr, go to the point's logs/runner.log."""
+    """Run a point with `run_pipeline` in this (worker) process and its kernel; 0 if it finished, `NOT_STARTED` if the
+    sweep is being stopped. Everything it prints, and this process's own stdout and stderr, go to the point's
+    logs/runner.log."""
+    if _WORKER.get("stop"): return NOT_STARTED
     if "kernel" not in _WORKER:
         _WORKER["kernel"] = StepKernel(notebooks_dir(load_settings(settings_path)))
         # A worker process exits through multiprocessing (no atexit): its finalizers stop the kernel and its JVM.
@@ -134,17 +156,20 @@ def _run_in_worker(point_file: str, run_id: str, settings_path: str, steps: list
     log_path = RunFolder(Path(point_file).parent).runner_log
     with fds_to(log_path, (1, 2)), open(log_path, "a") as log:
         try:
+            _WORKER["in_point"] = True
             run_pipeline(point_file, settings_path or None, run_id=run_id, steps=steps,
                          log=lambda m: print(m, file=log, flush=True), kernel=_WORKER["kernel"])
             return 0
         except (Exception, KeyboardInterrupt) as e:   # recorded in the point's status.json by run_pipeline
             print(f"{type(e).__name__}: {e}", file=log, flush=True)
             return 130 if isinstance(e, KeyboardInterrupt) else 1
+        finally: _WORKER["in_point"] = False
 
 def sweep_workers(jobs: int) -> ProcessPoolExecutor:
     """`jobs` worker processes, each running one point at a time in its own kernel. 'spawn': a worker starts from a
     clean interpreter, not a fork of a process that holds threads and sockets."""
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
 
 def run_point(params: dict, run_id: str, *, settings: Settings, sweep: dict, steps: list[str] = SWEEP_STEPS,
               workers: ProcessPoolExecutor | None = None) -> dict:
@@ -165,16 +190,26 @@ def run_point(params: dict, run_id: str, *, settings: Settings, sweep: dict, ste
     except BrokenProcessPool as e: rc = f"the sweep's worker process died ({e})"
     finally:
         if own: workers.shutdown()
+    if rc == NOT_STARTED:   # the sweep was stopped before this point began: nothing of it remains
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return not_started(run_id)
     status, st = run_status(run_dir), _read_json(run.status)
-    if rc != 0 and status != "failed":
+    if rc != 0 and status not in ("failed", "finished"):
         # The worker died before the pipeline could record it (killed, out of memory): record it here.
         tail = run.runner_log.read_text()[-2000:]
-        st = {"status": "failed", "error": f"the run's process exited: {rc}: {tail}", "run_id": run_id}
+        err = ("stopped by SIGINT before the run's first step" if rc == 130 else
+               f"the run's process exited: {rc}: {tail}")
+        st = {"status": "failed", "error": err, "run_id": run_id}
         write_atomic(run.status, json.dumps(st, indent=2)); status = "failed"
     feats = _read_json(run.features)
     return {"run_id": run_id, "status": status, "seconds": round(time.time() - t0, 1), "error": st.get("error", ""),
             "failed_step": st.get("step", "") if status == "failed" else "", "featurized": feats.get("cached") is False,
             "accuracy": _read_json(run.metrics).get("accuracy")}
+
+def not_started(run_id: str) -> dict:
+    "The outcome row of a point that a stopped sweep did not start."
+    return {"run_id": run_id, "status": "not started", "seconds": 0.0, "error": "", "failed_step": "",
+            "featurized": False, "accuracy": None}
 
 # %% ../nbs/13_sweep.ipynb #c016
 def write_settings_copy(dest: str | Path, settings: Settings,
@@ -192,6 +227,24 @@ def write_settings_copy(dest: str | Path, settings: Settings,
     return dest
 
 # %% ../nbs/13_sweep.ipynb #c019
+@contextmanager
+def _stops_the_sweep():
+    """While a sweep runs its points: SIGINT or SIGTERM stops it. No point starts after it, and each worker gets SIGINT
+    once per signal, so that its running point stops as `aerial-nb run` does (the step is interrupted and cleans up,
+    the run is marked failed; a second signal stops it at once). Yields the list of signals received."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread(): yield got; return
+    def on_signal(signum, frame):
+        got.append(signum)
+        for p in multiprocessing.active_children():   # the sweep's workers (kernels are not multiprocessing's)
+            try: os.kill(p.pid, signal.SIGINT)
+            except OSError: pass
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in saved: signal.signal(s, on_signal)
+    try: yield got
+    finally:
+        for s, h in saved.items(): signal.signal(s, h)
+
 def sweep_plan(grid: dict | str | Path, settings: Settings) -> pd.DataFrame:
     "One row per grid point: run id, parameters, and what a sweep would do (run, retry or skip)."
     source = str(grid) if isinstance(grid, (str, Path)) else "the grid"
@@ -244,15 +297,20 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Pa
     bar = tqdm(total=len(todo), desc=sweep_id, unit="run", disable=not progress)
     counts = {"done": 0, "failed": 0}
     # `jobs` worker processes run the points (each keeps its kernel and JVM across its points); a thread per job
-    # waits on each and records its outcome.
-    with sweep_workers(jobs) as workers, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_point, r.params, r.run_id, settings=settings,
-                               sweep={"sweep_id": sweep_id, "point": i, "action": r.action}, workers=workers): r.run_id
-                   for i, r in enumerate(todo.itertuples())}
+    # waits on each and records its outcome. Ctrl-C (or SIGTERM) stops the sweep: no point starts after it, and the
+    # running ones stop as a run does (`_stops_the_sweep`).
+    with _stops_the_sweep() as stopped, sweep_workers(jobs) as workers, ThreadPoolExecutor(max_workers=jobs) as pool:
+        def point(i, r):
+            if stopped: return not_started(r.run_id)
+            return run_point(r.params, r.run_id, settings=settings,
+                             sweep={"sweep_id": sweep_id, "point": i, "action": r.action}, workers=workers)
+        futures = {pool.submit(point, i, r): r.run_id for i, r in enumerate(todo.itertuples())}
         for fut in as_completed(futures):
             res = fut.result()
+            if stopped and res["status"] == "failed" and res["error"].startswith("stopped by"):
+                res["status"] = "stopped"
             results.append(res)
-            counts["failed" if res["status"] == "failed" else "done"] += 1
+            counts["failed" if res["status"] in ("failed", "stopped") else "done"] += 1
             bar.set_postfix(done=counts["done"], failed=counts["failed"], remaining=len(todo) - sum(counts.values()))
             bar.update(1)
             if res["status"] == "failed": bar.write(f"  failed: {res['run_id']} at {res['failed_step']}: "
@@ -266,11 +324,19 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Pa
                "failed": int((table.status == "failed").sum()), "skipped": int((table.status == "skipped").sum()),
                "featurizations": int(table.featurized.sum()),
                "distinct_featurizer_keys": len({featurizer_key(p) for p in plan.params})}
+    if stopped: summary.update(stopped_by=signal.Signals(stopped[0]).name,
+                               stopped=int((table.status == "stopped").sum()),
+                               not_started=int((table.status == "not started").sum()))
     table.to_csv(sweep_dir / "runs.csv", index=False)
     write_atomic(sweep_dir / "summary.json", json.dumps(summary, indent=2))
     log(f"{sweep_id}: {summary['finished']} finished, {summary['failed']} failed, {summary['skipped']} skipped in "
         f"{summary['wall_seconds']} s; {summary['featurizations']} featurization(s) ran for "
         f"{summary['distinct_featurizer_keys']} distinct feature set(s)")
+    if stopped:   # a part of the grid: comparing it would pick the best model of the points that happened to finish
+        raise RunInterrupted(f"sweep {sweep_id} stopped by {summary['stopped_by']}: {summary['finished']} finished, "
+                             f"{summary['stopped']} stopped, {summary['not_started']} not started (see "
+                             f"{sweep_dir / 'runs.csv'}); compare skipped, best_model.json unchanged. Run the same "
+                             f"command again to run the rest.", stopped[0])
     if compare and (table.status.isin(["finished", "skipped"])).any(): compare_sweep(sweep_dir, sweep_id, settings, log)
     table.attrs["summary"], table.attrs["sweep_dir"] = summary, sweep_dir
     return table

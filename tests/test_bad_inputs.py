@@ -615,3 +615,53 @@ def test_signal_during_featurize_marks_the_run_failed_and_cleans_up(tmp_path, si
         info = json.loads((out / "runs" / "sig2" / "features.json").read_text())
         assert info["cached"] is False and "rows in its part files" in info["rebuilt"], info
         assert info["n_features"] == 30
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_sweep(tmp_path):
+    # Issue 31: SIGINT to `aerial-nb sweep` failed one point, started another, let two finish, ran compare on 3 of 4
+    # points and exited 1. Now: no point starts after it, the running ones stop within the grace, no compare, exit 130.
+    import pandas as pd
+    import psutil
+    from aerial_nb.testing import make_fixture_images
+    imgs = make_fixture_images(tmp_path / "imgs", per_class=6)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"run_name": "cc", "images_dir": str(imgs), "featurizer_backend": "onnxruntime",
+                                    "score_raster": "", "test_frac": 0.34, "sample_frac": [1.0, 0.5],
+                                    "classifier": ["logistic_regression", "random_forest"]}))
+    out = tmp_path / "o"
+    spark_local = tmp_path / "spark-local"; spark_local.mkdir()
+    p = subprocess.Popen([str(EXE), "sweep", str(grid), "--jobs", "2"], cwd=ROOT,
+                         env=cli_env(out, SPARK_LOCAL_DIRS=str(spark_local),
+                                     AERIAL_NB_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def featurizing():   # a point in a Spark step: its kernel and JVM are up
+        return [d for d in (out / "runs").glob("*/status.json") if '"step": "02_featurize"' in d.read_text()]
+    try:
+        wait_for(lambda: featurizing() or p.poll() is not None, 900, "a point to featurize")
+        assert p.poll() is None, p.communicate()
+        started = {d.name for d in (out / "runs").iterdir()}
+        family = psutil.Process(p.pid).children(recursive=True)   # workers, their kernels and JVMs
+        t0 = time.time()
+        p.send_signal(signal.SIGINT)   # to the sweep alone, as `kill -INT`; a terminal's Ctrl-C reaches it alone too
+        stdout, stderr = p.communicate(timeout=240)
+        stop_s = time.time() - t0
+    finally:
+        if p.poll() is None: p.kill()
+    assert p.returncode == 130, (p.returncode, stdout[-2000:], stderr[-3000:])
+    assert "Traceback" not in stdout + stderr, stderr[-3000:]
+    for w in ["stopped by SIGINT", "not started", "compare skipped", "Run the same command again"]:
+        assert w in stderr, (w, stderr)
+    assert stop_s < 90, f"the sweep took {stop_s:.0f} s to stop"
+    assert {d.name for d in (out / "runs").iterdir()} == started, "no point started after the signal"
+    table = pd.read_csv(next((out / "sweeps").iterdir()) / "runs.csv")
+    assert set(table.status) <= {"stopped", "not started", "finished"} and (table.status == "not started").any(), table
+    for d in (out / "runs").iterdir():
+        st = json.loads((d / "status.json").read_text())
+        assert st["status"] in ("failed", "finished"), st
+    assert not (out / "best_model.json").exists(), "no best model chosen from a part of the grid"
+    psutil.wait_procs(family, timeout=10)
+    assert not [q for q in family if q.is_running() and q.status() != psutil.STATUS_ZOMBIE], "no worker, kernel or JVM left"
+    # The rerun runs every point that did not finish, and only those.
+    r = cli("sweep", grid, "--dry-run", outputs=out, env={"AERIAL_NB_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    assert r.returncode == 0 and f"{(table.status != 'finished').sum()} to run" in r.stdout, r.stdout + r.stderr
