@@ -18,8 +18,8 @@ from PIL import Image
 from .run_folder import RunFolder
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'SPLITS', 'DATA_HELP', 'find_images', 'content_hash', 'inspect_image', 'validate_images',
-           'sample_per_class', 'stratified_split', 'explore_step']
+__all__ = ['IMAGE_EXTENSIONS', 'SPLITS', 'DATA_HELP', 'find_images', 'nested_note', 'content_hash', 'inspect_image',
+           'validate_images', 'sample_per_class', 'stratified_split', 'explore_step']
 
 # %% ../nbs/01_explore.ipynb #c008
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -41,27 +41,48 @@ def _listdir(d: Path) -> list[Path]:
         raise PermissionError(f"Folder {d} of the image set cannot be read (permission denied): make it readable "
                               f"(chmod -R a+rX '{d}'), or move it out of the image set.") from None
 
+def _subfolders(d: Path) -> list[Path]:
+    return sorted(c for c in _listdir(d) if c.is_dir() and not c.name.startswith("."))
+
+def _class_files(d: Path) -> tuple[list[Path], dict[str, int]]:
+    """The candidate files of class folder `d`, those in folders nested in it included (hidden folders such as
+    .ipynb_checkpoints left out, a symlinked folder followed once), and how many each nested folder holds."""
+    files, nested, seen, todo = [], {}, set(), [d]
+    while todo:
+        cur = todo.pop()
+        if cur.resolve() in seen: continue
+        seen.add(cur.resolve())
+        here = [p for p in _listdir(cur) if _is_candidate(p)]
+        if here and cur != d: nested[cur.relative_to(d).as_posix()] = len(here)
+        files += here
+        todo += reversed(_subfolders(cur))
+    return sorted(files), dict(sorted(nested.items()))
+
 def find_images(root: str | Path) -> pd.DataFrame:
-    "Every candidate image under `root` with its `label` (class folder) and `split` (None unless pre-split)."
+    """Every candidate image under `root` with its `label` (class folder) and `split` (None unless pre-split). Images
+    in folders nested in a class folder belong to that class (as in torchvision's ImageFolder): the folders that hold
+    some are in `attrs["nested"]` (`{class folder: {nested folder: files}}`), for the step to say so."""
     root = Path(root).expanduser()
     if not root.is_dir(): raise FileNotFoundError(f"Image folder {root} does not exist. {DATA_HELP}")
-    subdirs = sorted(d for d in _listdir(root) if d.is_dir() and not d.name.startswith("."))
+    subdirs = _subfolders(root)
     presplit = bool(subdirs) and {d.name for d in subdirs} <= set(SPLITS)
     layout = [(s, d) for s in SPLITS if (root / s).is_dir() for d in sorted(_listdir(root / s)) if d.is_dir()] \
         if presplit else [(None, d) for d in subdirs]
     if not layout: raise FileNotFoundError(f"Image folder {root} has no class folders. {DATA_HELP}")
-    rows, empty = [], []
-    for split, d in layout:
-        files = sorted(p for p in _listdir(d) if _is_candidate(p))
-        if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in files): empty.append(str(d))
-        rows += [{"path": str(p.resolve()), "label": d.name, "split": split} for p in files]
-    if empty and len(layout) == 1 and not presplit:
-        nested = sorted(c.name for c in _listdir(Path(empty[0])) if c.is_dir() and not c.name.startswith("."))
-        if nested:   # e.g. UC Merced's zip unpacked as <images_dir>/Images/<21 classes>
-            raise ValueError(f"images_dir {root} looks one level too high: its only folder {empty[0]} holds folders "
+    if len(layout) == 1 and not presplit:
+        only = layout[0][1]
+        nested = [c.name for c in _subfolders(only)]
+        if nested and not any(_is_candidate(p) and p.suffix.lower() in IMAGE_EXTENSIONS for p in _listdir(only)):
+            # e.g. UC Merced's zip unpacked as <images_dir>/Images/<21 classes>: one "class" of nested folders
+            raise ValueError(f"images_dir {root} looks one level too high: its only folder {only} holds folders "
                              f"({', '.join(nested[:5])}{', ...' if len(nested) > 5 else ''}), not images. Point "
-                             "images_dir at "
-                             f"{empty[0]}.")
+                             f"images_dir at {only}.")
+    rows, empty, nested_in = [], [], {}
+    for split, d in layout:
+        files, nested = _class_files(d)
+        if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in files): empty.append(str(d))
+        if nested: nested_in[str(d.relative_to(root))] = nested
+        rows += [{"path": str(p.resolve()), "label": d.name, "split": split} for p in files]
     if empty:
         raise ValueError(f"{len(empty)} class folder(s) have no images (PNG, JPEG or TIFF): {', '.join(empty)}. "
                          f"Add images to them or remove the folders.")
@@ -69,7 +90,18 @@ def find_images(root: str | Path) -> pd.DataFrame:
         tr, te = ({d.name for s, d in layout if s == k} for k in SPLITS)
         if tr != te: raise ValueError(f"{root}: train/ and test/ must hold the same classes; only in one of them: "
                                       f"{sorted(tr ^ te)}. Add the missing class folders or merge the split.")
-    return pd.DataFrame(rows, columns=["path", "label", "split"])
+    df = pd.DataFrame(rows, columns=["path", "label", "split"])
+    df.attrs["nested"] = nested_in
+    return df
+
+def nested_note(found: pd.DataFrame, root: str | Path) -> str | None:
+    "One line naming the class folders whose nested folders gave files, and how many; None when there are none."
+    nested = found.attrs.get("nested") or {}
+    if not nested: return None
+    n = sum(sum(v.values()) for v in nested.values())
+    where = "; ".join(f"{c}/ ({', '.join(list(v)[:3])}{', ...' if len(v) > 3 else ''})" for c, v in nested.items())
+    return (f"{n} file(s) in folders nested in class folders were taken, each labeled by its class folder: {where}. "
+            f"Move them out of {root} if they are not of that class.")
 
 # %% ../nbs/01_explore.ipynb #c012
 def content_hash(data: bytes) -> str:
@@ -134,13 +166,16 @@ def stratified_split(df: pd.DataFrame, test_frac: float = 0.2, seed: int = 42) -
 
 # %% ../nbs/01_explore.ipynb #c018
 def explore_step(images_dir: str | Path, run_dir: str | Path, *, sample_frac: float = 1.0, test_frac: float = 0.2,
-                 seed: int = 42, on_bad_image: str = "error") -> pd.DataFrame:
-    "Find, check, sub-sample and split the image set; write the run's manifest and return it."
+                 seed: int = 42, on_bad_image: str = "error", log=print) -> pd.DataFrame:
+    """Find, check, sub-sample and split the image set; write the run's manifest and return it. Says (`log`) which
+    class folders gave images from nested folders."""
     if on_bad_image not in ("error", "skip"):
         raise ValueError(f"on_bad_image must be 'error' or 'skip', got {on_bad_image!r}.")
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     run = RunFolder(run_dir)
-    checked = validate_images(find_images(images_dir))
+    found = find_images(images_dir)
+    if note := nested_note(found, images_dir): log(note)
+    checked = validate_images(found)
     bad = checked[checked.error.notna()]
     if len(bad):
         bad[["path", "label", "error"]].to_csv(run.bad_images, index=False)

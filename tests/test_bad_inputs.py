@@ -234,6 +234,19 @@ def test_empty_class_folder_is_named(tmp_path, imgs):
     refused(cli(*run_args(imgs), outputs=tmp_path), "beach", "no images")
 
 
+def test_images_in_nested_folders_are_taken_and_named(tmp_path, imgs):
+    # Issue 31: 60 images in field/sub/ and field/sub/deeper/ were explored as the 4 in field/, without a word.
+    from aerial_nb.explore import explore_step
+    for sub in ("sub", "sub/deeper"):
+        (imgs / "field" / sub).mkdir(parents=True)
+        for i in range(30): shutil.copy(imgs / "field" / f"field{i % 4}.png", imgs / "field" / sub / f"n{i}.png")
+    said = []
+    manifest = explore_step(imgs, tmp_path / "run", log=said.append)
+    assert (manifest.label == "field").sum() == 64 and (manifest.label == "water").sum() == 4
+    assert len(said) == 1 and said[0].startswith("60 file(s) in folders nested in class folders were taken"), said
+    assert "field/ (sub, sub/deeper)" in said[0] and str(imgs) in said[0], said
+
+
 def test_single_class_is_refused_up_front(tmp_path, imgs):
     shutil.rmtree(imgs / "water")
     refused(cli(*run_args(imgs), outputs=tmp_path), "at least 2 class folders")
