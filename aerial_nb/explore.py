@@ -130,6 +130,11 @@ def inspect_image(path: str | Path) -> dict:
             im.load()
             info.update(width=im.width, height=im.height, mode=im.mode)
         if min(info["width"], info["height"]) < 8: info["error"] = f"too small ({info['width']}x{info['height']} px)"
+        elif info["mode"] == "CMYK":
+            # The two featurizer backends decode CMYK with two builds of OpenCV that disagree (3.2 in the JVM):
+            # the same file would give other features in each. Refused rather than featurized two ways.
+            info["error"] = ("a CMYK image, which the two featurizer backends decode differently; convert it to RGB "
+                             "(e.g. `magick in.jpg -colorspace sRGB out.jpg`, or Pillow's .convert('RGB'))")
     except Exception as e:  # PIL raises many types for corrupt data; the message is what the user needs
         info["error"] = f"unreadable image: {type(e).__name__}: {e}"
     return info

@@ -247,6 +247,16 @@ def test_images_in_nested_folders_are_taken_and_named(tmp_path, imgs):
     assert "field/ (sub, sub/deeper)" in said[0] and str(imgs) in said[0], said
 
 
+def test_cmyk_image_is_refused_by_name(tmp_path, imgs):
+    # Issue 31: CMYK JPEGs featurized differently in the two backends (cosine 0.79 and 0.95), no file named.
+    from aerial_nb.explore import explore_step
+    Image.open(imgs / "water" / "water0.png").convert("CMYK").save(imgs / "water" / "print.jpg")
+    with pytest.raises(ValueError) as e: explore_step(imgs, tmp_path / "run", log=lambda m: None)
+    assert "print.jpg" in str(e.value) and "CMYK" in str(e.value) and "convert it to RGB" in str(e.value), e.value
+    assert "on_bad_image: skip" in str(e.value)
+    assert len(explore_step(imgs, tmp_path / "run", on_bad_image="skip")) == 8, "skip leaves it out"
+
+
 def test_single_class_is_refused_up_front(tmp_path, imgs):
     shutil.rmtree(imgs / "water")
     refused(cli(*run_args(imgs), outputs=tmp_path), "at least 2 class folders")
