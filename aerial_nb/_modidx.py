@@ -434,6 +434,7 @@ d = {
             'aerial_nb.settings.Settings.path': ('settings.html#settings.path', 'aerial_nb/settings.py'),
             'aerial_nb.settings.find_settings_file': ('settings.html#find_settings_file', 'aerial_nb/settings.py'),
             'aerial_nb.settings.load_settings': ('settings.html#load_settings', 'aerial_nb/settings.py'),
+            'aerial_nb.settings.unknown_settings': ('settings.html#unknown_settings', 'aerial_nb/settings.py'),
         },
         'aerial_nb.setup': {
             'aerial_nb.setup.environment_report': ('setup.html#environment_report', 'aerial_nb/setup.py'),

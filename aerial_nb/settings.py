@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import configparser
+import difflib
 import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEFAULT_SETTINGS', 'SETTINGS_FILE', 'ENV_PREFIX', 'CREDENTIAL_ENV', 'find_settings_file', 'Settings',
-           'load_settings']
+__all__ = ['DEFAULT_SETTINGS', 'OPTIONAL_SETTINGS', 'FREE_SECTIONS', 'SETTINGS_FILE', 'ENV_PREFIX', 'CREDENTIAL_ENV',
+           'find_settings_file', 'Settings', 'unknown_settings', 'load_settings']
 
 # %% ../nbs/00f_settings.ipynb #c005
 DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
@@ -25,6 +26,13 @@ DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
                                    "com.microsoft.azure:synapseml-lightgbm_2.12:1.1.0"},
     "featurize": {"mini_batch_size": "32", "partitions_per_core": "2", "ort_threads": "1"},
 }
+# Sections read with their own defaults where they are used (aerial_nb.storage, aerial_nb.tracking), and sections of
+# free keys (Spark's own configuration): with DEFAULT_SETTINGS, every key a settings.ini may hold.
+OPTIONAL_SETTINGS: dict[str, tuple[str, ...]] = {
+    "storage": ("account_url", "outputs_url", "cache_dir", "workers", "retries"),
+    "tracking": ("uri", "experiment", "artifacts"),
+}
+FREE_SECTIONS = ("spark_conf",)
 SETTINGS_FILE = "settings.ini"
 ENV_PREFIX = "AERIAL_NB_"
 # Credentials are never settings: the Azure SDK, GDAL's /vsiaz/ and Spark's executors read them from these variables.
@@ -76,6 +84,23 @@ class Settings:
     def __repr__(self): return f"Settings(root={self.root}, source={self.source})"
 
 # %% ../nbs/00f_settings.ipynb #c008
+def unknown_settings(cp: configparser.ConfigParser) -> list[str]:
+    """Each section or key of a read settings file that no part of the package reads, with the nearest known one: a
+    misspelt `driver_memroy` would otherwise be ignored, and the default used without a word."""
+    known = {s: set(kv) for s, kv in DEFAULT_SETTINGS.items()} | {s: set(k) for s, k in OPTIONAL_SETTINGS.items()}
+    found = []
+    for s in cp.sections():
+        if s in FREE_SECTIONS: continue
+        if s not in known:
+            close = difflib.get_close_matches(s, [*known, *FREE_SECTIONS], n=1)
+            found.append(f"section [{s}]" + (f" (did you mean [{close[0]}]?)" if close else ""))
+            continue
+        for k in cp[s]:
+            if k in known[s] or k in cp.defaults(): continue
+            close = difflib.get_close_matches(k, sorted(known[s]), n=1)
+            found.append(f"[{s}] {k}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return found
+
 def load_settings(path: str | Path | None = None,
                   overrides: dict[str, dict[str, str]] | None = None,
                   env: dict[str, str] | None = None) -> Settings:
@@ -90,7 +115,14 @@ def load_settings(path: str | Path | None = None,
     if source:
         cp = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
         cp.optionxform = str   # Spark conf keys are case-sensitive (spark.driver.maxResultSize)
-        cp.read(source)
+        try: cp.read(source)
+        except configparser.Error as e:   # a section or key given twice, a line outside any section
+            raise ValueError(f"{source} is not a valid settings file: {' '.join(str(e).split())}. Give each section "
+                             "and key once, every key under a [section] line.") from None
+        unknown = unknown_settings(cp)
+        if unknown:
+            raise ValueError(f"{source}: unknown setting(s), which nothing reads: {'; '.join(unknown)}. Fix the "
+                             "spelling, or remove them (the project's settings.ini lists every setting).")
         for s in cp.sections(): values.setdefault(s, {}).update(cp[s])
     for s, kv in values.items():
         for k in kv:

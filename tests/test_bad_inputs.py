@@ -303,6 +303,27 @@ def test_missing_settings_file(tmp_path, imgs):
     refused(cli(*run_args(imgs, "--settings", tmp_path / "nope.ini"), outputs=tmp_path), "nope.ini does not exist")
 
 
+@pytest.mark.parametrize("old,new,words", [
+    ("driver_memory =", "driver_memroy =", ["unknown setting(s)", "[spark] driver_memroy (did you mean 'driver_memory'?)"]),
+    ("[spark]\n", "[sparkk]\n", ["unknown setting(s)", "section [sparkk] (did you mean [spark]?)"]),
+    ("[featurize]\n", "[spark]\n", ["not a valid settings file", "section 'spark' already exists"]),
+], ids=["key", "section", "section-twice"])
+def test_misspelt_setting_is_named(tmp_path, imgs, old, new, words):
+    # Issue 31: a misspelt key or section was ignored, and its default used without a word.
+    ini = tmp_path / "settings.ini"; ini.write_text((ROOT / "settings.ini").read_text().replace(old, new, 1))
+    refused(cli(*run_args(imgs, "--settings", ini), outputs=tmp_path / "o"), str(ini), *words)
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_setting_read_is_known():
+    # The sections read with their own defaults are known to settings.ini's check (aerial_nb.settings.OPTIONAL_SETTINGS).
+    from aerial_nb.settings import OPTIONAL_SETTINGS
+    from aerial_nb.storage import STORAGE_DEFAULTS
+    from aerial_nb.tracking import TRACKING_DEFAULTS
+    assert set(OPTIONAL_SETTINGS["storage"]) == set(STORAGE_DEFAULTS)
+    assert set(OPTIONAL_SETTINGS["tracking"]) == set(TRACKING_DEFAULTS)
+
+
 def test_no_settings_found(tmp_path, imgs):
     r = cli(*[a if a != "params/ucmerced.yaml" else ROOT / "params/ucmerced.yaml" for a in run_args(imgs)],
             outputs=tmp_path, cwd=tmp_path, env={"AERIAL_NB_SETTINGS": ""})
