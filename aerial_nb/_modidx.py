@@ -380,6 +380,9 @@ d = {
             'aerial_nb.run_params.Problem': ('run_params.html#problem', 'aerial_nb/run_params.py'),
             'aerial_nb.run_params.Problem.__str__': ('run_params.html#problem.__str__', 'aerial_nb/run_params.py'),
             'aerial_nb.run_params.RunParams': ('run_params.html#runparams', 'aerial_nb/run_params.py'),
+            'aerial_nb.run_params._UniqueKeyLoader': ('run_params.html#_uniquekeyloader', 'aerial_nb/run_params.py'),
+            'aerial_nb.run_params._UniqueKeyLoader.construct_mapping':
+                ('run_params.html#_uniquekeyloader.construct_mapping', 'aerial_nb/run_params.py'),
             'aerial_nb.run_params._is_int': ('run_params.html#_is_int', 'aerial_nb/run_params.py'),
             'aerial_nb.run_params._is_num': ('run_params.html#_is_num', 'aerial_nb/run_params.py'),
             'aerial_nb.run_params._shown': ('run_params.html#_shown', 'aerial_nb/run_params.py'),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -246,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aerial-nb: {e}", file=sys.stderr); return 128 + int(e.signum)
     except KeyboardInterrupt:
         print("aerial-nb: interrupted (Ctrl-C)", file=sys.stderr); return 130
+    except BrokenPipeError:
+        # The reader of our output left (`aerial-nb params | head`): stop quietly, as a command killed by SIGPIPE; the
+        # rest of what we would print goes nowhere, so that the exit's final flush does not fail once more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         print(f"aerial-nb: error: {e}", file=sys.stderr); return 2
     except OSError as e:

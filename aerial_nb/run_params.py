@@ -224,14 +224,31 @@ def validate_params(params: dict) -> dict:
     return {**default_params(), **params}
 
 # %% ../nbs/00d_run_params.ipynb #c020
+class _UniqueKeyLoader(yaml.SafeLoader):
+    "YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last one without a word)."
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try: hash(key)
+            except TypeError: continue   # the base constructor names an unhashable key itself
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); "
+                    "only one can count", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
 def load_params(path: str | Path) -> dict:
-    "Read a YAML parameter file (not yet validated)."
+    "Read a YAML parameter file (not yet validated); a key given twice, or a file with no parameters, is an error."
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Parameter file {path} does not exist: pass e.g. params/default.yaml.")
-    try: params = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e: raise ValueError(f"{path} is not valid YAML: {e}") from None
-    if params is None: return {}
+    try: params = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as e: raise ValueError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
+    if params is None:
+        raise ValueError(f"{path} holds no parameters (it is empty, or only comments): write one `name: value` per "
+                         "line (`aerial-nb params` lists them), or pass params/default.yaml to run with the defaults.")
     if not isinstance(params, dict):
         raise ValueError(f"{path} holds a {type(params).__name__}, not a mapping of parameter names to values: write "
                          f"one `name: value` per line (see params/default.yaml).")

@@ -115,13 +115,25 @@ def test_validate_lists_every_problem(tmp_path):
 
 @pytest.mark.parametrize("text,words", [("- a\n- b\n", ["holds a list, not a mapping"]),
                                         ("42\n", ["holds a int, not a mapping"]),
-                                        ("classifier: [unclosed\n", ["is not valid YAML"])],
-                         ids=["list", "scalar", "invalid-yaml"])
+                                        ("classifier: [unclosed\n", ["is not valid YAML"]),
+                                        ("", ["holds no parameters", "params/default.yaml"]),
+                                        ("# to do\n", ["holds no parameters"]),
+                                        ("seed: 1\nclassifier: random_forest\nseed: 2\n",
+                                         ["'seed' is given twice (lines 1 and 3)"])],
+                         ids=["list", "scalar", "invalid-yaml", "empty", "only-comments", "duplicate-key"])
 def test_params_file_that_is_not_a_mapping(tmp_path, text, words):
     p = tmp_path / "p.yaml"; p.write_text(text)
     for verb in ("validate", "run"):
         refused(cli(verb, p, outputs=tmp_path / "out"), str(p), *words)
     assert not (tmp_path / "out").exists()
+
+
+def test_output_cut_short_by_its_reader(tmp_path):
+    # Issue 31: `aerial-nb params | head` printed "Broken pipe:: check the path." and exited 2.
+    p = subprocess.Popen([str(EXE), "params"], cwd=ROOT, env=cli_env(tmp_path), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()   # the reader left before the first line
+    assert p.wait(timeout=60) == 128 + signal.SIGPIPE and p.stderr.read() == b"", "quiet, as a command killed by SIGPIPE"
 
 
 def test_params_file_missing(tmp_path):
