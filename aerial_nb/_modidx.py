@@ -364,6 +364,7 @@ d = {
             'aerial_nb.run_folder._Folder.__repr__': ('run_folder.html#_folder.__repr__', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._Folder.__truediv__':
                 ('run_folder.html#_folder.__truediv__', 'aerial_nb/run_folder.py'),
+            'aerial_nb.run_folder._json_line': ('run_folder.html#_json_line', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._named': ('run_folder.html#_named', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._swap_folder': ('run_folder.html#_swap_folder', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._temp_name': ('run_folder.html#_temp_name', 'aerial_nb/run_folder.py'),
@@ -371,7 +372,10 @@ d = {
             'aerial_nb.run_folder.is_temporary': ('run_folder.html#is_temporary', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.leftovers': ('run_folder.html#leftovers', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.model_meta': ('run_folder.html#model_meta', 'aerial_nb/run_folder.py'),
+            'aerial_nb.run_folder.read_model_meta': ('run_folder.html#read_model_meta', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.remove': ('run_folder.html#remove', 'aerial_nb/run_folder.py'),
+            'aerial_nb.run_folder.spark_model_problem':
+                ('run_folder.html#spark_model_problem', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.tiles_csv': ('run_folder.html#tiles_csv', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.write_atomic': ('run_folder.html#write_atomic', 'aerial_nb/run_folder.py'),
         },

@@ -18,7 +18,7 @@ from .label_map import check_label_map
 from .recipe import recipe_of_model
 from .pipeline import check_run_id
 from .region import check_same_job, job_identity, score_region
-from .run_folder import ScoreFolder, model_meta, tiles_csv, write_atomic
+from .run_folder import ScoreFolder, read_model_meta, spark_model_problem, tiles_csv, write_atomic
 from .scale import check_tile_set, model_scale, tiling_for
 from .score import resolve_model
 from .settings import load_settings
@@ -71,7 +71,7 @@ def tile_command(a) -> int:
     "`aerial-nb tile RASTER... --out DIR`: write a tile set (tiles.csv, plus PNGs unless --no-images)."
     if a.model:   # cut at the scale the model learned (aerial_nb.scale): its footprint and metres per pixel
         model_dir = _resolve_model_arg(load_settings(), a.model)
-        t = tiling_for(model_scale(json.loads(model_meta(model_dir).read_text()), model_dir),
+        t = tiling_for(model_scale(read_model_meta(model_dir), model_dir),
                        a.stride_m or 0, a.footprint_m or 0)
         a.footprint_m, a.stride_m, a.tile_px = t["footprint_m"], t["stride_m"], t["tile_px"]
     a.footprint_m = 224.0 if a.footprint_m is None else a.footprint_m
@@ -105,10 +105,8 @@ def score_command(a) -> int:
         raise ValueError(f"{tiles_csv(a.tiles)} lists no tiles (every window may have been skipped as nodata): tile "
                          f"again with a larger --max-nodata-frac, or from rasters that cover data.")
     model_dir = _resolve_model_arg(settings, a.model)
-    if not model_meta(model_dir).is_file():
-        raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): pass --model with "
-                                "a folder or name under outputs/models, trained by `aerial-nb run`.")
-    meta = json.loads(model_meta(model_dir).read_text())
+    meta = read_model_meta(model_dir)   # a damaged model is named before Spark starts, not by a Py4J stack
+    if problem := spark_model_problem(model_dir): raise ValueError(problem)
     # Another job in --out (other tiles, or a model retrained under this name) is refused before Spark starts.
     check_same_job(Path(a.out), job_identity(tiles, meta=meta, model_dir=model_dir))
     check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping

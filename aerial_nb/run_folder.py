@@ -5,6 +5,7 @@
 # %% ../nbs/00e_run_folder.ipynb #c003
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -12,8 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TILES_CSV', 'MODEL_META', 'is_temporary', 'remove', 'leftovers', 'atomic', 'write_atomic', 'tiles_csv',
-           'model_meta', 'ScoreFolder', 'MapsFolder', 'RunFolder']
+__all__ = ['TILES_CSV', 'MODEL_META', 'MODEL_FIX', 'is_temporary', 'remove', 'leftovers', 'atomic', 'write_atomic',
+           'tiles_csv', 'model_meta', 'ScoreFolder', 'MapsFolder', 'RunFolder', 'read_model_meta',
+           'spark_model_problem']
 
 # %% ../nbs/00e_run_folder.ipynb #c006
 def _temp_name(target: Path, tag: str = "", what: str = "") -> Path:
@@ -182,3 +184,39 @@ class RunFolder(_Folder):
     def artifacts(self) -> list[Path]:
         "The small files that record the run: parameters, status, metrics, features, failures (those that exist)."
         return [p for p in (getattr(self, a) for a in self.ARTIFACTS) if p.exists()]
+
+# %% ../nbs/00e_run_folder.ipynb #c024n
+MODEL_FIX = "restore the model folder from a copy, or train it again (overwrite_model: true)"
+
+def read_model_meta(model_dir: str | os.PathLike) -> dict:
+    "A saved model's `aerial_nb.json`; one error naming the file when it is missing or damaged."
+    f = model_meta(model_dir)
+    if not f.is_file():
+        raise FileNotFoundError(f"{model_dir} is not an aerial_nb model folder (no aerial_nb.json): train one with "
+                                "03_train / `aerial-nb run`, or pass the folder of one under outputs/models/.")
+    try: meta = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{f} is damaged (cut short?): {e}; {MODEL_FIX}.") from None
+    if not isinstance(meta, dict) or "model_name" not in meta:
+        raise ValueError(f"{f} is not an aerial_nb model's metadata (no model_name); {MODEL_FIX}.")
+    return meta
+
+def _json_line(f: Path) -> dict | None:
+    try: return json.loads(f.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError, UnicodeDecodeError): return None
+
+def spark_model_problem(model_dir: str | os.PathLike) -> str | None:
+    """What would keep Spark from loading the saved pipeline in `model_dir` (its metadata, or a stage's, missing or
+    unreadable), naming the file and the fix; None when every metadata file reads."""
+    root = Path(model_dir)
+    top = root / "metadata" / "part-00000"
+    if not top.is_file(): return f"{top} is missing: {root} is not a whole Spark ML model; {MODEL_FIX}."
+    meta = _json_line(top)
+    uids = ((meta or {}).get("paramMap") or {}).get("stageUids")
+    if not isinstance(uids, list): return f"{top} is damaged (cut short?): Spark cannot read it; {MODEL_FIX}."
+    for i, uid in enumerate(uids):
+        found = sorted((root / "stages").glob(f"*_{uid}"))
+        f = (found[0] if found else root / "stages" / f"{i}_{uid}") / "metadata" / "part-00000"
+        if not f.is_file(): return f"{f} is missing (stage {i} of {root}); {MODEL_FIX}."
+        if _json_line(f) is None: return f"{f} is damaged (cut short?): Spark cannot read it; {MODEL_FIX}."
+    return None

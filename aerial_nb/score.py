@@ -14,7 +14,7 @@ from .compare import best_model
 from .label_map import check_label_map
 from .recipe import recipe_of_model
 from .region import score_region
-from .run_folder import RunFolder, model_meta
+from .run_folder import RunFolder, read_model_meta
 from .scale import check_raster_serves, model_scale, tiling_for
 from .tiles import read_tile_set, tile_rasters, open_checked_raster
 
@@ -52,7 +52,7 @@ def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings
                   chunk_size: int = 4096, log=print) -> dict:
     "Tile `rasters` at the model's scale into `out_dir/tiles`, and score them into `out_dir/predictions` (resumable)."
     model_dir, run = Path(model_dir), RunFolder(out_dir)
-    meta = json.loads(model_meta(model_dir).read_text())
+    meta = read_model_meta(model_dir)
     scale = check_model_for_rasters(meta, model_dir, rasters, label_map)
     tiling = tiling_for(scale, stride_m, footprint_m)
     cut = tile_rasters(rasters, run.tiles, write_images=False, **tiling)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .run_folder import RunFolder, atomic, model_meta, write_atomic
+from .run_folder import RunFolder, atomic, model_meta, read_model_meta, spark_model_problem, write_atomic
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # pyspark, scikit-learn, synapseml.
 
@@ -105,13 +105,12 @@ def save_model(fitted, meta: dict, dest: str | Path, overwrite: bool = False) ->
     return dest
 
 def load_model(path: str | Path):
-    "A saved model and its metadata."
+    "A saved model and its metadata; a folder that is no model, or a damaged one, is one error naming the file."
     from pyspark.ml import PipelineModel
     path = Path(path)
-    if not model_meta(path).exists():
-        raise FileNotFoundError(f"{path} is not an aerial_nb model folder (no aerial_nb.json): train one with "
-                                f"03_train / `aerial-nb run`, or pass the folder of one under outputs/models/.")
-    return PipelineModel.load(str(path)), json.loads(model_meta(path).read_text())
+    meta = read_model_meta(path)
+    if problem := spark_model_problem(path): raise ValueError(problem)
+    return PipelineModel.load(str(path)), meta
 
 # %% ../nbs/03_train.ipynb #c014
 def choose_params(train, classifier: str, *, classifier_params: dict | None, k: int, seed: int = 42) -> dict:

@@ -489,6 +489,35 @@ def test_score_with_a_folder_that_is_no_model(tmp_path, raster):
     refused(cli("score", out, "--out", tmp_path / "s", "--model", tmp_path / "m", outputs=tmp_path), "not an aerial_nb model folder")
 
 
+def fake_model(d: Path, meta: dict) -> Path:
+    "A model folder as 03_train saves it, as far as its files go: Spark's metadata (pipeline, one stage), aerial_nb.json."
+    (d / "metadata").mkdir(parents=True); (d / "stages" / "0_lr_1" / "metadata").mkdir(parents=True)
+    (d / "metadata" / "part-00000").write_text(json.dumps({"class": "org.apache.spark.ml.PipelineModel",
+                                                           "paramMap": {"stageUids": ["lr_1"]}}) + "\n")
+    (d / "stages" / "0_lr_1" / "metadata" / "part-00000").write_text('{"class": "LogisticRegressionModel"}\n')
+    (d / "aerial_nb.json").write_text(json.dumps(meta, indent=2))
+    return d
+
+
+@pytest.mark.parametrize("damage,words", [
+    (lambda m: m.joinpath("aerial_nb.json").write_text(m.joinpath("aerial_nb.json").read_text()[:40]),
+     ["aerial_nb.json is damaged (cut short?)"]),
+    (lambda m: shutil.rmtree(m / "metadata"), ["metadata/part-00000 is missing", "not a whole Spark ML model"]),
+    (lambda m: m.joinpath("stages/0_lr_1/metadata/part-00000").write_text('{"class": "Logis'),
+     ["stages/0_lr_1/metadata/part-00000 is damaged"]),
+], ids=["meta-cut-short", "no-spark-metadata", "stage-metadata-cut-short"])
+def test_score_with_a_damaged_model(tmp_path, raster, damage, words):
+    # Issue 31: "Expecting value: line 11 column 4" without the file; a Py4J stack of 30 (or 122) lines.
+    tiles = tmp_path / "t"
+    assert cli("tile", raster, "--out", tiles, "--footprint-m", "100", "--no-images", outputs=tmp_path).returncode == 0
+    model = fake_model(tmp_path / "models" / "m", {"model_name": "m", "onnx_sha256": "0" * 64, "labels": ["a", "b"]})
+    damage(model)
+    r = cli("score", tiles, "--out", tmp_path / "s", "--model", model, outputs=tmp_path)
+    refused(r, str(model), *words, "train it again")
+    assert len(r.stderr.splitlines()) == 1 and r.seconds < 30, "one line, before Spark starts"
+    assert not (tmp_path / "s").exists()
+
+
 def test_score_into_a_job_of_a_model_retrained_under_the_same_name(tmp_path, raster):
     # Issue 31: `ow` (a logistic regression) scored into S, then retrained as a random forest with overwrite_model: a
     # second score into S resumed the old job and kept the LR's predictions. The model's files decide, not its name.
@@ -496,10 +525,10 @@ def test_score_into_a_job_of_a_model_retrained_under_the_same_name(tmp_path, ras
     import pandas as pd
     tiles = tmp_path / "t"
     assert cli("tile", raster, "--out", tiles, "--footprint-m", "100", "--no-images", outputs=tmp_path).returncode == 0
-    model = tmp_path / "models" / "ow"; (model / "stages").mkdir(parents=True)
     meta = {"model_name": "ow", "onnx_sha256": "0" * 64, "labels": ["field", "water"], "run_id": "lr-run",
             "created": "2026-01-01T00:00:00Z"}
-    (model / "aerial_nb.json").write_text(json.dumps(meta)); (model / "stages" / "data").write_text("logistic regression")
+    model = fake_model(tmp_path / "models" / "ow", meta)
+    (model / "stages" / "data").write_text("logistic regression")
     S = tmp_path / "S"
     plan_job(S, pd.read_csv(tiles / "tiles.csv"), meta=meta, model_dir=model, chunk_size=64, run_id="")
     (S / "predictions.parquet").write_text("the LR's predictions")
