@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 import shutil
 import signal
 import socket
@@ -43,7 +44,7 @@ from .train import check_model_name
 
 # %% auto #0
 __all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'declared_parameters', 'check_step_parameters',
-           'resolve_inputs', 'check_folds', 'check_master', 'new_run_id', 'check_run_id', 'notebooks_dir',
+           'resolve_inputs', 'check_folds', 'check_master', 'ascii_name', 'new_run_id', 'check_run_id', 'notebooks_dir',
            'check_steps', 'check_prerequisites', 'step_parameters', 'fds_to', 'RunInterrupted', 'run_pipeline']
 
 # %% ../nbs/10_pipeline.ipynb #c005
@@ -139,12 +140,18 @@ def check_master(settings: Settings, timeout_s: float = 5.0) -> None:
                        f"start-worker.sh), fix the URL, or use master = local[*].")
 
 # %% ../nbs/10_pipeline.ipynb #c010
+def ascii_name(name: str, keep: str = "-_") -> str:
+    """`name` as a plain folder name: accents dropped (Zürich → Zurich), anything but ASCII letters, digits and `keep`
+    replaced by '-', so that the run id it makes is one `check_run_id` takes (`--resume` names it again)."""
+    folded = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return "".join(c if c.isalnum() or c in keep else "-" for c in folded)
+
 def new_run_id(params: dict) -> str:
     "Sortable, readable and unique: UTC time, run name, and a hash of the parameters and the process."
     h = hashlib.sha1(
         json.dumps(params, sort_keys=True, default=str).encode() + f"{os.getpid()}{time.time_ns()}".encode()
     )
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(params.get("run_name") or "run"))
+    safe = ascii_name(params.get("run_name") or "run")[:64].strip("-") or "run"
     return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{safe}-{h.hexdigest()[:6]}"
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -19,10 +19,10 @@ from .recipe import VIEW_POOLS, VIEWS
 from .train import CLASSIFIERS, check_classifier_params
 
 # %% auto #0
-__all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'flag', 'folds', 'seed_range',
-           'fraction', 'at_least_zero', 'one_of', 'either', 'hyperparameters', 'names_among', 'folder_name',
-           'label_map_file', 'param', 'RunParams', 'Param', 'default_params', 'Problem', 'problems', 'format_problems',
-           'validate_params', 'load_params', 'describe_params', 'params_table']
+__all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'short_text', 'flag', 'folds',
+           'seed_range', 'fraction', 'at_least_zero', 'one_of', 'either', 'hyperparameters', 'names_among',
+           'folder_name', 'label_map_file', 'param', 'RunParams', 'Param', 'default_params', 'Problem', 'problems',
+           'format_problems', 'validate_params', 'load_params', 'describe_params', 'params_table']
 
 # %% ../nbs/00d_run_params.ipynb #c006
 Check = Callable[[str, object, dict], "str | None"]   # (name, value, all parameters) -> the problem, or None
@@ -32,6 +32,13 @@ def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
 
 def text(name: str, v, p: dict) -> str | None:
     return None if isinstance(v, str) else f"{name} must be a string, got {v!r}"
+
+def short_text(max_chars: int) -> Check:
+    "A string of at most `max_chars` characters (one that becomes part of a file name: 255 bytes is the limit)."
+    def check(name, v, p):
+        if not isinstance(v, str): return f"{name} must be a string, got {v!r}"
+        return None if len(v) <= max_chars else f"{name} must be at most {max_chars} characters, got {len(v)}"
+    return check
 
 def flag(name: str, v, p: dict) -> str | None:
     return None if isinstance(v, bool) else f"{name} must be true or false, got {v!r}"
@@ -116,7 +123,7 @@ def param(default, check: Check, help: str, *, runner_only: bool = False):
 @dataclass(frozen=True)
 class RunParams:
     "Every parameter of a run. A parameter file (YAML) or `--set key=value` gives only what differs from these."
-    run_name: str = param("default", text, "a name in the run id", runner_only=True)
+    run_name: str = param("default", short_text(64), "a name in the run id (at most 64 characters)", runner_only=True)
     images_dir: str = param("", text, "labeled image set, one folder per class (relative to the project, or "
                             "absolute; `az://` for blob storage); empty: settings' [data] images_dir")
     image_gsd_m: float = param(0.0, at_least_zero("metres per pixel (0: unknown)"),

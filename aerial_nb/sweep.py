@@ -25,7 +25,8 @@ import pandas as pd
 import yaml
 
 
-from .pipeline import RunInterrupted, fds_to, notebooks_dir, resolve_inputs, run_pipeline, step_parameters
+from .pipeline import (RunInterrupted, ascii_name, fds_to, notebooks_dir, resolve_inputs, run_pipeline,
+                                step_parameters)
 from .recipe import model_names, recipe_label
 from .run_folder import RunFolder, write_atomic
 from .run_params import Problem, default_params, format_problems, load_params, problems
@@ -90,8 +91,8 @@ def _h(obj, n: int = 10) -> str:
 
 def point_run_id(params: dict) -> str:
     "Deterministic run id of a validated grid point."
-    safe = lambda s: "".join(c if c.isalnum() or c in "-_." else "-" for c in str(s))
-    return "-".join([safe(params["run_name"]), safe(recipe_label(params["pretrained_model_type"])),
+    safe = lambda s: ascii_name(s, "-_.")   # a run id that --resume and check_run_id take
+    return "-".join([safe(params["run_name"]).strip("-") or "run", safe(recipe_label(params["pretrained_model_type"])),
                      safe(params["classifier"]), f"f{params['sample_frac']:g}", _h(params)])
 
 def featurizer_key(params: dict, *, with_sample: bool = True) -> tuple:

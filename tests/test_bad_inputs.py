@@ -106,6 +106,23 @@ def test_bad_parameter_is_refused_by_validate(tmp_path, monkeypatch, capsys, set
     assert not any(tmp_path.iterdir()), "validate writes nothing"
 
 
+def test_long_unicode_run_name_is_refused_by_validate(tmp_path):
+    # Issue 31: a 300-character unicode run_name passed validate, then failed with "File name too long".
+    refused(cli("validate", "params/ucmerced.yaml", "--set", "run_name=" + "é" * 300, outputs=tmp_path),
+            "run_name must be at most 64 characters, got 300")
+
+
+@pytest.mark.parametrize("name", ["Zürich-Seen", "東京", "a b/c"])
+def test_unicode_run_name_makes_a_run_id_that_resume_takes(name):
+    # Issue 31: a run id with unicode was created, then refused by `--run-id … --resume` ("not a plain name").
+    from aerial_nb.pipeline import check_run_id, new_run_id
+    from aerial_nb.run_params import default_params
+    from aerial_nb.sweep import point_run_id
+    for run_id in (new_run_id({"run_name": name}), point_run_id({**default_params(), "run_name": name})):
+        assert check_run_id(run_id) == run_id
+    assert "-Zurich-Seen-" in new_run_id({"run_name": "Zürich-Seen"})
+
+
 def test_validate_lists_every_problem(tmp_path):
     p = tmp_path / "p.yaml"
     p.write_text(yaml.safe_dump({"classifier": "svm", "sample_frac": 0, "pretrained_model": "x"}))
