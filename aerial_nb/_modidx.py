@@ -244,6 +244,7 @@ d = {
             'aerial_nb.pipeline._jvm_out_of_memory': ('pipeline.html#_jvm_out_of_memory', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._kernels': ('pipeline.html#_kernels', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._log_traceback': ('pipeline.html#_log_traceback', 'aerial_nb/pipeline.py'),
+            'aerial_nb.pipeline._mark_killed': ('pipeline.html#_mark_killed', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._memory_advice': ('pipeline.html#_memory_advice', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._model_of_run': ('pipeline.html#_model_of_run', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._read_status': ('pipeline.html#_read_status', 'aerial_nb/pipeline.py'),
@@ -365,11 +366,15 @@ d = {
             'aerial_nb.run_folder._Folder.__repr__': ('run_folder.html#_folder.__repr__', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._Folder.__truediv__':
                 ('run_folder.html#_folder.__truediv__', 'aerial_nb/run_folder.py'),
+            'aerial_nb.run_folder._dead_writer': ('run_folder.html#_dead_writer', 'aerial_nb/run_folder.py'),
+            'aerial_nb.run_folder._host': ('run_folder.html#_host', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._json_line': ('run_folder.html#_json_line', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._named': ('run_folder.html#_named', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._swap_folder': ('run_folder.html#_swap_folder', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder._temp_name': ('run_folder.html#_temp_name', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.atomic': ('run_folder.html#atomic', 'aerial_nb/run_folder.py'),
+            'aerial_nb.run_folder.clear_dead_leftovers':
+                ('run_folder.html#clear_dead_leftovers', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.is_temporary': ('run_folder.html#is_temporary', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.leftovers': ('run_folder.html#leftovers', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.model_meta': ('run_folder.html#model_meta', 'aerial_nb/run_folder.py'),
@@ -379,6 +384,7 @@ d = {
                 ('run_folder.html#spark_model_problem', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.tiles_csv': ('run_folder.html#tiles_csv', 'aerial_nb/run_folder.py'),
             'aerial_nb.run_folder.write_atomic': ('run_folder.html#write_atomic', 'aerial_nb/run_folder.py'),
+            'aerial_nb.run_folder.writer_tag': ('run_folder.html#writer_tag', 'aerial_nb/run_folder.py'),
         },
         'aerial_nb.run_params': {
             'aerial_nb.run_params.Param': ('run_params.html#param', 'aerial_nb/run_params.py'),

@@ -364,6 +364,18 @@ def _alive(pid) -> bool:
     try: os.kill(int(pid), 0); return int(pid) != os.getpid()
     except (TypeError, ValueError, OSError): return False
 
+def _mark_killed(run_dir: Path, prior: dict) -> dict:
+    """The status of a run whose status.json says it runs but whose process is gone (kill -9, out of memory, a reboot:
+    nothing could record it), recorded as failed for every later reader; `prior` as it was when it is not so."""
+    if prior.get("status") not in ("running", "starting") or _alive(prior.get("pid")): return prior
+    step = prior.get("step") or "its start"
+    killed = {**prior, "status": "failed",
+              "error": f"killed: its process {prior.get('pid')} ended during {step} without recording why (kill -9, "
+                       "out of memory, or the machine stopped)"}
+    try: _write_status(run_dir, **killed)
+    except OSError: pass   # a read-only run folder: the answer below still says it
+    return killed
+
 def _resume_plan(run_dir: Path, prior: dict, params: dict,
                  steps: list[str] | None) -> tuple[list[str], dict, list[str]]:
     """The steps left to run in an existing run, its parameters and its requested steps; an error when the parameters
@@ -427,6 +439,7 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     run_dir, models_dir = outputs / "runs" / run_id, outputs / "models"
     prior, timings = _read_status(run_dir), {}
     if _run_exists(run_dir):
+        prior = _mark_killed(run_dir, prior)
         if prior.get("status") in ("running", "starting") and _alive(prior.get("pid")):
             raise FileExistsError(f"Run {run_id} is running now (process {prior['pid']}): wait for it, or stop it "
                                   f"(kill {prior['pid']}) before resuming or replacing it.")
@@ -435,7 +448,8 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             timings = {k: v for k, v in (prior.get("timings") or {}).items() if k in requested}
         elif replace: _remove_run(run_dir, models_dir, log); steps = requested
         else:
-            raise FileExistsError(f"Run {run_id} already exists ({run_dir}, status {prior.get('status', 'unknown')}): "
+            said = prior.get("status", "unknown") + (f", {prior['error']}" if prior.get("error") else "")
+            raise FileExistsError(f"Run {run_id} already exists ({run_dir}, status {said[:300]}): "
                                   "a second run there would mix its results with the first's. Leave out --run-id for "
                                   "a new run, add --resume to run its unfinished steps with the same parameters, or "
                                   "--replace to delete it and start again.")

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['TILES_CSV', 'MODEL_META', 'MODEL_FIX', 'is_temporary', 'remove', 'leftovers', 'atomic', 'write_atomic',
-           'tiles_csv', 'model_meta', 'ScoreFolder', 'MapsFolder', 'RunFolder', 'read_model_meta',
-           'spark_model_problem']
+           'writer_tag', 'clear_dead_leftovers', 'tiles_csv', 'model_meta', 'ScoreFolder', 'MapsFolder', 'RunFolder',
+           'read_model_meta', 'spark_model_problem']
 
 # %% ../nbs/00e_run_folder.ipynb #c006
 def _temp_name(target: Path, tag: str = "", what: str = "") -> Path:
@@ -82,6 +84,28 @@ def write_atomic(path: str | Path, text: str) -> Path:
     "Write `text` to `path` with `atomic`: readers see the old file or the new one, never a part."
     with atomic(path) as tmp: tmp.write_text(text)
     return Path(path)
+
+# %% ../nbs/00e_run_folder.ipynb #c018w
+def _host() -> str: return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname().split(".")[0])
+
+def writer_tag() -> str:
+    "A `tag` for `atomic` naming this process and host (`pid<N>@<host>`): a later writer can tell its leftovers."
+    return f"pid{os.getpid()}@{_host()}"
+
+def _dead_writer(name: str) -> bool:
+    "Whether a temporary's name says it is of a process of this host that is gone (killed before it could clean up)."
+    m = re.search(r"\.tmp-pid(\d+)@([^-]+)-", name)
+    if not m or m.group(2) != _host(): return False
+    try: os.kill(int(m.group(1)), 0); return False
+    except ProcessLookupError: return True
+    except OSError: return False   # alive, another user's
+
+def clear_dead_leftovers(folder: str | Path) -> list[Path]:
+    """Remove the temporaries in `folder` whose writer (`writer_tag`) was killed: a `kill -9` leaves a half-written
+    hidden folder that nothing else removes. Returns what was removed."""
+    dead = [p for p in leftovers(folder) if _dead_writer(p.name)]
+    for p in dead: remove(p)
+    return dead
 
 # %% ../nbs/00e_run_folder.ipynb #c020
 def _named(name: str, doc: str) -> property:

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .run_folder import RunFolder, atomic, model_meta, read_model_meta, spark_model_problem, write_atomic
+from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, read_model_meta,
+                                  spark_model_problem, write_atomic, writer_tag)
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # pyspark, scikit-learn, synapseml.
 
@@ -89,6 +90,7 @@ def check_model_name(models_dir: str | Path, name: str, overwrite: bool = False)
     if not name or Path(name).name != name or name.startswith("."):
         raise ValueError(f"output_model_name {name!r} must be a plain folder name (letters, digits, '-', '_', '.').")
     d = Path(models_dir) / name
+    clear_dead_leftovers(models_dir)   # what a killed training left half-written (.<name>.tmp-pid<N>@<host>-…)
     if d.exists() and not overwrite:
         raise FileExistsError(f"A model named {name!r} already exists in {d}. Choose another output_model_name, "
                               f"or set overwrite_model: true to replace it.")
@@ -98,7 +100,7 @@ def save_model(fitted, meta: dict, dest: str | Path, overwrite: bool = False) ->
     """Write a Spark ML `fitted` and its `aerial_nb.json` to `dest` atomically: readers find the old model or the new
     one."""
     dest = Path(dest)
-    with atomic(dest) as tmp:
+    with atomic(dest, tag=writer_tag()) as tmp:
         fitted.write().save(str(tmp))
         model_meta(tmp).write_text(json.dumps(meta, indent=2))
         if dest.exists(): check_model_name(dest.parent, dest.name, overwrite)

@@ -247,6 +247,35 @@ def test_a_running_run_cannot_be_resumed(tmp_path, imgs):
     finally: sleeper.kill(); sleeper.wait()
 
 
+def dead_pid() -> int:
+    p = subprocess.Popen(["true"]); p.wait()
+    return p.pid
+
+
+def test_a_killed_run_is_said_to_be_killed(tmp_path, imgs):
+    # Issue 31: kill -9 left status.json at "running" with a dead pid; the next command must say the run was killed.
+    d = fake_run(tmp_path, imgs)
+    pid = dead_pid()
+    (d / "status.json").write_text(json.dumps({"status": "running", "step": "02_featurize", "pid": pid, "run_id": "r1",
+                                               "steps": ["01_explore", "02_featurize"], "timings": {"01_explore": 1.0}}))
+    r = cli(*run_args(imgs, "--run-id", "r1", "--steps", "01_explore"), outputs=tmp_path)
+    refused(r, "Run r1 already exists", f"status failed, killed: its process {pid} ended during 02_featurize", "--resume")
+    st = json.loads((d / "status.json").read_text())
+    assert st["status"] == "failed" and "killed" in st["error"] and st["timings"] == {"01_explore": 1.0}, st
+
+
+def test_a_killed_trainings_half_written_model_is_cleared_by_the_next(tmp_path):
+    # Issue 31: kill -9 while saving a model left a hidden models/.<name>.tmp-* folder that nothing removed.
+    from aerial_nb.run_folder import writer_tag
+    from aerial_nb.train import check_model_name
+    models = tmp_path / "models"; models.mkdir()
+    killed = models / f".ow.tmp-pid{dead_pid()}@{writer_tag().split('@')[1]}-1234abcd"
+    (killed / "stages").mkdir(parents=True)
+    running = models / f".x.tmp-{writer_tag()}-5678abcd"; running.mkdir()   # a writer still at work
+    check_model_name(models, "next")
+    assert not killed.exists() and running.exists()
+
+
 # ---------------------------------------------------------------------------------------------------- data
 def test_missing_images_dir_says_where_to_get_data(tmp_path):
     refused(cli(*run_args(tmp_path / "nothing"), outputs=tmp_path), "does not exist", "data/eurosat", "UCMerced_LandUse.zip")
