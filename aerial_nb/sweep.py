@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -38,7 +39,7 @@ from .train import CLASSIFIERS
 # %% auto #0
 __all__ = ['SWEEP_STEPS', 'NOT_STARTED', 'expand_grid', 'validate_grid', 'point_run_id', 'featurizer_key',
            'featurize_first_order', 'run_status', 'sweep_workers', 'run_point', 'not_started', 'write_settings_copy',
-           'sweep_plan', 'run_sweep', 'compare_sweep']
+           'sweep_lock', 'sweep_plan', 'run_sweep', 'compare_sweep']
 
 # %% ../nbs/13_sweep.ipynb #c005
 def _product(mapping: dict) -> list[dict]:
@@ -246,6 +247,27 @@ def _stops_the_sweep():
     finally:
         for s, h in saved.items(): signal.signal(s, h)
 
+@contextmanager
+def sweep_lock(sweep_dir: Path, sweep_id: str = "the sweep"):
+    """Hold the lock of a sweep's folder (`.lock`, and `running.json`: who holds it) while the sweep runs. A second
+    sweep of the same grid into the same outputs would run the same points and fail on their files: it is refused,
+    naming the process that runs the sweep. The lock is the operating system's, so a killed sweep leaves none."""
+    from filelock import FileLock, Timeout
+    lock, holder = FileLock(str(sweep_dir / ".lock")), sweep_dir / "running.json"
+    try: lock.acquire(timeout=0)
+    except Timeout:
+        who = _read_json(holder)
+        raise FileExistsError(f"{sweep_id} is running now in {sweep_dir.parent.parent} (process {who.get('pid', '?')} "
+                              f"on {who.get('host', '?')}, since {who.get('started', '?')}): wait for it, or stop it "
+                              f"(kill -INT {who.get('pid', '<pid>')}); a second sweep of the same grid would run the "
+                              "same points.") from None
+    try:
+        write_atomic(holder, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+        yield
+    finally:
+        holder.unlink(missing_ok=True); lock.release()
+
 def sweep_plan(grid: dict | str | Path, settings: Settings) -> pd.DataFrame:
     "One row per grid point: run id, parameters, and what a sweep would do (run, retry or skip)."
     source = str(grid) if isinstance(grid, (str, Path)) else "the grid"
@@ -273,6 +295,14 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Pa
     sweep_id = "sweep-" + _h(sorted(plan.run_id), 10)
     sweep_dir = settings.path("paths", "outputs_dir") / "sweeps" / sweep_id
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    with sweep_lock(sweep_dir, sweep_id):
+        plan = sweep_plan(grid, settings)   # again, now that it holds the lock: what is left to do
+        return _sweep_points(grid, plan, sweep_id, sweep_dir, settings, jobs=jobs, compare=compare,
+                             progress=progress, log=log)
+
+def _sweep_points(grid, plan: pd.DataFrame, sweep_id: str, sweep_dir: Path, settings: Settings, *, jobs: int,
+                  compare: bool, progress: bool, log) -> pd.DataFrame:
+    "`run_sweep`'s work, under the sweep's lock: run the unfinished points of `plan`, write runs.csv, compare."
     write_atomic(sweep_dir / "grid.yaml", grid.read_text() if isinstance(grid, Path) else
                  Path(grid).read_text() if isinstance(grid, str) else yaml.safe_dump(grid, sort_keys=False))
     todo = plan[plan.action != "skip"]

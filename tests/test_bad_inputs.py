@@ -608,6 +608,28 @@ def test_bad_sweep(tmp_path, grid, flags, words):
     assert not (tmp_path / "o" / "runs").exists()
 
 
+def test_a_second_sweep_of_the_same_grid_is_refused(tmp_path, imgs):
+    # Issue 31: two sweeps of one grid into one outputs folder ran the same points and failed on each other's files.
+    g = tmp_path / "grid.yaml"
+    g.write_text(yaml.safe_dump({"images_dir": str(imgs), "score_raster": "", "classifier": ["logistic_regression",
+                                                                                             "random_forest"]}))
+    out = tmp_path / "o"
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+from aerial_nb.settings import load_settings
+from aerial_nb.sweep import _h, sweep_lock, sweep_plan
+s = load_settings()
+sweep_id = "sweep-" + _h(sorted(sweep_plan({str(g)!r}, s).run_id), 10)
+d = s.path("paths", "outputs_dir") / "sweeps" / sweep_id; d.mkdir(parents=True)
+with sweep_lock(d, sweep_id): print("held", flush=True); time.sleep(120)
+"""], cwd=ROOT, env=cli_env(out), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        refused(cli("sweep", g, outputs=out), "is running now", f"process {holder.pid}", "kill -INT")
+    finally: holder.kill(); holder.wait()
+    assert not (out / "runs").exists(), "no point of the second sweep started"
+
+
 # ---------------------------------------------------------------------------------------------------- caches and status (no Spark)
 def test_feature_cache_entry_with_a_missing_part_is_detected(tmp_path):
     import pandas as pd
