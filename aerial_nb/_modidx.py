@@ -33,6 +33,7 @@ d = {
             'aerial_nb.cli._run': ('cli.html#_run', 'aerial_nb/cli.py'),
             'aerial_nb.cli._summary': ('cli.html#_summary', 'aerial_nb/cli.py'),
             'aerial_nb.cli._sweep': ('cli.html#_sweep', 'aerial_nb/cli.py'),
+            'aerial_nb.cli._under': ('cli.html#_under', 'aerial_nb/cli.py'),
             'aerial_nb.cli._validate': ('cli.html#_validate', 'aerial_nb/cli.py'),
             'aerial_nb.cli.build_parser': ('cli.html#build_parser', 'aerial_nb/cli.py'),
             'aerial_nb.cli.main': ('cli.html#main', 'aerial_nb/cli.py'),

@@ -222,9 +222,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(handler=_readme)
     return ap
 
-def _os_error(e: OSError) -> str:
-    "A file system error as what failed, where, and what to do."
+def _under(path, folder) -> bool:
+    "Whether `path` is in `folder`, or is the staging sibling (`.<folder>.tmp-…`) it is written in first."
+    if not (path and folder): return False
+    try: p, f = Path(path).resolve(), Path(folder).resolve()
+    except (OSError, ValueError): return False
+    return p.is_relative_to(f) or (p.parent == f.parent and p.name.startswith(f".{f.name}."))
+
+def _os_error(e: OSError, out: str | None = None) -> str:
+    """A file system error as what failed, where, and what to do; `out`: the command's --out folder, which is what to
+    change when the error is under it (not settings.ini's outputs_dir)."""
     where = f" {e.filename}" if e.filename else ""
+    if _under(e.filename, out):
+        fix = {errno.ENOSPC: f"free space on that disk, or give --out a folder on another one (now {out})"}.get(
+            e.errno, f"give --out a folder this user can write (now {out})")
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+            return f"{e.strerror}:{where}: {fix}."
     fix = {errno.EACCES: "make it readable/writable for this user, or point the input or [paths] outputs_dir elsewhere",
            errno.EPERM: "make it readable/writable for this user, or point the input or [paths] outputs_dir elsewhere",
            errno.ENOSPC: "free space on that disk, or point [paths] outputs_dir at another one",
@@ -255,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         print(f"aerial-nb: error: {e}", file=sys.stderr); return 2
     except OSError as e:
-        print(f"aerial-nb: error: {_os_error(e)}", file=sys.stderr); return 2
+        print(f"aerial-nb: error: {_os_error(e, getattr(a, 'out', None))}", file=sys.stderr); return 2
     except Exception as e:   # noqa: BLE001 - a bug: one line here, the traceback in a file
         print(f"aerial-nb: internal error: {type(e).__name__}: {e} (traceback in {_internal_error(e)}; please report "
               "it)", file=sys.stderr)

@@ -442,6 +442,24 @@ def test_bad_tile_option(tmp_path, raster, flags, words):
     assert not (tmp_path / "t").exists(); no_leftovers(tmp_path)
 
 
+@pytest.mark.parametrize("how", ["read-only-disk", "no-permission"])
+def test_tile_out_not_writable_names_out(tmp_path, raster, how):
+    # Issue 31: `tile --out` on a read-only disk advised `[paths] outputs_dir`, which `--out` does not read.
+    d, prefix = tmp_path / "ro", []
+    d.mkdir()
+    if how == "read-only-disk":
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(d)], capture_output=True, text=True)
+        if r.returncode != 0: pytest.skip(f"cannot mount a read-only tmpfs (needs root): {r.stderr.strip()}")
+    else:
+        prefix = need_capsh(); os.chmod(tmp_path, 0o755); d.chmod(0o555)
+    try: r = cli("tile", raster, "--out", d / "t", "--footprint-m", "100", outputs=tmp_path, prefix=prefix)
+    finally:
+        if how == "read-only-disk": subprocess.run(["umount", "-l", str(d)])
+        else: d.chmod(0o755)
+    refused(r, f"give --out a folder this user can write (now {d / 't'})")
+    assert "outputs_dir" not in r.stderr, r.stderr
+
+
 def test_tile_missing_raster(tmp_path):
     refused(cli("tile", tmp_path / "nope.tif", "--out", tmp_path / "t", outputs=tmp_path), "nope.tif", "not found")
 
