@@ -62,6 +62,7 @@ d = {
             'aerial_nb.compare.plot_model_classifier': ('compare.html#plot_model_classifier', 'aerial_nb/compare.py'),
             'aerial_nb.compare.plot_times': ('compare.html#plot_times', 'aerial_nb/compare.py'),
             'aerial_nb.compare.rank_runs': ('compare.html#rank_runs', 'aerial_nb/compare.py'),
+            'aerial_nb.compare.runs_from_folders': ('compare.html#runs_from_folders', 'aerial_nb/compare.py'),
             'aerial_nb.compare.write_best': ('compare.html#write_best', 'aerial_nb/compare.py'),
         },
         'aerial_nb.explore': {

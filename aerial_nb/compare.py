@@ -12,13 +12,14 @@ import pandas as pd
 import yaml
 
 from .run_folder import RunFolder, write_atomic
-from .tracking import read_runs
+from .tracking import read_runs, tracking_uri
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # matplotlib.
 
 # %% auto #0
 __all__ = ['RUN_COLUMNS', 'HISTORY_COLUMNS', 'load_runs', 'rank_runs', 'write_best', 'best_model', 'plot_accuracy',
-           'load_history', 'plot_model_classifier', 'plot_f1_heatmap', 'plot_accuracy_vs_frac', 'plot_times']
+           'runs_from_folders', 'load_history', 'plot_model_classifier', 'plot_f1_heatmap', 'plot_accuracy_vs_frac',
+           'plot_times']
 
 # %% ../nbs/04_compare.ipynb #c004
 RUN_COLUMNS = ["run_id", "accuracy", "macro_f1", "pretrained_model_type", "classifier", "sample_frac", "n_train",
@@ -77,10 +78,27 @@ def plot_accuracy(ranked: pd.DataFrame, path: str | Path, highlight: str | None 
 # %% ../nbs/04_compare.ipynb #c010
 HISTORY_COLUMNS = ["run_name", "classes", "status", "featurizer_backend", "classifier_params"]
 
+def runs_from_folders(outputs_dir: Path, sweep_id: str = "") -> pd.DataFrame:
+    "`load_history`'s table from the run folders (`load_runs`, with each run's per-class F1), when the store fails."
+    runs = load_runs(outputs_dir)
+    if sweep_id:
+        of_sweep = lambda r: (json.loads(RunFolder(Path(outputs_dir) / "runs" / r).sweep.read_text())
+                              if RunFolder(Path(outputs_dir) / "runs" / r).sweep.exists() else {}).get("sweep_id")
+        runs = runs[runs.run_id.map(of_sweep) == sweep_id]
+    f1 = pd.DataFrame([{f"f1.{c}": v.get("f1") for c, v in json.loads(
+        RunFolder(Path(outputs_dir) / "runs" / r).metrics.read_text()).get("per_class", {}).items()}
+        for r in runs.run_id], index=runs.index)
+    return pd.concat([runs.reindex(columns=RUN_COLUMNS + HISTORY_COLUMNS), f1], axis=1).reset_index(drop=True)
+
 def load_history(settings, sweep_id: str = "") -> pd.DataFrame:
     """One row per usable run in the MLflow run history (optionally of one sweep), with `RUN_COLUMNS`, `classes` and
     `f1.<class>`."""
-    h = read_runs(settings, f"tags.`aerial_nb.sweep_id` = '{sweep_id}'" if sweep_id else "")
+    try: h = read_runs(settings, f"tags.`aerial_nb.sweep_id` = '{sweep_id}'" if sweep_id else "")
+    except Exception as e:   # noqa: BLE001 - a damaged or locked store: the run folders hold the same facts
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        print(f"the run history {tracking_uri(settings)} cannot be read ({type(e).__name__}: {first}): ranking "
+              "the runs from their own folders instead")
+        return runs_from_folders(settings.path("paths", "outputs_dir"), sweep_id)
     if not len(h): return pd.DataFrame(columns=RUN_COLUMNS + HISTORY_COLUMNS)
     h = h[h.status != "FAILED"].dropna(subset=["metrics.accuracy"]).sort_values("start_time")
     h = h.drop_duplicates("tags.aerial_nb.run_id", keep="last")

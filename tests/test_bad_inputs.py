@@ -694,6 +694,41 @@ def test_failed_status_is_written_on_a_full_disk(tiny_disk):
     no_leftovers(tiny_disk)
 
 
+def trained_run(outputs: Path, run_id: str, accuracy: float) -> Path:
+    "A run folder as 03_train leaves it, as far as 04_compare reads it (metrics.json, params.yaml, its model folder)."
+    d = outputs / "runs" / run_id; d.mkdir(parents=True)
+    model = outputs / "models" / run_id; model.mkdir(parents=True)
+    (d / "params.yaml").write_text(yaml.safe_dump({"sample_frac": 1.0, "run_name": "t"}))
+    (d / "metrics.json").write_text(json.dumps({
+        "accuracy": accuracy, "macro_f1": accuracy, "pretrained_model_type": "efficientnet-lite0",
+        "classifier": "logistic_regression", "n_train": 6, "n_test": 2, "model_name": run_id, "model_path": str(model),
+        "labels": ["field", "water"], "per_class": {"field": {"f1": accuracy}, "water": {"f1": accuracy}}}))
+    return d
+
+
+@pytest.mark.parametrize("damage", ["not-a-database", "locked"])
+def test_compare_with_a_damaged_run_history_ranks_the_run_folders(tmp_path, capsys, damage):
+    # Issue 31: a damaged or locked MLflow store made 04_compare fail the run with a raw SQLAlchemy error.
+    import sqlite3
+    from aerial_nb.compare import load_history, rank_runs
+    from aerial_nb.settings import load_settings
+    out = tmp_path / "o"
+    for rid, acc in (("r1", 0.8), ("r2", 0.9)): trained_run(out, rid, acc)
+    db = tmp_path / "mlflow.db"
+    if damage == "not-a-database": db.write_bytes(b"this is not SQLite " * 100)
+    else:
+        lock = sqlite3.connect(db); lock.execute("create table t (x)"); lock.execute("begin exclusive")
+    settings = load_settings(ROOT / "settings.ini", env={"AERIAL_NB_PATHS_OUTPUTS_DIR": str(out),
+                                                         "AERIAL_NB_TRACKING_URI": f"sqlite:///{db}"})
+    try: runs = load_history(settings)
+    finally:
+        if damage == "locked": lock.close()
+    said = capsys.readouterr().out
+    assert f"the run history sqlite:///{db} cannot be read" in said and "from their own folders" in said, said
+    assert "Traceback" not in said and len(said.splitlines()) == 1, said
+    assert rank_runs(runs).run_id.tolist() == ["r2", "r1"] and runs["f1.water"].tolist() == [0.8, 0.9]
+
+
 # ---------------------------------------------------------------------------------------------------- real runs (slow)
 @pytest.mark.slow
 def test_corrupt_image_stops_the_run_naming_it(tmp_path, imgs):
