@@ -585,6 +585,7 @@ d = {
             'aerial_nb.tiles.check_tiling_args': ('tiles.html#check_tiling_args', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.is_blob_raster': ('tiles.html#is_blob_raster', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.local_utm': ('tiles.html#local_utm', 'aerial_nb/tiles.py'),
+            'aerial_nb.tiles.nodata_fractions': ('tiles.html#nodata_fractions', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.open_checked_raster': ('tiles.html#open_checked_raster', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.open_raster': ('tiles.html#open_raster', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.parse_bands': ('tiles.html#parse_bands', 'aerial_nb/tiles.py'),

@@ -29,8 +29,8 @@ from .storage import blob_rasters, open_blob_raster
 # %% auto #0
 __all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'local_utm', 'is_blob_raster',
            'raster_source', 'raster_name', 'open_raster', 'open_checked_raster', 'check_raster', 'summed_area',
-           'read_tile_rgb', 'parse_bands', 'tile_raster', 'check_tiling_args', 'raster_files', 'tile_rasters',
-           'read_tile_set']
+           'nodata_fractions', 'read_tile_rgb', 'parse_bands', 'tile_raster', 'check_tiling_args', 'raster_files',
+           'tile_rasters', 'read_tile_set']
 
 # %% ../nbs/01a_tiles.ipynb #c005
 REQUIRED_TILE_COLUMNS = ["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
@@ -117,14 +117,15 @@ def _window_offsets(n_px: int, size_px: float, stride_px: float) -> list[int]:
     return [math.floor(k * stride_px + 1e-9) for k in range(max(n, 0))]
 
 # %% ../nbs/01a_tiles.ipynb #c017
-def _valid_mask(src) -> np.ndarray:
-    "uint8 `[H, W]`: 1 where the raster has data, read once per raster (per band, to keep memory to one band)."
+def _valid_mask(src, window: Window | None = None) -> np.ndarray:
+    "uint8 `[h, w]`: 1 where the raster (or its `window`) has data, read per band to keep memory to one band."
+    h, w = (src.height, src.width) if window is None else (int(window.height), int(window.width))
     if src.nodata is None and all(f == [rasterio.enums.MaskFlags.all_valid] for f in src.mask_flag_enums):
         # No declared nodata: NAIP-style zero padding is all bands 0.
-        valid = np.zeros((src.height, src.width), bool)
-        for b in range(1, src.count + 1): valid |= src.read(b) != 0
+        valid = np.zeros((h, w), bool)
+        for b in range(1, src.count + 1): valid |= src.read(b, window=window) != 0
         return valid.astype(np.uint8)
-    return (src.dataset_mask() > 0).astype(np.uint8)
+    return (src.dataset_mask(window=window) > 0).astype(np.uint8)
 
 def summed_area(mask: np.ndarray) -> np.ndarray:
     "Summed-area table of `mask` with a zero first row and column: any window's sum in four look-ups."
@@ -140,6 +141,29 @@ def _nodata_fraction(sat: np.ndarray, window: Window) -> float:
     n = (r1 - r0) * (c1 - c0)
     valid = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
     return float(1 - valid / n) if n else 1.0
+
+
+def nodata_fractions(src, rows: list[int], cols: list[int], win_w: float, win_h: float) -> np.ndarray:
+    """`[len(rows), len(cols)]`: the nodata fraction of every window (as `_nodata_fraction`), reading the raster's mask
+    once, one strip of window height at a time. Memory is that strip (`win_h` x width bytes) however tall the raster:
+    a whole-raster summed-area table took about 23 bytes per pixel (2.3 GB for 10,000 x 10,000 px)."""
+    W, H = src.width, src.height
+    c = np.asarray(cols, np.float64)
+    c0 = np.floor(c).astype(np.int64); c1 = np.minimum(W, np.ceil(c + win_w - 1e-9)).astype(np.int64)
+    out = np.ones((len(rows), len(cols)))
+    strip, s0 = np.zeros((0, W), np.uint8), 0   # mask rows [s0, s0 + len(strip)), read once each
+    for i, r in enumerate(rows):
+        r0, r1 = int(math.floor(r)), min(H, int(math.ceil(r + win_h - 1e-9)))
+        keep = max(0, s0 + len(strip) - r0)
+        strip, s0 = strip[len(strip) - keep:] if keep else strip[:0], r0
+        if r1 > s0 + len(strip):
+            top = s0 + len(strip)
+            strip = np.concatenate([strip, _valid_mask(src, Window(0, top, W, r1 - top))])
+        per_col = np.zeros(W + 1, np.int64)
+        per_col[1:] = strip[: r1 - r0].sum(0, dtype=np.int64).cumsum()
+        n = (r1 - r0) * (c1 - c0)
+        out[i] = np.where(n > 0, 1 - (per_col[c1] - per_col[c0]) / np.maximum(n, 1), 1.0)
+    return out
 
 # %% ../nbs/01a_tiles.ipynb #c018
 def _window_bounds(win: Window, transform) -> tuple[float, float, float, float]:
@@ -183,7 +207,7 @@ def parse_bands(bands) -> tuple[int, ...]:
 
 # %% ../nbs/01a_tiles.ipynb #c022
 _TILE_COLUMNS = REQUIRED_TILE_COLUMNS + ["source", "source_path", "acq_date", "row_off", "col_off",
-                                         "win_width", "win_height", "tile_px", "bands", "crs"]
+                                         "win_width", "win_height", "tile_px", "bands", "crs", "nodata_frac"]
 
 def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 *, footprint_m: float = 224.0, stride_m: float | None = None, tile_px: int = 224,
@@ -227,13 +251,13 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
         cols = _window_offsets(src.width, win_w, stride_m / px_w)
         out_dir.mkdir(parents=True, exist_ok=True)
         crs_str, acq = src.crs.to_string(), acquisition_date(raster_path)
-        sat = summed_area(_valid_mask(src))
+        nodata = nodata_fractions(src, rows, cols, win_w, win_h)   # one strip in memory at a time
         band_str = ",".join(map(str, bands))
         records, skipped = [], 0
-        for r in rows:
-            for c in cols:
+        for i, r in enumerate(rows):
+            for j, c in enumerate(cols):
                 win = Window(c, r, win_w, win_h)
-                if _nodata_fraction(sat, win) > max_nodata_frac:
+                if nodata[i, j] > max_nodata_frac:
                     skipped += 1; continue
                 name = f"{stem}_r{r}_c{c}.png"
                 if write_images:
@@ -247,7 +271,7 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                                     urcrnrlon=east, source=raster_name(raster_path),
                                     source_path=raster_source(raster_path), acq_date=acq, row_off=r,
                                     col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px,
-                                    bands=band_str, crs=crs_str))
+                                    bands=band_str, crs=crs_str, nodata_frac=round(float(nodata[i, j]), 4)))
     df = pd.DataFrame.from_records(records, columns=_TILE_COLUMNS)
     df.attrs.update(n_windows=len(rows) * len(cols), skipped_nodata=skipped)
     return df

@@ -460,6 +460,36 @@ def test_tile_out_not_writable_names_out(tmp_path, raster, how):
     assert "outputs_dir" not in r.stderr, r.stderr
 
 
+def big_raster(path: Path, side: int) -> Path:
+    "A `side` x `side` px, 3-band, 1 m GeoTIFF written strip by strip; its left 10% is a black border (no nodata tag)."
+    import rasterio
+    from rasterio.transform import from_origin
+    prof = dict(driver="GTiff", width=side, height=side, count=3, dtype="uint8", crs="EPSG:26914", tiled=True,
+                compress="deflate", transform=from_origin(500_000, 5_200_000, 1.0, 1.0))
+    with rasterio.open(path, "w", **prof) as d:
+        for r0 in range(0, side, 1024):
+            h = min(1024, side - r0)
+            block = np.full((3, h, side), 120, np.uint8); block[:, :, : side // 10] = 0
+            d.write(block, window=rasterio.windows.Window(0, r0, side, h))
+    return path
+
+
+def test_tiler_memory_stays_flat_and_each_tile_says_its_nodata(tmp_path):
+    # Issue 31: `tile` of a 10,000 x 10,000 px raster peaked at 2.26 GB (a whole-raster int64 summed-area table);
+    # tiles partly black were scored with no word of it.
+    import tracemalloc
+    from aerial_nb.tiles import tile_raster
+    r = big_raster(tmp_path / "big_20200101.tif", 6000)
+    tracemalloc.start()
+    try: df = tile_raster(r, tmp_path / "t", footprint_m=640, stride_m=160, tile_px=64, write_images=False)
+    finally: peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    assert peak < 40 * 2**20, f"peak {peak / 2**20:.0f} MiB for 36 Mpx (a whole-raster table: ~300 MiB)"
+    # windows over the 600 px border: 0 to 50% of each is black (more is not cut: max_nodata_frac 0.5)
+    assert df.nodata_frac.max() <= 0.5 and (df.nodata_frac > 0).sum() >= 30 and (df.nodata_frac == 0).any()
+    border = df[(df.col_off == 160)].nodata_frac   # 440 of its 640 columns are black: more than half, so not cut
+    assert border.empty and set(df[df.col_off == 320].nodata_frac.round(4)) == {round(280 / 640, 4)}
+
+
 def test_tile_missing_raster(tmp_path):
     refused(cli("tile", tmp_path / "nope.tif", "--out", tmp_path / "t", outputs=tmp_path), "nope.tif", "not found")
 
