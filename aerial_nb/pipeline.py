@@ -342,12 +342,14 @@ def _log_traceback(log_file: Path, e: BaseException) -> None:
             f.write("\n".join(getattr(e, "traceback", None) or []) or "".join(traceback.format_exception(e)))
     except OSError: pass   # a full disk: status.json still says what failed
 
-def _track(run_dir: Path, settings: Settings, log=print) -> None:
-    """Record the run in the MLflow run history; a store that cannot be reached is reported, and the run's own files
-    stay the record."""
-    try: log_run(run_dir, settings)
+def _track(run_dir: Path, settings: Settings, log=print) -> str | None:
+    """Record the run in the MLflow run history; a store that cannot be reached is reported (and returned), and the
+    run's own files stay the record."""
+    try: log_run(run_dir, settings); return None
     except Exception as e:   # noqa: BLE001 - the run's results are on disk whatever the store does
-        log(f"  run history: not updated in {tracking_uri(settings)}: {type(e).__name__}: {e}")
+        err = f"not updated in {tracking_uri(settings)}: {type(e).__name__}: {e}"
+        log(f"  run history: {err}")
+        return err
 
 # %% ../nbs/10_pipeline.ipynb #c016
 def _run_exists(run_dir: Path) -> bool:
@@ -470,6 +472,10 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     check_step_parameters(notebooks_dir(settings))   # a parameter no step declares would be dropped silently
     if not steps:
         log(f"run {run_id}: every requested step has finished ({', '.join(requested)}); nothing to resume.")
+        if prior.get("history_error"):   # its end was not recorded in the run history (a full disk, say): now
+            if _track(run_dir, settings, log) is None:
+                _write_status(run_dir, **{k: v for k, v in prior.items() if k != "history_error"})
+                log(f"run {run_id}: recorded in the run history now ({tracking_uri(settings)}).")
         return run_dir
     if not run_dir.exists():
         try: run_dir.mkdir(parents=True)
@@ -536,6 +542,10 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             # training is the last step, as in a sweep's points, the run is logged once, finished, below).
             if step == "03_train" and step != steps[-1]: _track(run_dir, settings, log)
     status(status="finished")
-    _track(run_dir, settings, log)
+    if err := _track(run_dir, settings, log):
+        # The run history still says RUNNING (its row from 03_train): say so where the run's state is read, and how
+        # to record it once the store is back.
+        status(status="finished", history_error=f"{err}; record it with: aerial-nb run {RunFolder(run_dir).params} "
+                                                f"--run-id {run_id} --resume")
     if publisher.enabled: log(f"published → {publisher.finish()}")
     return run_dir

@@ -276,6 +276,23 @@ def test_a_killed_trainings_half_written_model_is_cleared_by_the_next(tmp_path):
     assert not killed.exists() and running.exists()
 
 
+def test_a_run_whose_end_missed_the_run_history_is_recorded_by_resume(tmp_path, imgs):
+    # Issue 31: after a disk-full during tracking, the run ended `finished` and its MLflow row stayed RUNNING.
+    from mlflow.tracking import MlflowClient
+    d = fake_run(tmp_path, imgs)
+    st = json.loads((d / "status.json").read_text())
+    (d / "status.json").write_text(json.dumps({**st, "history_error": "not updated in sqlite:///x: OSError: [Errno 28] "
+                                                                     "No space left on device"}))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    r = cli(*run_args(imgs, "--run-id", "r1", "--resume"), outputs=tmp_path, env={"AERIAL_NB_TRACKING_URI": uri})
+    assert r.returncode == 0 and "nothing to resume" in r.stdout and "recorded in the run history now" in r.stdout, \
+        r.stdout + r.stderr
+    assert "history_error" not in json.loads((d / "status.json").read_text())
+    c = MlflowClient(tracking_uri=uri)
+    runs = c.search_runs([c.get_experiment_by_name("aerial_nb").experiment_id])
+    assert [x.info.status for x in runs] == ["FINISHED"] and runs[0].data.tags["aerial_nb.run_id"] == "r1"
+
+
 # ---------------------------------------------------------------------------------------------------- data
 def test_missing_images_dir_says_where_to_get_data(tmp_path):
     refused(cli(*run_args(tmp_path / "nothing"), outputs=tmp_path), "does not exist", "data/eurosat", "UCMerced_LandUse.zip")
@@ -778,6 +795,20 @@ def test_colon_in_a_file_name_is_named_by_explore(tmp_path, imgs):
     r = cli(*run_args(imgs, "--steps", "01_explore"), outputs=tmp_path)
     refused(r, "a:b.png", "':'", "rename the file")
     assert not any((tmp_path / "runs").rglob("manifest.parquet"))
+
+
+@pytest.mark.slow
+def test_a_run_history_that_fails_at_the_end_is_said_in_status(tmp_path, imgs):
+    # Issue 31: the run ended `finished` with no word in status.json that the run history missed its end.
+    db = tmp_path / "mlflow.db"; db.write_bytes(b"not SQLite " * 100)   # as unwritable as a full disk, here
+    env = {"AERIAL_NB_TRACKING_URI": f"sqlite:///{db}"}
+    r = cli(*run_args(imgs, "--run-id", "h", "--steps", "01_explore"), outputs=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    st = json.loads((tmp_path / "runs" / "h" / "status.json").read_text())
+    assert st["status"] == "finished" and "not updated in" in st["history_error"] and "--resume" in st["history_error"]
+    db.unlink()   # the store is back
+    r = cli(*run_args(imgs, "--run-id", "h", "--resume"), outputs=tmp_path, env=env)
+    assert r.returncode == 0 and "recorded in the run history now" in r.stdout, r.stdout + r.stderr
 
 
 @pytest.mark.slow
