@@ -169,9 +169,9 @@ def _staged_tile_set(out_dir: Path):
 # %% ../nbs/01a_tiles.ipynb #c020_001
 def read_tile_rgb(src, row_off: int, *, col_off: int, win_width: float, win_height: float, tile_px: int = 224,
                   bands: tuple[int, ...] = (1, 2, 3)) -> np.ndarray:
-    "uint8 `[3, tile_px, tile_px]` of the window at (`row_off`, `col_off`) of `src`, resampled bilinearly."
+    "uint8 `[len(bands), tile_px, tile_px]` of the window at (`row_off`, `col_off`) of `src`, resampled bilinearly."
     win = Window(col_off, row_off, win_width, win_height)
-    return src.read(list(bands), window=win, out_shape=(3, tile_px, tile_px), resampling=Resampling.bilinear)
+    return src.read(list(bands), window=win, out_shape=(len(bands), tile_px, tile_px), resampling=Resampling.bilinear)
 
 def parse_bands(bands) -> tuple[int, ...]:
     "(1, 2, 3) from '1,2,3', [1, 2, 3] or (1, 2, 3): the source bands that become R, G, B."
