@@ -1,0 +1,177 @@
+#!/usr/bin/env python
+"""Draw squares to label by eye in the NAIP rasters and render the sheets a labeler looks at.
+
+    python tools/label_sheets.py draw-train --per-year 32 --out outputs/labels/train_candidates.csv
+    python tools/label_sheets.py sheets outputs/labels/train_candidates.csv --out outputs/labels/sheets_train
+    python tools/label_sheets.py merge outputs/labels/train_candidates.csv typed.csv --out params/labels/naip_nd_train.csv
+
+Nothing here computes a label: `draw-train` only decides where squares are (a seeded uniform draw inside the training
+blocks of params/labels/naip_nd_blocks.yaml), `sheets` draws each square with its surroundings in true colour (R,G,B)
+and false colour (NIR,R,G), and `merge` copies typed labels (tile_id,label,confidence,note) into the squares' rows.
+The viewing stretch (1-99 % per band and year) is a viewing aid only.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+from PIL import Image, ImageDraw, ImageFont
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from aerial_nb.labels import LABEL_COLUMNS, Blocks  # noqa: E402
+
+DATA = REPO / "data" / "naip_nd"
+BLOCKS = REPO / "params" / "labels" / "naip_nd_blocks.yaml"
+SEED = 20261204
+SIDE_M = 160.0        # the labeled square: one map cell
+BUFFER_M = 80.0       # training squares keep this far inside their block, so a 320 m context stays on training ground
+CONTEXT_M = 640.0     # what a sheet shows around the square
+CELL_PX = 256
+
+
+def rasters() -> list[Path]:
+    paths = sorted(DATA.glob("*.tif"))
+    if not paths: sys.exit(f"No NAIP rasters under {DATA}: run `make data` first.")
+    return paths
+
+
+def year_of(path: Path) -> int: return int(path.stem.rsplit("_", 1)[-1][:4])
+
+
+def record(src, path: Path, tile_id: str, r: int, c: int, px: int, selection: str, note: str = "") -> dict:
+    left, bottom, right, top = window_bounds(Window(c, r, px, px), src.transform)
+    west, south, east, north = transform_bounds(src.crs, "EPSG:4326", left, bottom, right, top)
+    return dict(tile_id=tile_id, year=year_of(path), acq_date=path.stem.rsplit("_", 1)[-1], source=path.name,
+                crs=src.crs.to_string(), center_x=round((left + right) / 2, 1), center_y=round((bottom + top) / 2, 1),
+                footprint_m=int(SIDE_M), llcrnrlat=round(south, 7), llcrnrlon=round(west, 7), urcrnrlat=round(north, 7),
+                urcrnrlon=round(east, 7), label="", confidence="", selection=selection, note=note)
+
+
+def draw_train(per_year: int, role: str = "train", prefix: str = "tr") -> pd.DataFrame:
+    """`per_year` squares per raster, uniform over the blocks of `role`, each wholly inside one (BUFFER_M in), not
+    overlapping each other within a year."""
+    blocks, rows = Blocks.load(BLOCKS), []
+    for path in rasters():
+        year = year_of(path)
+        rng = np.random.default_rng([SEED, year, 0 if role == "train" else 1])
+        with rasterio.open(path) as src:
+            px = int(round(SIDE_M / abs(src.transform.a)))
+            valid = (src.dataset_mask() > 0) & (src.read().max(axis=0) > 0)
+            picked: list[tuple[int, int]] = []
+            for _ in range(200_000):
+                if len(picked) == per_year: break
+                r, c = int(rng.integers(0, src.height - px + 1)), int(rng.integers(0, src.width - px + 1))
+                x, y = src.transform * (c + px / 2, r + px / 2)
+                if blocks.role(x, y, SIDE_M, BUFFER_M if role == "train" else 0.0) != role: continue
+                if not valid[r:r + px, c:c + px].all(): continue
+                if any(max(abs(r - r2), abs(c - c2)) < px for r2, c2 in picked): continue
+                picked.append((r, c))
+            rows += [record(src, path, f"{prefix}{year}_{i:03d}", r, c, px, "random") for i, (r, c) in enumerate(picked)]
+    return pd.DataFrame(rows, columns=LABEL_COLUMNS)
+
+
+def _font(size: int):
+    for name in ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"):
+        try: return ImageFont.truetype(name, size)
+        except OSError: pass
+    return ImageFont.load_default()
+
+
+def _stretched(src) -> tuple[np.ndarray, np.ndarray]:
+    a = src.read().astype(np.float32)
+    flat = a.reshape(src.count, -1)
+    lo, hi = np.percentile(flat, 1, axis=1), np.percentile(flat, 99, axis=1)
+    out = np.clip((a - lo[:, None, None]) / np.maximum(hi - lo, 1)[:, None, None], 0, 1) * 255
+    return out.astype(np.uint8)
+
+
+def chip(view: np.ndarray, cx: float, cy: float, src, side_px: int) -> Image.Image:
+    "The CONTEXT_M around (cx, cy) of the `[H, W, 3]` view, upscaled to CELL_PX, with the square outlined."
+    res = abs(src.transform.a)
+    ctx = int(round(CONTEXT_M / res))
+    col, row = ~src.transform * (cx, cy)
+    c0, r0 = int(round(col - ctx / 2)), int(round(row - ctx / 2))
+    canvas = np.full((ctx, ctx, 3), 255, np.uint8)
+    rs, cs = max(r0, 0), max(c0, 0)
+    re_, ce = min(r0 + ctx, view.shape[0]), min(c0 + ctx, view.shape[1])
+    canvas[rs - r0:re_ - r0, cs - c0:ce - c0] = view[rs:re_, cs:ce]
+    img = Image.fromarray(canvas).resize((CELL_PX, CELL_PX), Image.LANCZOS)
+    k = CELL_PX / ctx
+    a = (ctx - side_px) / 2 * k
+    ImageDraw.Draw(img).rectangle([a, a, a + side_px * k, a + side_px * k], outline=(255, 255, 0), width=2)
+    return img
+
+
+def sheets(csv: Path, out: Path, per_sheet: int = 12, cols: int = 3) -> list[Path]:
+    df = pd.read_csv(csv)
+    out.mkdir(parents=True, exist_ok=True)
+    cells: list[tuple[str, Image.Image, Image.Image]] = []
+    for source, rows in df.groupby("source", sort=True):
+        with rasterio.open(DATA / source) as src:
+            s = _stretched(src)
+            true, false = np.moveaxis(s[[0, 1, 2]], 0, -1), np.moveaxis(s[[3, 0, 1]], 0, -1)
+            for r in rows.itertuples():
+                side_px = int(round(r.footprint_m / abs(src.transform.a)))
+                cells.append((r.tile_id, chip(true, r.center_x, r.center_y, src, side_px),
+                              chip(false, r.center_x, r.center_y, src, side_px)))
+    order = {t: i for i, t in enumerate(df.tile_id)}
+    cells.sort(key=lambda c: order[c[0]])
+    written, f = [], _font(18)
+    for k in range(0, len(cells), per_sheet):
+        part = cells[k:k + per_sheet]
+        rows_n = -(-len(part) // cols)
+        W, H = 2 * CELL_PX + 4, CELL_PX + 26
+        sheet = Image.new("RGB", (cols * (W + 12), rows_n * (H + 10)), "white")
+        d = ImageDraw.Draw(sheet)
+        for i, (tid, t, fc) in enumerate(part):
+            x, y = (i % cols) * (W + 12), (i // cols) * (H + 10)
+            d.text((x + 4, y + 2), tid, fill="black", font=f)
+            sheet.paste(t, (x, y + 24)); sheet.paste(fc, (x + CELL_PX + 4, y + 24))
+        p = out / f"sheet_{k // per_sheet:02d}.png"
+        sheet.save(p); written.append(p)
+    return written
+
+
+def merge(csv: Path, typed: Path, out: Path) -> pd.DataFrame:
+    df = pd.read_csv(csv, dtype={"note": str, "acq_date": str})
+    t = pd.read_csv(typed, dtype=str).fillna("")
+    unknown = set(t.tile_id) - set(df.tile_id)
+    if unknown: sys.exit(f"{typed}: ids not in {csv}: {sorted(unknown)[:10]}")
+    t = t.drop_duplicates("tile_id", keep="last").set_index("tile_id")
+    for col in ("label", "confidence", "note"):
+        df[col] = df.tile_id.map(t[col]).where(df.tile_id.isin(t.index), df[col])
+    df = df[df.label.fillna("").astype(str).str.len() > 0]
+    df.to_csv(out, index=False)
+    return df
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("draw-train"); a.add_argument("--per-year", type=int, default=32); a.add_argument("--out", type=Path)
+    a.add_argument("--role", default="train"); a.add_argument("--prefix", default="tr")
+    s = sub.add_parser("sheets"); s.add_argument("csv", type=Path); s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--per-sheet", type=int, default=12)
+    m = sub.add_parser("merge"); m.add_argument("csv", type=Path); m.add_argument("typed", type=Path)
+    m.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    if args.cmd == "draw-train":
+        df = draw_train(args.per_year, args.role, args.prefix)
+        args.out.parent.mkdir(parents=True, exist_ok=True); df.to_csv(args.out, index=False)
+        print(f"{len(df)} squares -> {args.out}")
+    elif args.cmd == "sheets":
+        for p in sheets(args.csv, args.out, args.per_sheet): print(p)
+    else:
+        print(f"{len(merge(args.csv, args.typed, args.out))} labeled squares -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
