@@ -568,6 +568,7 @@ d = {
             'aerial_nb.testing.make_fixture_images': ('testing.html#make_fixture_images', 'aerial_nb/testing.py'),
         },
         'aerial_nb.tiles': {
+            'aerial_nb.tiles._area_weights': ('tiles.html#_area_weights', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles._carry_over': ('tiles.html#_carry_over', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles._finite': ('tiles.html#_finite', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles._nodata_fraction': ('tiles.html#_nodata_fraction', 'aerial_nb/tiles.py'),
@@ -588,6 +589,7 @@ d = {
             'aerial_nb.tiles.raster_source': ('tiles.html#raster_source', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.read_tile_rgb': ('tiles.html#read_tile_rgb', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.read_tile_set': ('tiles.html#read_tile_set', 'aerial_nb/tiles.py'),
+            'aerial_nb.tiles.read_window': ('tiles.html#read_window', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.summed_area': ('tiles.html#summed_area', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.tile_raster': ('tiles.html#tile_raster', 'aerial_nb/tiles.py'),
             'aerial_nb.tiles.tile_rasters': ('tiles.html#tile_rasters', 'aerial_nb/tiles.py'),
