@@ -204,6 +204,7 @@ d = {
             'aerial_nb.models._tv': ('models.html#_tv', 'aerial_nb/models.py'),
             'aerial_nb.models._tv_weights': ('models.html#_tv_weights', 'aerial_nb/models.py'),
             'aerial_nb.models._weights_meta': ('models.html#_weights_meta', 'aerial_nb/models.py'),
+            'aerial_nb.models.band_stats_onnx': ('models.html#band_stats_onnx', 'aerial_nb/models.py'),
             'aerial_nb.models.build_network': ('models.html#build_network', 'aerial_nb/models.py'),
             'aerial_nb.models.classifier': ('models.html#classifier', 'aerial_nb/models.py'),
             'aerial_nb.models.ensure_model': ('models.html#ensure_model', 'aerial_nb/models.py'),

@@ -155,19 +155,18 @@ def check_apart(training: pd.DataFrame, judging: pd.DataFrame, what: str = "the 
                           "squares must be apart; drop or move those training squares.")
 
 # %% ../nbs/01e_labels.ipynb #c022
-def cut_label_squares(labels: pd.DataFrame, out_dir: str | Path, *, context_m: float = 0.0) -> Path:
+def cut_label_squares(labels: pd.DataFrame, out_dir: str | Path, *, context_m: float = 0.0, log=print) -> Path:
     """Cut each row of `read_labels`' table (with `context_m` of ground around its centre; 0: the square itself) from
-    its raster, with all bands, into the image set `out_dir` (`<label>/<tile_id>.tif`); written whole or not at all."""
-    out_dir = Path(out_dir)
+    its raster, with all bands, into the image set `out_dir` (`<label>/<tile_id>.tif`); written whole or not at all.
+    A square whose context leaves its raster (near its edge) is left out, and said: the map's tiles never do either."""
+    out_dir, left_out = Path(out_dir), []
     with atomic(out_dir) as stage:
         stage.mkdir()
         for source, rows in labels.groupby("source_path", sort=False):
             with open_checked_raster(source) as src:
                 for r in rows.itertuples(index=False):
                     win = square_window(src, r.center_x, r.center_y, max(float(context_m), float(r.footprint_m)))
-                    why = window_problem(src, win)
-                    if why: raise LabelsError(f"{r.tile_id}: its {context_m:g} m context {why}; choose a smaller "
-                                              "context_m or drop the square")
+                    if window_problem(src, win): left_out.append(str(r.tile_id)); continue
                     profile = dict(driver="GTiff", width=int(win.width), height=int(win.height), count=src.count,
                                    dtype=src.dtypes[0], crs=src.crs, transform=src.window_transform(win),
                                    # R, G, B with the rest as plain extra samples (not alpha): image readers (PIL,
@@ -177,8 +176,13 @@ def cut_label_squares(labels: pd.DataFrame, out_dir: str | Path, *, context_m: f
                     (stage / r.label).mkdir(exist_ok=True)
                     with rasterio.open(stage / r.label / f"{r.tile_id}.tif", "w", **profile) as dst:
                         dst.write(src.read(window=win))
-        labels.drop(columns=["row_off", "col_off", "win_px"]).assign(context_m=float(context_m)).to_csv(
-            stage / "labels.csv", index=False)
+        if len(left_out) == len(labels):
+            raise LabelsError(f"No labeled square has {context_m:g} m of raster around it; choose a smaller context.")
+        labels[~labels.tile_id.astype(str).isin(left_out)].drop(columns=["row_off", "col_off", "win_px"]).assign(
+            context_m=float(context_m)).to_csv(stage / "labels.csv", index=False)
+    if left_out:
+        log(f"{len(left_out)} of {len(labels)} labeled squares left out: their {context_m:g} m context is not all on "
+            f"their raster ({', '.join(left_out[:8])}{', ...' if len(left_out) > 8 else ''})")
     return out_dir
 
 # %% ../nbs/01e_labels.ipynb #c025
@@ -192,6 +196,6 @@ def labels_image_set(labels_csv: str | Path, rasters, out_root: str | Path, *, c
     out = Path(out_root) / f"{Path(labels_csv).stem}-{key.hexdigest()[:12]}"
     if (out / "labels.csv").exists(): return out
     labels = read_labels(labels_csv, rasters, classes, log=log)
-    cut_label_squares(labels, out, context_m=context_m)
+    cut_label_squares(labels, out, context_m=context_m, log=log)
     log(f"{len(labels)} labeled squares of {Path(labels_csv).name} cut with {context_m:g} m of ground into {out}")
     return out
