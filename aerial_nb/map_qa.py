@@ -70,8 +70,10 @@ def spectral_classes(src, nir_band: int = 4, red_band: int = 1) -> tuple[np.ndar
                  "water_frac": float(water.sum() / valid.sum()), "valid_px": int(valid.sum())}
 
 # %% ../nbs/06b_map_qa.ipynb #c011
-def tile_facts(tiles: pd.DataFrame, nir_band: int = 4) -> tuple[pd.DataFrame, dict]:
-    "Per tile (`filename`): `water_frac`, `bare_frac`, `veg_frac`; and per raster its thresholds, or why it has no QA."
+def tile_facts(tiles: pd.DataFrame, nir_band: int = 4, cell_m: float | None = None) -> tuple[pd.DataFrame, dict]:
+    """Per tile (`filename`): `water_frac`, `bare_frac`, `veg_frac`; and per raster its thresholds, or why it has no QA.
+    `cell_m`: the side of the map cell a tile stands for (its stride), at the tile's centre: a map of 160 m cells is
+    checked on those cells, not on the larger window each was classified from. None: the whole window."""
     rows, rasters = [], {}
     for path, g in tiles.groupby("source_path"):
         with open_checked_raster(path) as src:
@@ -82,9 +84,11 @@ def tile_facts(tiles: pd.DataFrame, nir_band: int = 4) -> tuple[pd.DataFrame, di
             cls, th = spectral_classes(src, nir_band)
         rasters[path] = {"qa": True, **th}
         sats = {k: summed_area((cls == k).astype(np.uint8)) for k in (0, WATER, BARE, VEGETATED)}
+        cell_px = cell_m / abs(src.transform.a) if cell_m else None
         for r in g.itertuples():
-            r0, c0 = int(r.row_off), int(r.col_off)
-            r1, c1 = min(cls.shape[0], int(round(r0 + r.win_height))), min(cls.shape[1], int(round(c0 + r.win_width)))
+            h, w = (min(cell_px, r.win_height), min(cell_px, r.win_width)) if cell_px else (r.win_height, r.win_width)
+            r0, c0 = int(round(r.row_off + (r.win_height - h) / 2)), int(round(r.col_off + (r.win_width - w) / 2))
+            r1, c1 = min(cls.shape[0], int(round(r0 + h))), min(cls.shape[1], int(round(c0 + w)))
             n = {k: s[r1, c1] - s[r0, c1] - s[r1, c0] + s[r0, c0] for k, s in sats.items()}
             valid = max(1, (r1 - r0) * (c1 - c0) - n[0])
             rows.append({"filename": r.filename, "water_frac": n[WATER] / valid, "bare_frac": n[BARE] / valid,
@@ -180,7 +184,7 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_s
     if not {"source_path", "row_off", "col_off", "win_width", "win_height"} <= set(preds.columns):
         report = {"qa": False, "why": "the tiles have no raster windows (scored from images): no spectral QA"}
     else:
-        facts, rasters = tile_facts(preds)
+        facts, rasters = tile_facts(preds, cell_m=cell_km2 ** 0.5 * 1000)   # each map cell checked on its own ground
         for path, r in rasters.items():
             if not r["qa"]: log(f"QA: {raster_name(path)}: {r['why']}")
         t = preds.merge(facts, on="filename").assign(year=lambda d: tile_year(d).to_numpy())
@@ -220,6 +224,14 @@ def check_set_accuracy(preds: pd.DataFrame, check_csv: str | Path, max_offset_m:
         d = np.hypot((clat[here] - lat) * 111_195, (clon[here] - lon) * 111_195 * np.cos(np.radians(lat)))
         i = int(np.argmin(d.to_numpy()))
         if d.iloc[i] > max_offset_m: continue
+        # The square's class is the one covering most of it: the class of most of the map cells whose centres lie in
+        # it (a map finer than the square has several there; ties go to the cell nearest the centre's class).
+        inside = ((clat[here] > c.llcrnrlat) & (clat[here] < c.urcrnrlat) & (clon[here] > c.llcrnrlon) &
+                  (clon[here] < c.urcrnrlon)).to_numpy()
+        cells = preds["pred_label"][here][inside].astype(str)
+        votes = cells.value_counts()
+        nearest = str(preds["pred_label"][here].iloc[i])
+        major = nearest if not len(votes) or votes.get(nearest, 0) == votes.iloc[0] else str(votes.index[0])
         rows.append(
             {
                 "tile_id": c.tile_id,
@@ -227,7 +239,8 @@ def check_set_accuracy(preds: pd.DataFrame, check_csv: str | Path, max_offset_m:
                 "label": c.label,
                 "confidence": c.confidence,
                 "selection": c.selection,
-                "pred_label": str(preds["pred_label"][here].iloc[i]),
+                "pred_label": major,
+                "map_cells": int(len(cells)),
                 "offset_m": float(d.iloc[i]),
             }
         )

@@ -21,10 +21,10 @@ __all__ = ['VIEWS', 'NIR_VIEWS', 'VIEW_POOLS', 'view_zoom', 'needs_nir', 'resize
 
 # %% ../nbs/00h_recipe.ipynb #c005
 # view: the factor the image is stretched by before its centre S x S is kept
-VIEWS = {"full": 1, "center2x": 2, "falsecolor": 1}
+VIEWS = {"full": 1, "center2x": 2, "falsecolor": 1, "falsecolor-center2x": 2}
 # The views that show the network the near-infrared instead of red, green, blue: false colour is (NIR, R, G), the
 # composite in which open water is black and vegetation red (it needs 4-band images or rasters: R, G, B, NIR).
-NIR_VIEWS = ("falsecolor",)
+NIR_VIEWS = ("falsecolor", "falsecolor-center2x")
 VIEW_POOLS = ("concat", "mean")       # how the views of one model are joined: side by side, or averaged
 
 def view_zoom(featurizer: dict) -> int:
