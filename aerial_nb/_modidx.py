@@ -40,6 +40,7 @@ d = {
             'aerial_nb.accuracy.map_cells': ('accuracy.html#map_cells', 'aerial_nb/accuracy.py'),
             'aerial_nb.accuracy.map_classes': ('accuracy.html#map_classes', 'aerial_nb/accuracy.py'),
             'aerial_nb.accuracy.matrix_frame': ('accuracy.html#matrix_frame', 'aerial_nb/accuracy.py'),
+            'aerial_nb.accuracy.nearest_cell_classes': ('accuracy.html#nearest_cell_classes', 'aerial_nb/accuracy.py'),
             'aerial_nb.accuracy.net_change': ('accuracy.html#net_change', 'aerial_nb/accuracy.py'),
             'aerial_nb.accuracy.read_reference_sample':
                 ('accuracy.html#read_reference_sample', 'aerial_nb/accuracy.py'),
@@ -258,6 +259,7 @@ d = {
         },
         'aerial_nb.offline_map': {
             'aerial_nb.offline_map._classes_of': ('offline_map.html#_classes_of', 'aerial_nb/offline_map.py'),
+            'aerial_nb.offline_map._estimate_panel': ('offline_map.html#_estimate_panel', 'aerial_nb/offline_map.py'),
             'aerial_nb.offline_map._html': ('offline_map.html#_html', 'aerial_nb/offline_map.py'),
             'aerial_nb.offline_map._jpeg_b64': ('offline_map.html#_jpeg_b64', 'aerial_nb/offline_map.py'),
             'aerial_nb.offline_map._legend_html': ('offline_map.html#_legend_html', 'aerial_nb/offline_map.py'),
@@ -301,6 +303,7 @@ d = {
             'aerial_nb.pipeline._log_traceback': ('pipeline.html#_log_traceback', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._memory_advice': ('pipeline.html#_memory_advice', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._model_of_run': ('pipeline.html#_model_of_run', 'aerial_nb/pipeline.py'),
+            'aerial_nb.pipeline._project_file': ('pipeline.html#_project_file', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._read_status': ('pipeline.html#_read_status', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._remove_run': ('pipeline.html#_remove_run', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._resume_plan': ('pipeline.html#_resume_plan', 'aerial_nb/pipeline.py'),
@@ -662,11 +665,13 @@ d = {
         'aerial_nb.visualize': {
             'aerial_nb.visualize._Legend': ('visualize.html#_legend', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize._Legend.__init__': ('visualize.html#_legend.__init__', 'aerial_nb/visualize.py'),
+            'aerial_nb.visualize._accuracy': ('visualize.html#_accuracy', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize._check_sets': ('visualize.html#_check_sets', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize._esc': ('visualize.html#_esc', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize._imagery_overlays': ('visualize.html#_imagery_overlays', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize._load_rgb': ('visualize.html#_load_rgb', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize._offline_assets': ('visualize.html#_offline_assets', 'aerial_nb/visualize.py'),
+            'aerial_nb.visualize._project_path': ('visualize.html#_project_path', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize._stratified_sample': ('visualize.html#_stratified_sample', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize._to_uint8': ('visualize.html#_to_uint8', 'aerial_nb/visualize.py'),
             'aerial_nb.visualize.map_figure': ('visualize.html#map_figure', 'aerial_nb/visualize.py'),

@@ -25,8 +25,9 @@ from .run_folder import MapsFolder, write_atomic
 # %% auto #0
 __all__ = ['Z95', 'SAMPLE_COLUMNS', 'ACCURACY_COLUMNS', 'Estimate', 'stratified_mean', 'stratified_ratio', 'assess',
            'matrix_frame', 'net_change', 'gross_change', 'map_cells', 'judged', 'default_strata', 'suggested_sizes',
-           'draw_reference_sample', 'read_reference_sample', 'sample_map_classes', 'year_assessment', 'check_set_srs',
-           'accuracy_rows', 'water_changes', 'accuracy_html', 'map_classes', 'assess_sample', 'accuracy_assessment']
+           'draw_reference_sample', 'read_reference_sample', 'nearest_cell_classes', 'sample_map_classes',
+           'year_assessment', 'check_set_srs', 'accuracy_rows', 'water_changes', 'accuracy_html', 'map_classes',
+           'assess_sample', 'accuracy_assessment']
 
 # %% ../nbs/06c_accuracy.ipynb #c006
 Z95 = 1.96   # the normal quantile both papers use for 95% intervals
@@ -269,20 +270,27 @@ def read_reference_sample(path: str | Path, classes, blocks: Blocks) -> pd.DataF
     return df
 
 # %% ../nbs/06c_accuracy.ipynb #c036
-def sample_map_classes(sample: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
-    "The map's class at each square of `sample` (the nearest cell of its year within a quarter cell), or an error."
-    out, missing = pd.Series(index=sample.index, dtype=object), []
-    for year, g in sample.groupby(sample.year.astype(str)):
-        c = cells[cells.year.astype(str) == year]
-        if c.empty: missing += list(g.tile_id); continue
-        d = np.hypot(g.center_x.to_numpy()[:, None] - c.center_x.to_numpy()[None],
-                     g.center_y.to_numpy()[:, None] - c.center_y.to_numpy()[None])
-        near, ok = d.argmin(axis=1), d.min(axis=1) <= c.cell_m.iloc[0] / 4
-        out[g.index[ok]] = c.pred_label.to_numpy()[near[ok]]
-        missing += list(g.tile_id[~ok])
-    if missing: raise LabelsError(f"{len(missing)} sampled square(s) match no cell of the map in their year: "
-                                  f"{', '.join(map(str, missing[:10]))}; was the map drawn on another grid or years?")
+def nearest_cell_classes(sample: pd.DataFrame, cells: pd.DataFrame, within: float = 0.25) -> pd.Series:
+    """The map's class at each square of `sample`: the nearest cell of the same raster (of the same year where the
+    cells name no raster) within `within` cell sides; NaN where there is none."""
+    by = "source" if "source" in sample and (cells["source"].astype(str) != "").all() else "year"
+    out = pd.Series(np.nan, index=sample.index, dtype=object)
+    for key, g in sample.groupby(sample[by].astype(str)):
+        c = cells[cells[by].astype(str) == key]
+        if c.empty: continue
+        d = np.hypot(g.center_x.to_numpy(float)[:, None] - c.center_x.to_numpy()[None],
+                     g.center_y.to_numpy(float)[:, None] - c.center_y.to_numpy()[None])
+        ok = d.min(axis=1) <= c.cell_m.iloc[0] * within
+        out[g.index[ok]] = c.pred_label.to_numpy()[d.argmin(axis=1)[ok]]
     return out
+
+def sample_map_classes(sample: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
+    "The map's class at each square of `sample` (`nearest_cell_classes`), or an error naming the squares off the map."
+    m = nearest_cell_classes(sample, cells)
+    missing = sample.tile_id[m.isna()].astype(str).tolist()
+    if missing: raise LabelsError(f"{len(missing)} sampled square(s) match no cell of the map: "
+                                  f"{', '.join(missing[:10])}; was the map drawn on another grid or rasters?")
+    return m
 
 def _check_population(sample_y: pd.DataFrame, judged_cells: int, year: str) -> dict:
     "Each stratum's N_h; an error when they do not add up to the year's judged cells."
@@ -313,9 +321,10 @@ def year_assessment(sample_y: pd.DataFrame, cells_y: pd.DataFrame, blocks: Block
 # %% ../nbs/06c_accuracy.ipynb #c042
 def check_set_srs(check_csv: str | Path, cells: pd.DataFrame, blocks: Blocks, classes) -> dict | None:
     """The map's accuracy on the random squares of a hand-labeled check set that lie wholly inside judging blocks, as a
-    simple random sample; what was left out and why. None when none of its years was mapped."""
+    simple random sample; what was left out and why. None when none of its squares is on the map."""
     check = pd.read_csv(check_csv, dtype={"year": str})
-    check = check[check.year.astype(str).isin(set(cells.year.astype(str)))]
+    on_map = nearest_cell_classes(check, cells, within=0.75)          # the cell holding the square's centre
+    check = check[on_map.notna()]
     if check.empty: return None
     targeted = check.selection != "random"
     role = pd.Series([blocks.role(x, y, s) for x, y, s in zip(check.center_x, check.center_y, check.footprint_m)],
@@ -326,8 +335,7 @@ def check_set_srs(check_csv: str | Path, cells: pd.DataFrame, blocks: Blocks, cl
                 "random, across a block edge": int((~targeted & (role == "straddles")).sum())}
     out = {"check_set": str(check_csv), "squares": len(check), "used": len(keep), "excluded": excluded}
     if keep.empty: return {**out, "why": "no random square lies wholly inside a judging block"}
-    cell_of = cells.assign(cell_m=cells.cell_m.iloc[0] * 3)        # a square's centre anywhere in its cell matches
-    m = sample_map_classes(keep, cell_of)
+    m = on_map[keep.index]
     bad = sorted(set(keep.label) - set(map(str, classes)))
     res = assess(m, keep.label, ["srs"] * len(keep), {"srs": math.inf}, sorted(set(map(str, classes)) | set(bad)))
     return {**out, **res, "by_year_n": keep.year.astype(str).value_counts().sort_index().to_dict()}

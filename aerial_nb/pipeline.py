@@ -106,7 +106,17 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
         for f in raster_files(r): check_raster(f)   # a truncated or unplaceable raster fails now, not after training
         raster = str(r.resolve())
         if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
-    return {**params, "images_dir": str(images.resolve()), "score_raster": raster}
+    files = {k: _project_file(params, settings, k) for k in ("reference_csv", "judging_blocks") if k in params}
+    return {**params, "images_dir": str(images.resolve()), "score_raster": raster, **files}
+
+def _project_file(params: dict, settings: Settings, name: str) -> str:
+    "`params[name]` as an absolute path (a relative one from the project), or an error, before any work, if missing."
+    if not params[name]: return ""
+    p = Path(params[name]).expanduser()
+    p = p if p.is_absolute() or p.exists() else settings.root / p
+    if not p.is_file(): raise FileNotFoundError(f"{name} {params[name]} does not exist (relative paths are from the "
+                                                f"project, {settings.root}); fix the path or set {name} to \"\".")
+    return str(p.resolve())
 
 def _check_rasters_serve(params: dict, raster: str) -> None:
     "Refuse, before any work, rasters too coarse for a model trained on images of `image_gsd_m` (aerial_nb.scale)."
