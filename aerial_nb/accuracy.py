@@ -164,7 +164,7 @@ def map_cells(preds: pd.DataFrame, crs: str) -> pd.DataFrame:
     from rasterio.warp import transform
     lat = ((preds.llcrnrlat + preds.urcrnrlat) / 2).to_numpy()
     lon = ((preds.llcrnrlon + preds.urcrnrlon) / 2).to_numpy()
-    x, y = (np.round(np.asarray(v), 1) for v in transform("EPSG:4326", crs, lon.tolist(), lat.tolist()))
+    x, y = (np.round(np.asarray(v), 2) for v in transform("EPSG:4326", crs, lon.tolist(), lat.tolist()))
     year = tile_year(preds).astype(str).to_numpy()
     side = min(_cell_side_m(x[(year == yr)], y[(year == yr)], preds) for yr in np.unique(year))
     get = lambda c: preds[c].to_numpy() if c in preds else np.full(len(preds), "")
@@ -172,7 +172,7 @@ def map_cells(preds: pd.DataFrame, crs: str) -> pd.DataFrame:
                          "source": get("source"), "pred_label": preds["pred_label"].astype(str).to_numpy(),
                          "center_x": x, "center_y": y, "cell_m": side})
 
-def judged(cells: pd.DataFrame, blocks: Blocks, tol_m: float = 0.5) -> pd.Series:
+def judged(cells: pd.DataFrame, blocks: Blocks, tol_m: float = 0.1) -> pd.Series:
     "Whether each of `cells` (or squares: `center_x`, `center_y`, side `cell_m`) lies wholly inside a judging block."
     side = cells["cell_m"] if "cell_m" in cells else cells["footprint_m"]
     return pd.Series([blocks.role(x, y, s - 2 * tol_m) == "judge"
