@@ -83,7 +83,7 @@ def _weights(terms) -> list:
 
 def stratified_mean(y, strata, stratum_units: dict, *, finite_population: bool = True) -> Estimate:
     """The population mean of `y` (one value per sampled unit; a proportion when 0/1) under stratified random
-    sampling: `strata` gives each unit's stratum, `stratum_units` each stratum's N_h (Stehman 2014, eqs. 2, 3, 25)."""
+    sampling: `strata` gives each unit's stratum, `stratum_units` each stratum's N_h (Stehman 2014)."""
     terms, no_value, no_var = _strata(strata, stratum_units, finite_population)
     if no_value: return Estimate(None, None, "not estimable: " + "; ".join(no_value))
     terms, y = _weights(terms), np.asarray(y, float)
@@ -96,7 +96,7 @@ def stratified_mean(y, strata, stratum_units: dict, *, finite_population: bool =
 def stratified_ratio(y, x, strata, stratum_units: dict, *, finite_population: bool = True,
                      empty: str = "no sampled unit in the denominator") -> Estimate:
     """The ratio of the population totals of `y` and `x` (user's accuracy: y = mapped k and reference k, x = mapped
-    k) under stratified random sampling (Stehman 2014, eqs. 27, 28)."""
+    k) under stratified random sampling (Stehman 2014)."""
     terms, no_value, no_var = _strata(strata, stratum_units, finite_population)
     if no_value: return Estimate(None, None, "not estimable: " + "; ".join(no_value))
     terms, y, x = _weights(terms), np.asarray(y, float), np.asarray(x, float)
