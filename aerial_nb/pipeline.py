@@ -100,7 +100,17 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
                          "the folder that holds them.")
     check_folds(params, found, images)
     if raster and params.get("image_gsd_m"): _check_rasters_serve(params, raster)
-    return {**params, "images_dir": str(images.resolve()), "score_raster": raster}
+    files = {k: _project_file(params, settings, k) for k in ("reference_csv", "judging_blocks") if k in params}
+    return {**params, "images_dir": str(images.resolve()), "score_raster": raster, **files}
+
+def _project_file(params: dict, settings: Settings, name: str) -> str:
+    "`params[name]` as an absolute path (a relative one from the project), or an error, before any work, if missing."
+    if not params[name]: return ""
+    p = Path(params[name]).expanduser()
+    p = p if p.is_absolute() or p.exists() else settings.root / p
+    if not p.is_file(): raise FileNotFoundError(f"{name} {params[name]} does not exist (relative paths are from the "
+                                                f"project, {settings.root}); fix the path or set {name} to \"\".")
+    return str(p.resolve())
 
 def _labels_images(params: dict, settings: Settings, raster: str) -> Path:
     "The image set of `labels_csv`: its squares cut from `score_raster`'s rasters, `tile_footprint_m` of ground each."

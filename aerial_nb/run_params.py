@@ -173,6 +173,12 @@ class RunParams:
                                     "tile side on the ground in metres; 0: the model's training footprint")
     tile_stride_m: float = param(0.0, at_least_zero("metres (0: a quarter of the footprint)"),
                                  "step between tiles on the ground in metres; 0: a quarter of the footprint")
+    reference_csv: str = param("", text, "a labeled judging sample (`accuracy.draw_reference_sample`'s CSV: the labels "
+                               "columns with stratum, stratum_units, inclusion_prob): the map's accuracy and areas "
+                               "with 95% intervals in maps/accuracy.*; empty: no assessment")
+    judging_blocks: str = param("params/labels/naip_nd_blocks.yaml", text, "the checkerboard of training and "
+                                "judging blocks (`labels.Blocks`, YAML): the reference sample must lie in its judging "
+                                "blocks, and the check sets are judged there")
 
 # %% ../nbs/00d_run_params.ipynb #c014
 @dataclass(frozen=True)
