@@ -231,22 +231,28 @@ PAGE_HTML = r"""<!doctype html>
  .views { display:flex; gap:16px; } figure { margin:0; } figcaption { color:#bbb; font-size:13px; margin-top:3px; }
  figure img { width:420px; height:420px; image-rendering:auto; background:#555; display:block; }
  #info { margin:10px 0; min-height:24px; } .tag { padding:2px 8px; border-radius:4px; margin-right:8px; }
- #current.water { background:#2a6fdb; } #current.cultivated { background:#b8892d; } #current.grassland { background:#5b9a3a; }
- #current.developed { background:#c0392b; } #current.forest { background:#1e5e2e; }
+ #current.water { background:#2a6fdb; } #current.cultivated { background:#b8892d; }
+ #current.grassland { background:#5b9a3a; } #current.developed { background:#c0392b; }
+ #current.forest { background:#1e5e2e; }
  #mixed { background:#a05ab4; display:none; } #mixed.on { display:inline; } #guess { color:#ddd; }
  #note { width:600px; font-size:15px; padding:4px; background:#222; color:#eee; border:1px solid #777; }
  #status.ok { color:#9d9; } #status.err { color:#f77; font-weight:600; } #status.wait { color:#dd8; }
- .keys { color:#bbb; margin-top:12px; } kbd { background:#222; border:1px solid #777; border-radius:3px; padding:0 5px; }
+ .keys { color:#bbb; margin-top:12px; }
+ kbd { background:#222; border:1px solid #777; border-radius:3px; padding:0 5px; }
  #blind { background:#555; display:none; }
 </style></head>
 <body>
-<header><span id="square">…</span><span id="progress"></span><span class="tag" id="blind">blind: nothing from a model is shown</span></header>
+<header><span id="square">…</span><span id="progress"></span>
+ <span class="tag" id="blind">blind: nothing from a model is shown</span></header>
 <div id="bar"><div></div></div>
 <div class="views">
- <figure><img id="true" alt="true colour"><figcaption>true colour (R, G, B) · 640 m around the square</figcaption></figure>
- <figure><img id="false" alt="false colour (no near-infrared band)"><figcaption>false colour (NIR, R, G): water black, plants red</figcaption></figure>
+ <figure><img id="true" alt="true colour">
+  <figcaption>true colour (R, G, B) · 640 m around the square</figcaption></figure>
+ <figure><img id="false" alt="false colour (no near-infrared band)">
+  <figcaption>false colour (NIR, R, G): water black, plants red</figcaption></figure>
 </div>
-<div id="info"><span class="tag" id="current"></span><span class="tag" id="mixed">mixed</span><span id="guess"></span></div>
+<div id="info"><span class="tag" id="current"></span><span class="tag" id="mixed">mixed</span>
+ <span id="guess"></span></div>
 <div><input id="note" placeholder="note (n to type, Enter to return to the keys)" autocomplete="off"></div>
 <div id="status"></div>
 <div class="keys"><kbd>w</kbd> water · <kbd>c</kbd> cultivated · <kbd>g</kbd> grassland · <kbd>d</kbd> developed ·
@@ -267,7 +273,8 @@ function nextUnlabeled(from) {
 function status(text, cls) { const s = $("status"); s.textContent = text; s.className = cls; }
 function render() {
   const q = S.squares[S.cur], done = S.squares.filter(s => s.label).length, n = S.squares.length;
-  $("square").textContent = `${q.id} · ${q.year} · ${q.date.replace(/(\d{4})(\d\d)(\d\d)/, "$1-$2-$3")} · square ${S.cur + 1} of ${n}`;
+  const date = q.date.replace(/(\d{4})(\d\d)(\d\d)/, "$1-$2-$3");
+  $("square").textContent = `${q.id} · ${q.year} · ${date} · square ${S.cur + 1} of ${n}`;
   $("progress").textContent = `${done} / ${n} labeled`;
   document.querySelector("#bar div").style.width = (100 * done / n) + "%";
   $("true").src = `chip/${q.i}/true.png`; $("false").src = `chip/${q.i}/false.png`;
@@ -275,7 +282,8 @@ function render() {
   c.textContent = q.label ? `labeled: ${q.label}${q.confidence === "mixed" ? " (mixed)" : ""}` : "not labeled";
   c.className = "tag " + (q.label || "");
   $("mixed").className = "tag" + (S.mixed ? " on" : "");
-  $("guess").textContent = (q.guess ? `model's guess: ${q.guess}` : "") + (q.hint ? `  (${q.selection}: ${q.hint})` : "");
+  $("guess").textContent = (q.guess ? `model's guess: ${q.guess}` : "") +
+                           (q.hint ? `  (${q.selection}: ${q.hint})` : "");
   $("note").value = q.note || "";
   for (const k of [1, 2]) {                     // fetch the next squares' images ahead
     const p = S.squares[(S.cur + k) % n]; for (const v of ["true", "false"]) new Image().src = `chip/${p.i}/${v}.png`;
@@ -285,14 +293,17 @@ function go(i) { S.cur = (i + S.squares.length) % S.squares.length; S.mixed = fa
 function give(label) {
   const q = S.squares[S.cur], body = {tile_id: q.id, label, confidence: S.mixed ? "mixed" : "clear",
                                       note: $("note").value.trim()};
+  const before = {label: q.label, confidence: q.confidence, note: q.note};
   Object.assign(q, {label: body.label, confidence: body.confidence, note: body.note});
   S.history.push(S.cur); S.pending++;
   status(`saving ${q.id}…`, "wait");
   S.chain = S.chain.then(() => fetch("label", {method: "POST", headers: {"Content-Type": "application/json"},
                                                body: JSON.stringify(body)}))
     .then(async r => { const a = await r.json(); if (!r.ok) throw new Error(a.error || r.statusText); return a; })
-    .then(a => { S.pending--; S.saved++; status(`saved ${q.id}: ${body.label} (${a.done} / ${a.total} in ${a.file})`, "ok"); })
-    .catch(e => { S.pending--; q.label = ""; status(`NOT SAVED ${q.id}: ${e.message}; label it again`, "err"); render(); });
+    .then(a => { S.pending--; S.saved++;
+                 status(`saved ${q.id}: ${body.label} (${a.done} / ${a.total} labeled in ${a.file})`, "ok"); })
+    .catch(e => { S.pending--; Object.assign(q, before); render();
+                  status(`NOT SAVED ${q.id}: ${e.message}; label it again`, "err"); });
   const next = nextUnlabeled(S.cur + 1);
   if (next < 0) { S.mixed = false; render(); status("every square is labeled", "ok"); } else go(next);
 }
@@ -414,8 +425,8 @@ def label_server(labels_csv, squares_csv, rasters, *, blind: bool = False, port:
 def _read_predictions(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     if p.is_dir():
-        found = [f for f in (p / "predictions.parquet", p / "predictions.csv", p / "predictions" / "predictions.parquet",
-                             p / "predictions" / "predictions.csv") if f.is_file()]
+        found = [d / f for d in (p, p / "predictions") for f in ("predictions.parquet", "predictions.csv")
+                 if (d / f).is_file()]
         if not found: raise LabelsError(f"{p}: no predictions.parquet or predictions.csv in it; score the region first "
                                         "(aerial-nb score, or a run's 05_score).")
         p = found[0]
