@@ -223,6 +223,7 @@ class LabelFile:
 # %% ../nbs/06d_label_page.ipynb #c022
 PAGE_HTML = r"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>aerial-nb: label squares</title>
+<link rel="icon" href="data:,">
 <style>
  body { background:#3a3a3a; color:#eee; font:15px/1.4 system-ui,sans-serif; margin:0; padding:14px 20px; }
  header { display:flex; gap:18px; align-items:baseline; flex-wrap:wrap; }
