@@ -275,7 +275,7 @@ function status(text, cls) { const s = $("status"); s.textContent = text; s.clas
 function render() {
   const q = S.squares[S.cur], done = S.squares.filter(s => s.label).length, n = S.squares.length;
   const date = q.date.replace(/(\d{4})(\d\d)(\d\d)/, "$1-$2-$3");
-  $("square").textContent = `${q.id} · ${q.year} · ${date} · square ${S.cur + 1} of ${n}`;
+  $("square").textContent = `${q.id} · ${date} · ${q.side} m square ${S.cur + 1} of ${n}`;
   $("progress").textContent = `${done} / ${n} labeled`;
   document.querySelector("#bar div").style.width = (100 * done / n) + "%";
   $("true").src = `chip/${q.i}/true.png`; $("false").src = `chip/${q.i}/false.png`;
@@ -354,7 +354,7 @@ class LabelSession:
         done, out = self.labels.done(), []
         for i, s in enumerate(self.squares):
             q = dict(i=i, id=s["tile_id"], year=s["year"], date=s["acq_date"], source=s["source"],
-                     **done.get(s["tile_id"], {"label": "", "confidence": "", "note": ""}))
+                     side=s["footprint_m"], **done.get(s["tile_id"], {"label": "", "confidence": "", "note": ""}))
             # blind: nothing from a model (its guess; why the square was picked: a proposal's note is its margin)
             if not self.blind: q.update(guess=s.get("pred_label", ""), selection=s["selection"], hint=s["note"])
             out.append(q)
