@@ -132,7 +132,7 @@ def test_keys_label_squares_and_resume(squares, tmp_path):
         with Browser(CHROMIUM, loopback=True) as b:
             open_page(b, server.url)
             assert b.js("window.aerialLabels.cur") == 4
-            assert b.js("document.getElementById('square').textContent").startswith("sq2020_1")
+            assert b.js("document.getElementById('square').textContent").startswith("sq2020_1 · 2020-08-31 · 80 m square 5 of 6")
             assert b.js("document.getElementById('progress').textContent") == f"4 / {n} labeled"
             press(b, "ArrowLeft")                                    # a labeled square shows its label
             assert b.js("document.getElementById('current').textContent") == "labeled: forest"
