@@ -15,15 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
-from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from .run_folder import atomic
-from .tiles import acquisition_date, open_checked_raster, raster_files, raster_name
+from .tiles import open_checked_raster, raster_files, raster_name
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'CONFIDENCES', 'LabelsError', 'Blocks', 'square_window', 'window_problem', 'read_labels',
-           'overlapping', 'check_apart', 'cut_label_squares']
+           'overlapping', 'check_apart', 'cut_label_squares', 'labels_image_set']
 
 # %% ../nbs/01e_labels.ipynb #c006
 LABEL_COLUMNS = ["tile_id", "year", "acq_date", "source", "crs", "center_x", "center_y", "footprint_m",
@@ -76,9 +75,9 @@ def square_window(src, center_x: float, center_y: float, side_m: float) -> Windo
 
 def window_problem(src, win: Window) -> str | None:
     "Why the window cannot be cut from `src` (outside it, or over nodata), or None."
-    if win.col_off < 0 or win.row_off < 0 or win.col_off + win.width > src.width or win.row_off + win.height > src.height:
-        return (f"its square (pixels {win.col_off}..{win.col_off + win.width} x {win.row_off}..{win.row_off + win.height}) "
-                f"is not inside the raster ({src.width} x {src.height} px)")
+    c0, r0, c1, r1 = win.col_off, win.row_off, win.col_off + win.width, win.row_off + win.height
+    if c0 < 0 or r0 < 0 or c1 > src.width or r1 > src.height:
+        return f"its square (pixels {c0}..{c1} x {r0}..{r1}) is not inside the raster ({src.width} x {src.height} px)"
     mask = src.dataset_mask(window=win)
     if (mask == 0).any(): return f"{int((mask == 0).sum())} of its {mask.size} pixels are nodata"
     if (src.read(window=win).max(axis=0) == 0).any(): return "it covers pixels that are 0 in every band (nodata)"
@@ -156,25 +155,47 @@ def check_apart(training: pd.DataFrame, judging: pd.DataFrame, what: str = "the 
                           "squares must be apart; drop or move those training squares.")
 
 # %% ../nbs/01e_labels.ipynb #c022
-def cut_label_squares(labels: pd.DataFrame, out_dir: str | Path, *, context_m: float = 0.0) -> Path:
+def cut_label_squares(labels: pd.DataFrame, out_dir: str | Path, *, context_m: float = 0.0, log=print) -> Path:
     """Cut each row of `read_labels`' table (with `context_m` of ground around its centre; 0: the square itself) from
-    its raster, with all bands, into the image set `out_dir` (`<label>/<tile_id>.tif`); written whole or not at all."""
-    out_dir = Path(out_dir)
+    its raster, with all bands, into the image set `out_dir` (`<label>/<tile_id>.tif`); written whole or not at all.
+    A square whose context leaves its raster (near its edge) is left out, and said: the map's tiles never do either."""
+    out_dir, left_out = Path(out_dir), []
     with atomic(out_dir) as stage:
         stage.mkdir()
         for source, rows in labels.groupby("source_path", sort=False):
             with open_checked_raster(source) as src:
                 for r in rows.itertuples(index=False):
                     win = square_window(src, r.center_x, r.center_y, max(float(context_m), float(r.footprint_m)))
-                    why = window_problem(src, win)
-                    if why: raise LabelsError(f"{r.tile_id}: its {context_m:g} m context {why}; choose a smaller "
-                                              "context_m or drop the square")
+                    if window_problem(src, win): left_out.append(str(r.tile_id)); continue
                     profile = dict(driver="GTiff", width=int(win.width), height=int(win.height), count=src.count,
                                    dtype=src.dtypes[0], crs=src.crs, transform=src.window_transform(win),
-                                   photometric="MINISBLACK")   # like NAIP: band 4 is NIR, not alpha
+                                   # R, G, B with the rest as plain extra samples (not alpha): image readers (PIL,
+                                   # OpenCV, Spark's) see an RGB image, and OpenCV's IMREAD_UNCHANGED the NIR band too.
+                                   photometric="RGB" if src.count >= 3 else "MINISBLACK",
+                                   **({"alpha": "UNSPECIFIED"} if src.count > 3 else {}))
                     (stage / r.label).mkdir(exist_ok=True)
                     with rasterio.open(stage / r.label / f"{r.tile_id}.tif", "w", **profile) as dst:
                         dst.write(src.read(window=win))
-        labels.drop(columns=["row_off", "col_off", "win_px"]).assign(context_m=float(context_m)).to_csv(
-            stage / "labels.csv", index=False)
+        if len(left_out) == len(labels):
+            raise LabelsError(f"No labeled square has {context_m:g} m of raster around it; choose a smaller context.")
+        labels[~labels.tile_id.astype(str).isin(left_out)].drop(columns=["row_off", "col_off", "win_px"]).assign(
+            context_m=float(context_m)).to_csv(stage / "labels.csv", index=False)
+    if left_out:
+        log(f"{len(left_out)} of {len(labels)} labeled squares left out: their {context_m:g} m context is not all on "
+            f"their raster ({', '.join(left_out[:8])}{', ...' if len(left_out) > 8 else ''})")
     return out_dir
+
+# %% ../nbs/01e_labels.ipynb #c025
+def labels_image_set(labels_csv: str | Path, rasters, out_root: str | Path, *, context_m: float, classes,
+                     log=print) -> Path:
+    "The image set of `labels_csv` under `out_root` (cut now, or reused when already cut from the same inputs)."
+    paths = sorted(_raster_index(rasters).items())
+    key = hashlib.sha256(json.dumps({"labels": hashlib.sha256(Path(labels_csv).read_bytes()).hexdigest(),
+                                     "context_m": float(context_m), "classes": sorted(classes),
+                                     "rasters": [(n, Path(p).stat().st_size) for n, p in paths]}).encode())
+    out = Path(out_root) / f"{Path(labels_csv).stem}-{key.hexdigest()[:12]}"
+    if (out / "labels.csv").exists(): return out
+    labels = read_labels(labels_csv, rasters, classes, log=log)
+    cut_label_squares(labels, out, context_m=context_m, log=log)
+    log(f"{len(labels)} labeled squares of {Path(labels_csv).name} cut with {context_m:g} m of ground into {out}")
+    return out

@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image
 
 from .run_folder import MapsFolder
-from .tiles import is_blob_raster, open_checked_raster, open_raster, parse_bands, read_tile_rgb
+from .tiles import is_blob_raster, open_checked_raster, open_raster, parse_bands, read_tile_rgb, read_window
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # matplotlib, rasterio.
 
@@ -73,7 +73,7 @@ def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dic
     with open_raster(path) as src, WarpedVRT(src, crs="EPSG:3857", resampling=Resampling.bilinear) as vrt:
         scale = min(1.0, max_px / max(vrt.width, vrt.height))
         h, w = max(1, round(vrt.height * scale)), max(1, round(vrt.width * scale))
-        rgb = vrt.read(list(bands), out_shape=(3, h, w), resampling=Resampling.average)
+        rgb = read_window(vrt, out_shape=(h, w), bands=bands)   # averaged full resolution, not the overviews
         west, south, east, north = transform_bounds(vrt.crs, "EPSG:4326", *vrt.bounds)
     return {"url": _jpeg_b64(np.moveaxis(rgb, 0, -1)), "bounds": [[south, west], [north, east]]}
 

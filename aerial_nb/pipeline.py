@@ -27,6 +27,8 @@ import yaml
 import psutil
 
 from .explore import find_images
+from .label_map import load_label_map
+from .labels import labels_image_set
 from .run_folder import RunFolder, model_meta, write_atomic
 from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
 from .recipe import recipe_label
@@ -83,21 +85,42 @@ RASTER_HELP = ("Put NAIP GeoTIFFs in [data] rasters_dir of settings.ini (or $AER
                "(https://naip-usdaonline.hub.arcgis.com/) or Microsoft Planetary Computer's 'naip' collection.")
 
 def resolve_inputs(params: dict, settings: Settings) -> dict:
-    "Absolute `images_dir` and `score_raster` for a run, after checking they exist."
-    images = Path(params["images_dir"]).expanduser() if params["images_dir"] else settings.path("data", "images_dir")
-    if not images.is_absolute() and not images.exists(): images = settings.root / images   # relative to the project
+    """Absolute `images_dir` and `score_raster` for a run, after checking they exist; with `labels_csv`, `images_dir` is
+    its squares cut from the rasters (`aerial_nb.labels`)."""
+    raster = _resolve_rasters(params, settings)
+    if params.get("labels_csv"): images = _labels_images(params, settings, raster)
+    else:
+        images = (Path(params["images_dir"]).expanduser() if params["images_dir"]
+                  else settings.path("data", "images_dir"))
+        if not images.is_absolute() and not images.exists(): images = settings.root / images   # relative to the project
     found = find_images(images)   # raises with where to get the data
     if found["label"].nunique() < 2:
         raise ValueError(f"{images} has 1 class folder ({found['label'].iloc[0]}): a classifier needs at least 2 "
                          "class folders (<images_dir>/<class>/<image>). Add another class, or point images_dir at "
                          "the folder that holds them.")
     check_folds(params, found, images)
+    if raster and params.get("image_gsd_m"): _check_rasters_serve(params, raster)
+    return {**params, "images_dir": str(images.resolve()), "score_raster": raster}
+
+def _labels_images(params: dict, settings: Settings, raster: str) -> Path:
+    "The image set of `labels_csv`: its squares cut from `score_raster`'s rasters, `tile_footprint_m` of ground each."
+    if params["images_dir"]:
+        raise ValueError(f"images_dir ({params['images_dir']}) and labels_csv ({params['labels_csv']}) both given: a "
+                         "run trains on one labeled image set; drop one of them.")
+    if not raster: raise ValueError("labels_csv needs score_raster: the rasters its squares are cut from.")
+    labels = Path(params["labels_csv"]).expanduser()
+    if not labels.is_absolute() and not labels.exists(): labels = settings.root / labels
+    lm = load_label_map(params["label_map"]) if params.get("label_map") else load_label_map("landcover5")
+    return labels_image_set(labels, raster, settings.path("paths", "outputs_dir") / "labels",
+                            context_m=float(params.get("tile_footprint_m") or 0), classes=sorted(set(lm.values())))
+
+def _resolve_rasters(params: dict, settings: Settings) -> str:
+    "`score_raster` resolved (settings' rasters_dir, then the project) and checked; empty when not given."
     raster = ""
     if str(params["score_raster"]).startswith("az://"):   # read in place through /vsiaz/: list and check it now
         rasters = raster_files(params["score_raster"])
         for f in rasters: check_raster(f)
         raster = params["score_raster"]
-        if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
     elif params["score_raster"]:
         r = Path(params["score_raster"]).expanduser()
         for base in ([] if r.is_absolute() or r.exists() else [settings.path("data", "rasters_dir"), settings.root]):
@@ -105,8 +128,7 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
         if not r.exists(): raise FileNotFoundError(f"Raster to score {r} does not exist. {RASTER_HELP}")
         for f in raster_files(r): check_raster(f)   # a truncated or unplaceable raster fails now, not after training
         raster = str(r.resolve())
-        if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
-    return {**params, "images_dir": str(images.resolve()), "score_raster": raster}
+    return raster
 
 def _check_rasters_serve(params: dict, raster: str) -> None:
     "Refuse, before any work, rasters too coarse for a model trained on images of `image_gsd_m` (aerial_nb.scale)."

@@ -3,6 +3,7 @@
 
     python tools/label_sheets.py draw-train --per-year 32 --out outputs/labels/train_candidates.csv
     python tools/label_sheets.py sheets outputs/labels/train_candidates.csv --out outputs/labels/sheets_train
+    python tools/label_sheets.py draw-judge outputs/runs/<run>/predictions/predictions.parquet --out judging.csv
     python tools/label_sheets.py merge outputs/labels/train_candidates.csv typed.csv --out params/labels/naip_nd_train.csv
 
 Nothing here computes a label: `draw-train` only decides where squares are (a seeded uniform draw inside the training
@@ -68,6 +69,39 @@ def draw_train(per_year: int, role: str = "train", prefix: str = "tr") -> pd.Dat
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
 
 
+def draw_judge(predictions: Path, per_class: dict[str, int], seed: int = SEED) -> pd.DataFrame:
+    """A stratified random sample of map cells (SIDE_M squares at the centres of a map's tiles) wholly inside judging
+    blocks: strata are (year, mapped class); `per_class` units drawn at random in each (all when fewer), with the
+    stratum's size and each unit's inclusion probability, in a random order so that a sheet does not give the map's
+    class away (labelers never see it)."""
+    blocks, rows = Blocks.load(BLOCKS), []
+    p = pd.read_parquet(predictions)
+    for source, g in p.groupby("source", sort=True):
+        path = DATA / source
+        with rasterio.open(path) as src:
+            px = int(round(SIDE_M / abs(src.transform.a)))
+            cells = []
+            for r in g.itertuples():
+                cx, cy = src.transform * (r.col_off + r.win_width / 2, r.row_off + r.win_height / 2)
+                if blocks.role(cx, cy, SIDE_M) != "judge": continue
+                c, rr = ~src.transform * (cx, cy)
+                cells.append((r.pred_label, int(round(rr - px / 2)), int(round(c - px / 2))))
+            cells = pd.DataFrame(cells, columns=["stratum", "row", "col"])
+            rng = np.random.default_rng([SEED, year_of(path), 7])
+            picked = []
+            for stratum, s_cells in cells.groupby("stratum", sort=True):
+                n = min(per_class.get(stratum, per_class.get("*", 0)), len(s_cells))
+                for i in rng.choice(len(s_cells), size=n, replace=False):
+                    picked.append((stratum, len(s_cells), n, s_cells.iloc[i].row, s_cells.iloc[i].col))
+            order = rng.permutation(len(picked))
+            for k, j in enumerate(order):
+                stratum, N, n, r, c = picked[j]
+                rec = record(src, path, f"ju{year_of(path)}_{k:03d}", int(r), int(c), px, "stratified")
+                rows.append({**rec, "stratum": f"{year_of(path)}:{stratum}", "stratum_units": N,
+                             "inclusion_prob": round(n / N, 6)})
+    return pd.DataFrame(rows)
+
+
 def _font(size: int):
     for name in ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"):
         try: return ImageFont.truetype(name, size)
@@ -121,6 +155,8 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("draw-train"); a.add_argument("--per-year", type=int, default=32); a.add_argument("--out", type=Path)
     a.add_argument("--role", default="train"); a.add_argument("--prefix", default="tr")
+    j = sub.add_parser("draw-judge"); j.add_argument("predictions", type=Path); j.add_argument("--out", type=Path)
+    j.add_argument("--per-class", default="water=8,cultivated=8,grassland=8,developed=4,forest=4")
     s = sub.add_parser("sheets"); s.add_argument("csv", type=Path); s.add_argument("--out", type=Path, required=True)
     s.add_argument("--per-sheet", type=int, default=12)
     m = sub.add_parser("merge"); m.add_argument("csv", type=Path); m.add_argument("typed", type=Path)
@@ -130,6 +166,11 @@ def main(argv=None):
         df = draw_train(args.per_year, args.role, args.prefix)
         args.out.parent.mkdir(parents=True, exist_ok=True); df.to_csv(args.out, index=False)
         print(f"{len(df)} squares -> {args.out}")
+    elif args.cmd == "draw-judge":
+        per = {k: int(v) for k, v in (kv.split("=") for kv in args.per_class.split(","))}
+        df = draw_judge(args.predictions, per)
+        args.out.parent.mkdir(parents=True, exist_ok=True); df.to_csv(args.out, index=False)
+        print(f"{len(df)} judging squares -> {args.out}"); print(df.groupby("stratum").size().to_string())
     elif args.cmd == "sheets":
         for p in sheets(args.csv, args.out, args.per_sheet): print(p)
     else:
