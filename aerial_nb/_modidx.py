@@ -183,8 +183,8 @@ d = {
             'aerial_nb.label_page._prediction_centres':
                 ('label_page.html#_prediction_centres', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page._proposal': ('label_page.html#_proposal', 'aerial_nb/label_page.py'),
-            'aerial_nb.label_page._read_avoid': ('label_page.html#_read_avoid', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page._read_predictions': ('label_page.html#_read_predictions', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._read_squares': ('label_page.html#_read_squares', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page._read_text_csv': ('label_page.html#_read_text_csv', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page.add_label_verbs': ('label_page.html#add_label_verbs', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page.context_chips': ('label_page.html#context_chips', 'aerial_nb/label_page.py'),

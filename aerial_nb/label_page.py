@@ -103,18 +103,21 @@ def _margins(preds: pd.DataFrame) -> np.ndarray:
     return p[:, -1] - (p[:, -2] if p.shape[1] > 1 else 0.0)
 
 def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: int, avoid: pd.DataFrame | None = None,
-                    side_m: float = 160.0, buffer_m: float = 80.0, rasters=None) -> pd.DataFrame:
+                    labeled: pd.DataFrame | None = None, side_m: float = 160.0, buffer_m: float = 80.0,
+                    rasters=None) -> pd.DataFrame:
     """Up to `n` squares to label next (a candidates table in the labels schema): the least certain prediction cells
-    of `predictions`, spread over predicted classes, years and ground, in `blocks`' training blocks, apart from
-    `avoid`. `rasters` (folder or files) finds rasters the predictions' `source_path` does not."""
+    of `predictions`, spread over predicted classes, years and ground, in `blocks`' training blocks, off the ground
+    of `avoid` (any year) and of `labeled` (squares labeled already: in their year). `rasters` (folder or files) finds
+    rasters the predictions' `source_path` does not."""
     need = ["pred_label", "acq_date", "source", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
     missing = [c for c in need if c not in predictions.columns]
     if missing or not any(c.startswith("prob_") for c in predictions.columns):
         raise LabelsError(f"predictions lack columns {missing or ['prob_<class>']}; pass the predictions.parquet (or "
                           ".csv) that `aerial-nb score` or a run's 05_score wrote.")
-    if avoid is not None and len(avoid) and set(avoid.crs.astype(str)) != {blocks.crs}:
-        raise LabelsError(f"the squares to avoid are in {sorted(set(avoid.crs.astype(str)))}, the blocks in "
-                          f"{blocks.crs}; give squares in the blocks' CRS.")
+    for what, sq in (("to avoid", avoid), ("labeled", labeled)):
+        if sq is not None and len(sq) and set(sq.crs.astype(str)) != {blocks.crs}:
+            raise LabelsError(f"the squares {what} are in {sorted(set(sq.crs.astype(str)))}, the blocks in "
+                              f"{blocks.crs}; give squares in the blocks' CRS.")
     p = predictions.reset_index(drop=True)
     x, y = _prediction_centres(p, blocks.crs)
     p = p.assign(cx=x, cy=y, margin=_margins(p), year_=p.acq_date.astype(str).str.replace("-", "").str[:4])
@@ -126,7 +129,11 @@ def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: 
     p = p.assign(tie_=rng.random(len(p))).sort_values(["margin", "tie_"])
     groups = [list(g.index) for _, g in p.groupby(["pred_label", "year_"], sort=True)]
     rows, index = p.to_dict("index"), (_raster_index(rasters) if rasters is not None else {})
-    chosen, taken, opened = [], {}, {}
+    chosen, opened, taken = [], {}, {}          # taken: year -> [(x, y, half side)] of squares proposals keep off
+    if labeled is not None:
+        for r in labeled.itertuples():
+            taken.setdefault(str(int(r.year)), []).append((float(r.center_x), float(r.center_y),
+                                                            float(r.footprint_m) / 2))
     try:
         while len(chosen) < n and any(groups):
             for g in rng.permutation(len(groups)):      # one square from each (class, year) in turn
@@ -137,9 +144,9 @@ def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: 
         for src in opened.values(): src.close()
     return pd.DataFrame(chosen, columns=LABEL_COLUMNS + ["pred_label"])
 
-def _near(x: float, y: float, centres: list, side_m: float) -> bool:
-    "Whether the square of side `side_m` at (x, y) overlaps one of those centred at `centres`."
-    return any(max(abs(x - a), abs(y - b)) < side_m for a, b in centres)
+def _near(x: float, y: float, squares: list, side_m: float) -> bool:
+    "Whether the square of side `side_m` at (x, y) overlaps one of `squares` (centre x, centre y, half side)."
+    return any(max(abs(x - a), abs(y - b)) < side_m / 2 + h for a, b, h in squares)
 
 def _proposal(r: dict, side_m, blocks, buffer_m, taken: dict, opened: dict, index: dict) -> dict | None:
     """The labels row of the square centred on prediction `r` (noted in `taken`), or None: it overlaps one taken in
@@ -155,7 +162,7 @@ def _proposal(r: dict, side_m, blocks, buffer_m, taken: dict, opened: dict, inde
     rec = square_record(src, r["source"], "", win, selection="proposed", note=f"margin {r['margin']:.3f}")
     x, y = rec["center_x"], rec["center_y"]                      # on the raster's pixel grid now
     if blocks.role(x, y, side_m, buffer_m) != "train" or _near(x, y, year_taken, side_m): return None
-    year_taken.append((x, y))
+    year_taken.append((x, y, side_m / 2))
     rec["tile_id"], rec["pred_label"] = f"p{rec['year']}_{x:.0f}_{y:.0f}", r["pred_label"]
     return rec
 
@@ -434,20 +441,22 @@ def _read_predictions(path: str | Path) -> pd.DataFrame:
     if not p.is_file(): raise LabelsError(f"{p}: predictions not found; give a predictions.parquet/.csv or its folder.")
     return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
 
-def _read_avoid(paths) -> pd.DataFrame | None:
+def _read_squares(paths, option: str) -> pd.DataFrame | None:
+    "The squares of the labels files `paths` (given with `option`), or None."
     frames = []
     for f in paths or []:
-        if not Path(f).is_file(): raise LabelsError(f"{f}: squares to avoid not found; check the path (--avoid).")
+        if not Path(f).is_file(): raise LabelsError(f"{f}: labels file not found; check the path ({option}).")
         df = pd.read_csv(f)
-        missing = [c for c in ("tile_id", "crs", "center_x", "center_y", "footprint_m") if c not in df.columns]
-        if missing: raise LabelsError(f"{f}: columns {missing} missing; --avoid takes labels files (labels schema).")
+        missing = [c for c in ("tile_id", "year", "crs", "center_x", "center_y", "footprint_m") if c not in df.columns]
+        if missing: raise LabelsError(f"{f}: columns {missing} missing; {option} takes labels files (labels schema).")
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else None
 
 def propose_command(a) -> int:
     "`aerial-nb propose PREDICTIONS --n N --out CANDIDATES.csv`: the squares to label next, written atomically."
     out = propose_squares(_read_predictions(a.predictions), Blocks.load(a.blocks), a.n, seed=a.seed,
-                          avoid=_read_avoid(a.avoid), side_m=a.side_m, buffer_m=a.buffer_m, rasters=a.rasters)
+                          avoid=_read_squares(a.avoid, "--avoid"), labeled=_read_squares(a.labeled, "--labeled"),
+                          side_m=a.side_m, buffer_m=a.buffer_m, rasters=a.rasters)
     write_atomic(a.out, out.to_csv(index=False))
     by = out.groupby(["year", "pred_label"]).size().unstack(fill_value=0) if len(out) else None
     print(f"{len(out)} squares to label -> {a.out}" + (f"\n{by.to_string()}" if by is not None else ""))
@@ -485,7 +494,10 @@ def add_label_verbs(sub) -> None:
     p.add_argument("--out", required=True, help="candidates CSV to write")
     p.add_argument("--blocks", default="params/labels/naip_nd_blocks.yaml",
                    help="the training/judging checkerboard (default %(default)s)")
-    p.add_argument("--avoid", action="append", default=[], help="labels CSV whose ground to stay off (repeatable)")
+    p.add_argument("--avoid", action="append", default=[],
+                   help="labels CSV whose ground to stay off in every year: the judging squares (repeatable)")
+    p.add_argument("--labeled", action="append", default=[],
+                   help="labels CSV of squares labeled already: kept off in their own year (repeatable)")
     p.add_argument("--side-m", type=float, default=160.0, help="side of a square, metres (default %(default)s)")
     p.add_argument("--buffer-m", type=float, default=80.0,
                    help="how far inside its training block a square keeps (default %(default)s)")

@@ -96,7 +96,8 @@ def draw_judge(predictions: Path, per_class: dict[str, int], seed: int = SEED) -
             order = rng.permutation(len(picked))
             for k, j in enumerate(order):
                 stratum, N, n, r, c = picked[j]
-                rec = record(src, path, f"ju{year_of(path)}_{k:03d}", int(r), int(c), px, "stratified")
+                rec = square_record(src, path.name, f"ju{year_of(path)}_{k:03d}", Window(int(c), int(r), px, px),
+                                    selection="stratified")
                 rows.append({**rec, "stratum": f"{year_of(path)}:{stratum}", "stratum_units": N,
                              "inclusion_prob": round(n / N, 6)})
     return pd.DataFrame(rows)
