@@ -179,6 +179,7 @@ d = {
                 ('label_page.html#labelsession.state', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page._handler': ('label_page.html#_handler', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page._margins': ('label_page.html#_margins', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._model_or_local': ('label_page.html#_model_or_local', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page._near': ('label_page.html#_near', 'aerial_nb/label_page.py'),
             'aerial_nb.label_page._prediction_centres':
                 ('label_page.html#_prediction_centres', 'aerial_nb/label_page.py'),

@@ -204,6 +204,10 @@ def read_candidates(path: str | Path, rasters) -> pd.DataFrame:
                           ("\n  ..." if len(problems) > 20 else ""))
     return df.assign(source_path=paths)
 
+def _model_or_local(column: str) -> bool:
+    "A candidates column a labels file does not keep: the model's guess, or this machine's path of the raster."
+    return column in ("pred_label", "source_path") or column.startswith("prob_")
+
 class LabelFile:
     """LABELS.csv, kept in memory and rewritten whole, atomically, at every label: when `put` returns, the label is
     on disk. Rows of squares not among the candidates are kept as they were."""
@@ -220,8 +224,11 @@ class LabelFile:
         return {r["tile_id"]: {k: r[k] for k in ("label", "confidence", "note")} for r in rows.to_dict("records")}
 
     def put(self, square: dict, label: str, confidence: str, note: str) -> None:
-        "Label `square` (a candidates row): its row replaced or added, the file rewritten before returning."
-        row = {**{c: square.get(c, "") for c in LABEL_COLUMNS}, "label": label, "confidence": confidence, "note": note}
+        """Label `square` (a candidates row): its row replaced or added, the file rewritten before returning. The
+        candidate's own columns go with it (a judging sample's stratum and inclusion probability), not the model's
+        guess."""
+        row = {**{c: "" for c in LABEL_COLUMNS}, **{c: v for c, v in square.items() if not _model_or_local(c)},
+               "label": label, "confidence": confidence, "note": note}
         with self.lock:
             rows = pd.concat([self.rows[self.rows.tile_id != row["tile_id"]], pd.DataFrame([row])], ignore_index=True)
             write_atomic(self.path, rows.fillna("").to_csv(index=False))
