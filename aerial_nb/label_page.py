@@ -190,19 +190,22 @@ def read_candidates(path: str | Path, rasters) -> pd.DataFrame:
         if c not in df.columns: df[c] = ""
     twice = df.tile_id[df.tile_id.duplicated()].tolist()
     if twice: raise LabelsError(f"{path}: tile_id(s) {twice[:10]} appear more than once; give each square its own id.")
-    index, problems, paths = _raster_index(rasters), [], []
-    for i, r in df.iterrows():
-        where = f"{path.name} row {i + 2} ({r.tile_id})"
-        if r.source not in index:
-            problems.append(f"{where}: no raster {r.source} among the rasters given; add it or drop the row"); continue
-        with open_checked_raster(index[r.source]) as src:
-            why = window_problem(src, square_window(src, float(r.center_x), float(r.center_y), float(r.footprint_m)))
-        if why: problems.append(f"{where}: {why}; fix center_x/center_y or drop the row")
-        paths.append(index[r.source])
+    index, problems = _raster_index(rasters), []
+    for source, rows in df.groupby("source", sort=False):          # each raster opened once
+        where = [f"{path.name} row {i + 2} ({t})" for i, t in rows.tile_id.items()]
+        if source not in index:
+            problems += [f"{w}: no raster {source} among the rasters given; add it or drop the row" for w in where]
+            continue
+        with open_checked_raster(index[source]) as src:
+            for w, r in zip(where, rows.itertuples()):
+                why = window_problem(src, square_window(src, float(r.center_x), float(r.center_y),
+                                                        float(r.footprint_m)))
+                if why: problems.append(f"{w}: {why}; fix center_x/center_y or drop the row")
     if problems:
+        problems.sort(key=lambda p: int(p.split(" row ", 1)[1].split(" ", 1)[0]))
         raise LabelsError(f"{len(problems)} square(s) of {path} cannot be shown:\n  " + "\n  ".join(problems[:20]) +
                           ("\n  ..." if len(problems) > 20 else ""))
-    return df.assign(source_path=paths)
+    return df.assign(source_path=df.source.map(index))
 
 def _model_or_local(column: str) -> bool:
     "A candidates column a labels file does not keep: the model's guess, or this machine's path of the raster."
@@ -382,7 +385,7 @@ class LabelSession:
                                  float(s["footprint_m"]), cell_px=self.cell_px)
         out = {}
         for view, img in imgs.items():
-            buf = io.BytesIO(); img.save(buf, format="PNG"); out[view] = buf.getvalue()
+            buf = io.BytesIO(); img.save(buf, format="PNG", compress_level=1); out[view] = buf.getvalue()   # 3x faster
         return out
 
     def label(self, body: dict) -> dict:
