@@ -202,6 +202,43 @@ d = {
             'aerial_nb.label_map.label_maps_dir': ('label_map.html#label_maps_dir', 'aerial_nb/label_map.py'),
             'aerial_nb.label_map.load_label_map': ('label_map.html#load_label_map', 'aerial_nb/label_map.py'),
         },
+        'aerial_nb.label_page': {
+            'aerial_nb.label_page.LabelFile': ('label_page.html#labelfile', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelFile.__init__':
+                ('label_page.html#labelfile.__init__', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelFile.done': ('label_page.html#labelfile.done', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelFile.put': ('label_page.html#labelfile.put', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelSession': ('label_page.html#labelsession', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelSession.__init__':
+                ('label_page.html#labelsession.__init__', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelSession._chips':
+                ('label_page.html#labelsession._chips', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelSession.label':
+                ('label_page.html#labelsession.label', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelSession.progress':
+                ('label_page.html#labelsession.progress', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.LabelSession.state':
+                ('label_page.html#labelsession.state', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._handler': ('label_page.html#_handler', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._margins': ('label_page.html#_margins', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._model_or_local': ('label_page.html#_model_or_local', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._near': ('label_page.html#_near', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._prediction_centres':
+                ('label_page.html#_prediction_centres', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._proposal': ('label_page.html#_proposal', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._read_predictions': ('label_page.html#_read_predictions', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._read_squares': ('label_page.html#_read_squares', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page._read_text_csv': ('label_page.html#_read_text_csv', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.add_label_verbs': ('label_page.html#add_label_verbs', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.context_chips': ('label_page.html#context_chips', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.label_command': ('label_page.html#label_command', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.label_server': ('label_page.html#label_server', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.propose_command': ('label_page.html#propose_command', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.propose_squares': ('label_page.html#propose_squares', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.read_candidates': ('label_page.html#read_candidates', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.square_record': ('label_page.html#square_record', 'aerial_nb/label_page.py'),
+            'aerial_nb.label_page.stretch_limits': ('label_page.html#stretch_limits', 'aerial_nb/label_page.py'),
+        },
         'aerial_nb.labels': {
             'aerial_nb.labels.Blocks': ('labels.html#blocks', 'aerial_nb/labels.py'),
             'aerial_nb.labels.Blocks.block_of': ('labels.html#blocks.block_of', 'aerial_nb/labels.py'),

@@ -21,12 +21,11 @@ import numpy as np
 import pandas as pd
 import rasterio
 from PIL import Image, ImageDraw, ImageFont
-from rasterio.warp import transform_bounds
 from rasterio.windows import Window
-from rasterio.windows import bounds as window_bounds
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from aerial_nb.label_page import context_chips, square_record, stretch_limits  # noqa: E402
 from aerial_nb.labels import LABEL_COLUMNS, Blocks  # noqa: E402
 
 DATA = REPO / "data" / "naip_nd"
@@ -34,8 +33,7 @@ BLOCKS = REPO / "params" / "labels" / "naip_nd_blocks.yaml"
 SEED = 20261204
 SIDE_M = 160.0        # the labeled square: one map cell
 BUFFER_M = 80.0       # training squares keep this far inside their block, so a 320 m context stays on training ground
-CONTEXT_M = 640.0     # what a sheet shows around the square
-CELL_PX = 256
+CELL_PX = 256         # a chip's side on a sheet; it shows label_page.CONTEXT_M (640 m) around the square
 
 
 def rasters() -> list[Path]:
@@ -45,15 +43,6 @@ def rasters() -> list[Path]:
 
 
 def year_of(path: Path) -> int: return int(path.stem.rsplit("_", 1)[-1][:4])
-
-
-def record(src, path: Path, tile_id: str, r: int, c: int, px: int, selection: str, note: str = "") -> dict:
-    left, bottom, right, top = window_bounds(Window(c, r, px, px), src.transform)
-    west, south, east, north = transform_bounds(src.crs, "EPSG:4326", left, bottom, right, top)
-    return dict(tile_id=tile_id, year=year_of(path), acq_date=path.stem.rsplit("_", 1)[-1], source=path.name,
-                crs=src.crs.to_string(), center_x=round((left + right) / 2, 1), center_y=round((bottom + top) / 2, 1),
-                footprint_m=int(SIDE_M), llcrnrlat=round(south, 7), llcrnrlon=round(west, 7), urcrnrlat=round(north, 7),
-                urcrnrlon=round(east, 7), label="", confidence="", selection=selection, note=note)
 
 
 def draw_train(per_year: int, role: str = "train", prefix: str = "tr") -> pd.DataFrame:
@@ -75,7 +64,8 @@ def draw_train(per_year: int, role: str = "train", prefix: str = "tr") -> pd.Dat
                 if not valid[r:r + px, c:c + px].all(): continue
                 if any(max(abs(r - r2), abs(c - c2)) < px for r2, c2 in picked): continue
                 picked.append((r, c))
-            rows += [record(src, path, f"{prefix}{year}_{i:03d}", r, c, px, "random") for i, (r, c) in enumerate(picked)]
+            rows += [square_record(src, path.name, f"{prefix}{year}_{i:03d}", Window(c, r, px, px), selection="random")
+                     for i, (r, c) in enumerate(picked)]
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
 
 
@@ -106,7 +96,8 @@ def draw_judge(predictions: Path, per_class: dict[str, int], seed: int = SEED) -
             order = rng.permutation(len(picked))
             for k, j in enumerate(order):
                 stratum, N, n, r, c = picked[j]
-                rec = record(src, path, f"ju{year_of(path)}_{k:03d}", int(r), int(c), px, "stratified")
+                rec = square_record(src, path.name, f"ju{year_of(path)}_{k:03d}", Window(int(c), int(r), px, px),
+                                    selection="stratified")
                 rows.append({**rec, "stratum": f"{year_of(path)}:{stratum}", "stratum_units": N,
                              "inclusion_prob": round(n / N, 6)})
     return pd.DataFrame(rows)
@@ -119,43 +110,16 @@ def _font(size: int):
     return ImageFont.load_default()
 
 
-def _stretched(src) -> tuple[np.ndarray, np.ndarray]:
-    a = src.read().astype(np.float32)
-    flat = a.reshape(src.count, -1)
-    lo, hi = np.percentile(flat, 1, axis=1), np.percentile(flat, 99, axis=1)
-    out = np.clip((a - lo[:, None, None]) / np.maximum(hi - lo, 1)[:, None, None], 0, 1) * 255
-    return out.astype(np.uint8)
-
-
-def chip(view: np.ndarray, cx: float, cy: float, src, side_px: int) -> Image.Image:
-    "The CONTEXT_M around (cx, cy) of the `[H, W, 3]` view, upscaled to CELL_PX, with the square outlined."
-    res = abs(src.transform.a)
-    ctx = int(round(CONTEXT_M / res))
-    col, row = ~src.transform * (cx, cy)
-    c0, r0 = int(round(col - ctx / 2)), int(round(row - ctx / 2))
-    canvas = np.full((ctx, ctx, 3), 255, np.uint8)
-    rs, cs = max(r0, 0), max(c0, 0)
-    re_, ce = min(r0 + ctx, view.shape[0]), min(c0 + ctx, view.shape[1])
-    canvas[rs - r0:re_ - r0, cs - c0:ce - c0] = view[rs:re_, cs:ce]
-    img = Image.fromarray(canvas).resize((CELL_PX, CELL_PX), Image.LANCZOS)
-    k = CELL_PX / ctx
-    a = (ctx - side_px) / 2 * k
-    ImageDraw.Draw(img).rectangle([a, a, a + side_px * k, a + side_px * k], outline=(255, 255, 0), width=2)
-    return img
-
-
 def sheets(csv: Path, out: Path, per_sheet: int = 12, cols: int = 3) -> list[Path]:
     df = pd.read_csv(csv)
     out.mkdir(parents=True, exist_ok=True)
     cells: list[tuple[str, Image.Image, Image.Image]] = []
     for source, rows in df.groupby("source", sort=True):
         with rasterio.open(DATA / source) as src:
-            s = _stretched(src)
-            true, false = np.moveaxis(s[[0, 1, 2]], 0, -1), np.moveaxis(s[[3, 0, 1]], 0, -1)
+            limits = stretch_limits(src)   # the page's (aerial-nb label) chips: one way to look at a square
             for r in rows.itertuples():
-                side_px = int(round(r.footprint_m / abs(src.transform.a)))
-                cells.append((r.tile_id, chip(true, r.center_x, r.center_y, src, side_px),
-                              chip(false, r.center_x, r.center_y, src, side_px)))
+                views = context_chips(src, limits, r.center_x, r.center_y, r.footprint_m, cell_px=CELL_PX)
+                cells.append((r.tile_id, views["true"], views["false"]))
     order = {t: i for i, t in enumerate(df.tile_id)}
     cells.sort(key=lambda c: order[c[0]])
     written, f = [], _font(18)
