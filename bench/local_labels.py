@@ -130,13 +130,88 @@ def cmd_parts(args):
         for r in rows: f.write(json.dumps(r) + "\n")
 
 
+def judged(parts, context, train_idx=None, extra=None) -> dict:
+    """Train on the training squares (all, or those of `train_idx`; with `extra` = (X, y) rows added), judge on the
+    judging sample: Stehman's stratified estimates over all ten years' judging cells."""
+    from aerial_nb.accuracy import assess
+    train = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None)
+    judge = pd.read_csv(JUDGE)
+    judge = read_labels(JUDGE, RASTERS, CLASSES, log=lambda m: None).assign(
+        stratum=judge.stratum.to_numpy(), stratum_units=judge.stratum_units.to_numpy())
+    Xtr = features(train, context, parts, "train")
+    ytr = train.set_index("tile_id").loc[Xtr.index].label.to_numpy()
+    if train_idx is not None: Xtr, ytr = Xtr.iloc[train_idx], ytr[train_idx]
+    Xtr, ytr = Xtr.to_numpy(), ytr
+    if extra is not None: Xtr, ytr = np.vstack([Xtr, extra[0]]) if len(Xtr) else extra[0], np.concatenate([ytr, extra[1]])
+    Xj = features(judge, context, parts, "judge")
+    j = judge.set_index("tile_id").loc[Xj.index]
+    pred = fit_predict(Xtr, ytr, Xj.to_numpy())
+    units = j.groupby("stratum").stratum_units.first().to_dict()
+    r = assess(pred, j.label.to_numpy(), j.stratum.to_numpy(), units, classes=[c for c in CLASSES[:3]])
+    fmt = lambda e: None if e.value is None else round(e.value, 3)
+    return {"n_train": len(ytr), "n_judged": len(j), "overall": fmt(r["overall"]),
+            "overall_ci95": [round(v, 3) for v in r["overall"].ci95],
+            "users": {k: fmt(v) for k, v in r["users"].items()}, "producers": {k: fmt(v) for k, v in r["producers"].items()}}
+
+
+def cmd_judge(args):
+    for context in args.contexts:
+        for name in args.sets:
+            r = {"context_m": context, "features": name, **judged(PART_SETS[name], context)}
+            print(json.dumps(r), flush=True)
+            with open(CACHE / "judge.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
+
+
+def eurosat_features(n_per_class: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    "Lite0 features of EuroSAT images (landcover5 classes), `n_per_class` per EuroSAT class, by the image path's code."
+    from aerial_nb.featurize import ort_session, preprocess
+    from aerial_nb.label_map import load_label_map
+    f = CACHE / f"eurosat_{n_per_class}.npz"
+    if f.exists():
+        z = np.load(f, allow_pickle=True); return z["X"], z["y"]
+    lm, rng, paths, ys = load_label_map("landcover5"), np.random.default_rng(42), [], []
+    for d in sorted((REPO / "data" / "eurosat").iterdir()):
+        files = sorted(d.glob("*.jpg"))
+        for p in rng.choice(files, size=min(n_per_class, len(files)), replace=False): paths.append(p); ys.append(lm[d.name])
+    m = ensure_model("efficientnet-lite0", STORE)
+    sess = ort_session(m["onnx_file"], 2)
+    X = np.concatenate([sess.run([m["feature_tensor"]], {m["image_tensor"]: np.stack(
+        [preprocess(p.read_bytes(), m) for p in paths[i:i + 32]])})[0].reshape(-1, 1280) for i in range(0, len(paths), 32)])
+    np.savez(f, X=X, y=np.array(ys, dtype=object))
+    return X, np.array(ys, dtype=object)
+
+
+def cmd_curve(args):
+    n_all = len(read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None))
+    sizes = [n for n in args.sizes if n < n_all] + [n_all]
+    arms = {"local, nir": (PART_SETS[args.nir_set], None), "local, rgb": (PART_SETS["rgb cnn"], None),
+            "local + EuroSAT, rgb": (PART_SETS["rgb cnn"], eurosat_features())}
+    for arm, (parts, extra) in arms.items():
+        for n in ([0] if extra is not None else []) + sizes:
+            accs = []
+            for draw in range(1 if n in (0, n_all) else args.draws):
+                idx = np.random.default_rng([7, n, draw]).permutation(n_all)[:n]
+                accs.append(judged(parts, args.context, idx, extra))
+            r = {"arm": arm, "n_local": n, "context_m": args.context,
+                 "overall": round(float(np.mean([a["overall"] for a in accs])), 3),
+                 "overall_sd": round(float(np.std([a["overall"] for a in accs])), 3), "draws": len(accs),
+                 "users": accs[0]["users"], "producers": accs[0]["producers"]}
+            print(json.dumps(r), flush=True)
+            with open(CACHE / "curve.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("parts"); p.add_argument("--contexts", type=float, nargs="+", default=[160, 320])
     p.add_argument("--sets", nargs="+", default=list(PART_SETS))
+    j = sub.add_parser("judge"); j.add_argument("--contexts", type=float, nargs="+", default=[320])
+    j.add_argument("--sets", nargs="+", default=list(PART_SETS))
+    c = sub.add_parser("curve"); c.add_argument("--context", type=float, default=320)
+    c.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200]); c.add_argument("--draws", type=int, default=5)
+    c.add_argument("--nir-set", default="rgb+nir cnn+stats+centre")
     args = ap.parse_args()
-    {"parts": cmd_parts}[args.cmd](args)
+    {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve}[args.cmd](args)
 
 
 if __name__ == "__main__":
