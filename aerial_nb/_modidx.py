@@ -42,6 +42,7 @@ d = {
             'aerial_nb.accuracy.matrix_frame': ('accuracy.html#matrix_frame', 'aerial_nb/accuracy.py'),
             'aerial_nb.accuracy.nearest_cell_classes': ('accuracy.html#nearest_cell_classes', 'aerial_nb/accuracy.py'),
             'aerial_nb.accuracy.net_change': ('accuracy.html#net_change', 'aerial_nb/accuracy.py'),
+            'aerial_nb.accuracy.pooled_assessment': ('accuracy.html#pooled_assessment', 'aerial_nb/accuracy.py'),
             'aerial_nb.accuracy.read_reference_sample':
                 ('accuracy.html#read_reference_sample', 'aerial_nb/accuracy.py'),
             'aerial_nb.accuracy.sample_map_classes': ('accuracy.html#sample_map_classes', 'aerial_nb/accuracy.py'),
@@ -259,6 +260,7 @@ d = {
         },
         'aerial_nb.map_qa': {
             'aerial_nb.map_qa._judge': ('map_qa.html#_judge', 'aerial_nb/map_qa.py'),
+            'aerial_nb.map_qa._judge_sample': ('map_qa.html#_judge_sample', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa._middle_of': ('map_qa.html#_middle_of', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa._share': ('map_qa.html#_share', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa.check_set_accuracy': ('map_qa.html#check_set_accuracy', 'aerial_nb/map_qa.py'),

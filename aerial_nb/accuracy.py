@@ -27,7 +27,7 @@ __all__ = ['Z95', 'SAMPLE_COLUMNS', 'ACCURACY_COLUMNS', 'Estimate', 'stratified_
            'matrix_frame', 'net_change', 'gross_change', 'map_cells', 'judged', 'default_strata', 'suggested_sizes',
            'draw_reference_sample', 'read_reference_sample', 'nearest_cell_classes', 'sample_map_classes',
            'year_assessment', 'check_set_srs', 'accuracy_rows', 'water_changes', 'accuracy_html', 'map_classes',
-           'assess_sample', 'accuracy_assessment']
+           'pooled_assessment', 'assess_sample', 'accuracy_assessment']
 
 # %% ../nbs/06c_accuracy.ipynb #c006
 Z95 = 1.96   # the normal quantile both papers use for 95% intervals
@@ -443,6 +443,14 @@ def map_classes(preds: pd.DataFrame) -> list[str]:
     model = {c[len("prob_"):] for c in preds.columns if c.startswith("prob_")}
     return sorted(model | set(preds.pred_label.astype(str)))
 
+def pooled_assessment(sample: pd.DataFrame, cells: pd.DataFrame, years: list[dict], classes) -> dict:
+    """Accuracy over every year's judged cells together: one stratified sample whose strata are all the years'
+    (year, class) strata, each with its own size; what the map's verdict judges (a year alone has few squares)."""
+    units = {h: s["N"] for y in years for h, s in y["strata"].items()}
+    s = sample.assign(year=sample.year.astype(str), map_class=sample_map_classes(sample, cells))
+    res = assess(s.map_class, s.label, s.stratum, units, classes)
+    return {k: res[k] for k in ("classes", "overall", "users", "producers")} | {"n": int(len(s))}
+
 def assess_sample(sample: pd.DataFrame, cells: pd.DataFrame, blocks: Blocks, classes) -> list[dict]:
     "`year_assessment` for every year of the labeled `sample` (`read_reference_sample`) on the map's `cells`."
     cell_km2 = float(cells.cell_m.iloc[0]) ** 2 / 1e6
@@ -455,12 +463,13 @@ def accuracy_assessment(preds: pd.DataFrame, out_dir: str | Path, *, blocks: Blo
     `check_csvs` (simple random samples): `accuracy.json`, `.csv` and `.html` in `out_dir`; None when neither
     covers the map."""
     classes, cells = map_classes(preds), map_cells(preds, blocks.crs)
-    years = assess_sample(read_reference_sample(reference_csv, classes, blocks), cells, blocks, classes) \
-        if reference_csv else []
+    sample = read_reference_sample(reference_csv, classes, blocks) if reference_csv else None
+    years = assess_sample(sample, cells, blocks, classes) if sample is not None else []
     checks = {Path(c).stem: s for c in check_csvs if (s := check_set_srs(c, cells, blocks, classes)) is not None}
     if not years and not checks: return None
     report = {"blocks": vars(blocks) | {}, "cell_m": float(cells.cell_m.iloc[0]), "classes": classes,
-              "years": years, "changes": water_changes(years), "check_sets": checks}
+              "years": years, "changes": water_changes(years), "check_sets": checks,
+              "all_years": pooled_assessment(sample, cells, years, classes) if years else None}
     maps = MapsFolder(out_dir); maps.root.mkdir(parents=True, exist_ok=True)
     write_atomic(maps.accuracy, json.dumps(_plain(report), indent=1, default=str))
     write_atomic(maps.accuracy_csv, accuracy_rows(report).to_csv(index=False))

@@ -143,7 +143,7 @@ def qa_by_year(tiles: pd.DataFrame, cell_km2: float) -> pd.DataFrame:
 
 # %% ../nbs/06b_map_qa.ipynb #62d0f730
 TRUST_GOALS = {"water_recall": 0.9, "water_precision": 0.9, "bare_as_cultivated": 0.8, "water_area_correlation": 0.9,
-               "check_set_accuracy": 0.85}
+               "check_set_accuracy": 0.85, "sample_overall": 0.85, "sample_class": 0.8}
 
 def _judge(what: str, values: list, *, goal: float, met: list, failed: list, note: str = ""):
     "Append `what`, its worst value (and range) and its goal to `met` or `failed`; nothing when no value was measured."
@@ -153,9 +153,25 @@ def _judge(what: str, values: list, *, goal: float, met: list, failed: list, not
     shown = f"{lo:.2f}" + ("" if hi == lo else f"–{hi:.2f}")
     (met if lo >= goal else failed).append(f"{what}: {shown} (goal ≥ {goal:g}{note})")
 
-def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
-    """Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`):
-    `trusted`, the checks `met` and `failed`, and a one-line `summary`."""
+def _judge_sample(acc: dict, met: list, failed: list) -> None:
+    """The judging sample's verdict (`aerial_nb.accuracy`'s report): overall accuracy over all years (Anderson et al.
+    1976's 0.85) and every class's user's and producer's accuracy (0.80), where estimable."""
+    pooled = acc.get("all_years")
+    if not pooled: return
+    est = lambda e: None if e is None else getattr(e, "value", e.get("estimate") if isinstance(e, dict) else None)
+    _judge(f"overall accuracy on the judging sample ({pooled['n']} squares, all years)", [est(pooled["overall"])],
+           goal=TRUST_GOALS["sample_overall"], met=met, failed=failed)
+    for kind, what in (("users", "user's"), ("producers", "producer's")):
+        vals = {k: est(v) for k, v in pooled[kind].items() if est(v) is not None}
+        if vals:
+            worst = min(vals, key=vals.get)
+            _judge(f"{what} accuracy per class on the judging sample (lowest: {worst})", list(vals.values()),
+                   goal=TRUST_GOALS["sample_class"], met=met, failed=failed)
+
+def map_verdict(qa: dict, check_sets: dict | None = None, accuracy: dict | None = None) -> dict:
+    """Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`;
+    `accuracy`: `aerial_nb.accuracy`'s report of the judging sample, which then also judges the check sets on their
+    squares in the judging blocks only): `trusted`, the checks `met` and `failed`, and a one-line `summary`."""
     met, failed = [], []
     if qa.get("qa"):
         years = qa["by_year"]
@@ -164,7 +180,14 @@ def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
             _judge(what, [y[key] for y in years], goal=TRUST_GOALS[key], met=met, failed=failed)
         _judge("correlation of mapped with measured water area over the years", [qa.get("water_area_correlation")],
                goal=TRUST_GOALS["water_area_correlation"], met=met, failed=failed)
+    if accuracy: _judge_sample(accuracy, met, failed)
     for name, c in (check_sets or {}).items():
+        if accuracy and "overall" in accuracy.get("check_sets", {}).get(name, {}):   # no ground shared with training
+            s = accuracy["check_sets"][name]
+            e = s["overall"]; v = getattr(e, "value", None) if not isinstance(e, dict) else e.get("estimate")
+            _judge(f"agreement with the {s['used']} squares of {name} in the judging blocks", [v],
+                   goal=TRUST_GOALS["check_set_accuracy"], met=met, failed=failed)
+            continue
         a = c["all"]; one_class = max(p["n"] for p in a["per_class"].values()) / a["n"]
         _judge(f"agreement with {a['n']} hand-labeled squares of {name}", [a["accuracy"]],
                goal=TRUST_GOALS["check_set_accuracy"], met=met, failed=failed,
@@ -177,7 +200,7 @@ def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
 
 # %% ../nbs/06b_map_qa.ipynb #c017
 def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_sets: dict | None = None,
-           log=print) -> dict:
+           accuracy: dict | None = None, log=print) -> dict:
     """QA of scored tiles (`predictions.parquet` rows with raster windows) and its `verdict` (`map_verdict`;
     `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."""
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -205,7 +228,7 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_s
             MapsFolder(out_dir).qa_tiles, index=False)
     report["check_sets"] = {name: {k: c["all"][k] for k in ("n", "accuracy", "per_class")}
                             for name, c in (check_sets or {}).items()}
-    report["verdict"] = map_verdict(report, check_sets)
+    report["verdict"] = map_verdict(report, check_sets, accuracy)
     write_atomic(MapsFolder(out_dir).qa, json.dumps(report, indent=2, default=str))
     return report
 

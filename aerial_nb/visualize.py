@@ -262,11 +262,11 @@ def visualize_step(run_dir, reference_csv: str = "", judging_blocks: str = "") -
         # maps/qa.json with its verdict, a QA layer, and the verdict on every map page.
         checks = _check_sets(tiles, run.maps.root)
         out.update({f"checkset_{name}": run.maps.checkset(name) for name in checks})
-        qa = map_qa(tiles, run.maps.root, cell_km2=tile_cell_km2(tiles), check_sets=checks)
+        acc, estimates = _accuracy(tiles, run.maps.root, reference_csv, judging_blocks), None
+        qa = map_qa(tiles, run.maps.root, cell_km2=tile_cell_km2(tiles), check_sets=checks, accuracy=acc)
         print(f"map verdict: {qa['verdict']['summary']}" + "".join(f"\n  fails: {f}" for f in qa["verdict"]["failed"]))
         qa_tiles = pd.read_csv(run.maps.qa_tiles) if qa["qa"] else None
         out["qa"] = run.maps.qa
-        acc, estimates = _accuracy(tiles, run.maps.root, reference_csv, judging_blocks), None
         if acc is not None:
             out.update({k: getattr(run.maps, k) for k in ("accuracy", "accuracy_csv", "accuracy_page")})
             qa["verdict"]["links"] = [(run.maps.accuracy_page.name, "accuracy and areas with 95% intervals")]
