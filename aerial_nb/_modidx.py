@@ -337,7 +337,11 @@ d = {
             'aerial_nb.pipeline.RunInterrupted.__init__':
                 ('pipeline.html#runinterrupted.__init__', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._alive': ('pipeline.html#_alive', 'aerial_nb/pipeline.py'),
+            'aerial_nb.pipeline._check_rasters_have_nir':
+                ('pipeline.html#_check_rasters_have_nir', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._check_rasters_serve': ('pipeline.html#_check_rasters_serve', 'aerial_nb/pipeline.py'),
+            'aerial_nb.pipeline._check_training_apart':
+                ('pipeline.html#_check_training_apart', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._disk_full': ('pipeline.html#_disk_full', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._failure_text': ('pipeline.html#_failure_text', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._interrupt_kernels': ('pipeline.html#_interrupt_kernels', 'aerial_nb/pipeline.py'),

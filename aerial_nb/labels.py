@@ -197,5 +197,6 @@ def labels_image_set(labels_csv: str | Path, rasters, out_root: str | Path, *, c
     if (out / "labels.csv").exists(): return out
     labels = read_labels(labels_csv, rasters, classes, log=log)
     cut_label_squares(labels, out, context_m=context_m, log=log)
-    log(f"{len(labels)} labeled squares of {Path(labels_csv).name} cut with {context_m:g} m of ground into {out}")
+    n = len(pd.read_csv(out / "labels.csv"))
+    log(f"{n} labeled squares of {Path(labels_csv).name} cut with {context_m:g} m of ground into {out}")
     return out

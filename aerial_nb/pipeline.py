@@ -22,22 +22,23 @@ from pathlib import Path
 import errno
 import traceback
 
+import pandas as pd
 import yaml
 
 import psutil
 
 from .explore import find_images
 from .label_map import load_label_map
-from .labels import labels_image_set
+from .labels import check_apart, labels_image_set
 from .run_folder import RunFolder, model_meta, write_atomic
 from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
-from .recipe import recipe_label
+from .recipe import NIR_VIEWS, recipe_label
 from .scale import check_raster_serves
 from .score import raster_gsd
 from .settings import ENV_PREFIX, Settings, load_settings
 from .step_kernel import StepKernel
 from .storage import RunPublisher, stage_inputs
-from .tiles import check_raster, raster_files
+from .tiles import check_raster, open_raster, raster_files
 from .tracking import log_run, tracking_uri
 from .train import check_model_name
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
@@ -88,6 +89,9 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
     """Absolute `images_dir` and `score_raster` for a run, after checking they exist; with `labels_csv`, `images_dir` is
     its squares cut from the rasters (`aerial_nb.labels`)."""
     raster = _resolve_rasters(params, settings)
+    files = {k: _project_file(params, settings, k) for k in ("reference_csv", "judging_blocks") if k in params}
+    _check_training_apart(params, settings, files.get("reference_csv"))
+    _check_rasters_have_nir(params, raster)
     if params.get("labels_csv"): images = _labels_images(params, settings, raster)
     else:
         images = (Path(params["images_dir"]).expanduser() if params["images_dir"]
@@ -100,8 +104,24 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
                          "the folder that holds them.")
     check_folds(params, found, images)
     if raster and params.get("image_gsd_m"): _check_rasters_serve(params, raster)
-    files = {k: _project_file(params, settings, k) for k in ("reference_csv", "judging_blocks") if k in params}
     return {**params, "images_dir": str(images.resolve()), "score_raster": raster, **files}
+
+def _check_training_apart(params: dict, settings: Settings, reference_csv: str | None) -> None:
+    "Refuse, before any work, training squares (`labels_csv`) that share ground with the judging sample's squares."
+    if not (params.get("labels_csv") and reference_csv): return
+    labels = Path(params["labels_csv"]).expanduser()
+    if not labels.is_absolute() and not labels.exists(): labels = settings.root / labels
+    check_apart(pd.read_csv(labels), pd.read_csv(reference_csv), f"the judging squares of {Path(reference_csv).name}")
+
+def _check_rasters_have_nir(params: dict, raster: str) -> None:
+    "Refuse, before any work, rasters without a near-infrared band (4) for views that show it (falsecolor)."
+    nir_views = [v for v in params.get("views") or [] if v in NIR_VIEWS]
+    if not (raster and nir_views): return
+    for r in raster_files(raster):
+        with open_raster(r) as src:
+            if src.count < 4:
+                raise ValueError(f"{r}: {src.count} band(s), but views {nir_views} show the near-infrared (band 4): "
+                                 "score rasters with R, G, B and NIR (NAIP), or drop those views.")
 
 def _project_file(params: dict, settings: Settings, name: str) -> str:
     "`params[name]` as an absolute path (a relative one from the project), or an error, before any work, if missing."
