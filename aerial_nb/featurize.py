@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 import pandas as pd
+import rasterio
 
 from .cluster import executor_model_file, ship_model
 from .explore import content_hash
-from .recipe import feature_parts, resize_view, view_zoom
+from .recipe import feature_parts, needs_nir, resize_view, view_zoom
 from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
 from .run_params import FEATURIZER_BACKENDS, RunParams
 from .settings import Settings, load_settings
@@ -31,10 +32,10 @@ from .settings import Settings, load_settings
 # %% auto #0
 __all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'DECODERS', 'image_set_fingerprint',
            'image_keys', 'refresh_file_facts', 'feature_namespace', 'feature_cache_key', 'make_image_featurizer',
-           'flat_onnx_model', 'featurize_synapseml', 'local_path', 'check_backend', 'decode_bgr', 'preprocess',
-           'ort_session', 'ort_threads', 'dihedral_views', 'ort_featurize_frames', 'featurize_onnxruntime',
-           'featurize_images', 'cache_entry_problem', 'cached_image_features', 'featurize_step', 'cosine_rows',
-           'read_features']
+           'flat_onnx_model', 'featurize_synapseml', 'local_path', 'check_backend', 'decode_bgr', 'decode_false_color',
+           'preprocess', 'ort_session', 'ort_threads', 'dihedral_views', 'ort_featurize_frames',
+           'featurize_onnxruntime', 'featurize_images', 'cache_entry_problem', 'cached_image_features',
+           'check_nir_images', 'featurize_step', 'cosine_rows', 'read_features']
 
 # %% ../nbs/02_featurize.ipynb #c006
 FEATURES_FORMAT = 2   # bump when the layout of cached features changes (2: an `image_key` column, per-image reuse)
@@ -250,11 +251,23 @@ def decode_bgr(image_bytes: bytes) -> np.ndarray | None:
     finally: cv2.utils.logging.setLogLevel(level)
     return img if img is not None and img.ndim == 3 and img.shape[2] == 3 and img.size else None
 
+def decode_false_color(image_bytes: bytes) -> np.ndarray | None:
+    """8-bit `[H, W, 3]` false colour (NIR, R, G), in OpenCV's reversed order (G, R, NIR), of a 4-band image's bytes
+    (R, G, B, NIR: a NAIP square cut by `aerial_nb.labels`); None when undecodable or without a fourth band."""
+    import cv2
+    buf = np.frombuffer(image_bytes or b"", np.uint8)
+    if buf.size == 0: return None
+    try: img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error: return None
+    if img is None or img.ndim != 3 or img.shape[2] < 4 or img.dtype != np.uint8: return None
+    return np.ascontiguousarray(img[:, :, [1, 2, 3]])   # B, G, R, NIR as OpenCV gives them -> G, R, NIR
+
 def preprocess(image_bytes: bytes, featurizer: dict) -> np.ndarray:
-    """The float32 `[3, H, W]` tensor SynapseML's `ImageFeaturizer` feeds `featurizer` for these image bytes; ValueError
-    when undecodable."""
-    img = decode_bgr(image_bytes)
-    if img is None: raise ValueError("OpenCV could not decode the image")
+    """The float32 `[3, H, W]` tensor SynapseML's `ImageFeaturizer` feeds `featurizer` for these image bytes (its
+    false-colour view: NIR, R, G of a 4-band image); ValueError when undecodable."""
+    nir = needs_nir(featurizer)
+    img = decode_false_color(image_bytes) if nir else decode_bgr(image_bytes)
+    if img is None: raise ValueError("OpenCV could not decode the image" + (" as R, G, B, NIR" if nir else ""))
     img = resize_view(img, featurizer)   # the whole image stretched to the input size, or the view's centre
     if str(featurizer.get("channel_order", "RGB")).upper() == "RGB": img = img[:, :, ::-1]
     mean = np.asarray(featurizer["mean"], np.float64)[:, None, None]
@@ -521,6 +534,25 @@ def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, setting
             "parts": [{k: p[k] for k in ("model", "view", "key", "cache_hits", "cache_misses", "seconds")}
                       for p in parts], **({"rebuilt": "; ".join(damaged)} if damaged else {})}
 
+def check_nir_images(manifest: pd.DataFrame, featurizer: dict, backend: str) -> None:
+    """Refuse, before any work, a false-colour recipe over images without a near-infrared band (or on the synapseml
+    backend, whose image reader keeps three bands), naming the images and the way out."""
+    if not needs_nir(featurizer): return
+    if backend != "onnxruntime":
+        raise ValueError(f"views: falsecolor needs featurizer_backend: onnxruntime (the {backend} backend reads three "
+                         "bands of an image); set it, or drop falsecolor from views.")
+    bad = []
+    for p in manifest["path"]:
+        try:
+            with rasterio.open(p) as src: n = src.count
+        except rasterio.errors.RasterioIOError: n = 0
+        if n < 4: bad.append(f"  {p}: {n or 'no readable'} band(s)")
+        if len(bad) == 10: break
+    if bad:
+        raise ValueError("views: falsecolor shows the network the near-infrared (R, G, B, NIR images, e.g. NAIP "
+                         "squares cut from a labels CSV), but these images have no fourth band:\n" + "\n".join(bad) +
+                         "\nTrain on 4-band images (labels_csv), or drop falsecolor from views.")
+
 def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings,
                    run_dir: str | Path | None = None, on_bad_image: str = RunParams.on_bad_image,
                    backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> dict:
@@ -529,6 +561,7 @@ def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings:
     check_backend(backend)
     if manifest.empty: raise ValueError("The manifest lists no images: there is nothing to featurize (see 01_explore).")
     manifest = refresh_file_facts(manifest)   # the keys see edits made since explore
+    check_nir_images(manifest, featurizer, backend)
     features = _recipe_features if "parts" in featurizer else _model_features
     info = features(spark, manifest, featurizer=featurizer, settings=settings, backend=backend, tta=tta)
     if info["missing"]:

@@ -70,8 +70,10 @@ def spectral_classes(src, nir_band: int = 4, red_band: int = 1) -> tuple[np.ndar
                  "water_frac": float(water.sum() / valid.sum()), "valid_px": int(valid.sum())}
 
 # %% ../nbs/06b_map_qa.ipynb #c011
-def tile_facts(tiles: pd.DataFrame, nir_band: int = 4) -> tuple[pd.DataFrame, dict]:
-    "Per tile (`filename`): `water_frac`, `bare_frac`, `veg_frac`; and per raster its thresholds, or why it has no QA."
+def tile_facts(tiles: pd.DataFrame, nir_band: int = 4, cell_m: float | None = None) -> tuple[pd.DataFrame, dict]:
+    """Per tile (`filename`): `water_frac`, `bare_frac`, `veg_frac`; and per raster its thresholds, or why it has no QA.
+    `cell_m`: the side of the map cell a tile stands for (its stride), at the tile's centre: a map of 160 m cells is
+    checked on those cells, not on the larger window each was classified from. None: the whole window."""
     rows, rasters = [], {}
     for path, g in tiles.groupby("source_path"):
         with open_checked_raster(path) as src:
@@ -82,9 +84,11 @@ def tile_facts(tiles: pd.DataFrame, nir_band: int = 4) -> tuple[pd.DataFrame, di
             cls, th = spectral_classes(src, nir_band)
         rasters[path] = {"qa": True, **th}
         sats = {k: summed_area((cls == k).astype(np.uint8)) for k in (0, WATER, BARE, VEGETATED)}
+        cell_px = cell_m / abs(src.transform.a) if cell_m else None
         for r in g.itertuples():
-            r0, c0 = int(r.row_off), int(r.col_off)
-            r1, c1 = min(cls.shape[0], int(round(r0 + r.win_height))), min(cls.shape[1], int(round(c0 + r.win_width)))
+            h, w = (min(cell_px, r.win_height), min(cell_px, r.win_width)) if cell_px else (r.win_height, r.win_width)
+            r0, c0 = int(round(r.row_off + (r.win_height - h) / 2)), int(round(r.col_off + (r.win_width - w) / 2))
+            r1, c1 = min(cls.shape[0], int(round(r0 + h))), min(cls.shape[1], int(round(c0 + w)))
             n = {k: s[r1, c1] - s[r0, c1] - s[r1, c0] + s[r0, c0] for k, s in sats.items()}
             valid = max(1, (r1 - r0) * (c1 - c0) - n[0])
             rows.append({"filename": r.filename, "water_frac": n[WATER] / valid, "bare_frac": n[BARE] / valid,
@@ -139,7 +143,7 @@ def qa_by_year(tiles: pd.DataFrame, cell_km2: float) -> pd.DataFrame:
 
 # %% ../nbs/06b_map_qa.ipynb #62d0f730
 TRUST_GOALS = {"water_recall": 0.9, "water_precision": 0.9, "bare_as_cultivated": 0.8, "water_area_correlation": 0.9,
-               "check_set_accuracy": 0.85}
+               "check_set_accuracy": 0.85, "sample_overall": 0.85, "sample_class": 0.8}
 
 def _judge(what: str, values: list, *, goal: float, met: list, failed: list, note: str = ""):
     "Append `what`, its worst value (and range) and its goal to `met` or `failed`; nothing when no value was measured."
@@ -149,9 +153,25 @@ def _judge(what: str, values: list, *, goal: float, met: list, failed: list, not
     shown = f"{lo:.2f}" + ("" if hi == lo else f"–{hi:.2f}")
     (met if lo >= goal else failed).append(f"{what}: {shown} (goal ≥ {goal:g}{note})")
 
-def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
-    """Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`):
-    `trusted`, the checks `met` and `failed`, and a one-line `summary`."""
+def _judge_sample(acc: dict, met: list, failed: list) -> None:
+    """The judging sample's verdict (`aerial_nb.accuracy`'s report): overall accuracy over all years (Anderson et al.
+    1976's 0.85) and every class's user's and producer's accuracy (0.80), where estimable."""
+    pooled = acc.get("all_years")
+    if not pooled: return
+    est = lambda e: None if e is None else getattr(e, "value", e.get("estimate") if isinstance(e, dict) else None)
+    _judge(f"overall accuracy on the judging sample ({pooled['n']} squares, all years)", [est(pooled["overall"])],
+           goal=TRUST_GOALS["sample_overall"], met=met, failed=failed)
+    for kind, what in (("users", "user's"), ("producers", "producer's")):
+        vals = {k: est(v) for k, v in pooled[kind].items() if est(v) is not None}
+        if vals:
+            worst = min(vals, key=vals.get)
+            _judge(f"{what} accuracy per class on the judging sample (lowest: {worst})", list(vals.values()),
+                   goal=TRUST_GOALS["sample_class"], met=met, failed=failed)
+
+def map_verdict(qa: dict, check_sets: dict | None = None, accuracy: dict | None = None) -> dict:
+    """Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`;
+    `accuracy`: `aerial_nb.accuracy`'s report of the judging sample, which then also judges the check sets on their
+    squares in the judging blocks only): `trusted`, the checks `met` and `failed`, and a one-line `summary`."""
     met, failed = [], []
     if qa.get("qa"):
         years = qa["by_year"]
@@ -160,7 +180,14 @@ def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
             _judge(what, [y[key] for y in years], goal=TRUST_GOALS[key], met=met, failed=failed)
         _judge("correlation of mapped with measured water area over the years", [qa.get("water_area_correlation")],
                goal=TRUST_GOALS["water_area_correlation"], met=met, failed=failed)
+    if accuracy: _judge_sample(accuracy, met, failed)
     for name, c in (check_sets or {}).items():
+        if accuracy and "overall" in accuracy.get("check_sets", {}).get(name, {}):   # no ground shared with training
+            s = accuracy["check_sets"][name]
+            e = s["overall"]; v = getattr(e, "value", None) if not isinstance(e, dict) else e.get("estimate")
+            _judge(f"agreement with the {s['used']} squares of {name} in the judging blocks", [v],
+                   goal=TRUST_GOALS["check_set_accuracy"], met=met, failed=failed)
+            continue
         a = c["all"]; one_class = max(p["n"] for p in a["per_class"].values()) / a["n"]
         _judge(f"agreement with {a['n']} hand-labeled squares of {name}", [a["accuracy"]],
                goal=TRUST_GOALS["check_set_accuracy"], met=met, failed=failed,
@@ -173,14 +200,14 @@ def map_verdict(qa: dict, check_sets: dict | None = None) -> dict:
 
 # %% ../nbs/06b_map_qa.ipynb #c017
 def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_sets: dict | None = None,
-           log=print) -> dict:
+           accuracy: dict | None = None, log=print) -> dict:
     """QA of scored tiles (`predictions.parquet` rows with raster windows) and its `verdict` (`map_verdict`;
     `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."""
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     if not {"source_path", "row_off", "col_off", "win_width", "win_height"} <= set(preds.columns):
         report = {"qa": False, "why": "the tiles have no raster windows (scored from images): no spectral QA"}
     else:
-        facts, rasters = tile_facts(preds)
+        facts, rasters = tile_facts(preds, cell_m=cell_km2 ** 0.5 * 1000)   # each map cell checked on its own ground
         for path, r in rasters.items():
             if not r["qa"]: log(f"QA: {raster_name(path)}: {r['why']}")
         t = preds.merge(facts, on="filename").assign(year=lambda d: tile_year(d).to_numpy())
@@ -201,7 +228,7 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_s
             MapsFolder(out_dir).qa_tiles, index=False)
     report["check_sets"] = {name: {k: c["all"][k] for k in ("n", "accuracy", "per_class")}
                             for name, c in (check_sets or {}).items()}
-    report["verdict"] = map_verdict(report, check_sets)
+    report["verdict"] = map_verdict(report, check_sets, accuracy)
     write_atomic(MapsFolder(out_dir).qa, json.dumps(report, indent=2, default=str))
     return report
 
@@ -220,6 +247,14 @@ def check_set_accuracy(preds: pd.DataFrame, check_csv: str | Path, max_offset_m:
         d = np.hypot((clat[here] - lat) * 111_195, (clon[here] - lon) * 111_195 * np.cos(np.radians(lat)))
         i = int(np.argmin(d.to_numpy()))
         if d.iloc[i] > max_offset_m: continue
+        # The square's class is the one covering most of it: the class of most of the map cells whose centres lie in
+        # it (a map finer than the square has several there; ties go to the cell nearest the centre's class).
+        inside = ((clat[here] > c.llcrnrlat) & (clat[here] < c.urcrnrlat) & (clon[here] > c.llcrnrlon) &
+                  (clon[here] < c.urcrnrlon)).to_numpy()
+        cells = preds["pred_label"][here][inside].astype(str)
+        votes = cells.value_counts()
+        nearest = str(preds["pred_label"][here].iloc[i])
+        major = nearest if not len(votes) or votes.get(nearest, 0) == votes.iloc[0] else str(votes.index[0])
         rows.append(
             {
                 "tile_id": c.tile_id,
@@ -227,7 +262,8 @@ def check_set_accuracy(preds: pd.DataFrame, check_csv: str | Path, max_offset_m:
                 "label": c.label,
                 "confidence": c.confidence,
                 "selection": c.selection,
-                "pred_label": str(preds["pred_label"][here].iloc[i]),
+                "pred_label": major,
+                "map_cells": int(len(cells)),
                 "offset_m": float(d.iloc[i]),
             }
         )

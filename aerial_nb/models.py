@@ -32,8 +32,8 @@ from .run_folder import atomic
 # %% auto #0
 __all__ = ['ONNX_OPSET', 'IMAGE_TENSOR', 'FEATURE_TENSOR', 'LOGITS_TENSOR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ZOO',
            'ModelSpec', 'model_spec', 'WeightsNotFoundError', 'weights_env_var', 'torchvision_cache_file',
-           'resolve_weights', 'weights_path', 'build_network', 'headless', 'classifier', 'sha256_file', 'export_onnx',
-           'ensure_model', 'preprocess', 'export_classifier_onnx']
+           'resolve_weights', 'weights_path', 'build_network', 'headless', 'classifier', 'sha256_file',
+           'band_stats_onnx', 'export_onnx', 'ensure_model', 'preprocess', 'export_classifier_onnx']
 
 # %% ../nbs/00a_models.ipynb #c005
 ONNX_OPSET = 13          # the newest opset that SynapseML 1.1.0's onnxruntime (1.8.1) jar runs
@@ -89,6 +89,11 @@ ZOO: dict[str, ModelSpec] = {
             "fc7 after ReLU (classifier[5]), reshaped to [N, 4096, 1, 1]",
         ),
         _tv("resnet50", 2048, "ResNet50_Weights.IMAGENET1K_V1", "avgpool"),
+        # Not a CNN: each view's band means and spreads and two normalised differences (see `band_stats_onnx`).
+        ModelSpec(name="band-stats", input_size=32, feature_dim=10, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+                  color_scale=1 / 255, weights_package="", family="statistics",
+                  feature_layer="per view: 3 band means, 3 standard deviations, mean and sd of (b0-b1)/(b0+b1) "
+                  "and (b2-b0)/(b2+b0): NDVI and NDWI on the falsecolor view (NIR, R, G)"),
     ]
 }
 
@@ -260,7 +265,46 @@ def _export(net, spec: ModelSpec, path: Path, output: str) -> None:
                           opset_version=ONNX_OPSET, dynamo=False)
         onnx.checker.check_model(str(tmp))   # by path: works for models over 2 GB too
 
+def band_stats_onnx(size: int) -> bytes:
+    """An ONNX graph `[N, 3, size, size]` -> `[N, 10, 1, 1]`: per band its mean and standard deviation, then mean and
+    sd of the per-pixel normalised differences (b0 - b1) / (b0 + b1) and (b2 - b0) / (b2 + b0). Shown a false-colour
+    view (NIR, R, G) those are NDVI and NDWI, the near-infrared's own evidence of vegetation and open water; no
+    threshold, the classifier weighs them."""
+    import onnx
+    from onnx import TensorProto, helper
+    def band(i): return helper.make_node("Slice", ["x", f"s{i}", f"e{i}", "ax"], [f"b{i}"])
+    def nd(a, b, out):
+        return [helper.make_node("Sub", [f"b{a}", f"b{b}"], [f"{out}_n"]),
+                helper.make_node("Add", [f"b{a}", f"b{b}"], [f"{out}_s"]),
+                helper.make_node("Add", [f"{out}_s", "eps"], [f"{out}_d"]),
+                helper.make_node("Div", [f"{out}_n", f"{out}_d"], [out])]
+    def mean_sd(x, out):
+        return [helper.make_node("GlobalAveragePool", [x], [f"{out}_m"]),
+                helper.make_node("Mul", [x, x], [f"{out}_x2"]),
+                helper.make_node("GlobalAveragePool", [f"{out}_x2"], [f"{out}_m2"]),
+                helper.make_node("Mul", [f"{out}_m", f"{out}_m"], [f"{out}_mm"]),
+                helper.make_node("Sub", [f"{out}_m2", f"{out}_mm"], [f"{out}_v"]),
+                helper.make_node("Relu", [f"{out}_v"], [f"{out}_vp"]),   # float error can make it -0.0000001
+                helper.make_node("Sqrt", [f"{out}_vp"], [f"{out}_sd"])]
+    const = lambda n, v: helper.make_tensor(n, TensorProto.INT64, [1], [v])
+    inits = [const("ax", 1)] + [t for i in range(3) for t in (const(f"s{i}", i), const(f"e{i}", i + 1))]
+    inits.append(helper.make_tensor("eps", TensorProto.FLOAT, [], [1e-6]))
+    nodes = [band(i) for i in range(3)] + nd(0, 1, "nd01") + nd(2, 0, "nd20")
+    nodes += mean_sd("x", "px") + mean_sd("nd01", "a") + mean_sd("nd20", "b")
+    nodes.append(helper.make_node("Concat", ["px_m", "px_sd", "a_m", "a_sd", "b_m", "b_sd"], [FEATURE_TENSOR], axis=1))
+    graph = helper.make_graph(
+        nodes, "band_stats", [helper.make_tensor_value_info(IMAGE_TENSOR, TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info(FEATURE_TENSOR, TensorProto.FLOAT, ["N", 10, 1, 1])], inits)
+    for n in graph.node:
+        n.input[:] = [IMAGE_TENSOR if i == "x" else i for i in n.input]
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)])
+    model.ir_version = 7   # what SynapseML's onnxruntime 1.8 jar reads
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
 def _weights_meta(spec, weights_path, pretrained):
+    if spec.family == "statistics":
+        return None, {"weights_source": "none (statistics of the pixels)", "weights_file": None, "weights_sha256": None}
     if not pretrained:
         return None, {"weights_source": "random-init (pretrained=False)", "weights_file": None, "weights_sha256": None}
     wfile, source = resolve_weights(spec, weights_path)
@@ -273,8 +317,11 @@ def export_onnx(spec: ModelSpec, out_dir: str | Path, weights_path: str | Path |
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     _, wmeta = _weights_meta(spec, weights_path, pretrained)   # fails fast, before building anything
     t0 = time.time()
-    net = headless(build_network(spec, weights_path, pretrained))
-    _export(net, spec, out_dir / "model.onnx", FEATURE_TENSOR)
+    if spec.family == "statistics":
+        with atomic(out_dir / "model.onnx") as tmp: tmp.write_bytes(band_stats_onnx(spec.input_size))
+    else:
+        net = headless(build_network(spec, weights_path, pretrained))
+        _export(net, spec, out_dir / "model.onnx", FEATURE_TENSOR)
     meta = {**asdict(spec), **spec.preprocessing(), "image_tensor": IMAGE_TENSOR, "feature_tensor": FEATURE_TENSOR,
             "feature_shape": ["N", spec.feature_dim, 1, 1], "opset": ONNX_OPSET, **wmeta,
             "onnx_file": str(out_dir / "model.onnx"), "onnx_sha256": sha256_file(out_dir / "model.onnx"),

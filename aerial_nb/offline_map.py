@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image
 
 from .run_folder import MapsFolder
-from .tiles import is_blob_raster, open_checked_raster, open_raster, parse_bands, read_tile_rgb
+from .tiles import is_blob_raster, open_checked_raster, open_raster, parse_bands, read_tile_rgb, read_window
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # matplotlib, rasterio.
 
@@ -73,7 +73,7 @@ def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dic
     with open_raster(path) as src, WarpedVRT(src, crs="EPSG:3857", resampling=Resampling.bilinear) as vrt:
         scale = min(1.0, max_px / max(vrt.width, vrt.height))
         h, w = max(1, round(vrt.height * scale)), max(1, round(vrt.width * scale))
-        rgb = vrt.read(list(bands), out_shape=(3, h, w), resampling=Resampling.average)
+        rgb = read_window(vrt, out_shape=(h, w), bands=bands)   # averaged full resolution, not the overviews
         west, south, east, north = transform_bounds(vrt.crs, "EPSG:4326", *vrt.bounds)
     return {"url": _jpeg_b64(np.moveaxis(rgb, 0, -1)), "bounds": [[south, west], [north, east]]}
 
@@ -206,9 +206,11 @@ def _verdict_html(verdict: dict | None) -> str:
     box = (f"position:fixed;z-index:1000;top:40px;left:50%;transform:translateX(-50%);max-width:60%;"
            f"background:rgba(255,255,255,.94);border:2px solid {tone};border-radius:4px;padding:3px 10px;"
            f"font:12px sans-serif")
+    # `links`: pages beside the map that hold the figures (maps/accuracy.html: accuracy and areas with intervals).
+    links = "".join(f'<li><a href="{_html(href)}">{_html(text)}</a></li>' for href, text in verdict.get("links", []))
     return (f'<details id="aerial-verdict" data-trusted="{str(verdict["trusted"]).lower()}" style="{box}">'
             f'<summary style="color:{tone};font-weight:bold;cursor:pointer">Map {_html(verdict["summary"])}</summary>'
-            f'<ul style="margin:4px 0;padding-left:16px">{items}</ul></details>')
+            f'<ul style="margin:4px 0;padding-left:16px">{items}{links}</ul></details>')
 
 def _page(data: dict, title: str, legend: str, verdict: dict | None = None) -> str:
     css, js = leaflet_assets()
@@ -366,12 +368,16 @@ def class_area_by_year(preds: pd.DataFrame, footprint_m: float | None = None,
         t["water_measured_nir"] = w.groupby(tile_year(preds)).sum() * km2
     return t.round(4)
 
-def plot_class_area(area: pd.DataFrame, path) -> Path:
-    "A stacked bar chart of `class_area_by_year` as a PNG."
+def plot_class_area(area: pd.DataFrame, path, estimates: pd.DataFrame | None = None) -> Path:
+    """A stacked bar chart of `class_area_by_year` as a PNG; with `estimates` (`accuracy.accuracy_rows` of kind
+    `class`), a panel per class beside it: mapped and estimated area (95% interval) in the judging blocks."""
     from matplotlib.figure import Figure
-    colors = class_colors(area.columns)
-    fig = Figure(figsize=(max(5, 0.7 * len(area) + 3), 4), dpi=110, layout="constrained")
-    ax = fig.subplots(); bottom = np.zeros(len(area))
+    classes = [] if estimates is None else sorted(estimates["class"].unique())
+    colors = class_colors(list(area.columns) + classes)
+    fig = Figure(figsize=(max(5, 0.7 * len(area) + 3) + 3.2 * len(classes), 4), dpi=110, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, 1 + len(classes), width_ratios=[max(5, 0.7 * len(area) + 3) - 1.5]
+                                      + [3.2] * len(classes)))
+    ax = axes[0]; bottom = np.zeros(len(area))
     measured = area.pop("water_measured_nir") if "water_measured_nir" in area else None
     for c in area.columns:
         ax.bar(area.index.astype(str), area[c].to_numpy(), bottom=bottom, color=colors[c],
@@ -380,15 +386,33 @@ def plot_class_area(area: pd.DataFrame, path) -> Path:
         ax.plot(area.index.astype(str), measured.to_numpy(), "k--o", label="water measured (NIR)")
     ax.set_ylabel("km²"); ax.set_xlabel("acquisition year"); ax.set_title("Predicted area per class")
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+    for k, (a, cls) in enumerate(zip(axes[1:], classes)):
+        _estimate_panel(a, estimates[estimates["class"] == cls], cls, colors, legend=k == 0)
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path)
     return path
+
+def _estimate_panel(ax, rows: pd.DataFrame, cls: str, colors: dict, legend: bool) -> None:
+    "One class's mapped area (bars) and estimated area with its 95% interval (points), per year."
+    x = np.arange(len(rows)); est = rows["estimated_km2"].to_numpy(float)
+    ax.bar(x, rows["mapped_km2"].to_numpy(float), color=colors.get(cls, "#999"), alpha=0.6, label="mapped")
+    lo, hi = rows["estimated_km2_ci_low"].to_numpy(float), rows["estimated_km2_ci_high"].to_numpy(float)
+    known = ~np.isnan(lo)
+    ax.errorbar(x[known], est[known], yerr=[est[known] - lo[known], hi[known] - est[known]], fmt="ko", ms=4,
+                capsize=3, label="estimated (95% CI)")
+    ax.plot(x[~known], est[~known], "o", mfc="white", mec="k", ms=5, label="estimated, CI not estimable")
+    ax.set_xticks(x, rows["year"].astype(str), rotation=90 if len(x) > 4 else 0, fontsize=7)
+    ax.set_title(f"{cls}: judging blocks", fontsize=9); ax.tick_params(labelsize=7)
+    top = np.nanmax(np.concatenate([hi, est, rows["mapped_km2"].to_numpy(float), [1e-9]]))
+    ax.set_ylim(0, top * (1.45 if legend else 1.1))
+    if legend: ax.legend(fontsize=6, loc="upper left")
 
 # %% ../nbs/06a_offline_map.ipynb #c017
 def region_maps(preds: pd.DataFrame, out_dir, *, year_from: str | None = None, year_to: str | None = None,
                 thumbnails: int = 300, overlay_px: int = 1024, qa: pd.DataFrame | None = None,
-                verdict: dict | None = None) -> dict[str, Path]:
+                verdict: dict | None = None, area_estimates: pd.DataFrame | None = None) -> dict[str, Path]:
     """map.html, change.html (first → last year unless told; both with `verdict` under the title), class_area.csv
-    and class_area.png for scored tiles, in `out_dir`."""
+    and class_area.png (with `area_estimates`, the areas estimated from a reference sample beside) for scored tiles,
+    in `out_dir`."""
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     maps = MapsFolder(out_dir)
     years = sorted(tile_year(preds).unique())
@@ -396,7 +420,7 @@ def region_maps(preds: pd.DataFrame, out_dir, *, year_from: str | None = None, y
                               verdict=verdict)}
     area = class_area_by_year(preds, qa=qa)
     area.to_csv(maps.class_area); out["class_area"] = maps.class_area
-    out["class_area_chart"] = plot_class_area(area.copy(), maps.class_area_chart)
+    out["class_area_chart"] = plot_class_area(area.copy(), maps.class_area_chart, area_estimates)
     if len(years) >= 2:
         out["change"] = change_map(preds, year_from or years[0], year_to=year_to or years[-1], path=maps.change,
                                    overlay_px=overlay_px, qa=qa, verdict=verdict)

@@ -23,20 +23,23 @@ from pathlib import Path
 import errno
 import traceback
 
+import pandas as pd
 import yaml
 
 import psutil
 
 from .explore import find_images
+from .label_map import load_label_map
+from .labels import check_apart, labels_image_set
 from .run_folder import RunFolder, model_meta, write_atomic
 from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
-from .recipe import recipe_label
+from .recipe import NIR_VIEWS, recipe_label
 from .scale import check_raster_serves
 from .score import raster_gsd
 from .settings import ENV_PREFIX, Settings, load_settings
 from .step_kernel import StepKernel
 from .storage import RunPublisher, stage_inputs
-from .tiles import check_raster, raster_files
+from .tiles import check_raster, open_raster, raster_files
 from .tracking import log_run, tracking_uri
 from .train import check_model_name
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
@@ -84,21 +87,71 @@ RASTER_HELP = ("Put NAIP GeoTIFFs in [data] rasters_dir of settings.ini (or $AER
                "(https://naip-usdaonline.hub.arcgis.com/) or Microsoft Planetary Computer's 'naip' collection.")
 
 def resolve_inputs(params: dict, settings: Settings) -> dict:
-    "Absolute `images_dir` and `score_raster` for a run, after checking they exist."
-    images = Path(params["images_dir"]).expanduser() if params["images_dir"] else settings.path("data", "images_dir")
-    if not images.is_absolute() and not images.exists(): images = settings.root / images   # relative to the project
+    """Absolute `images_dir` and `score_raster` for a run, after checking they exist; with `labels_csv`, `images_dir` is
+    its squares cut from the rasters (`aerial_nb.labels`)."""
+    raster = _resolve_rasters(params, settings)
+    files = {k: _project_file(params, settings, k) for k in ("reference_csv", "judging_blocks") if k in params}
+    _check_training_apart(params, settings, files.get("reference_csv"))
+    _check_rasters_have_nir(params, raster)
+    if params.get("labels_csv"): images = _labels_images(params, settings, raster)
+    else:
+        images = (Path(params["images_dir"]).expanduser() if params["images_dir"]
+                  else settings.path("data", "images_dir"))
+        if not images.is_absolute() and not images.exists(): images = settings.root / images   # relative to the project
     found = find_images(images)   # raises with where to get the data
     if found["label"].nunique() < 2:
         raise ValueError(f"{images} has 1 class folder ({found['label'].iloc[0]}): a classifier needs at least 2 "
                          "class folders (<images_dir>/<class>/<image>). Add another class, or point images_dir at "
                          "the folder that holds them.")
     check_folds(params, found, images)
+    if raster and params.get("image_gsd_m"): _check_rasters_serve(params, raster)
+    return {**params, "images_dir": str(images.resolve()), "score_raster": raster, **files}
+
+def _check_training_apart(params: dict, settings: Settings, reference_csv: str | None) -> None:
+    "Refuse, before any work, training squares (`labels_csv`) that share ground with the judging sample's squares."
+    if not (params.get("labels_csv") and reference_csv): return
+    labels = Path(params["labels_csv"]).expanduser()
+    if not labels.is_absolute() and not labels.exists(): labels = settings.root / labels
+    check_apart(pd.read_csv(labels), pd.read_csv(reference_csv), f"the judging squares of {Path(reference_csv).name}")
+
+def _check_rasters_have_nir(params: dict, raster: str) -> None:
+    "Refuse, before any work, rasters without a near-infrared band (4) for views that show it (falsecolor)."
+    nir_views = [v for v in params.get("views") or [] if v in NIR_VIEWS]
+    if not (raster and nir_views): return
+    for r in raster_files(raster):
+        with open_raster(r) as src:
+            if src.count < 4:
+                raise ValueError(f"{r}: {src.count} band(s), but views {nir_views} show the near-infrared (band 4): "
+                                 "score rasters with R, G, B and NIR (NAIP), or drop those views.")
+
+def _project_file(params: dict, settings: Settings, name: str) -> str:
+    "`params[name]` as an absolute path (a relative one from the project), or an error, before any work, if missing."
+    if not params[name]: return ""
+    p = Path(params[name]).expanduser()
+    p = p if p.is_absolute() or p.exists() else settings.root / p
+    if not p.is_file(): raise FileNotFoundError(f"{name} {params[name]} does not exist (relative paths are from the "
+                                                f"project, {settings.root}); fix the path or set {name} to \"\".")
+    return str(p.resolve())
+
+def _labels_images(params: dict, settings: Settings, raster: str) -> Path:
+    "The image set of `labels_csv`: its squares cut from `score_raster`'s rasters, `tile_footprint_m` of ground each."
+    if params["images_dir"]:
+        raise ValueError(f"images_dir ({params['images_dir']}) and labels_csv ({params['labels_csv']}) both given: a "
+                         "run trains on one labeled image set; drop one of them.")
+    if not raster: raise ValueError("labels_csv needs score_raster: the rasters its squares are cut from.")
+    labels = Path(params["labels_csv"]).expanduser()
+    if not labels.is_absolute() and not labels.exists(): labels = settings.root / labels
+    lm = load_label_map(params["label_map"]) if params.get("label_map") else load_label_map("landcover5")
+    return labels_image_set(labels, raster, settings.path("paths", "outputs_dir") / "labels",
+                            context_m=float(params.get("tile_footprint_m") or 0), classes=sorted(set(lm.values())))
+
+def _resolve_rasters(params: dict, settings: Settings) -> str:
+    "`score_raster` resolved (settings' rasters_dir, then the project) and checked; empty when not given."
     raster = ""
     if str(params["score_raster"]).startswith("az://"):   # read in place through /vsiaz/: list and check it now
         rasters = raster_files(params["score_raster"])
         for f in rasters: check_raster(f)
         raster = params["score_raster"]
-        if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
     elif params["score_raster"]:
         r = Path(params["score_raster"]).expanduser()
         for base in ([] if r.is_absolute() or r.exists() else [settings.path("data", "rasters_dir"), settings.root]):
@@ -106,8 +159,7 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
         if not r.exists(): raise FileNotFoundError(f"Raster to score {r} does not exist. {RASTER_HELP}")
         for f in raster_files(r): check_raster(f)   # a truncated or unplaceable raster fails now, not after training
         raster = str(r.resolve())
-        if params.get("image_gsd_m"): _check_rasters_serve(params, raster)
-    return {**params, "images_dir": str(images.resolve()), "score_raster": raster}
+    return raster
 
 def _check_rasters_serve(params: dict, raster: str) -> None:
     "Refuse, before any work, rasters too coarse for a model trained on images of `image_gsd_m` (aerial_nb.scale)."

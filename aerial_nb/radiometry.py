@@ -66,15 +66,16 @@ def apply_lut(rgb: np.ndarray, lut: np.ndarray | None) -> np.ndarray:
 # %% ../nbs/01d_radiometry.ipynb #c011
 def raster_histogram(src, gsd_m: float, bands=(1, 2, 3), max_pixels: int = 4_000_000) -> np.ndarray:
     "`[3, 256]` channel histogram of an open raster `src` (CRS in metres) resampled to `gsd_m`, valid pixels only."
-    from rasterio.enums import Resampling
+    from aerial_nb.tiles import read_window   # rasterio: imported only when a raster is read
     unit = src.crs.linear_units_factor[1] if src.crs else 1.0
     px = abs(src.transform.a) * unit
     f = max(1.0, gsd_m / px)
     h, w = max(1, int(src.height / f)), max(1, int(src.width / f))
     if h * w > max_pixels:
         k = (h * w / max_pixels) ** 0.5; h, w = max(1, int(h / k)), max(1, int(w / k))
-    rgb = src.read(list(bands), out_shape=(3, h, w), resampling=Resampling.average)
-    mask = src.read_masks(1, out_shape=(h, w), resampling=Resampling.nearest) > 0
+    # Full-resolution pixels averaged (read_window), never the file's nearest-neighbour overviews.
+    rgb = read_window(src, out_shape=(h, w), bands=bands)
+    mask = read_window(src, out_shape=(h, w), bands=(1,), masks=True)[0] == 255   # wholly valid cells only
     valid = mask & (rgb.astype(np.int32).sum(0) > 0)   # NAIP-style padding is 0 in every band, declared or not
     return channel_histogram(rgb, valid)
 

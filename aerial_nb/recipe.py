@@ -16,11 +16,15 @@ from .models import ZOO, ensure_model
 # Imported inside the function that uses it, as it takes ~0.3 s to import: OpenCV (cv2).
 
 # %% auto #0
-__all__ = ['VIEWS', 'VIEW_POOLS', 'view_zoom', 'resize_view', 'model_names', 'recipe_label', 'check_recipe',
-           'feature_recipe', 'feature_parts', 'pool_parts', 'recipe_of_model']
+__all__ = ['VIEWS', 'NIR_VIEWS', 'VIEW_POOLS', 'view_zoom', 'needs_nir', 'resize_view', 'model_names', 'recipe_label',
+           'check_recipe', 'feature_recipe', 'feature_parts', 'pool_parts', 'recipe_of_model']
 
 # %% ../nbs/00h_recipe.ipynb #c005
-VIEWS = {"full": 1, "center2x": 2}   # view: the factor the image is stretched by before its centre S x S is kept
+# view: the factor the image is stretched by before its centre S x S is kept
+VIEWS = {"full": 1, "center2x": 2, "falsecolor": 1, "falsecolor-center2x": 2}
+# The views that show the network the near-infrared instead of red, green, blue: false colour is (NIR, R, G), the
+# composite in which open water is black and vegetation red (it needs 4-band images or rasters: R, G, B, NIR).
+NIR_VIEWS = ("falsecolor", "falsecolor-center2x")
 VIEW_POOLS = ("concat", "mean")       # how the views of one model are joined: side by side, or averaged
 
 def view_zoom(featurizer: dict) -> int:
@@ -28,6 +32,10 @@ def view_zoom(featurizer: dict) -> int:
     view = featurizer.get("view", "full")
     if view not in VIEWS: raise ValueError(f"Unknown view {view!r}: choose from {', '.join(VIEWS)}.")
     return VIEWS[view]
+
+def needs_nir(featurizer: dict) -> bool:
+    "Whether any part of `featurizer` looks at a near-infrared band (a false-colour view)."
+    return any(p.get("view", "full") in NIR_VIEWS for p in (featurizer.get("parts") or [featurizer]))
 
 def resize_view(img: np.ndarray, featurizer: dict) -> np.ndarray:
     """uint8 `[S, S, C]` input pixels of `featurizer`'s view of an `[H, W, C]` image (bilinear, as OpenCV and

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .featurize import dihedral_views, ort_session, ort_threads
 from .radiometry import match_tile, raster_histogram, raster_luts
-from .recipe import feature_parts, pool_parts, resize_view, view_zoom
+from .recipe import NIR_VIEWS, feature_parts, needs_nir, pool_parts, resize_view, view_zoom
 from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
 from .scale import check_tile_set, model_scale
 from .settings import Settings
@@ -27,9 +27,10 @@ from .train import load_model
 # OpenCV (cv2), pyarrow, pyspark.
 
 # %% auto #0
-__all__ = ['WINDOW_INPUT_COLUMNS', 'preprocess_rgb', 'window_features_frames', 'worker_head', 'apply_head',
-           'window_predictions_frames', 'score_chunk', 'tiles_fingerprint', 'model_fingerprint', 'job_identity',
-           'check_same_job', 'plan_job', 'committed_chunks', 'assemble_predictions', 'raster_matching', 'score_region']
+__all__ = ['WINDOW_INPUT_COLUMNS', 'NIR_BAND', 'preprocess_rgb', 'view_bands', 'check_nir_rasters',
+           'window_features_frames', 'worker_head', 'apply_head', 'window_predictions_frames', 'score_chunk',
+           'tiles_fingerprint', 'model_fingerprint', 'job_identity', 'check_same_job', 'plan_job', 'committed_chunks',
+           'assemble_predictions', 'raster_matching', 'score_region']
 
 # %% ../nbs/05a_region.ipynb #c006
 _LUTS: dict = {}
@@ -76,6 +77,23 @@ def _image_rgb(path: str) -> np.ndarray:
     if img is None: raise ValueError(f"OpenCV could not decode {path}")
     return np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
 
+NIR_BAND = 4   # NAIP's band order: R, G, B, NIR
+
+def view_bands(px: np.ndarray, part: dict) -> np.ndarray:
+    """The `[3, H, W]` bands of a tile's `[3 or 4, H, W]` pixels (R, G, B[, NIR]) that `part`'s view shows: false
+    colour (NIR, R, G) or R, G, B."""
+    return px[[3, 0, 1]] if part.get("view", "full") in NIR_VIEWS else px[:3]
+
+def check_nir_rasters(featurizer: dict, tiles: pd.DataFrame) -> None:
+    "Refuse, before any work, rasters without a NIR band (band 4) for a featurizer that looks at it."
+    if not needs_nir(featurizer): return
+    for path in tiles["source_path"].unique():
+        with open_checked_raster(path) as src:
+            if src.count < NIR_BAND:
+                raise ValueError(f"{path}: {src.count} band(s), but the model looks at the near-infrared (views: "
+                                 f"falsecolor, band {NIR_BAND}); score rasters with R, G, B and NIR (NAIP), or use a "
+                                 "model trained without the falsecolor view.")
+
 def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
                            from_images: bool = False):
     """Body of the `mapInPandas`: tile rows with raster windows (or image `path`s) → the same rows plus `features`
@@ -86,6 +104,9 @@ def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_b
         run = lambda v: sess.run([p["feature_tensor"]], {p["image_tensor"]: v})[0]
         out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
         return out.reshape(len(x), -1)
+    nir = needs_nir(featurizer)   # a false-colour view: read the raster's NIR band beside R, G, B
+    if nir and from_images:
+        raise ValueError("views: falsecolor reads the rasters' NIR band: score from the windows, not from tile images.")
     # Each acquisition's colours mapped onto the training images', then their sensor's blur (aerial_nb.radiometry).
     luts, psf = {k: np.asarray(v, np.uint8) for k,
                  v in featurizer.get("luts", {}).items()}, float(featurizer.get("psf_px", 0))
@@ -105,7 +126,7 @@ def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_b
                             win_width=r.win_width,
                             win_height=r.win_height,
                             tile_px=int(r.tile_px),
-                            bands=parse_bands(r.bands),
+                            bands=parse_bands(r.bands) + ((NIR_BAND,) if nir else ()),
                         )
                     )
                 except Exception as e:  # name the tile and raster: a bare GDAL error from deep in a task helps nobody
@@ -113,8 +134,10 @@ def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_b
                         f"tile {r.filename}: reading window (row {r.row_off}, col {r.col_off}) of "
                         f"{r.source_path} failed: {e}"
                     ) from e
-                xs.append(match_tile(rgb, luts.get(r.source_path), psf))
-            outs = [part_features(np.stack([preprocess_rgb(t, p) for t in xs]), p, s) for p, s in zip(parts, sessions)]
+                # The lookup tables and blur are the RGB bands' (radiometry), NIR goes as the raster has it.
+                xs.append(np.concatenate([match_tile(rgb[:3], luts.get(r.source_path), psf), rgb[3:]]))
+            outs = [part_features(np.stack([preprocess_rgb(view_bands(t, p), p) for t in xs]), p, s)
+                    for p, s in zip(parts, sessions)]
             yield chunk.assign(features=list(pool_parts(outs, featurizer).astype(np.float32)))
 
 # %% ../nbs/05a_region.ipynb #c011
@@ -351,6 +374,7 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
     # each raster's colours are matched to the training images' (one lookup table per raster, computed here once).
     scale = model_scale(meta, model_dir)
     check_tile_set(scale, tiles, "the tile set")
+    check_nir_rasters(featurizer, tiles)
     featurizer = {**featurizer, **raster_matching(meta, tiles, scale)}
     head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
     job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=chunk_size, run_id=run_id)

@@ -153,6 +153,9 @@ class MapsFolder(_Folder):
     class_area_chart = _named("class_area.png", "the same, drawn")
     qa = _named("qa.json", "the map's agreement with the NIR/NDVI facts and the check sets, and its verdict")
     qa_tiles = _named("qa_tiles.csv", "the facts per tile")
+    accuracy = _named("accuracy.json", "accuracy and area estimated from the reference sample, with 95% intervals")
+    accuracy_csv = _named("accuracy.csv", "the same as a table")
+    accuracy_page = _named("accuracy.html", "the same to read, linked from the map's verdict")
     def checkset(self, name: str) -> Path:
         "`checkset_<name>.json`: the map's accuracy on a hand-labeled check set."
         return self.root / f"checkset_{name}.json"

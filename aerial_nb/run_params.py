@@ -15,6 +15,7 @@ import yaml
 
 from .label_map import load_label_map
 from .models import ZOO
+from .radiometry import RADIOMETRY_METHODS
 from .recipe import VIEW_POOLS, VIEWS
 from .train import CLASSIFIERS, check_classifier_params
 
@@ -126,12 +127,20 @@ class RunParams:
     run_name: str = param("default", short_text(64), "a name in the run id (at most 64 characters)", runner_only=True)
     images_dir: str = param("", text, "labeled image set, one folder per class (relative to the project, or "
                             "absolute; `az://` for blob storage); empty: settings' [data] images_dir")
+    labels_csv: str = param("", text, "a labels CSV of squares labeled by eye in the rasters (the check set's schema, "
+                            "`aerial_nb.labels`): its squares, cut from `score_raster`'s rasters with all bands and "
+                            "`tile_footprint_m` of ground each, are the labeled image set (instead of `images_dir`)",
+                            runner_only=True)
     image_gsd_m: float = param(0.0, at_least_zero("metres per pixel (0: unknown)"),
                                "metres per pixel of the labeled images (EuroSAT 10, UC Merced 0.3048); 0: unknown, "
                                "and then no raster is scored")
     image_psf_px: float = param(0.0, at_least_zero("pixels (0: no blur)"),
                                 "the labeled images' sensor blur (Gaussian sigma, px) beyond area averaging, given to "
                                 "raster tiles too")
+    radiometry: str = param("histogram", one_of(lambda: RADIOMETRY_METHODS),
+                            "`histogram`: each raster's R, G, B histograms are matched to the training images' before "
+                            "scoring; `none`: rasters are scored as they are (training squares cut from the same "
+                            "rasters already look like them)")
     label_map: str = param("", label_map_file, "group the classes into map classes: a name in `params/label_maps/` "
                            "(`landcover5`, `nlcd`, `developed3`) or a YAML file; empty keeps them")
     pretrained_model_type: str | list = param("efficientnet-lite0", names_among(lambda: ZOO, single=True),
@@ -171,6 +180,12 @@ class RunParams:
                                     "tile side on the ground in metres; 0: the model's training footprint")
     tile_stride_m: float = param(0.0, at_least_zero("metres (0: a quarter of the footprint)"),
                                  "step between tiles on the ground in metres; 0: a quarter of the footprint")
+    reference_csv: str = param("", text, "a labeled judging sample (`accuracy.draw_reference_sample`'s CSV: the labels "
+                               "columns with stratum, stratum_units, inclusion_prob): the map's accuracy and areas "
+                               "with 95% intervals in maps/accuracy.*; empty: no assessment")
+    judging_blocks: str = param("params/labels/naip_nd_blocks.yaml", text, "the checkerboard of training and "
+                                "judging blocks (`labels.Blocks`, YAML): the reference sample must lie in its judging "
+                                "blocks, and the check sets are judged there")
 
 # %% ../nbs/00d_run_params.ipynb #c014
 @dataclass(frozen=True)

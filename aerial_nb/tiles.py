@@ -29,8 +29,8 @@ from .storage import blob_rasters, open_blob_raster
 # %% auto #0
 __all__ = ['REQUIRED_TILE_COLUMNS', 'WINDOW_COLUMNS', 'acquisition_date', 'local_utm', 'is_blob_raster',
            'raster_source', 'raster_name', 'open_raster', 'open_checked_raster', 'check_raster', 'summed_area',
-           'nodata_fractions', 'read_tile_rgb', 'parse_bands', 'tile_raster', 'check_tiling_args', 'raster_files',
-           'tile_rasters', 'read_tile_set']
+           'nodata_fractions', 'read_window', 'read_tile_rgb', 'parse_bands', 'tile_raster', 'check_tiling_args',
+           'raster_files', 'tile_rasters', 'read_tile_set']
 
 # %% ../nbs/01a_tiles.ipynb #c005
 REQUIRED_TILE_COLUMNS = ["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
@@ -191,11 +191,44 @@ def _staged_tile_set(out_dir: Path):
         _carry_over(out_dir, stage)
 
 # %% ../nbs/01a_tiles.ipynb #c020_001
+def _area_weights(off: float, size: float, n_out: int, lo: int, hi: int) -> np.ndarray:
+    """`[n_out, hi - lo]`: the share of each source pixel `lo..hi-1` in each of `n_out` equal cells of the span
+    `off .. off + size` (pixel units); every row sums to 1."""
+    edges = off + np.arange(n_out + 1) * (size / n_out)
+    px = np.arange(lo, hi)
+    overlap = np.minimum(edges[1:, None], px + 1) - np.maximum(edges[:-1, None], px)
+    w = np.clip(overlap, 0, None)
+    return w / w.sum(1, keepdims=True)
+
+def read_window(src, window: Window | None = None, *, out_shape: tuple[int, int], bands=(1, 2, 3),
+                masks: bool = False, max_values: int = 1 << 24) -> np.ndarray:
+    """uint8 `[len(bands), *out_shape]` of `window` (default: the whole raster) of `src`, any number of `bands`
+    (`masks`: their validity masks instead). Shrinking: the full-resolution pixels averaged over each output pixel's
+    area, never the file's overviews. Enlarging: bilinear. Reads at most `max_values` source values at a time."""
+    bands = [int(b) for b in bands]
+    window = Window(0, 0, src.width, src.height) if window is None else window
+    h, w = (int(n) for n in out_shape)
+    if h >= window.height and w >= window.width:   # enlarging (or as is): GDAL never reads an overview for it
+        read = src.read_masks if masks else src.read
+        return read(bands, window=window, out_shape=(len(bands), h, w), resampling=Resampling.bilinear)
+    r0, c0 = math.floor(window.row_off + 1e-9), math.floor(window.col_off + 1e-9)
+    r1 = min(src.height, math.ceil(window.row_off + window.height - 1e-9))
+    c1 = min(src.width, math.ceil(window.col_off + window.width - 1e-9))
+    rows = _area_weights(window.row_off, window.height, h, r0, r1)
+    cols = _area_weights(window.col_off, window.width, w, c0, c1)
+    out = np.zeros((len(bands), h, w))
+    step = max(1, max_values // (len(bands) * (c1 - c0)))   # source rows per read: flat memory for a whole mosaic
+    for s in range(r0, r1, step):
+        strip = Window(c0, s, c1 - c0, min(step, r1 - s))
+        px = (src.read_masks if masks else src.read)(bands, window=strip).astype(np.float64)
+        out += rows[:, s - r0:s - r0 + strip.height] @ px @ cols.T
+    # Round half up, as GDAL's `average` does (the epsilon absorbs float error on exact halves).
+    return np.floor(out + 0.5 + 1e-9).clip(0, 255).astype(np.uint8)
+
 def read_tile_rgb(src, row_off: int, *, col_off: int, win_width: float, win_height: float, tile_px: int = 224,
                   bands: tuple[int, ...] = (1, 2, 3)) -> np.ndarray:
-    "uint8 `[3, tile_px, tile_px]` of the window at (`row_off`, `col_off`) of `src`, resampled bilinearly."
-    win = Window(col_off, row_off, win_width, win_height)
-    return src.read(list(bands), window=win, out_shape=(3, tile_px, tile_px), resampling=Resampling.bilinear)
+    "uint8 `[len(bands), tile_px, tile_px]` of the tile window at (`row_off`, `col_off`) of `src` (`read_window`)."
+    return read_window(src, Window(col_off, row_off, win_width, win_height), out_shape=(tile_px, tile_px), bands=bands)
 
 def parse_bands(bands) -> tuple[int, ...]:
     "(1, 2, 3) from '1,2,3', [1, 2, 3] or (1, 2, 3): the source bands that become R, G, B."

@@ -19,7 +19,9 @@ from branca.element import MacroElement, Template
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .accuracy import accuracy_assessment, accuracy_rows
 from .gis import write_gis_outputs
+from .labels import Blocks
 from .label_map import label_maps_dir
 from .map_qa import check_set_accuracy, map_qa
 from .offline_map import (class_colors, leaflet_assets, raster_overlay, region_maps, tile_cell_km2, tile_year,
@@ -224,9 +226,25 @@ def _check_sets(tiles: pd.DataFrame, maps_dir: Path) -> dict[str, dict]:
         out[csv.stem] = acc
     return out
 
-def visualize_step(run_dir) -> dict[str, Path]:
+def _project_path(p) -> Path:
+    "`p` itself when absolute, else from the project (the folder that holds params/)."
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else label_maps_dir().parent.parent / p
+
+def _accuracy(tiles: pd.DataFrame, maps_dir: Path, reference_csv: str, judging_blocks: str) -> dict | None:
+    """Accuracy and areas from the judging sample `reference_csv` and the check sets, each judged in the judging blocks
+    (aerial_nb.accuracy: maps/accuracy.json, .csv, .html); None when neither covers the map."""
+    if not judging_blocks:
+        if reference_csv: raise ValueError("reference_csv needs judging_blocks: the blocks file of its sample.")
+        return None
+    return accuracy_assessment(tiles, maps_dir, blocks=Blocks.load(_project_path(judging_blocks)),
+                               reference_csv=_project_path(reference_csv) if reference_csv else "",
+                               check_csvs=sorted((label_maps_dir().parent / "checksets").glob("*.csv")))
+
+def visualize_step(run_dir, reference_csv: str = "", judging_blocks: str = "") -> dict[str, Path]:
     """Write the confusion matrix, sample grid and (if tiles were scored) maps, offline ones too, under `run_dir`;
-    return their paths."""
+    with `reference_csv` (a labeled judging sample in `judging_blocks`), the map's accuracy and areas with intervals.
+    Return their paths."""
     run = RunFolder(run_dir)
     metrics = json.loads(run.metrics.read_text())
     out = {"confusion_matrix": plot_confusion_matrix(metrics, run.plots/"confusion_matrix.png"),
@@ -244,12 +262,18 @@ def visualize_step(run_dir) -> dict[str, Path]:
         # maps/qa.json with its verdict, a QA layer, and the verdict on every map page.
         checks = _check_sets(tiles, run.maps.root)
         out.update({f"checkset_{name}": run.maps.checkset(name) for name in checks})
-        qa = map_qa(tiles, run.maps.root, cell_km2=tile_cell_km2(tiles), check_sets=checks)
+        acc, estimates = _accuracy(tiles, run.maps.root, reference_csv, judging_blocks), None
+        qa = map_qa(tiles, run.maps.root, cell_km2=tile_cell_km2(tiles), check_sets=checks, accuracy=acc)
         print(f"map verdict: {qa['verdict']['summary']}" + "".join(f"\n  fails: {f}" for f in qa["verdict"]["failed"]))
         qa_tiles = pd.read_csv(run.maps.qa_tiles) if qa["qa"] else None
         out["qa"] = run.maps.qa
+        if acc is not None:
+            out.update({k: getattr(run.maps, k) for k in ("accuracy", "accuracy_csv", "accuracy_page")})
+            qa["verdict"]["links"] = [(run.maps.accuracy_page.name, "accuracy and areas with 95% intervals")]
+            rows = accuracy_rows(acc)
+            estimates = rows[rows.kind == "class"] if len(acc["years"]) else None
         # maps/map.html (imagery, a layer per year, the QA layer), maps/change.html, maps/class_area.csv/.png: offline.
-        maps = region_maps(tiles, run.maps.root, qa=qa_tiles, verdict=qa["verdict"])
+        maps = region_maps(tiles, run.maps.root, qa=qa_tiles, verdict=qa["verdict"], area_estimates=estimates)
         out.update({f"offline_{k}": v for k, v in maps.items()})
         write_gis_outputs(run.predictions.root, map_html=run.maps.map, qa_json=run.maps.qa)
     gis = run.predictions.gis   # GIS layers, COGs and STAC written by aerial_nb.gis.write_gis_outputs

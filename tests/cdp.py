@@ -18,9 +18,10 @@ class CDPError(RuntimeError): pass
 
 
 class Browser:
-    "Headless Chromium with no network: every host name fails to resolve and any proxy use goes nowhere."
+    """Headless Chromium with no network: every host name fails to resolve and any proxy use goes nowhere.
+    `loopback=True` lets it reach 127.0.0.1 alone (a page served by this machine, e.g. `aerial-nb label`'s)."""
 
-    def __init__(self, chromium: str, window=(1400, 900)):
+    def __init__(self, chromium: str, window=(1400, 900), loopback: bool = False):
         self.profile = tempfile.mkdtemp(prefix="aerial-cdp-")
         to_chrome_r, self._w = os.pipe()
         self._r, from_chrome_w = os.pipe()
@@ -32,7 +33,8 @@ class Browser:
 
         cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+               "--host-resolver-rules=MAP * ~NOTFOUND" + (", EXCLUDE 127.0.0.1" if loopback else ""),
+               "--proxy-server=http://127.0.0.1:9",   # loopback bypasses a proxy in Chromium
                # file:// pages may read their neighbours (the site's search index is a script beside the page)
                "--allow-file-access-from-files", f"--user-data-dir={self.profile}",
                f"--window-size={window[0]},{window[1]}", "about:blank"]

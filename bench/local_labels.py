@@ -1,0 +1,218 @@
+#!/usr/bin/env python
+"""What local labels buy the NAIP map, measured on the squares labeled by eye (issue 27, items 2, 4 and 5).
+
+    python bench/local_labels.py parts        # which features pay, and at which footprint (block CV on training squares)
+    python bench/local_labels.py curve        # accuracy on the judging sample against the number of local labels
+
+Features are computed by the scorer's own code (`aerial_nb.region.window_features_frames` over raster windows: the
+pixels, views and networks of a map tile), one part (model x view) at a time, cached under
+outputs/bench/local_labels/. The classifier is scikit-learn's logistic regression with the L2 strength of the
+pipeline's Spark default (regParam 0.01 on standardised features, i.e. C = 1 / (0.01 n)): a yardstick for choosing
+parts and footprints quickly, not the pipeline's own fit.
+
+- `parts`: leave-one-block-out cross-validation over the training blocks (params/labels/naip_nd_blocks.yaml): every
+  training square is predicted by a model that never saw its block. The judging squares are not used.
+- `curve`: a model trained on n local training squares (drawn at random, 5 draws each) with and without EuroSAT
+  (params/default's 20%, grouped by landcover5), judged on the judging sample (params/labels/naip_nd_judging.csv),
+  weighted by its inclusion probabilities.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from aerial_nb.labels import Blocks, read_labels  # noqa: E402
+from aerial_nb.models import ensure_model  # noqa: E402
+from aerial_nb.region import window_features_frames  # noqa: E402
+
+RASTERS = REPO / "data" / "naip_nd"
+TRAIN = REPO / "params" / "labels" / "naip_nd_train.csv"
+JUDGE = REPO / "params" / "labels" / "naip_nd_judging.csv"
+BLOCKS = REPO / "params" / "labels" / "naip_nd_blocks.yaml"
+STORE = REPO / "outputs" / "model_store"
+CACHE = REPO / "outputs" / "bench" / "local_labels"
+CLASSES = ["water", "cultivated", "grassland", "developed", "forest"]
+GSD = 5.0
+
+
+def windows(labels: pd.DataFrame, context_m: float) -> pd.DataFrame:
+    "Raster windows of `context_m` centred on each labeled square (rows whose context leaves the raster dropped)."
+    import rasterio
+    rows = []
+    for source, g in labels.groupby("source_path"):
+        with rasterio.open(source) as src:
+            px = int(round(context_m / abs(src.transform.a)))
+            for r in g.itertuples():
+                c, rr = ~src.transform * (r.center_x, r.center_y)
+                c0, r0 = int(round(c - px / 2)), int(round(rr - px / 2))
+                if c0 < 0 or r0 < 0 or c0 + px > src.width or r0 + px > src.height: continue
+                rows.append(dict(filename=r.tile_id, source_path=source, row_off=r0, col_off=c0, win_width=float(px),
+                                 win_height=float(px), tile_px=px, bands="1,2,3"))
+    return pd.DataFrame(rows)
+
+
+def part_features(labels: pd.DataFrame, context_m: float, model: str, view: str, name: str) -> pd.DataFrame:
+    "tile_id -> features of one part (model over one view) at `context_m`, cached."
+    f = CACHE / f"{name}_{int(context_m)}_{model}_{view}.parquet"
+    if f.exists(): return pd.read_parquet(f)
+    part = {**ensure_model(model, STORE), "view": view}
+    w = windows(labels, context_m)
+    t0 = time.time()
+    out = pd.concat(list(window_features_frames([w], part, threads=2, mini_batch_size=32)))
+    print(f"  {name} {context_m:g} m {model} {view}: {len(w)} windows in {time.time() - t0:.1f} s", flush=True)
+    df = pd.DataFrame(np.stack(out.features.to_numpy()), index=out.filename.to_numpy())
+    df.columns = [f"{model}:{view}:{i}" for i in range(df.shape[1])]
+    f.parent.mkdir(parents=True, exist_ok=True); df.to_parquet(f)
+    return df
+
+
+def features(labels, context_m, parts, name) -> pd.DataFrame:
+    return pd.concat([part_features(labels, context_m, m, v, name) for m, v in parts], axis=1, join="inner")
+
+
+def fit_predict(Xtr, ytr, Xte):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1 / (0.01 * len(ytr)), max_iter=3000))
+    return clf.fit(Xtr, ytr).predict(Xte)
+
+
+def block_cv(X: pd.DataFrame, labels: pd.DataFrame) -> dict:
+    blocks = Blocks.load(BLOCKS)
+    lab = labels.set_index("tile_id").loc[X.index]
+    group = [blocks.block_of(x, y) for x, y in zip(lab.center_x, lab.center_y)]
+    y, pred = lab.label.to_numpy(), np.empty(len(lab), object)
+    for g in sorted(set(group)):
+        te = np.array([gg == g for gg in group])
+        pred[te] = fit_predict(X.values[~te], y[~te], X.values[te])
+    acc = float((pred == y).mean())
+    clear = (lab.confidence == "clear").to_numpy()
+    recall = {c: round(float((pred[y == c] == c).mean()), 3) for c in CLASSES if (y == c).any()}
+    prec = {c: round(float((y[pred == c] == c).mean()), 3) for c in CLASSES if (pred == c).any()}
+    return {"n": len(y), "accuracy": round(acc, 3), "clear": round(float((pred[clear] == y[clear]).mean()), 3),
+            "recall": recall, "precision": prec}
+
+
+PART_SETS = {
+    "rgb cnn": [("efficientnet-lite0", "full")],
+    "nir cnn": [("efficientnet-lite0", "falsecolor")],
+    "rgb+nir cnn": [("efficientnet-lite0", "full"), ("efficientnet-lite0", "falsecolor")],
+    "stats": [("band-stats", "full"), ("band-stats", "falsecolor")],
+    "stats+centre": [("band-stats", "full"), ("band-stats", "falsecolor"), ("band-stats", "center2x"),
+                     ("band-stats", "falsecolor-center2x")],
+    "rgb+nir cnn+stats": [("efficientnet-lite0", "full"), ("efficientnet-lite0", "falsecolor"),
+                          ("band-stats", "full"), ("band-stats", "falsecolor")],
+    "rgb+nir cnn+stats+centre": [("efficientnet-lite0", "full"), ("efficientnet-lite0", "falsecolor"),
+                                 ("band-stats", "full"), ("band-stats", "falsecolor"), ("band-stats", "center2x"),
+                                 ("band-stats", "falsecolor-center2x")],
+}
+
+
+def cmd_parts(args):
+    labels = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None)
+    rows = []
+    for context in args.contexts:
+        for name in args.sets:
+            X = features(labels, context, PART_SETS[name], "train")
+            r = {"context_m": context, "features": name, "dim": X.shape[1], **block_cv(X, labels)}
+            print(json.dumps(r), flush=True); rows.append(r)
+    out = CACHE / "parts.jsonl"
+    with open(out, "a") as f:
+        for r in rows: f.write(json.dumps(r) + "\n")
+
+
+def judged(parts, context, train_idx=None, extra=None) -> dict:
+    """Train on the training squares (all, or those of `train_idx`; with `extra` = (X, y) rows added), judge on the
+    judging sample: Stehman's stratified estimates over all ten years' judging cells."""
+    from aerial_nb.accuracy import assess
+    train = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None)
+    judge = pd.read_csv(JUDGE)
+    judge = read_labels(JUDGE, RASTERS, CLASSES, log=lambda m: None).assign(
+        stratum=judge.stratum.to_numpy(), stratum_units=judge.stratum_units.to_numpy())
+    Xtr = features(train, context, parts, "train")
+    ytr = train.set_index("tile_id").loc[Xtr.index].label.to_numpy()
+    if train_idx is not None: Xtr, ytr = Xtr.iloc[train_idx], ytr[train_idx]
+    Xtr, ytr = Xtr.to_numpy(), ytr
+    if extra is not None: Xtr, ytr = np.vstack([Xtr, extra[0]]) if len(Xtr) else extra[0], np.concatenate([ytr, extra[1]])
+    Xj = features(judge, context, parts, "judge")
+    j = judge.set_index("tile_id").loc[Xj.index]
+    pred = fit_predict(Xtr, ytr, Xj.to_numpy())
+    units = j.groupby("stratum").stratum_units.first().to_dict()
+    r = assess(pred, j.label.to_numpy(), j.stratum.to_numpy(), units, classes=[c for c in CLASSES[:3]])
+    fmt = lambda e: None if e.value is None else round(e.value, 3)
+    return {"n_train": len(ytr), "n_judged": len(j), "overall": fmt(r["overall"]),
+            "overall_ci95": [round(v, 3) for v in r["overall"].ci95],
+            "users": {k: fmt(v) for k, v in r["users"].items()}, "producers": {k: fmt(v) for k, v in r["producers"].items()}}
+
+
+def cmd_judge(args):
+    for context in args.contexts:
+        for name in args.sets:
+            r = {"context_m": context, "features": name, **judged(PART_SETS[name], context)}
+            print(json.dumps(r), flush=True)
+            with open(CACHE / "judge.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
+
+
+def eurosat_features(n_per_class: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    "Lite0 features of EuroSAT images (landcover5 classes), `n_per_class` per EuroSAT class, by the image path's code."
+    from aerial_nb.featurize import ort_session, preprocess
+    from aerial_nb.label_map import load_label_map
+    f = CACHE / f"eurosat_{n_per_class}.npz"
+    if f.exists():
+        z = np.load(f, allow_pickle=True); return z["X"], z["y"]
+    lm, rng, paths, ys = load_label_map("landcover5"), np.random.default_rng(42), [], []
+    for d in sorted((REPO / "data" / "eurosat").iterdir()):
+        files = sorted(d.glob("*.jpg"))
+        for p in rng.choice(files, size=min(n_per_class, len(files)), replace=False): paths.append(p); ys.append(lm[d.name])
+    m = ensure_model("efficientnet-lite0", STORE)
+    sess = ort_session(m["onnx_file"], 2)
+    X = np.concatenate([sess.run([m["feature_tensor"]], {m["image_tensor"]: np.stack(
+        [preprocess(p.read_bytes(), m) for p in paths[i:i + 32]])})[0].reshape(-1, 1280) for i in range(0, len(paths), 32)])
+    np.savez(f, X=X, y=np.array(ys, dtype=object))
+    return X, np.array(ys, dtype=object)
+
+
+def cmd_curve(args):
+    n_all = len(read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None))
+    sizes = [n for n in args.sizes if n < n_all] + [n_all]
+    arms = {"local, nir": (PART_SETS[args.nir_set], None), "local, rgb": (PART_SETS["rgb cnn"], None),
+            "local + EuroSAT, rgb": (PART_SETS["rgb cnn"], eurosat_features())}
+    for arm, (parts, extra) in arms.items():
+        for n in ([0] if extra is not None else []) + sizes:
+            accs = []
+            for draw in range(1 if n in (0, n_all) else args.draws):
+                idx = np.random.default_rng([7, n, draw]).permutation(n_all)[:n]
+                accs.append(judged(parts, args.context, idx, extra))
+            r = {"arm": arm, "n_local": n, "context_m": args.context,
+                 "overall": round(float(np.mean([a["overall"] for a in accs])), 3),
+                 "overall_sd": round(float(np.std([a["overall"] for a in accs])), 3), "draws": len(accs),
+                 "users": accs[0]["users"], "producers": accs[0]["producers"]}
+            print(json.dumps(r), flush=True)
+            with open(CACHE / "curve.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("parts"); p.add_argument("--contexts", type=float, nargs="+", default=[160, 320])
+    p.add_argument("--sets", nargs="+", default=list(PART_SETS))
+    j = sub.add_parser("judge"); j.add_argument("--contexts", type=float, nargs="+", default=[320])
+    j.add_argument("--sets", nargs="+", default=list(PART_SETS))
+    c = sub.add_parser("curve"); c.add_argument("--context", type=float, default=320)
+    c.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200]); c.add_argument("--draws", type=int, default=5)
+    c.add_argument("--nir-set", default="rgb+nir cnn+stats+centre")
+    args = ap.parse_args()
+    {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
