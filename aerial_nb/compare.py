@@ -101,6 +101,7 @@ def load_history(settings, sweep_id: str = "") -> pd.DataFrame:
         return runs_from_folders(settings.path("paths", "outputs_dir"), sweep_id)
     if not len(h): return pd.DataFrame(columns=RUN_COLUMNS + HISTORY_COLUMNS)
     h = h[h.status != "FAILED"].dropna(subset=["metrics.accuracy"]).sort_values("start_time")
+    if not len(h): return pd.DataFrame(columns=RUN_COLUMNS + HISTORY_COLUMNS)   # only failed runs, or none trained
     h = h.drop_duplicates("tags.aerial_nb.run_id", keep="last")
     col = lambda c: h[c] if c in h else pd.Series([None] * len(h), index=h.index)
     num = lambda c: pd.to_numeric(col(c), errors="coerce")
@@ -124,9 +125,10 @@ def load_history(settings, sweep_id: str = "") -> pd.DataFrame:
             "featurizer_backend": col("params.featurizer_backend"),
             "classifier_params": [
                 json.dumps({k.split(".", 1)[1]: v for k, v in r.items() if k.startswith("classifier.") and pd.notna(v)})
+                # no classifier parameter logged: a frame without columns gives no records, one {} per run instead
                 for r in h.filter(like="params.classifier.")
                 .rename(columns=lambda c: c.removeprefix("params."))
-                .to_dict("records")
+                .to_dict("records") or [{}] * len(h)
             ],
         }
     ).reset_index(drop=True)

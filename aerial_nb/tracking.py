@@ -213,6 +213,10 @@ def log_run(run_dir: str | Path, settings: Settings, status: str | None = None) 
             client.log_batch(run_id, metrics=metrics[i:i + 100], params=params[i:i + 100], tags=tags[i:i + 100])
         for path, folder in run_artifacts(run_dir): client.log_artifact(run_id, str(path), folder or None)
         if status in ("finished", "failed"): client.set_terminated(run_id, MLFLOW_STATUS[status])
+        elif client.get_run(run_id).info.status != "RUNNING":
+            # A run resumed after it failed (Ctrl-C, a kill) runs again: its row must not stay FAILED, or compare,
+            # which leaves failed runs out, would not find the run it is comparing.
+            client.update_run(run_id, status="RUNNING")
     return run_id
 
 # %% ../nbs/03a_tracking.ipynb #c018

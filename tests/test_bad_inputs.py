@@ -276,6 +276,27 @@ def test_a_killed_trainings_half_written_model_is_cleared_by_the_next(tmp_path):
     assert not killed.exists() and running.exists()
 
 
+def test_a_resumed_run_is_compared_with_the_others(tmp_path):
+    # Found with issue 31: a run stopped during 02_featurize, then resumed, failed in 04_compare ("'DataFrame' object
+    # has no attribute 'classes'"): its MLflow row stayed FAILED, and a history of failed runs only gave a frame
+    # without columns.
+    from aerial_nb.compare import load_history
+    from aerial_nb.settings import load_settings
+    from aerial_nb.tracking import log_run, read_runs
+    out = tmp_path / "o"
+    d = trained_run(out, "r1", 0.9)
+    settings = load_settings(ROOT / "settings.ini", env={"AERIAL_NB_PATHS_OUTPUTS_DIR": str(out),
+                                                         "AERIAL_NB_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}"})
+    (d / "status.json").write_text(json.dumps({"status": "failed", "step": "02_featurize", "error": "stopped by SIGINT"}))
+    log_run(d, settings)                                   # the stopped attempt
+    assert list(read_runs(settings).status) == ["FAILED"]
+    assert "classes" in load_history(settings).columns and len(load_history(settings)) == 0
+    (d / "status.json").write_text(json.dumps({"status": "running", "step": "04_compare"}))
+    log_run(d, settings)                                   # resumed: trained again, logged before 04_compare
+    assert list(read_runs(settings).status) == ["RUNNING"]
+    assert load_history(settings).run_id.tolist() == ["r1"]
+
+
 def test_a_run_whose_end_missed_the_run_history_is_recorded_by_resume(tmp_path, imgs):
     # Issue 31: after a disk-full during tracking, the run ended `finished` and its MLflow row stayed RUNNING.
     from mlflow.tracking import MlflowClient
