@@ -17,7 +17,7 @@ from .models import ZOO, ensure_model
 
 # %% auto #0
 __all__ = ['VIEWS', 'NIR_VIEWS', 'VIEW_POOLS', 'view_zoom', 'needs_nir', 'resize_view', 'model_names', 'recipe_label',
-           'check_recipe', 'feature_recipe', 'feature_parts', 'pool_parts', 'recipe_of_model']
+           'check_recipe', 'feature_recipe', 'feature_parts', 'pool_parts', 'network_columns', 'recipe_of_model']
 
 # %% ../nbs/00h_recipe.ipynb #c005
 # view: the factor the image is stretched by before its centre S x S is kept
@@ -98,6 +98,19 @@ def pool_parts(outs: list[np.ndarray], featurizer: dict) -> np.ndarray:
     per_model = [outs[i:i + k] for i in range(0, len(outs), k)]
     if featurizer["view_pool"] == "mean": per_model = [[np.mean(views, axis=0)] for views in per_model]
     return np.concatenate([x for views in per_model for x in views], axis=1)
+
+def network_columns(featurizer: dict) -> list[list[int]]:
+    """Indices, in `featurizer`'s feature vector, of the features that come from networks (not from `band-stats`, the
+    zoo's pixel statistics), one list per network part (a model over a view): what `network_pca` reduces."""
+    parts = feature_parts(featurizer)
+    k = len(featurizer.get("views") or ["full"]) if "parts" in featurizer else 1
+    pooled = parts if featurizer.get("view_pool", "concat") == "concat" else parts[::k]
+    cols, at = [], 0
+    for p in pooled:
+        d = int(p["feature_dim"])
+        if p.get("family") != "statistics": cols.append(list(range(at, at + d)))
+        at += d
+    return cols
 
 def recipe_of_model(meta: dict, store: str | Path) -> dict:
     "The featurizer a trained model's features came from (its `aerial_nb.json`), to compute them again when scoring."

@@ -161,6 +161,11 @@ class RunParams:
                             "`logistic_regression`, `random_forest` (Spark ML) or `lightgbm` (SynapseML)")
     classifier_params: dict = param({}, hyperparameters, "Spark ML parameters of the classifier, e.g. "
                                     "`{numTrees: 300}`; missing ones take `train.CLASSIFIERS`' defaults")
+    network_pca: int = param(0, lambda name, v, p: None if _is_int(v) and v >= 0 else
+                             f"{name} must be a whole number >= 0 (0: off), got {v!r}",
+                             "k > 0: each network part's features (a model over a view; not `band-stats`) reduced to "
+                             "their first k principal components, fitted on the training split, before the "
+                             "classifier; 0: off")
     sample_frac: float = param(1.0, fraction(one_allowed=True), "fraction of each class's images to use, in (0, 1], "
                                "stratified and seeded")
     test_frac: float = param(0.2, fraction(one_allowed=False), "held-out fraction of each class for evaluation "

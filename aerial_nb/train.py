@@ -13,15 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .recipe import network_columns
 from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, read_model_meta,
                                   spark_model_problem, write_atomic, writer_tag)
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # pyspark, scikit-learn, synapseml.
 
 # %% auto #0
-__all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'check_classifier_params', 'make_classifier', 'classification_metrics',
-           'check_model_name', 'save_model', 'load_model', 'choose_params', 'fit_and_evaluate', 'assign_folds',
-           'cross_validate', 'check_tune_folds', 'train_step']
+__all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'REDUCED_FEATURES', 'check_classifier_params', 'make_classifier',
+           'pca_stages', 'classification_metrics', 'check_model_name', 'save_model', 'load_model', 'choose_params',
+           'fit_and_evaluate', 'assign_folds', 'cross_validate', 'check_tune_folds', 'train_step']
 
 # %% ../nbs/03_train.ipynb #c005
 CLASSIFIERS: dict[str, dict] = {
@@ -66,12 +67,36 @@ TUNING_GRIDS: dict[str, dict[str, list]] = {
     "lightgbm": {"numLeaves": [15, 31, 63]},
 }
 
-def make_classifier(name: str, params: dict | None = None, seed: int = 42):
+def make_classifier(name: str, params: dict | None = None, seed: int = 42, features_col: str = "features"):
     "A Spark ML classifier `name` with `CLASSIFIERS[name]` defaults updated by `params` (needs a Spark session)."
     merged = check_classifier_params(name, params)
     cls = _estimator_class(name)
     if hasattr(cls, "seed"): merged.setdefault("seed", seed)
-    return cls(featuresCol="features", labelCol="label_index", **merged)
+    return cls(featuresCol=features_col, labelCol="label_index", **merged)
+
+REDUCED_FEATURES = "reduced_features"
+
+def pca_stages(featurizer: dict, k: int) -> list:
+    """Spark ML stages (unfitted) that replace each network part's features (a model over one view) by their first
+    `k` principal components, fitted on the training split after standardising, beside the pixel statistics as they
+    are: `REDUCED_FEATURES`. A few hundred labeled squares cannot weigh 1,280 numbers per view; a handful of
+    components they can (README, The map of North Dakota). One PCA per part: Spark's PCA eigendecomposes a d x d
+    covariance in the JVM, minutes for all parts' 5,120 features at once, seconds for 1,280. Empty when `k` is 0."""
+    if not k: return []
+    from pyspark.ml.feature import PCA, StandardScaler, VectorAssembler, VectorSlicer
+    parts = network_columns(featurizer)
+    if not parts: raise ValueError(f"network_pca {k} needs a network in pretrained_model_type ({featurizer['name']} "
+                                   "has none): add one, or set network_pca: 0.")
+    if k >= min(map(len, parts)): raise ValueError(f"network_pca {k} must be below a part's {len(parts[0])} features.")
+    rest = sorted(set(range(int(featurizer["feature_dim"]))) - {i for p in parts for i in p})
+    stages, outs = [], (["other_features"] if rest else [])
+    if rest: stages.append(VectorSlicer(inputCol="features", outputCol="other_features", indices=rest))
+    for j, cols in enumerate(parts):
+        stages += [VectorSlicer(inputCol="features", outputCol=f"net{j}", indices=cols),
+                   StandardScaler(inputCol=f"net{j}", outputCol=f"net{j}_scaled", withMean=True, withStd=True),
+                   PCA(k=int(k), inputCol=f"net{j}_scaled", outputCol=f"net{j}_pca")]
+        outs.append(f"net{j}_pca")
+    return stages + [VectorAssembler(inputCols=outs, outputCol=REDUCED_FEATURES)]
 
 # %% ../nbs/03_train.ipynb #c008
 def classification_metrics(y_true, y_pred, labels: list[str]) -> dict:
@@ -133,7 +158,7 @@ def choose_params(train, classifier: str, *, classifier_params: dict | None, k: 
             "chosen": {n: best[n] for n in TUNING_GRIDS[classifier]}, "accuracy": best["accuracy"]}
 
 def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str,
-                     classifier_params: dict | None = None, seed: int = 42, tune_folds: int = 0):
+                     classifier_params: dict | None = None, seed: int = 42, tune_folds: int = 0, pre_stages=()):
     """Fit on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV within that split, when
     > 1), predict its test split; returns (model, metrics, test predictions as pandas)."""
     from pyspark.ml import Pipeline
@@ -158,7 +183,8 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
         else None
     )
     if tuning: classifier_params = {**(classifier_params or {}), **tuning["chosen"]}
-    pipe = Pipeline(stages=[indexer, make_classifier(classifier, classifier_params, seed),
+    features_col = REDUCED_FEATURES if pre_stages else "features"   # `pca_stages`' output, when given
+    pipe = Pipeline(stages=[indexer, *pre_stages, make_classifier(classifier, classifier_params, seed, features_col),
                             IndexToString(inputCol="prediction", outputCol="pred_label", labels=indexer.labels)])
     model = pipe.fit(train); fit_s = time.time() - t0
     n_train = train.count(); train.unpersist()
@@ -186,7 +212,8 @@ def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
     return folds
 
 def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str,
-                   classifier_params: dict | None, k: int = 5, seed: int = 42, tune_folds: int = 0) -> dict:
+                   classifier_params: dict | None, k: int = 5, seed: int = 42, tune_folds: int = 0,
+                   pre_stages=()) -> dict:
     """Accuracy of each of `k` stratified folds, their mean and standard deviation (with `tune_folds`, nested: each
     fold tunes on its own training part)."""
     folds = assign_folds(manifest, k, seed)
@@ -194,7 +221,8 @@ def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, classif
     for f in range(k):
         m = manifest.assign(split=np.where(folds == f, "test", "train"))
         fold = fit_and_evaluate(spark, features_path, manifest=m, classifier=classifier,
-                                classifier_params=classifier_params, seed=seed, tune_folds=tune_folds)[1]
+                                classifier_params=classifier_params, seed=seed, tune_folds=tune_folds,
+                                pre_stages=pre_stages)[1]
         accs.append(fold["accuracy"])
         if tune_folds: chosen.append(fold["tuning"]["chosen"])
     out = {"folds": k, "seed": seed, "accuracies": [round(a, 4) for a in accs],
@@ -216,7 +244,8 @@ def check_tune_folds(manifest: pd.DataFrame, k: int) -> None:
 def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: dict, featurizer: dict, settings,
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
                seed: int = 42, run_id: str | None = None, cv_folds: int = 0, scale: dict | None = None,
-               label_map: dict | None = None, radiometry: dict | None = None, tune_folds: int = 0) -> dict:
+               label_map: dict | None = None, radiometry: dict | None = None, tune_folds: int = 0,
+               network_pca: int = 0) -> dict:
     """Train, evaluate and save (with `tune_folds` > 1, the classifier's `TUNING_GRIDS` values chosen by CV on the
     training split); writes `metrics.json` and `test_predictions.parquet` to the run folder."""
     run_dir = Path(run_dir)
@@ -224,15 +253,19 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
     manifest = manifest[~manifest["path"].isin(features.get("missing", []))]
     if cv_folds: assign_folds(manifest, cv_folds, seed)   # too few images for the folds: fail before any fit
     check_tune_folds(manifest, tune_folds)
+    if network_pca and tune_folds:
+        raise ValueError("tune_folds and network_pca: tuning does not reduce the features yet; use one of them.")
+    pre = pca_stages(featurizer, network_pca)   # before anything is fitted: a bad value fails now
     model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest=manifest, classifier=classifier,
-                                            classifier_params=classifier_params, seed=seed, tune_folds=tune_folds)
+                                            classifier_params=classifier_params, seed=seed, tune_folds=tune_folds,
+                                            pre_stages=pre)
     chosen = metrics.get("tuning", {}).get("chosen", {})
     meta = {"model_name": output_model_name, "classifier": classifier,
             "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {}), **chosen},
             "labels": metrics["labels"], "pretrained_model_type": featurizer["name"],
             # The recipe, so that scoring computes the same parts and pools them the same way (aerial_nb.recipe).
             "models": featurizer.get("models", [featurizer["name"]]), "views": featurizer.get("views", ["full"]),
-            "view_pool": featurizer.get("view_pool", "concat"),
+            "view_pool": featurizer.get("view_pool", "concat"), "network_pca": int(network_pca),
             "onnx_sha256": featurizer["onnx_sha256"], "feature_dim": featurizer["feature_dim"],
             # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
             "tta": bool(features.get("tta", False)), "featurizer_backend": features.get("backend", "synapseml"),
@@ -252,6 +285,7 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
             k=cv_folds,
             seed=seed,
             tune_folds=tune_folds,
+            pre_stages=pre,
         )
         if cv_folds
         else None

@@ -78,12 +78,25 @@ def features(labels, context_m, parts, name) -> pd.DataFrame:
     return pd.concat([part_features(labels, context_m, m, v, name) for m, v in parts], axis=1, join="inner")
 
 
+PCA_K = 0   # > 0: the network columns reduced to this many principal components (the pipeline's network_pca)
+
+
 def fit_predict(Xtr, ytr, Xte):
+    """scikit-learn's logistic regression at the pipeline's L2 strength; with PCA_K, the network columns (those not
+    from band-stats) standardised and reduced to PCA_K components first, fitted on the training rows only."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1 / (0.01 * len(ytr)), max_iter=3000))
-    return clf.fit(Xtr, ytr).predict(Xte)
+    steps = [StandardScaler(), LogisticRegression(C=1 / (0.01 * len(ytr)), max_iter=3000)]
+    cols = list(Xtr.columns) if hasattr(Xtr, "columns") else []
+    net = [i for i, c in enumerate(cols) if not str(c).startswith("band-stats")]
+    if PCA_K and net:
+        rest = [i for i in range(len(cols)) if i not in set(net)]
+        steps.insert(0, ColumnTransformer([("rest", "passthrough", rest),
+                                           ("net", make_pipeline(StandardScaler(), PCA(PCA_K, random_state=0)), net)]))
+    return make_pipeline(*steps).fit(np.asarray(Xtr), ytr).predict(np.asarray(Xte))
 
 
 def block_cv(X: pd.DataFrame, labels: pd.DataFrame) -> dict:
@@ -93,7 +106,7 @@ def block_cv(X: pd.DataFrame, labels: pd.DataFrame) -> dict:
     y, pred = lab.label.to_numpy(), np.empty(len(lab), object)
     for g in sorted(set(group)):
         te = np.array([gg == g for gg in group])
-        pred[te] = fit_predict(X.values[~te], y[~te], X.values[te])
+        pred[te] = fit_predict(X[~te], y[~te], X[te])
     acc = float((pred == y).mean())
     clear = (lab.confidence == "clear").to_numpy()
     recall = {c: round(float((pred[y == c] == c).mean()), 3) for c in CLASSES if (y == c).any()}
@@ -102,6 +115,8 @@ def block_cv(X: pd.DataFrame, labels: pd.DataFrame) -> dict:
             "recall": recall, "precision": prec}
 
 
+CNN4 = [("efficientnet-lite0", v) for v in ("full", "falsecolor", "center2x", "falsecolor-center2x")]
+STATS4 = [("band-stats", v) for v in ("full", "falsecolor", "center2x", "falsecolor-center2x")]
 PART_SETS = {
     "rgb cnn": [("efficientnet-lite0", "full")],
     "nir cnn": [("efficientnet-lite0", "falsecolor")],
@@ -111,6 +126,7 @@ PART_SETS = {
                      ("band-stats", "falsecolor-center2x")],
     "rgb+nir cnn+stats": [("efficientnet-lite0", "full"), ("efficientnet-lite0", "falsecolor"),
                           ("band-stats", "full"), ("band-stats", "falsecolor")],
+    "cnn 4 views+stats+centre": CNN4 + STATS4,
     "rgb+nir cnn+stats+centre": [("efficientnet-lite0", "full"), ("efficientnet-lite0", "falsecolor"),
                                  ("band-stats", "full"), ("band-stats", "falsecolor"), ("band-stats", "center2x"),
                                  ("band-stats", "falsecolor-center2x")],
@@ -118,12 +134,14 @@ PART_SETS = {
 
 
 def cmd_parts(args):
+    global PCA_K
+    PCA_K = args.pca
     labels = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None)
     rows = []
     for context in args.contexts:
         for name in args.sets:
             X = features(labels, context, PART_SETS[name], "train")
-            r = {"context_m": context, "features": name, "dim": X.shape[1], **block_cv(X, labels)}
+            r = {"context_m": context, "features": name, "dim": X.shape[1], "network_pca": PCA_K, **block_cv(X, labels)}
             print(json.dumps(r), flush=True); rows.append(r)
     out = CACHE / "parts.jsonl"
     with open(out, "a") as f:
@@ -141,11 +159,11 @@ def judged(parts, context, train_idx=None, extra=None) -> dict:
     Xtr = features(train, context, parts, "train")
     ytr = train.set_index("tile_id").loc[Xtr.index].label.to_numpy()
     if train_idx is not None: Xtr, ytr = Xtr.iloc[train_idx], ytr[train_idx]
-    Xtr, ytr = Xtr.to_numpy(), ytr
-    if extra is not None: Xtr, ytr = np.vstack([Xtr, extra[0]]) if len(Xtr) else extra[0], np.concatenate([ytr, extra[1]])
+    if extra is not None:
+        Xtr = pd.concat([Xtr, pd.DataFrame(extra[0], columns=Xtr.columns)]); ytr = np.concatenate([ytr, extra[1]])
     Xj = features(judge, context, parts, "judge")
     j = judge.set_index("tile_id").loc[Xj.index]
-    pred = fit_predict(Xtr, ytr, Xj.to_numpy())
+    pred = fit_predict(Xtr, ytr, Xj)
     units = j.groupby("stratum").stratum_units.first().to_dict()
     r = assess(pred, j.label.to_numpy(), j.stratum.to_numpy(), units, classes=[c for c in CLASSES[:3]])
     fmt = lambda e: None if e.value is None else round(e.value, 3)
@@ -155,9 +173,11 @@ def judged(parts, context, train_idx=None, extra=None) -> dict:
 
 
 def cmd_judge(args):
+    global PCA_K
+    PCA_K = args.pca
     for context in args.contexts:
         for name in args.sets:
-            r = {"context_m": context, "features": name, **judged(PART_SETS[name], context)}
+            r = {"context_m": context, "features": name, "network_pca": PCA_K, **judged(PART_SETS[name], context)}
             print(json.dumps(r), flush=True)
             with open(CACHE / "judge.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
 
@@ -184,9 +204,12 @@ def eurosat_features(n_per_class: int = 120) -> tuple[np.ndarray, np.ndarray]:
 def cmd_curve(args):
     n_all = len(read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None))
     sizes = [n for n in args.sizes if n < n_all] + [n_all]
-    arms = {"local, nir": (PART_SETS[args.nir_set], None), "local, rgb": (PART_SETS["rgb cnn"], None),
-            "local + EuroSAT, rgb": (PART_SETS["rgb cnn"], eurosat_features())}
-    for arm, (parts, extra) in arms.items():
+    global PCA_K
+    arms = {"local, the default's features": (PART_SETS[args.nir_set], None, args.pca),
+            "local, rgb cnn": (PART_SETS["rgb cnn"], None, 0),
+            "local + EuroSAT, rgb cnn": (PART_SETS["rgb cnn"], eurosat_features(), 0)}
+    for arm, (parts, extra, k) in arms.items():
+        PCA_K = k
         for n in ([0] if extra is not None else []) + sizes:
             accs = []
             for draw in range(1 if n in (0, n_all) else args.draws):
@@ -204,12 +227,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("parts"); p.add_argument("--contexts", type=float, nargs="+", default=[160, 320])
-    p.add_argument("--sets", nargs="+", default=list(PART_SETS))
+    p.add_argument("--sets", nargs="+", default=list(PART_SETS)); p.add_argument("--pca", type=int, default=0)
     j = sub.add_parser("judge"); j.add_argument("--contexts", type=float, nargs="+", default=[320])
-    j.add_argument("--sets", nargs="+", default=list(PART_SETS))
+    j.add_argument("--sets", nargs="+", default=list(PART_SETS)); j.add_argument("--pca", type=int, default=0)
     c = sub.add_parser("curve"); c.add_argument("--context", type=float, default=320)
     c.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200]); c.add_argument("--draws", type=int, default=5)
-    c.add_argument("--nir-set", default="rgb+nir cnn+stats+centre")
+    c.add_argument("--nir-set", default="cnn 4 views+stats+centre"); c.add_argument("--pca", type=int, default=32)
     args = ap.parse_args()
     {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve}[args.cmd](args)
 
