@@ -139,12 +139,18 @@ def _worker_stop(signum, frame):
     _WORKER["stop"] = signum
     if _WORKER.get("in_point"): raise KeyboardInterrupt("stopped by SIGINT before the run's first step")
 
-def _worker_init() -> None:
+def _worker_init(log_file: str = "") -> None:
     """A sweep worker leaves the terminal's process group: Ctrl-C reaches the sweep alone, which passes it on to each
-    worker once (a second Ctrl-C, a second time: stop at once), never twice at a time."""
+    worker once (a second Ctrl-C, a second time: stop at once), never twice at a time. What it prints outside a point
+    (which goes to the point's runner.log), such as asyncio's note of a stopped kernel's last request, goes to
+    `log_file`, not the terminal."""
     try: os.setsid()
     except OSError: pass   # already a session leader
     signal.signal(signal.SIGINT, _worker_stop)
+    if log_file:
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for std in (1, 2): os.dup2(fd, std)
+        os.close(fd)
 
 def _run_in_worker(point_file: str, run_id: str, settings_path: str, steps: list[str]) -> int:
     """Run a point with `run_pipeline` in this (worker) process and its kernel; 0 if it finished, `NOT_STARTED` if the
@@ -167,11 +173,11 @@ def _run_in_worker(point_file: str, run_id: str, settings_path: str, steps: list
             return 130 if isinstance(e, KeyboardInterrupt) else 1
         finally: _WORKER["in_point"] = False
 
-def sweep_workers(jobs: int) -> ProcessPoolExecutor:
-    """`jobs` worker processes, each running one point at a time in its own kernel. 'spawn': a worker starts from a
-    clean interpreter, not a fork of a process that holds threads and sockets."""
+def sweep_workers(jobs: int, log_file: str | Path = "") -> ProcessPoolExecutor:
+    """`jobs` worker processes, each running one point at a time in its own kernel (their own output in `log_file`).
+    'spawn': a worker starts from a clean interpreter, not a fork of a process that holds threads and sockets."""
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init)
+                               initializer=_worker_init, initargs=(str(log_file or ""),))
 
 def run_point(params: dict, run_id: str, *, settings: Settings, sweep: dict, steps: list[str] = SWEEP_STEPS,
               workers: ProcessPoolExecutor | None = None) -> dict:
@@ -330,7 +336,8 @@ def _sweep_points(grid, plan: pd.DataFrame, sweep_id: str, sweep_dir: Path, sett
     # `jobs` worker processes run the points (each keeps its kernel and JVM across its points); a thread per job
     # waits on each and records its outcome. Ctrl-C (or SIGTERM) stops the sweep: no point starts after it, and the
     # running ones stop as a run does (`_stops_the_sweep`).
-    with _stops_the_sweep() as stopped, sweep_workers(jobs) as workers, ThreadPoolExecutor(max_workers=jobs) as pool:
+    with (_stops_the_sweep() as stopped, sweep_workers(jobs, sweep_dir / "workers.log") as workers,
+          ThreadPoolExecutor(max_workers=jobs) as pool):
         def point(i, r):
             if stopped: return not_started(r.run_id)
             return run_point(r.params, r.run_id, settings=settings,
@@ -341,8 +348,9 @@ def _sweep_points(grid, plan: pd.DataFrame, sweep_id: str, sweep_dir: Path, sett
             if stopped and res["status"] == "failed" and res["error"].startswith("stopped by"):
                 res["status"] = "stopped"
             results.append(res)
-            counts["failed" if res["status"] in ("failed", "stopped") else "done"] += 1
-            bar.set_postfix(done=counts["done"], failed=counts["failed"], remaining=len(todo) - sum(counts.values()))
+            kind = {"failed": "failed", "stopped": "failed", "not started": "not_started"}.get(res["status"], "done")
+            counts[kind] = counts.get(kind, 0) + 1
+            bar.set_postfix(**counts, remaining=len(todo) - sum(counts.values()))
             bar.update(1)
             if res["status"] == "failed": bar.write(f"  failed: {res['run_id']} at {res['failed_step']}: "
                                                     f"{res['error'][:200]}")
