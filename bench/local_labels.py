@@ -90,12 +90,14 @@ def fit_predict(Xtr, ytr, Xte):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     steps = [StandardScaler(), LogisticRegression(C=1 / (0.01 * len(ytr)), max_iter=3000)]
-    cols = list(Xtr.columns) if hasattr(Xtr, "columns") else []
-    net = [i for i, c in enumerate(cols) if not str(c).startswith("band-stats")]
-    if PCA_K and net:
-        rest = [i for i in range(len(cols)) if i not in set(net)]
-        steps.insert(0, ColumnTransformer([("rest", "passthrough", rest),
-                                           ("net", make_pipeline(StandardScaler(), PCA(PCA_K, random_state=0)), net)]))
+    cols = [str(c) for c in Xtr.columns] if hasattr(Xtr, "columns") else []
+    parts = {}   # one PCA per network part (model:view), as the pipeline's network_pca
+    for i, c in enumerate(cols):
+        if not c.startswith("band-stats"): parts.setdefault(c.rsplit(":", 1)[0], []).append(i)
+    if PCA_K and parts:
+        rest = [i for i, c in enumerate(cols) if c.startswith("band-stats")]
+        steps.insert(0, ColumnTransformer([("rest", "passthrough", rest)] + [
+            (name, make_pipeline(StandardScaler(), PCA(PCA_K, random_state=0)), idx) for name, idx in parts.items()]))
     return make_pipeline(*steps).fit(np.asarray(Xtr), ytr).predict(np.asarray(Xte))
 
 
@@ -202,7 +204,9 @@ def eurosat_features(n_per_class: int = 120) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cmd_curve(args):
-    n_all = len(read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None))
+    # squares whose context fits on their raster (the others are left out of training, as in a run)
+    n_all = len(features(read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None), args.context, PART_SETS["rgb cnn"],
+                         "train"))
     sizes = [n for n in args.sizes if n < n_all] + [n_all]
     global PCA_K
     arms = {"local, the default's features": (PART_SETS[args.nir_set], None, args.pca),
@@ -231,8 +235,8 @@ def main():
     j = sub.add_parser("judge"); j.add_argument("--contexts", type=float, nargs="+", default=[320])
     j.add_argument("--sets", nargs="+", default=list(PART_SETS)); j.add_argument("--pca", type=int, default=0)
     c = sub.add_parser("curve"); c.add_argument("--context", type=float, default=320)
-    c.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200]); c.add_argument("--draws", type=int, default=5)
-    c.add_argument("--nir-set", default="cnn 4 views+stats+centre"); c.add_argument("--pca", type=int, default=32)
+    c.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 400]); c.add_argument("--draws", type=int, default=3)
+    c.add_argument("--nir-set", default="cnn 4 views+stats+centre"); c.add_argument("--pca", type=int, default=8)
     args = ap.parse_args()
     {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve}[args.cmd](args)
 
