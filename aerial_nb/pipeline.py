@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import os
 import re
 import unicodedata
@@ -324,6 +325,9 @@ def _stop_kernels(grace_s: float = 20) -> None:
     """Stop this process's kernels and their JVMs after a stop signal: SIGTERM first, so that each JVM runs Spark's
     shutdown hooks, which delete its temporary folders (~200 MB each: a copy of SynapseML's jars; SIGKILL left them in
     /tmp at every Ctrl-C); SIGKILL for whatever still runs `grace_s` later: a stuck kernel may not outlive the run."""
+    # asyncio reports the stopped kernel's unanswered request when it is collected, as a traceback on stderr after the
+    # run's one line: the stop is already said.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     procs = []
     for k in _kernels():
         try: procs += [k, *k.children(recursive=True)]
