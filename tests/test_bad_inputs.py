@@ -953,3 +953,47 @@ def test_ctrl_c_stops_a_sweep(tmp_path):
     # The rerun runs every point that did not finish, and only those.
     r = cli("sweep", grid, "--dry-run", outputs=out, env={"AERIAL_NB_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"})
     assert r.returncode == 0 and f"{(table.status != 'finished').sum()} to run" in r.stdout, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------------------------------------------- local labels
+def _labels_run(tmp_path: Path, rows: list[dict], *, bands: int = 4, judging: list[dict] | None = None, views="[full]"):
+    "A run on a labels CSV of `rows` over one fixture raster (and a judging sample of `judging`): its command's result."
+    import pandas as pd
+    from aerial_nb.labels import LABEL_COLUMNS
+    from aerial_nb.testing import make_fixture_geotiff
+    raster = make_fixture_geotiff(tmp_path / "rasters" / "m_1_20200831.tif", width=200, height=160, bands=bands,
+                                  nodata_corner=False)
+    import rasterio
+    with rasterio.open(raster) as src: x0, y0 = src.transform * (0, 0)
+    def row(r):
+        x, y = x0 + r["col"] * 5.0, y0 - r["row"] * 5.0
+        return {**{c: "" for c in LABEL_COLUMNS}, "tile_id": r["id"], "year": 2020, "acq_date": "20200831",
+                "source": raster.name, "crs": "EPSG:26914", "center_x": x, "center_y": y, "footprint_m": 160,
+                "label": r.get("label", "water"), "confidence": "clear", "selection": "random"}
+    pd.DataFrame([row(r) for r in rows]).to_csv(tmp_path / "train.csv", index=False)
+    extra = ["--set", "reference_csv="]   # the fixture raster lies where the NAIP clips do: not their judging sample
+    if judging is not None:
+        pd.DataFrame([{**row(r), "stratum": "2020:water", "stratum_units": 10, "inclusion_prob": 0.1}
+                      for r in judging]).to_csv(tmp_path / "judge.csv", index=False)
+        extra = ["--set", f"reference_csv={tmp_path / 'judge.csv'}"]
+    return cli("run", "params/default.yaml", "--set", f"labels_csv={tmp_path / 'train.csv'}", "--set",
+               f"score_raster={raster.parent}", "--set", f"views={views}", *extra, outputs=tmp_path / "out")
+
+
+def test_labels_with_a_bad_row_name_it_and_train_nothing(tmp_path):
+    r = _labels_run(tmp_path, [{"id": "ok", "row": 80, "col": 100}, {"id": "far", "row": 80, "col": 5000},
+                               {"id": "tundra", "row": 80, "col": 60, "label": "tundra"}])
+    refused(r, "train.csv row 3 (far)", "not inside the raster", "row 4 (tundra)", "unknown class 'tundra'")
+    assert not (tmp_path / "out" / "runs").exists() or not any((tmp_path / "out" / "runs").iterdir())
+
+
+def test_training_squares_on_judging_ground_are_refused_naming_both(tmp_path):
+    r = _labels_run(tmp_path, [{"id": "t1", "row": 80, "col": 100}, {"id": "t2", "row": 80, "col": 40}],
+                    judging=[{"id": "j1", "row": 85, "col": 110}])
+    refused(r, "t1 overlaps j1", "share ground")
+
+
+def test_a_raster_without_nir_for_a_model_that_looks_at_it_is_refused_before_any_work(tmp_path):
+    r = _labels_run(tmp_path, [{"id": "a", "row": 80, "col": 100}, {"id": "b", "row": 80, "col": 40}], bands=3,
+                    views="[full, falsecolor]")
+    refused(r, "m_1_20200831.tif", "3 band(s)", "near-infrared")
