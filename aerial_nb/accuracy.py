@@ -419,6 +419,13 @@ def accuracy_html(report: dict, chart: str | None = None) -> str:
     parts = ["<h1>Accuracy and area from the reference sample</h1>",
              "<p>Stratified estimators (Stehman 2014; Olofsson et al. 2014) on squares labeled by eye in the "
              "judging blocks; 95% confidence intervals in brackets.</p>"]
+    if report.get("all_years"):   # what the map's verdict judges
+        p = report["all_years"]
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(p['users'][k])}</td>"
+                       f"<td>{_fmt(p['producers'][k])}</td></tr>" for k in p["classes"])
+        parts.append(f"<h2>All years</h2><p>Overall accuracy {_fmt(p['overall'])} over {p['n']} squares, every year's "
+                     "strata together.</p><table><tr><th>class</th><th>user's accuracy</th><th>producer's accuracy</th>"
+                     f"</tr>{rows}</table>")
     parts += [_year_html(y) for y in report["years"]]
     if report.get("changes"):
         c = next(c for c in report["changes"] if c["from"] == report["years"][0]["year"]
