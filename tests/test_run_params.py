@@ -77,7 +77,7 @@ def test_runner_refuses_a_parameter_no_step_declares(tmp_path):
 
 
 def test_default_yaml_lists_every_parameter_in_order_and_is_valid():
-    # params/default.yaml is the run `make run` makes (EuroSAT, onnxruntime, the NAIP map): its values differ from
+    # params/default.yaml is the run `make run` makes (the NAIP map from its labeled squares): its values differ from
     # RunParams' defaults on purpose, with the reasons in its comments, so it is written by hand and held here to
     # RunParams: every parameter, in RunParams' order, nothing else, every value valid.
     given = load_params(ROOT / "params" / "default.yaml")
