@@ -110,7 +110,8 @@ def _font(size: int):
     return ImageFont.load_default()
 
 
-def sheets(csv: Path, out: Path, per_sheet: int = 12, cols: int = 3) -> list[Path]:
+def sheets(csv: Path, out: Path, per_sheet: int = 12, cols: int = 3, cell_px: int = CELL_PX) -> list[Path]:
+    "Sheets of `per_sheet` squares, `cols` a row, each true | false colour at `cell_px` (larger to look closer)."
     df = pd.read_csv(csv)
     out.mkdir(parents=True, exist_ok=True)
     cells: list[tuple[str, Image.Image, Image.Image]] = []
@@ -118,7 +119,7 @@ def sheets(csv: Path, out: Path, per_sheet: int = 12, cols: int = 3) -> list[Pat
         with rasterio.open(DATA / source) as src:
             limits = stretch_limits(src)   # the page's (aerial-nb label) chips: one way to look at a square
             for r in rows.itertuples():
-                views = context_chips(src, limits, r.center_x, r.center_y, r.footprint_m, cell_px=CELL_PX)
+                views = context_chips(src, limits, r.center_x, r.center_y, r.footprint_m, cell_px=cell_px)
                 cells.append((r.tile_id, views["true"], views["false"]))
     order = {t: i for i, t in enumerate(df.tile_id)}
     cells.sort(key=lambda c: order[c[0]])
@@ -126,13 +127,13 @@ def sheets(csv: Path, out: Path, per_sheet: int = 12, cols: int = 3) -> list[Pat
     for k in range(0, len(cells), per_sheet):
         part = cells[k:k + per_sheet]
         rows_n = -(-len(part) // cols)
-        W, H = 2 * CELL_PX + 4, CELL_PX + 26
+        W, H = 2 * cell_px + 4, cell_px + 26
         sheet = Image.new("RGB", (cols * (W + 12), rows_n * (H + 10)), "white")
         d = ImageDraw.Draw(sheet)
         for i, (tid, t, fc) in enumerate(part):
             x, y = (i % cols) * (W + 12), (i // cols) * (H + 10)
             d.text((x + 4, y + 2), tid, fill="black", font=f)
-            sheet.paste(t, (x, y + 24)); sheet.paste(fc, (x + CELL_PX + 4, y + 24))
+            sheet.paste(t, (x, y + 24)); sheet.paste(fc, (x + cell_px + 4, y + 24))
         p = out / f"sheet_{k // per_sheet:02d}.png"
         sheet.save(p); written.append(p)
     return written
@@ -160,6 +161,8 @@ def main(argv=None):
     j.add_argument("--per-class", default="water=8,cultivated=8,grassland=8,developed=4,forest=4")
     s = sub.add_parser("sheets"); s.add_argument("csv", type=Path); s.add_argument("--out", type=Path, required=True)
     s.add_argument("--per-sheet", type=int, default=12)
+    s.add_argument("--cell-px", type=int, default=CELL_PX, help="side of each chip in pixels (larger to look closer)")
+    s.add_argument("--cols", type=int, default=3)
     m = sub.add_parser("merge"); m.add_argument("csv", type=Path); m.add_argument("typed", type=Path)
     m.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
@@ -173,7 +176,7 @@ def main(argv=None):
         args.out.parent.mkdir(parents=True, exist_ok=True); df.to_csv(args.out, index=False)
         print(f"{len(df)} judging squares -> {args.out}"); print(df.groupby("stratum").size().to_string())
     elif args.cmd == "sheets":
-        for p in sheets(args.csv, args.out, args.per_sheet): print(p)
+        for p in sheets(args.csv, args.out, args.per_sheet, args.cols, args.cell_px): print(p)
     else:
         print(f"{len(merge(args.csv, args.typed, args.out))} labeled squares -> {args.out}")
 
