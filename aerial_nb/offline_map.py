@@ -372,6 +372,9 @@ def plot_class_area(area: pd.DataFrame, path, estimates: pd.DataFrame | None = N
     """A stacked bar chart of `class_area_by_year` as a PNG; with `estimates` (`accuracy.accuracy_rows` of kind
     `class`), a panel per class beside it: mapped and estimated area (95% interval) in the judging blocks."""
     from matplotlib.figure import Figure
+    # A class neither mapped nor found by eye in the judging blocks has nothing to draw (an empty panel says nothing).
+    if estimates is not None:
+        estimates = estimates[(estimates["mapped_km2"].fillna(0) > 0) | (estimates["estimated_km2"].fillna(0) > 0)]
     classes = [] if estimates is None else sorted(estimates["class"].unique())
     colors = class_colors(list(area.columns) + classes)
     fig = Figure(figsize=(max(5, 0.7 * len(area) + 3) + 3.2 * len(classes), 4), dpi=110, layout="constrained")
