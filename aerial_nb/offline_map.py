@@ -283,7 +283,8 @@ def offline_map(preds: pd.DataFrame, path, *, title: str = "Predicted land use",
             "tiles": {y: _tile_arrays(preds[years == y], classes, frac, thumbs) for y in ys},
             "overlays": _overlays_by_year(preds, years, overlay_px),
             "bounds": [[preds.llcrnrlat.min(), preds.llcrnrlon.min()], [preds.urcrnrlat.max(), preds.urcrnrlon.max()]],
-            "canvas": bool(len(preds) > 5000 if canvas is None else canvas), "fill": 0.45,
+            # SVG paths until one year's layer (what is drawn at once) holds more than 5,000 tiles; canvas beyond
+            "canvas": bool(int(years.value_counts().max()) > 5000 if canvas is None else canvas), "fill": 0.45,
             "show": ys.index(show_year) if show_year in ys else len(ys) - 1, "change": None,
             "qa": _qa_layers(preds, years, qa)}
     legend = _legend_html(classes, data["colors"], set(preds.pred_label.astype(str)), "Predicted class")
