@@ -194,8 +194,8 @@ def check_master(settings: Settings, timeout_s: float = 5.0) -> None:
 
 # %% ../nbs/10_pipeline.ipynb #c010
 def ascii_name(name: str, keep: str = "-_") -> str:
-    """`name` as a plain folder name: accents dropped (Zürich → Zurich), anything but ASCII letters, digits and `keep`
-    replaced by '-', so that the run id it makes is one `check_run_id` takes (`--resume` names it again)."""
+    """`name` as a plain folder name: accents dropped (Zürich → Zurich), anything but ASCII letters, digits and
+    `keep` replaced by '-', so that the run id it makes is one `check_run_id` takes (`--resume` names it again)."""
     folded = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
     return "".join(c if c.isalnum() or c in keep else "-" for c in folded)
 
