@@ -29,7 +29,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from aerial_nb.labels import Blocks, read_labels  # noqa: E402
+from aerial_nb.labels import Blocks, read_labels, square_window, window_problem  # noqa: E402
 from aerial_nb.models import ensure_model  # noqa: E402
 from aerial_nb.region import window_features_frames  # noqa: E402
 
@@ -49,13 +49,12 @@ def windows(labels: pd.DataFrame, context_m: float) -> pd.DataFrame:
     rows = []
     for source, g in labels.groupby("source_path"):
         with rasterio.open(source) as src:
-            px = int(round(context_m / abs(src.transform.a)))
             for r in g.itertuples():
-                c, rr = ~src.transform * (r.center_x, r.center_y)
-                c0, r0 = int(round(c - px / 2)), int(round(rr - px / 2))
-                if c0 < 0 or r0 < 0 or c0 + px > src.width or r0 + px > src.height: continue
-                rows.append(dict(filename=r.tile_id, source_path=source, row_off=r0, col_off=c0, win_width=float(px),
-                                 win_height=float(px), tile_px=px, bands="1,2,3"))
+                w = square_window(src, r.center_x, r.center_y, context_m)   # as a run cuts its squares
+                if window_problem(src, w): continue
+                rows.append(dict(filename=r.tile_id, source_path=source, row_off=w.row_off, col_off=w.col_off,
+                                 win_width=float(w.width), win_height=float(w.height), tile_px=int(w.width),
+                                 bands="1,2,3"))
     return pd.DataFrame(rows)
 
 

@@ -1,0 +1,59 @@
+"""The committed local labels (params/labels/) keep their promises: every row labeled with a map class and a
+confidence, training squares in training blocks and judging squares in judging blocks, and no training square (of any
+round) sharing ground with a judging square in any year; against the rasters, every square is inside its raster
+with data (`aerial_nb.labels.read_labels`). The labels themselves are by eye and cannot be tested."""
+import pandas as pd
+import pytest
+
+from aerial_nb.labels import LABEL_COLUMNS, Blocks, check_apart, overlapping, read_labels
+from helpers import NAIP, ROOT, need
+
+LABELS = ROOT / "params" / "labels"
+TRAINING = sorted(LABELS.glob("naip_nd_train*.csv"))
+JUDGING = LABELS / "naip_nd_judging.csv"
+CLASSES = ["water", "cultivated", "grassland", "developed", "forest"]
+BLOCKS = Blocks.load(LABELS / "naip_nd_blocks.yaml")
+
+
+@pytest.mark.parametrize("path", [*TRAINING, JUDGING], ids=lambda p: p.name)
+def test_every_row_is_labeled_in_the_schema(path):
+    df = pd.read_csv(path)
+    assert list(df.columns[:len(LABEL_COLUMNS)]) == LABEL_COLUMNS, df.columns
+    assert df.label.isin(CLASSES).all(), df[~df.label.isin(CLASSES)].tile_id.tolist()
+    assert df.confidence.isin(["clear", "mixed"]).all(), df[~df.confidence.isin(["clear", "mixed"])].tile_id.tolist()
+    assert df.tile_id.is_unique
+
+
+@pytest.mark.parametrize("path,role", [*[(p, "train") for p in TRAINING], (JUDGING, "judge")],
+                         ids=lambda v: getattr(v, "name", v))
+def test_squares_lie_in_their_blocks(path, role):
+    df = pd.read_csv(path)
+    roles = [BLOCKS.role(x, y, s) for x, y, s in zip(df.center_x, df.center_y, df.footprint_m)]
+    assert all(r == role for r in roles), [t for t, r in zip(df.tile_id, roles) if r != role][:10]
+
+
+def test_training_squares_share_no_ground_with_judging_squares_in_any_year():
+    training = pd.concat([pd.read_csv(p) for p in TRAINING], ignore_index=True)
+    check_apart(training, pd.read_csv(JUDGING))
+
+
+def test_judging_sample_records_its_design():
+    j = pd.read_csv(JUDGING)
+    assert (j.inclusion_prob > 0).all() and (j.inclusion_prob <= 1).all()
+    n = j.groupby("stratum").size()
+    assert ((j.groupby("stratum").inclusion_prob.first() * j.groupby("stratum").stratum_units.first()).round()
+            == n).all()
+
+
+@pytest.mark.parametrize("path", [*TRAINING, JUDGING], ids=lambda p: p.name)
+def test_squares_are_inside_their_rasters_with_data(path):
+    need(NAIP)
+    assert len(read_labels(path, NAIP, CLASSES, log=lambda m: None)) == len(pd.read_csv(path))
+
+
+def test_a_training_square_on_judging_ground_would_fail():
+    "The check above can fail: a judging square moved into the training set is named."
+    j = pd.read_csv(JUDGING)
+    assert overlapping(j.head(1).assign(tile_id="moved"), j)
+    with pytest.raises(ValueError, match="moved overlaps"):
+        check_apart(j.head(1).assign(tile_id="moved"), j)
