@@ -740,6 +740,8 @@ d = {
             'aerial_nb.train.check_model_name': ('train.html#check_model_name', 'aerial_nb/train.py'),
             'aerial_nb.train.check_tune_folds': ('train.html#check_tune_folds', 'aerial_nb/train.py'),
             'aerial_nb.train.choose_params': ('train.html#choose_params', 'aerial_nb/train.py'),
+            'aerial_nb.train.class_weight_column': ('train.html#class_weight_column', 'aerial_nb/train.py'),
+            'aerial_nb.train.class_weights_of': ('train.html#class_weights_of', 'aerial_nb/train.py'),
             'aerial_nb.train.classification_metrics': ('train.html#classification_metrics', 'aerial_nb/train.py'),
             'aerial_nb.train.cross_validate': ('train.html#cross_validate', 'aerial_nb/train.py'),
             'aerial_nb.train.fit_and_evaluate': ('train.html#fit_and_evaluate', 'aerial_nb/train.py'),

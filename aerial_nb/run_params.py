@@ -17,7 +17,7 @@ from .label_map import load_label_map
 from .models import ZOO
 from .radiometry import RADIOMETRY_METHODS
 from .recipe import VIEW_POOLS, VIEWS
-from .train import CLASSIFIERS, check_classifier_params
+from .train import CLASS_WEIGHTS, CLASSIFIERS, check_classifier_params
 
 # %% auto #0
 __all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'short_text', 'flag', 'folds',
@@ -166,6 +166,9 @@ class RunParams:
                              "k > 0: each network part's features (a model over a view; not `band-stats`) reduced to "
                              "their first k principal components, fitted on the training split, before the "
                              "classifier; 0: off")
+    class_weights: str = param("none", one_of(lambda: CLASS_WEIGHTS),
+                               "`balanced`: each training image weighted n / (k n_c), so that every class weighs the "
+                               "same in the fit and a rare one is not outvoted by a common one; `none`: every image 1")
     sample_frac: float = param(1.0, fraction(one_allowed=True), "fraction of each class's images to use, in (0, 1], "
                                "stratified and seeded")
     test_frac: float = param(0.2, fraction(one_allowed=False), "held-out fraction of each class for evaluation "

@@ -20,9 +20,10 @@ from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, re
 # pyspark, scikit-learn, synapseml.
 
 # %% auto #0
-__all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'REDUCED_FEATURES', 'check_classifier_params', 'make_classifier',
-           'pca_stages', 'classification_metrics', 'check_model_name', 'save_model', 'load_model', 'choose_params',
-           'fit_and_evaluate', 'assign_folds', 'cross_validate', 'check_tune_folds', 'train_step']
+__all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'REDUCED_FEATURES', 'CLASS_WEIGHTS', 'WEIGHT_COLUMN',
+           'check_classifier_params', 'make_classifier', 'pca_stages', 'classification_metrics', 'check_model_name',
+           'save_model', 'load_model', 'class_weights_of', 'class_weight_column', 'choose_params', 'fit_and_evaluate',
+           'assign_folds', 'cross_validate', 'check_tune_folds', 'train_step']
 
 # %% ../nbs/03_train.ipynb #c005
 CLASSIFIERS: dict[str, dict] = {
@@ -67,11 +68,14 @@ TUNING_GRIDS: dict[str, dict[str, list]] = {
     "lightgbm": {"numLeaves": [15, 31, 63]},
 }
 
-def make_classifier(name: str, params: dict | None = None, seed: int = 42, features_col: str = "features"):
-    "A Spark ML classifier `name` with `CLASSIFIERS[name]` defaults updated by `params` (needs a Spark session)."
+def make_classifier(name: str, params: dict | None = None, seed: int = 42, features_col: str = "features",
+                    weight_col: str | None = None):
+    """A Spark ML classifier `name` with `CLASSIFIERS[name]` defaults updated by `params` (needs a Spark session);
+    `weight_col`: the column of each row's weight (`class_weight_column`)."""
     merged = check_classifier_params(name, params)
     cls = _estimator_class(name)
     if hasattr(cls, "seed"): merged.setdefault("seed", seed)
+    if weight_col: merged["weightCol"] = weight_col
     return cls(featuresCol=features_col, labelCol="label_index", **merged)
 
 REDUCED_FEATURES = "reduced_features"
@@ -139,13 +143,36 @@ def load_model(path: str | Path):
     if problem := spark_model_problem(path): raise ValueError(problem)
     return PipelineModel.load(str(path)), meta
 
+# %% ../nbs/03_train.ipynb #cw01
+CLASS_WEIGHTS = ("none", "balanced")
+WEIGHT_COLUMN = "class_weight"
+
+def class_weights_of(counts: dict, how: str) -> dict:
+    "Each class's weight from its image count: n / (k n_c) for `balanced`, 1 for `none`."
+    if how not in CLASS_WEIGHTS:
+        raise ValueError(f"class_weights must be one of {', '.join(CLASS_WEIGHTS)}, got {how!r}.")
+    n, k = sum(counts.values()), len(counts)
+    return {c: (n / (k * m) if how == "balanced" else 1.0) for c, m in counts.items()}
+
+# %% ../nbs/03_train.ipynb #cw03
+def class_weight_column(train, how: str):
+    """`train` (a Spark frame with `label`) with each row's class weight in `WEIGHT_COLUMN`, and that column's name;
+    unchanged with None for `none` (Spark then weighs every row 1, as before there were weights)."""
+    from pyspark.sql import functions as F
+    if how == "none": return train, None
+    counts = {r["label"]: r["count"] for r in train.groupBy("label").count().collect()}
+    weights = class_weights_of(counts, how)   # an unknown `how` is refused here
+    mapping = F.create_map(*[F.lit(x) for c, w in sorted(weights.items()) for x in (c, float(w))])
+    return train.withColumn(WEIGHT_COLUMN, mapping[F.col("label")]), WEIGHT_COLUMN
+
 # %% ../nbs/03_train.ipynb #c014
-def choose_params(train, classifier: str, *, classifier_params: dict | None, k: int, seed: int = 42) -> dict:
+def choose_params(train, classifier: str, *, classifier_params: dict | None, k: int, seed: int = 42,
+                  weight_col: str | None = None) -> dict:
     """The `TUNING_GRIDS[classifier]` values with the best mean accuracy over `k` folds of `train` (a Spark frame
     with `label_index`), and every point's score."""
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
-    est = make_classifier(classifier, classifier_params, seed)
+    est = make_classifier(classifier, classifier_params, seed, weight_col=weight_col)
     grid = ParamGridBuilder()
     for name, values in TUNING_GRIDS[classifier].items(): grid = grid.addGrid(est.getParam(name), values)
     maps = grid.build()
@@ -158,16 +185,20 @@ def choose_params(train, classifier: str, *, classifier_params: dict | None, k: 
             "chosen": {n: best[n] for n in TUNING_GRIDS[classifier]}, "accuracy": best["accuracy"]}
 
 def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str,
-                     classifier_params: dict | None = None, seed: int = 42, tune_folds: int = 0, pre_stages=()):
+                     classifier_params: dict | None = None, seed: int = 42, tune_folds: int = 0, pre_stages=(),
+                     class_weights: str = "none"):
     """Fit on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV within that split, when
-    > 1), predict its test split; returns (model, metrics, test predictions as pandas)."""
+    > 1; its rows weighted by `class_weights`), predict its test split; returns (model, metrics, test predictions as
+    pandas)."""
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import IndexToString, StringIndexer
     from pyspark.sql import functions as F
     from pyspark.ml.functions import vector_to_array
     labels = spark.createDataFrame(manifest[["path", "label", "split"]])
     data = spark.read.parquet(features_path).join(labels, "path")
-    train, test = data.where(F.col("split") == "train").cache(), data.where(F.col("split") == "test")
+    train, test = data.where(F.col("split") == "train"), data.where(F.col("split") == "test")
+    train, weight_col = class_weight_column(train, class_weights)
+    train = train.cache()
     classes = sorted(manifest["label"].unique())
     indexer = StringIndexer(inputCol="label", outputCol="label_index", stringOrderType="alphabetAsc").fit(train)
     if list(indexer.labels) != classes:
@@ -177,14 +208,16 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
     # Tuning sees the training split only, never the test images; the model is then refit on the whole split.
     tuning = (
         choose_params(
-            indexer.transform(train), classifier, classifier_params=classifier_params, k=tune_folds, seed=seed
+            indexer.transform(train), classifier, classifier_params=classifier_params, k=tune_folds, seed=seed,
+            weight_col=weight_col,
         )
         if tune_folds
         else None
     )
     if tuning: classifier_params = {**(classifier_params or {}), **tuning["chosen"]}
     features_col = REDUCED_FEATURES if pre_stages else "features"   # `pca_stages`' output, when given
-    pipe = Pipeline(stages=[indexer, *pre_stages, make_classifier(classifier, classifier_params, seed, features_col),
+    clf = make_classifier(classifier, classifier_params, seed, features_col, weight_col)
+    pipe = Pipeline(stages=[indexer, *pre_stages, clf,
                             IndexToString(inputCol="prediction", outputCol="pred_label", labels=indexer.labels)])
     model = pipe.fit(train); fit_s = time.time() - t0
     n_train = train.count(); train.unpersist()
@@ -196,6 +229,7 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
     metrics = classification_metrics(pred["label"], pred["pred_label"], classes)
     metrics.update(n_train=int(n_train), n_test=len(pred), fit_seconds=round(fit_s, 2))
     if tuning: metrics["tuning"] = tuning
+    if weight_col: metrics["class_weights"] = class_weights
     return model, metrics, pred
 
 # %% ../nbs/03_train.ipynb #c016
@@ -213,7 +247,7 @@ def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
 
 def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str,
                    classifier_params: dict | None, k: int = 5, seed: int = 42, tune_folds: int = 0,
-                   pre_stages=()) -> dict:
+                   pre_stages=(), class_weights: str = "none") -> dict:
     """Accuracy of each of `k` stratified folds, their mean and standard deviation (with `tune_folds`, nested: each
     fold tunes on its own training part)."""
     folds = assign_folds(manifest, k, seed)
@@ -222,7 +256,7 @@ def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, classif
         m = manifest.assign(split=np.where(folds == f, "test", "train"))
         fold = fit_and_evaluate(spark, features_path, manifest=m, classifier=classifier,
                                 classifier_params=classifier_params, seed=seed, tune_folds=tune_folds,
-                                pre_stages=pre_stages)[1]
+                                pre_stages=pre_stages, class_weights=class_weights)[1]
         accs.append(fold["accuracy"])
         if tune_folds: chosen.append(fold["tuning"]["chosen"])
     out = {"folds": k, "seed": seed, "accuracies": [round(a, 4) for a in accs],
@@ -245,7 +279,7 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
                classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
                seed: int = 42, run_id: str | None = None, cv_folds: int = 0, scale: dict | None = None,
                label_map: dict | None = None, radiometry: dict | None = None, tune_folds: int = 0,
-               network_pca: int = 0) -> dict:
+               network_pca: int = 0, class_weights: str = "none") -> dict:
     """Train, evaluate and save (with `tune_folds` > 1, the classifier's `TUNING_GRIDS` values chosen by CV on the
     training split); writes `metrics.json` and `test_predictions.parquet` to the run folder."""
     run_dir = Path(run_dir)
@@ -258,7 +292,7 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
     pre = pca_stages(featurizer, network_pca)   # before anything is fitted: a bad value fails now
     model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest=manifest, classifier=classifier,
                                             classifier_params=classifier_params, seed=seed, tune_folds=tune_folds,
-                                            pre_stages=pre)
+                                            pre_stages=pre, class_weights=class_weights)
     chosen = metrics.get("tuning", {}).get("chosen", {})
     meta = {"model_name": output_model_name, "classifier": classifier,
             "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {}), **chosen},
@@ -266,6 +300,7 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
             # The recipe, so that scoring computes the same parts and pools them the same way (aerial_nb.recipe).
             "models": featurizer.get("models", [featurizer["name"]]), "views": featurizer.get("views", ["full"]),
             "view_pool": featurizer.get("view_pool", "concat"), "network_pca": int(network_pca),
+            "class_weights": class_weights,
             "onnx_sha256": featurizer["onnx_sha256"], "feature_dim": featurizer["feature_dim"],
             # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
             "tta": bool(features.get("tta", False)), "featurizer_backend": features.get("backend", "synapseml"),
@@ -286,6 +321,7 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
             seed=seed,
             tune_folds=tune_folds,
             pre_stages=pre,
+            class_weights=class_weights,
         )
         if cv_folds
         else None

@@ -69,7 +69,7 @@ def draw_train(per_year: int, role: str = "train", prefix: str = "tr") -> pd.Dat
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
 
 
-def draw_judge(predictions: Path, per_class: dict[str, int], seed: int = SEED) -> pd.DataFrame:
+def draw_judge(predictions: Path, per_class: dict[str, int], seed: int = SEED, prefix: str = "ju") -> pd.DataFrame:
     """A stratified random sample of map cells (SIDE_M squares at the centres of a map's tiles) wholly inside judging
     blocks: strata are (year, mapped class); `per_class` units drawn at random in each (all when fewer), with the
     stratum's size and each unit's inclusion probability, in a random order so that a sheet does not give the map's
@@ -87,7 +87,7 @@ def draw_judge(predictions: Path, per_class: dict[str, int], seed: int = SEED) -
                 c, rr = ~src.transform * (cx, cy)
                 cells.append((r.pred_label, int(round(rr - px / 2)), int(round(c - px / 2))))
             cells = pd.DataFrame(cells, columns=["stratum", "row", "col"])
-            rng = np.random.default_rng([SEED, year_of(path), 7])
+            rng = np.random.default_rng([seed, year_of(path), 7])
             picked = []
             for stratum, s_cells in cells.groupby("stratum", sort=True):
                 n = min(per_class.get(stratum, per_class.get("*", 0)), len(s_cells))
@@ -96,7 +96,7 @@ def draw_judge(predictions: Path, per_class: dict[str, int], seed: int = SEED) -
             order = rng.permutation(len(picked))
             for k, j in enumerate(order):
                 stratum, N, n, r, c = picked[j]
-                rec = square_record(src, path.name, f"ju{year_of(path)}_{k:03d}", Window(int(c), int(r), px, px),
+                rec = square_record(src, path.name, f"{prefix}{year_of(path)}_{k:03d}", Window(int(c), int(r), px, px),
                                     selection="stratified")
                 rows.append({**rec, "stratum": f"{year_of(path)}:{stratum}", "stratum_units": N,
                              "inclusion_prob": round(n / N, 6)})
@@ -159,6 +159,7 @@ def main(argv=None):
     a.add_argument("--role", default="train"); a.add_argument("--prefix", default="tr")
     j = sub.add_parser("draw-judge"); j.add_argument("predictions", type=Path); j.add_argument("--out", type=Path)
     j.add_argument("--per-class", default="water=8,cultivated=8,grassland=8,developed=4,forest=4")
+    j.add_argument("--prefix", default="ju", help="tile ids' prefix (a new sample must not reuse old ids)")
     s = sub.add_parser("sheets"); s.add_argument("csv", type=Path); s.add_argument("--out", type=Path, required=True)
     s.add_argument("--per-sheet", type=int, default=12)
     s.add_argument("--cell-px", type=int, default=CELL_PX, help="side of each chip in pixels (larger to look closer)")
@@ -172,7 +173,7 @@ def main(argv=None):
         print(f"{len(df)} squares -> {args.out}")
     elif args.cmd == "draw-judge":
         per = {k: int(v) for k, v in (kv.split("=") for kv in args.per_class.split(","))}
-        df = draw_judge(args.predictions, per)
+        df = draw_judge(args.predictions, per, prefix=args.prefix)
         args.out.parent.mkdir(parents=True, exist_ok=True); df.to_csv(args.out, index=False)
         print(f"{len(df)} judging squares -> {args.out}"); print(df.groupby("stratum").size().to_string())
     elif args.cmd == "sheets":
