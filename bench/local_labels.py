@@ -59,8 +59,10 @@ def windows(labels: pd.DataFrame, context_m: float) -> pd.DataFrame:
 
 
 def part_features(labels: pd.DataFrame, context_m: float, model: str, view: str, name: str) -> pd.DataFrame:
-    "tile_id -> features of one part (model over one view) at `context_m`, cached."
-    f = CACHE / f"{name}_{int(context_m)}_{model}_{view}.parquet"
+    "tile_id -> features of one part (model over one view) at `context_m`, cached by the squares' ids."
+    import hashlib
+    ids = hashlib.sha1(",".join(sorted(labels.tile_id)).encode()).hexdigest()[:8]
+    f = CACHE / f"{name}-{ids}_{int(context_m)}_{model}_{view}.parquet"
     if f.exists(): return pd.read_parquet(f)
     part = {**ensure_model(model, STORE), "view": view}
     w = windows(labels, context_m)
@@ -78,6 +80,7 @@ def features(labels, context_m, parts, name) -> pd.DataFrame:
 
 
 PCA_K = 0   # > 0: the network columns reduced to this many principal components (the pipeline's network_pca)
+CLASS_WEIGHTS = "none"   # or "balanced": each class weighs the same in the fit (the pipeline's class_weights)
 
 
 def fit_predict(Xtr, ytr, Xte):
@@ -88,7 +91,8 @@ def fit_predict(Xtr, ytr, Xte):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    steps = [StandardScaler(), LogisticRegression(C=1 / (0.01 * len(ytr)), max_iter=3000)]
+    weight = "balanced" if CLASS_WEIGHTS == "balanced" else None   # n / (k n_c), as train.class_weights_of
+    steps = [StandardScaler(), LogisticRegression(C=1 / (0.01 * len(ytr)), max_iter=3000, class_weight=weight)]
     cols = [str(c) for c in Xtr.columns] if hasattr(Xtr, "columns") else []
     parts = {}   # one PCA per network part (model:view), as the pipeline's network_pca
     for i, c in enumerate(cols):
@@ -100,20 +104,27 @@ def fit_predict(Xtr, ytr, Xte):
     return make_pipeline(*steps).fit(np.asarray(Xtr), ytr).predict(np.asarray(Xte))
 
 
-def block_cv(X: pd.DataFrame, labels: pd.DataFrame) -> dict:
+def block_cv(X: pd.DataFrame, labels: pd.DataFrame, train_only=()) -> dict:
+    """Leave-one-block-out predictions of every square (the squares of `train_only` only train, never judged), and
+    their accuracy; also on the randomly drawn squares alone (`random`: an unbiased estimate over the training blocks'
+    ground, as the proposed squares are the hard ones by design), with per-class recall (PA) and precision (UA)."""
     blocks = Blocks.load(BLOCKS)
     lab = labels.set_index("tile_id").loc[X.index]
-    group = [blocks.block_of(x, y) for x, y in zip(lab.center_x, lab.center_y)]
+    group = np.array([str(blocks.block_of(x, y)) for x, y in zip(lab.center_x, lab.center_y)])
+    judged = ~np.asarray(lab.index.isin(list(train_only)))
     y, pred = lab.label.to_numpy(), np.empty(len(lab), object)
     for g in sorted(set(group)):
-        te = np.array([gg == g for gg in group])
-        pred[te] = fit_predict(X[~te], y[~te], X[te])
-    acc = float((pred == y).mean())
-    clear = (lab.confidence == "clear").to_numpy()
-    recall = {c: round(float((pred[y == c] == c).mean()), 3) for c in CLASSES if (y == c).any()}
-    prec = {c: round(float((y[pred == c] == c).mean()), 3) for c in CLASSES if (pred == c).any()}
-    return {"n": len(y), "accuracy": round(acc, 3), "clear": round(float((pred[clear] == y[clear]).mean()), 3),
-            "recall": recall, "precision": prec}
+        te = group == g
+        pred[te & judged] = fit_predict(X[~te], y[~te], X[te & judged])
+    def scores(m):
+        return {"n": int(m.sum()), "accuracy": round(float((pred[m] == y[m]).mean()), 3),
+                "recall": {c: round(float((pred[m & (y == c)] == c).mean()), 3) for c in CLASSES
+                           if (m & (y == c)).any()},
+                "precision": {c: round(float((y[m & (pred == c)] == c).mean()), 3) for c in CLASSES
+                              if (m & (pred == c)).any()}}
+    clear = judged & (lab.confidence == "clear").to_numpy()
+    rnd = judged & (lab.selection == "random").to_numpy()
+    return {**scores(judged), "clear": round(float((pred[clear] == y[clear]).mean()), 3), "random": scores(rnd)}
 
 
 CNN4 = [("efficientnet-lite0", v) for v in ("full", "falsecolor", "center2x", "falsecolor-center2x")]
@@ -135,14 +146,18 @@ PART_SETS = {
 
 
 def cmd_parts(args):
-    global PCA_K
-    PCA_K = args.pca
+    global PCA_K, CLASS_WEIGHTS
+    PCA_K, CLASS_WEIGHTS = args.pca, args.class_weights
     labels = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None)
+    extra = read_labels(args.extra_train, RASTERS, CLASSES, log=lambda m: None) if args.extra_train else None
+    if extra is not None: labels = pd.concat([labels, extra], ignore_index=True)
     rows = []
     for context in args.contexts:
         for name in args.sets:
             X = features(labels, context, PART_SETS[name], "train")
-            r = {"context_m": context, "features": name, "dim": X.shape[1], "network_pca": PCA_K, **block_cv(X, labels)}
+            r = {"context_m": context, "features": name, "dim": X.shape[1], "network_pca": PCA_K,
+                 "class_weights": CLASS_WEIGHTS, "extra_train": str(args.extra_train or ""),
+                 **block_cv(X, labels, train_only=[] if extra is None else extra.tile_id)}
             print(json.dumps(r), flush=True); rows.append(r)
     out = CACHE / "parts.jsonl"
     with open(out, "a") as f:
@@ -174,11 +189,12 @@ def judged(parts, context, train_idx=None, extra=None) -> dict:
 
 
 def cmd_judge(args):
-    global PCA_K
-    PCA_K = args.pca
+    global PCA_K, CLASS_WEIGHTS
+    PCA_K, CLASS_WEIGHTS = args.pca, args.class_weights
     for context in args.contexts:
         for name in args.sets:
-            r = {"context_m": context, "features": name, "network_pca": PCA_K, **judged(PART_SETS[name], context)}
+            r = {"context_m": context, "features": name, "network_pca": PCA_K, "class_weights": CLASS_WEIGHTS,
+                 **judged(PART_SETS[name], context)}
             print(json.dumps(r), flush=True)
             with open(CACHE / "judge.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
 
@@ -207,7 +223,8 @@ def cmd_curve(args):
     n_all = len(features(read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None), args.context, PART_SETS["rgb cnn"],
                          "train"))
     sizes = [n for n in args.sizes if n < n_all] + [n_all]
-    global PCA_K
+    global PCA_K, CLASS_WEIGHTS
+    CLASS_WEIGHTS = args.class_weights
     arms = {"local, the default's features": (PART_SETS[args.nir_set], None, args.pca),
             "local, rgb cnn": (PART_SETS["rgb cnn"], None, 0),
             "local + EuroSAT, rgb cnn": (PART_SETS["rgb cnn"], eurosat_features(), 0)}
@@ -218,7 +235,7 @@ def cmd_curve(args):
             for draw in range(1 if n in (0, n_all) else args.draws):
                 idx = np.random.default_rng([7, n, draw]).permutation(n_all)[:n]
                 accs.append(judged(parts, args.context, idx, extra))
-            r = {"arm": arm, "n_local": n, "context_m": args.context,
+            r = {"arm": arm, "n_local": n, "context_m": args.context, "class_weights": CLASS_WEIGHTS,
                  "overall": round(float(np.mean([a["overall"] for a in accs])), 3),
                  "overall_sd": round(float(np.std([a["overall"] for a in accs])), 3), "draws": len(accs),
                  "users": accs[0]["users"], "producers": accs[0]["producers"]}
@@ -231,11 +248,13 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("parts"); p.add_argument("--contexts", type=float, nargs="+", default=[160, 320])
     p.add_argument("--sets", nargs="+", default=list(PART_SETS)); p.add_argument("--pca", type=int, default=0)
+    p.add_argument("--extra-train", type=Path, help="more labeled squares that only train (never judged in the CV)")
     j = sub.add_parser("judge"); j.add_argument("--contexts", type=float, nargs="+", default=[320])
     j.add_argument("--sets", nargs="+", default=list(PART_SETS)); j.add_argument("--pca", type=int, default=0)
     c = sub.add_parser("curve"); c.add_argument("--context", type=float, default=320)
     c.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 400]); c.add_argument("--draws", type=int, default=3)
     c.add_argument("--nir-set", default="cnn 4 views+stats+centre"); c.add_argument("--pca", type=int, default=8)
+    for a in (p, j, c): a.add_argument("--class-weights", choices=["none", "balanced"], default="none")
     args = ap.parse_args()
     {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve}[args.cmd](args)
 

@@ -45,16 +45,21 @@ def rasters() -> list[Path]:
 def year_of(path: Path) -> int: return int(path.stem.rsplit("_", 1)[-1][:4])
 
 
-def draw_train(per_year: int, role: str = "train", prefix: str = "tr") -> pd.DataFrame:
+def draw_train(per_year: int, role: str = "train", prefix: str = "tr", seed: int = SEED,
+               avoid: pd.DataFrame | None = None) -> pd.DataFrame:
     """`per_year` squares per raster, uniform over the blocks of `role`, each wholly inside one (BUFFER_M in), not
-    overlapping each other within a year."""
+    overlapping each other within a year, nor a square of `avoid` (labels already given, any CSV of this schema) of
+    the same year."""
     blocks, rows = Blocks.load(BLOCKS), []
     for path in rasters():
         year = year_of(path)
-        rng = np.random.default_rng([SEED, year, 0 if role == "train" else 1])
+        rng = np.random.default_rng([seed, year, 0 if role == "train" else 1])
         with rasterio.open(path) as src:
             px = int(round(SIDE_M / abs(src.transform.a)))
             valid = (src.dataset_mask() > 0) & (src.read().max(axis=0) > 0)
+            taken = [] if avoid is None else [tuple(int(round(v)) for v in ~src.transform * (x, y))[::-1]
+                                              for x, y in avoid.loc[avoid.year == year, ["center_x", "center_y"]].values]
+            taken = [(r - px // 2, c - px // 2) for r, c in taken]   # their top-left pixels, as `picked`'s
             picked: list[tuple[int, int]] = []
             for _ in range(200_000):
                 if len(picked) == per_year: break
@@ -62,7 +67,7 @@ def draw_train(per_year: int, role: str = "train", prefix: str = "tr") -> pd.Dat
                 x, y = src.transform * (c + px / 2, r + px / 2)
                 if blocks.role(x, y, SIDE_M, BUFFER_M if role == "train" else 0.0) != role: continue
                 if not valid[r:r + px, c:c + px].all(): continue
-                if any(max(abs(r - r2), abs(c - c2)) < px for r2, c2 in picked): continue
+                if any(max(abs(r - r2), abs(c - c2)) < px for r2, c2 in picked + taken): continue
                 picked.append((r, c))
             rows += [square_record(src, path.name, f"{prefix}{year}_{i:03d}", Window(c, r, px, px), selection="random")
                      for i, (r, c) in enumerate(picked)]
@@ -157,6 +162,8 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("draw-train"); a.add_argument("--per-year", type=int, default=32); a.add_argument("--out", type=Path)
     a.add_argument("--role", default="train"); a.add_argument("--prefix", default="tr")
+    a.add_argument("--seed", type=int, default=SEED, help="another seed draws other squares")
+    a.add_argument("--avoid", type=Path, nargs="*", default=[], help="labels CSVs whose squares the draw keeps off")
     j = sub.add_parser("draw-judge"); j.add_argument("predictions", type=Path); j.add_argument("--out", type=Path)
     j.add_argument("--per-class", default="water=8,cultivated=8,grassland=8,developed=4,forest=4")
     j.add_argument("--prefix", default="ju", help="tile ids' prefix (a new sample must not reuse old ids)")
@@ -168,7 +175,8 @@ def main(argv=None):
     m.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     if args.cmd == "draw-train":
-        df = draw_train(args.per_year, args.role, args.prefix)
+        avoid = pd.concat([pd.read_csv(p) for p in args.avoid]) if args.avoid else None
+        df = draw_train(args.per_year, args.role, args.prefix, args.seed, avoid)
         args.out.parent.mkdir(parents=True, exist_ok=True); df.to_csv(args.out, index=False)
         print(f"{len(df)} squares -> {args.out}")
     elif args.cmd == "draw-judge":
