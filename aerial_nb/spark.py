@@ -172,9 +172,12 @@ def blas_report(spark) -> dict:
 def say_blas(report: dict, settings: Settings) -> None:
     "One line on stderr when the native BLAS `[spark] native_blas` names did not load: which, why, and the fallback."
     if report["native"] is None and settings.values.get("spark", {}).get("native_blas", "").strip():
-        print(f"aerial_nb: the native BLAS {report['native_lib']} ([spark] native_blas) could not be loaded "
-              f"({report.get('native_problem')}): Spark ML falls back to its Java BLAS ({report['java']}).",
-              file=sys.stderr)
+        msg = (f"aerial_nb: the native BLAS {report['native_lib']} ([spark] native_blas) could not be loaded "
+               f"({report.get('native_problem')}): Spark ML falls back to its Java BLAS ({report['java']}).")
+        # In a step notebook, sys.stderr is the cell's output (the executed notebook) and the process's own stderr is
+        # the step's log: both say it.
+        for stream in {id(s): s for s in (sys.stderr, sys.__stderr__) if s is not None}.values():
+            print(msg, file=stream, flush=True)
 
 # %% ../nbs/00g_spark.ipynb #c019
 # The configuration each session of `get_spark` was started with, kept here rather than on pyspark's object (weak: a
