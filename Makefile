@@ -90,6 +90,7 @@ check-sync: install
 	if [ -n "$$changed" ]; then echo "out of sync with nbs/ (run make export readme and commit):"; echo "$$changed"; exit 1; fi
 	$(BIN)/ruff check aerial_nb
 
-# Featurizer throughput on the default image set: python loop vs SynapseML vs onnxruntime-on-Spark.
+# Featurizer throughput on the default image set: python loop vs SynapseML vs onnxruntime-on-Spark; then training
+# time, Spark ML's logistic regression against scikit-learn's, on EuroSAT (data/eurosat) at 4 sizes.
 bench: install data
 	$(BIN)/aerial-nb bench

@@ -18,7 +18,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from .featurize import featurize_images, ort_session, preprocess
+from .explore import find_images
+from .featurize import featurize_images, featurize_step, ort_session, preprocess, read_features
 from .gis import tile_inputs
 from .models import ensure_model
 from .recipe import feature_parts, recipe_of_model
@@ -31,9 +32,10 @@ from .tiles import read_tile_set
 # onnxruntime.
 
 # %% auto #0
-__all__ = ['TUNING_GRID', 'bench_python_loop', 'bench_spark_backend', 'bench_model_only', 'run_benchmark',
-           'region_tile_set', 'bench_region', 'add_region_row', 'markdown_table', 'write_benchmark', 'bench_decode',
-           'run_tuning']
+__all__ = ['TUNING_GRID', 'TRAIN_SIZES', 'bench_python_loop', 'bench_spark_backend', 'bench_model_only',
+           'run_benchmark', 'region_tile_set', 'bench_region', 'add_region_row', 'markdown_table', 'write_benchmark',
+           'bench_decode', 'run_tuning', 'stratified_sample', 'sklearn_fit_seconds', 'bench_training',
+           'run_training_bench']
 
 # %% ../nbs/12_bench.ipynb #c005
 def bench_python_loop(paths: list[str], featurizer: dict, threads: int | None = None, batch: int = 32) -> dict:
@@ -210,3 +212,66 @@ def run_tuning(spark, paths: list[str], *, featurizer: dict, settings, grid: lis
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
     base = rows[1]["images_per_second"]
     return pd.DataFrame(rows).assign(ratio_to_loop=lambda d: (d.images_per_second / base).round(3))
+
+# %% ../nbs/12_bench.ipynb #c012u
+TRAIN_SIZES = (2000, 5000, 12000, 27000)
+
+def stratified_sample(manifest: pd.DataFrame, n: int, *, seed: int = 42, test_frac: float = 0.2) -> pd.DataFrame:
+    """About `n` images of `manifest` (all of them when it has fewer), each class in proportion, with a `split`
+    column: `test_frac` of each class to test (at least one image), the rest to train."""
+    frac = min(1.0, n / len(manifest))
+    take = manifest.groupby("label", group_keys=False).apply(
+        lambda g: g.sample(max(2, round(len(g) * frac)), random_state=seed))
+    rank, size = take.groupby("label").cumcount(), take.groupby("label")["label"].transform("size")
+    return take.assign(split=np.where(rank < np.maximum(1, (size * test_frac).round()), "test", "train"))
+
+# %% ../nbs/12_bench.ipynb #c012w
+def sklearn_fit_seconds(features: pd.DataFrame, sample: pd.DataFrame, reg_param: float) -> dict:
+    """Seconds and test accuracy of scikit-learn's logistic regression with Spark ML's objective (see above) on the
+    `sample`'s images of `features` (`read_features`)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    train, test = sample[sample.split == "train"], sample[sample.split == "test"]
+    X = lambda d: np.stack(features.loc[d.path, "features"].to_numpy()).astype(np.float64)
+    x_train, x_test = X(train), X(test)
+    t0 = time.perf_counter()
+    scaler = StandardScaler().fit(x_train)
+    clf = LogisticRegression(C=1.0 / (len(x_train) * reg_param), max_iter=1000).fit(scaler.transform(x_train),
+                                                                                     train.label.to_numpy())
+    secs = time.perf_counter() - t0
+    acc = float((clf.predict(scaler.transform(x_test)) == test.label.to_numpy()).mean())
+    return {"seconds": secs, "accuracy": acc, "iterations": int(np.max(clf.n_iter_))}
+
+def bench_training(spark, features_path: str, manifest: pd.DataFrame, *, sizes=TRAIN_SIZES, seed: int = 42,
+                   warmup: int = 300, log=print) -> pd.DataFrame:
+    """Per size: Spark ML's logistic regression as a run fits it, and scikit-learn's on the same features and
+    objective: seconds, accuracies, their ratio and gap."""
+    from aerial_nb.spark import blas_report
+    from aerial_nb.train import CLASSIFIERS, fit_and_evaluate
+    reg = CLASSIFIERS["logistic_regression"]["regParam"]
+    features = read_features(features_path)
+    manifest = manifest[manifest.path.isin(features.index)]
+    fit = lambda s: fit_and_evaluate(spark, features_path, manifest=s, classifier="logistic_regression", seed=seed)[1]
+    fit(stratified_sample(manifest, warmup, seed=seed))
+    blas, rows = blas_report(spark)["used"], []
+    for n in sizes:
+        sample = stratified_sample(manifest, n, seed=seed)
+        m, sk = fit(sample), sklearn_fit_seconds(features, sample, reg)
+        rows.append({"images": len(sample), "train": m["n_train"], "features": int(features.features.iloc[0].size),
+                     "spark_blas": blas, "spark_s": round(m["fit_seconds"], 2),
+                     "spark_accuracy": round(m["accuracy"], 4),
+                     "sklearn_s": round(sk["seconds"], 2), "sklearn_accuracy": round(sk["accuracy"], 4),
+                     "ratio": round(m["fit_seconds"] / sk["seconds"], 2),
+                     "gap_points": round(100 * (m["accuracy"] - sk["accuracy"]), 2)})
+        log(f"training {len(sample)} images: Spark {rows[-1]['spark_s']} s ({rows[-1]['spark_accuracy']}), "
+            f"scikit-learn {rows[-1]['sklearn_s']} s ({rows[-1]['sklearn_accuracy']}): {rows[-1]['ratio']}x")
+    return pd.DataFrame(rows)
+
+def run_training_bench(spark, images_dir: str | Path, *, settings, model: str = "efficientnet-lite0",
+                       sizes=TRAIN_SIZES, seed: int = 42, warmup: int = 300, log=print) -> pd.DataFrame:
+    "`bench_training` on `images_dir`'s images featurized by `model` (the onnxruntime backend, through the cache)."
+    manifest = find_images(images_dir)
+    featurizer = ensure_model(model, settings.path("paths", "model_store"))
+    info = featurize_step(spark, manifest, featurizer=featurizer, settings=settings, backend="onnxruntime")
+    log(f"features of {len(manifest)} images of {images_dir} by {model}: {info['path']}")
+    return bench_training(spark, info["path"], manifest, sizes=sizes, seed=seed, warmup=warmup, log=log)

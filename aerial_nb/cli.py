@@ -19,8 +19,8 @@ import errno
 
 import yaml
 
-from .bench import (add_region_row, bench_model_only, bench_region, region_tile_set, run_benchmark, run_tuning,
-                             write_benchmark)
+from .bench import (TRAIN_SIZES, add_region_row, bench_model_only, bench_region, region_tile_set, run_benchmark,
+                             run_training_bench, run_tuning, write_benchmark)
 from .explore import find_images
 from .label_page import add_label_verbs
 from .models import ensure_model
@@ -128,8 +128,23 @@ def _bench_region(spark, settings, table, a):
     alone = None if ran else bench_model_only(ensure_model(row["model"], settings.path("paths", "model_store")))
     return add_region_row(table, row, alone)
 
+def _bench_training(spark, settings, a) -> None:
+    "The training table (Spark ML against scikit-learn on the same features), written beside the others, or why not."
+    if a.train_images == "none": return
+    images = Path(a.train_images).expanduser() if a.train_images else settings.root / "data" / "eurosat"
+    if not images.is_dir(): print(f"no training table: no image set at {images} (pass --train-images)"); return
+    table = run_training_bench(spark, images, settings=settings, model=a.train_model,
+                               sizes=[int(s) for s in a.train_sizes.split(",")])
+    out = write_benchmark(table, settings.path("paths", "outputs_dir") / "bench" / "train",
+                          {"images_dir": str(images), "model": a.train_model, **environment_report(spark)})
+    print(table.to_string(index=False)); print(f"written to {out}")
+
 def _bench(a) -> int:
     settings = load_settings(a.settings)
+    if a.train_only:
+        spark = get_spark(settings, app_name="aerial-nb bench")
+        _bench_training(spark, settings, a); spark.stop()
+        return 0
     images = a.images or str(settings.path("data", "images_dir"))
     paths = sorted(find_images(images).path)[: a.limit or None]
     spark = get_spark(settings, app_name="aerial-nb bench")
@@ -144,6 +159,7 @@ def _bench(a) -> int:
     out = write_benchmark(table, settings.path("paths", "outputs_dir") / "bench",
                           {"images_dir": images, "n_images": len(paths), **environment_report(spark)})
     print(table.to_string(index=False)); print(f"written to {out}")
+    if not a.tune: _bench_training(spark, settings, a)
     spark.stop()
     return 0
 
@@ -218,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--region-rasters", default="",
                    help="rasters to tile for it (default: settings' [data] rasters_dir)")
     b.add_argument("--region-limit", type=int, default=4096, help="tiles to score for it (default %(default)s; 0: all)")
+    b.add_argument("--train-images", default="", help="image set of the training table, Spark ML against scikit-learn "
+                   "(default: data/eurosat; none: no training table)")
+    b.add_argument("--train-sizes", default=",".join(map(str, TRAIN_SIZES)),
+                   help="images per training row (default %(default)s)")
+    b.add_argument("--train-model", default="efficientnet-lite0", help="featurizer of the training table")
+    b.add_argument("--train-only", action="store_true", help="the training table alone")
     b.set_defaults(handler=_bench)
     d = sub.add_parser("readme", help="write README.md from nbs/index.ipynb")
     d.add_argument("--nbs", default="nbs"); d.add_argument("--dest", default="README.md")

@@ -145,16 +145,23 @@ def worker_head(fitted) -> dict | None:
     """A fitted pipeline's logistic regression as numpy arrays the Python workers can apply, or None (another
     classifier)."""
     from pyspark.ml.classification import LogisticRegressionModel
-    from pyspark.ml.feature import IndexToString, StringIndexerModel
+    from pyspark.ml.feature import IndexToString, StandardScalerModel, StringIndexerModel
 
-    if not all(isinstance(s, (StringIndexerModel, LogisticRegressionModel, IndexToString)) for s in fitted.stages):
-        return None
+    kinds = (StringIndexerModel, StandardScalerModel, LogisticRegressionModel, IndexToString)
+    if not all(isinstance(s, kinds) for s in fitted.stages): return None
     lrs = [s for s in fitted.stages if isinstance(s, LogisticRegressionModel)]
     to_label = [s for s in fitted.stages if isinstance(s, IndexToString)]
     if len(lrs) != 1 or len(to_label) != 1: return None
     lr = lrs[0]
-    if lr.getFeaturesCol() != "features" or lr.isSet("thresholds") or lr.isSet("threshold"): return None
+    # The centring that `train.dense_stages` puts before it, folded into the intercept: W (x - m) + b = W x + (b - W m).
+    scalers = [s for s in fitted.stages if isinstance(s, StandardScalerModel)]
+    if len(scalers) > 1: return None
+    if scalers and not (scalers[0].getInputCol() == "features" and scalers[0].getOutputCol() == lr.getFeaturesCol()
+                        and not scalers[0].getWithStd()): return None
+    if not scalers and lr.getFeaturesCol() != "features": return None
+    if lr.isSet("thresholds") or lr.isSet("threshold"): return None
     W, b = lr.coefficientMatrix.toArray(), lr.interceptVector.toArray()
+    if scalers and scalers[0].getWithMean(): b = b - W @ scalers[0].mean.toArray()
     # binomial: softmax([0, m]) is [1 - sigmoid(m), sigmoid(m)], Spark's probability
     if W.shape[0] == 1 and lr.numClasses == 2:
         W, b = np.vstack([np.zeros_like(W), W]), np.concatenate([[0.0], b])

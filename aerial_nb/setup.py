@@ -10,14 +10,15 @@ import platform
 import re
 from importlib.metadata import version, PackageNotFoundError
 
-from .spark import java_major_version
+from .spark import blas_report, java_major_version
 
 # %% auto #0
 __all__ = ['environment_report']
 
 # %% ../nbs/00_setup.ipynb #c021
 def environment_report(spark=None) -> dict:
-    "Versions of what a run depends on: Python, Java, Spark, SynapseML, onnxruntime (JVM and Python), torch."
+    """Versions of what a run depends on: Python, Java, Spark, SynapseML, onnxruntime (JVM and Python), torch; and the
+    BLAS Spark ML computes with (`aerial_nb.spark.blas_report`)."""
     def v(pkg):
         try: return version(pkg)
         except PackageNotFoundError: return None
@@ -32,4 +33,5 @@ def environment_report(spark=None) -> dict:
             rep[name] = m.group(1) if m else None
         rep["spark"] = spark.version
         rep["master"] = spark.sparkContext.master
+        rep["blas"] = blas_report(spark)
     return rep

@@ -20,8 +20,9 @@ from .settings import CREDENTIAL_ENV, Settings, load_settings
 # pyspark.
 
 # %% auto #0
-__all__ = ['SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2', 'KEEP_SPARK_ENV', 'java_major_version', 'check_java',
-           'jar_cache_dir', 'cached_jars', 'get_spark', 'release_spark']
+__all__ = ['SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2', 'VECTOR_API', 'NATIVE_BLAS_DEFAULT', 'KEEP_SPARK_ENV',
+           'java_major_version', 'check_java', 'jar_cache_dir', 'cached_jars', 'blas_java_options', 'blas_report',
+           'say_blas', 'get_spark', 'release_spark']
 
 # %% ../nbs/00g_spark.ipynb #c014
 SUPPORTED_JAVA = (8, 11, 17)
@@ -125,6 +126,59 @@ def _quiet_driver_logs(conf: dict, cache: Path) -> None:
     if not f.exists() or f.read_text() != LOG4J2: f.write_text(LOG4J2)
     conf.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{f}")
 
+# %% ../nbs/00g_spark.ipynb #c018c
+VECTOR_API = "--add-modules=jdk.incubator.vector"
+NATIVE_BLAS_DEFAULT = "libblas.so.3"   # what dev.ludovic.netlib loads when nothing else is named
+
+def blas_java_options(settings: Settings, java: int) -> list[str]:
+    """Java options for Spark ML's BLAS: the Vector API on Java 16+ (netlib's `VectorBLAS`), and the native library
+    `[spark] native_blas` names, a path (`nativeLibPath`) or a name for the loader (`nativeLib`), when set."""
+    opts = [VECTOR_API] if java >= 16 else []
+    lib = settings.values.get("spark", {}).get("native_blas", "").strip()
+    if lib: opts.append(f"-Ddev.ludovic.netlib.blas.{'nativeLibPath' if '/' in lib else 'nativeLib'}={lib}")
+    return opts
+
+def _add_java_options(conf: dict, opts: list[str]) -> None:
+    "Append `opts` to the driver's and executors' Java options (after what the settings give), each once."
+    for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+        have = conf.get(key, "").split()
+        conf[key] = " ".join(have + [o for o in opts if o not in have]).strip()
+        if not conf[key]: del conf[key]
+
+# %% ../nbs/00g_spark.ipynb #c018e
+def _native_blas_problem(lib: str) -> str:
+    "Why the dynamic loader cannot open `lib` in this process (the driver's machine), or a generic reason."
+    import ctypes
+    try: ctypes.CDLL(lib)
+    except OSError as e: return str(e)
+    return "it loads, but dev.ludovic.netlib could not use it as a BLAS"
+
+def blas_report(spark) -> dict:
+    """Which BLAS Spark ML computes with in this session's driver JVM (local Spark's executors too): `java` (level 1,
+    and everything when no native one loads), `native` (None when none loaded: `native_lib` it tried and
+    `native_problem`), and `used` for the matrix products."""
+    from py4j.protocol import Py4JJavaError
+    jvm = spark._jvm
+    netlib = jvm.dev.ludovic.netlib.blas
+    prop = lambda k: jvm.java.lang.System.getProperty(f"dev.ludovic.netlib.blas.{k}")
+    lib = prop("nativeLibPath") or prop("nativeLib") or NATIVE_BLAS_DEFAULT
+    rep = {"java": netlib.JavaBLAS.getInstance().getClass().getSimpleName(), "native": None, "native_lib": lib,
+           "vector_api": jvm.java.lang.ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()}
+    try: rep["native"] = netlib.NativeBLAS.getInstance().getClass().getSimpleName()
+    except Py4JJavaError: rep["native_problem"] = _native_blas_problem(lib)
+    rep["used"] = rep["native"] or rep["java"]
+    return rep
+
+def say_blas(report: dict, settings: Settings) -> None:
+    "One line on stderr when the native BLAS `[spark] native_blas` names did not load: which, why, and the fallback."
+    if report["native"] is None and settings.values.get("spark", {}).get("native_blas", "").strip():
+        msg = (f"aerial_nb: the native BLAS {report['native_lib']} ([spark] native_blas) could not be loaded "
+               f"({report.get('native_problem')}): Spark ML falls back to its Java BLAS ({report['java']}).")
+        # In a step notebook, sys.stderr is the cell's output (the executed notebook) and the process's own stderr is
+        # the step's log: both say it.
+        for stream in {id(s): s for s in (sys.stderr, sys.__stderr__) if s is not None}.values():
+            print(msg, file=stream, flush=True)
+
 # %% ../nbs/00g_spark.ipynb #c019
 # The configuration each session of `get_spark` was started with, kept here rather than on pyspark's object (weak: a
 # dropped session leaves it).
@@ -134,14 +188,14 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     "A Spark session with SynapseML on the classpath (resolving its jars from Maven Central the first time only)."
     from pyspark.sql import SparkSession
     settings = settings or load_settings()
-    check_java()
     # Executors must run the same Python (and so the same packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     conf = _spark_conf(settings, app_name)
+    blas_opts = blas_java_options(settings, check_java())
     # A session kept by a step kernel (`release_spark`) serves the next step when it was started with the same
     # configuration (the app name aside); with another one it is stopped: no step runs on settings it did not ask for.
-    wanted = {k: v for k, v in conf.items() if k != "spark.app.name"}
+    wanted = {k: v for k, v in conf.items() if k != "spark.app.name"} | {"blas": " ".join(blas_opts)}
     kept = SparkSession.getActiveSession()
     if kept is not None and kept in _STARTED_WITH:
         if _STARTED_WITH[kept] == wanted: return kept
@@ -150,6 +204,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     cache.mkdir(parents=True, exist_ok=True)
     with FileLock(str(cache) + ".lock", timeout=1800):
         _quiet_driver_logs(conf, cache)
+        _add_java_options(conf, blas_opts)
         jars = cached_jars(settings)
         if jars: conf["spark.jars"] = ",".join(jars)
         else:
@@ -168,6 +223,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
             ]
             (cache / "jars.txt").write_text("\n".join(got) + "\n")
     spark.sparkContext.setLogLevel("ERROR")
+    say_blas(blas_report(spark), settings)
     _STARTED_WITH[spark] = wanted
     return spark
 

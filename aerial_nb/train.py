@@ -20,10 +20,10 @@ from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, re
 # pyspark, scikit-learn, synapseml.
 
 # %% auto #0
-__all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'REDUCED_FEATURES', 'CLASS_WEIGHTS', 'WEIGHT_COLUMN',
-           'check_classifier_params', 'make_classifier', 'pca_stages', 'classification_metrics', 'check_model_name',
-           'save_model', 'load_model', 'class_weights_of', 'class_weight_column', 'choose_params', 'fit_and_evaluate',
-           'assign_folds', 'cross_validate', 'check_tune_folds', 'train_step']
+__all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'REDUCED_FEATURES', 'CENTERED_FEATURES', 'CLASS_WEIGHTS', 'WEIGHT_COLUMN',
+           'check_classifier_params', 'make_classifier', 'pca_stages', 'dense_stages', 'classification_metrics',
+           'check_model_name', 'save_model', 'load_model', 'class_weights_of', 'class_weight_column', 'choose_params',
+           'fit_and_evaluate', 'assign_folds', 'cross_validate', 'check_tune_folds', 'train_step']
 
 # %% ../nbs/03_train.ipynb #c005
 CLASSIFIERS: dict[str, dict] = {
@@ -102,6 +102,17 @@ def pca_stages(featurizer: dict, k: int) -> list:
         outs.append(f"net{j}_pca")
     return stages + [VectorAssembler(inputCols=outs, outputCol=REDUCED_FEATURES)]
 
+# %% ../nbs/03_train.ipynb #c006b
+CENTERED_FEATURES = "centered_features"
+
+def dense_stages(classifier: str, features_col: str = "features") -> tuple[list, str]:
+    """Stages (unfitted) that centre `features_col` before logistic regression, so that Spark's blocks are dense
+    and go through BLAS, and the column the classifier then reads; none for the other classifiers."""
+    if classifier != "logistic_regression": return [], features_col
+    from pyspark.ml.feature import StandardScaler
+    return ([StandardScaler(inputCol=features_col, outputCol=CENTERED_FEATURES, withMean=True, withStd=False)],
+            CENTERED_FEATURES)
+
 # %% ../nbs/03_train.ipynb #c008
 def classification_metrics(y_true, y_pred, labels: list[str]) -> dict:
     "Accuracy, macro F1, per-class precision/recall/F1/support and the confusion matrix."
@@ -170,13 +181,17 @@ def choose_params(train, classifier: str, *, classifier_params: dict | None, k: 
                   weight_col: str | None = None) -> dict:
     """The `TUNING_GRIDS[classifier]` values with the best mean accuracy over `k` folds of `train` (a Spark frame
     with `label_index`), and every point's score."""
+    from pyspark.ml import Pipeline
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
-    est = make_classifier(classifier, classifier_params, seed, weight_col=weight_col)
+    center, features_col = dense_stages(classifier)
+    est = make_classifier(classifier, classifier_params, seed, features_col, weight_col)
     grid = ParamGridBuilder()
     for name, values in TUNING_GRIDS[classifier].items(): grid = grid.addGrid(est.getParam(name), values)
     maps = grid.build()
-    cv = CrossValidator(estimator=est, estimatorParamMaps=maps, numFolds=k, seed=seed, parallelism=2,
+    # The grid's parameters are the classifier's: a pipeline passes each to the stage that has it.
+    cv = CrossValidator(estimator=Pipeline(stages=[*center, est]) if center else est, estimatorParamMaps=maps,
+                        numFolds=k, seed=seed, parallelism=2,
                         evaluator=MulticlassClassificationEvaluator(labelCol="label_index", metricName="accuracy"))
     scores = cv.fit(train).avgMetrics
     points = [{**{p.name: v for p, v in m.items()}, "accuracy": round(float(s), 4)} for m, s in zip(maps, scores)]
@@ -216,8 +231,9 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
     )
     if tuning: classifier_params = {**(classifier_params or {}), **tuning["chosen"]}
     features_col = REDUCED_FEATURES if pre_stages else "features"   # `pca_stages`' output, when given
+    center, features_col = dense_stages(classifier, features_col)
     clf = make_classifier(classifier, classifier_params, seed, features_col, weight_col)
-    pipe = Pipeline(stages=[indexer, *pre_stages, clf,
+    pipe = Pipeline(stages=[indexer, *pre_stages, *center, clf,
                             IndexToString(inputCol="prediction", outputCol="pred_label", labels=indexer.labels)])
     model = pipe.fit(train); fit_s = time.time() - t0
     n_train = train.count(); train.unpersist()

@@ -810,6 +810,24 @@ def test_corrupt_image_stops_the_run_naming_it(tmp_path, imgs):
     assert not (run_dir / "manifest.parquet").exists(), "no manifest a later step could trust"
 
 
+
+@pytest.mark.slow
+def test_a_native_blas_that_cannot_be_loaded_falls_back_to_java_blas_and_is_recorded(tmp_path, imgs):
+    # Issue 29: the run says which library failed and why, Spark ML computes with its Java BLAS, environment.json says so.
+    lib = tmp_path / "no-such" / "libopenblas.so.0"
+    r = cli(*run_args(imgs, "--run-id", "b", "--steps", "00_setup"), outputs=tmp_path,
+            env={"AERIAL_NB_SPARK_NATIVE_BLAS": str(lib)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    run_dir = tmp_path / "runs" / "b"
+    blas = json.loads((run_dir / "environment.json").read_text())["blas"]
+    assert blas["native"] is None and blas["native_lib"] == str(lib), blas
+    assert "cannot open shared object file" in blas["native_problem"], blas
+    assert blas["used"] == blas["java"] == "VectorBLAS", blas   # Java 17 with the Vector API, not the plain loops
+    log = (run_dir / "logs" / "00_setup.log").read_text()
+    assert f"the native BLAS {lib} ([spark] native_blas) could not be loaded" in log, log[-3000:]
+    assert "falls back to its Java BLAS (VectorBLAS)" in log, log[-3000:]
+    assert str(lib) in (run_dir / "notebooks" / "00_setup.ipynb").read_text(), "the executed notebook says it too"
+
 @pytest.mark.slow
 def test_colon_in_a_file_name_is_named_by_explore(tmp_path, imgs):
     shutil.copy(imgs / "water" / "water0.png", imgs / "water" / "a:b.png")
