@@ -136,6 +136,7 @@ d = {
             'aerial_nb.featurize._read_meta': ('featurize.html#_read_meta', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._recipe_features': ('featurize.html#_recipe_features', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._stat': ('featurize.html#_stat', 'aerial_nb/featurize.py'),
+            'aerial_nb.featurize._task_partitions': ('featurize.html#_task_partitions', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._tta_nodes': ('featurize.html#_tta_nodes', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._whole_entry': ('featurize.html#_whole_entry', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.cache_entry_problem': ('featurize.html#cache_entry_problem', 'aerial_nb/featurize.py'),
@@ -158,6 +159,7 @@ d = {
             'aerial_nb.featurize.image_keys': ('featurize.html#image_keys', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.image_set_fingerprint':
                 ('featurize.html#image_set_fingerprint', 'aerial_nb/featurize.py'),
+            'aerial_nb.featurize.level_lut': ('featurize.html#level_lut', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.local_path': ('featurize.html#local_path', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.make_image_featurizer':
                 ('featurize.html#make_image_featurizer', 'aerial_nb/featurize.py'),
@@ -416,7 +418,6 @@ d = {
             'aerial_nb.region._clean_uncommitted': ('region.html#_clean_uncommitted', 'aerial_nb/region.py'),
             'aerial_nb.region._commit_chunk': ('region.html#_commit_chunk', 'aerial_nb/region.py'),
             'aerial_nb.region._image_rgb': ('region.html#_image_rgb', 'aerial_nb/region.py'),
-            'aerial_nb.region._level_lut': ('region.html#_level_lut', 'aerial_nb/region.py'),
             'aerial_nb.region._source': ('region.html#_source', 'aerial_nb/region.py'),
             'aerial_nb.region.apply_head': ('region.html#apply_head', 'aerial_nb/region.py'),
             'aerial_nb.region.assemble_predictions': ('region.html#assemble_predictions', 'aerial_nb/region.py'),
