@@ -23,6 +23,7 @@ import rasterio
 from .cluster import executor_model_file, ship_model
 from .explore import content_hash
 from .recipe import feature_parts, needs_nir, resize_view, view_zoom
+from .progress import Progress, spark_progress
 from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
 from .run_params import FEATURIZER_BACKENDS, RunParams
 from .settings import Settings, load_settings
@@ -414,7 +415,8 @@ def cached_image_features(root: Path, namespace: str) -> tuple[dict[str, Path], 
         for k in keys: found.setdefault(k, entry)
     return found, damaged
 
-def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, found, out: str) -> tuple[int, int]:
+def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, found, out: str,
+                       status_file=None) -> tuple[int, int]:
     """Write the features of `manifest` to `out`: cached rows copied from their entries, the rest computed now; `(hits,
     misses)`."""
     from pyspark.sql import functions as F
@@ -437,7 +439,11 @@ def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, f
         )
     df = parts[0]
     for p in parts[1:]: df = df.unionByName(p)
-    df.write.parquet(out)
+    # Done / total, rate and time left of the images computed now: in the step's log and its status.json (00i_progress).
+    what = f"featurizing {featurizer['name']}" + (f" [{featurizer['view']}]" if featurizer.get("view", "full") != "full"
+                                                  else "")
+    with spark_progress(spark, Progress(what, len(miss), unit="images", status_file=status_file)):
+        df.write.parquet(out)
     return len(hit), len(miss)
 
 def _whole_entry(root: Path, key: str, namespace: str) -> tuple[dict | None, list[str]]:
@@ -456,7 +462,8 @@ def _whole_entry(root: Path, key: str, namespace: str) -> tuple[dict | None, lis
     for old in leftovers(root, tag=namespace): remove(old)
     return None, damaged
 
-def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespace, root, backend, tta, t0) -> dict:
+def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespace, root, backend, tta, t0,
+                         status_file=None) -> dict:
     """The cache entry `key` if whole, else one assembled from cached images and computed ones (call under the
     namespace's lock)."""
     cache = root / key
@@ -469,7 +476,8 @@ def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespac
     # A failed or interrupted job leaves no half-written features; "keep": a parallel run that cached it first wins.
     with atomic(cache, if_exists="keep", tag=namespace) as tmp:
         hits, misses = _assemble_features(spark, manifest, featurizer=featurizer, settings=settings, backend=backend,
-                                          tta=tta, found=found, out=str(tmp / "features.parquet"))
+                                          tta=tta, found=found, out=str(tmp / "features.parquet"),
+                                          status_file=status_file)
         # Only the paths come back to the driver, never the images or the vectors.
         got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
         missing = sorted(set(manifest["path"]) - got)
@@ -485,7 +493,7 @@ def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespac
     return info
 
 def _model_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, backend: str,
-                    tta: bool) -> dict:
+                    tta: bool, status_file=None) -> dict:
     "The cache entry of one model (one view) over `manifest`: reused, assembled from cached images, or computed."
     key = feature_cache_key(manifest, featurizer, backend, tta)
     namespace = feature_namespace(featurizer, backend, tta)
@@ -497,7 +505,8 @@ def _model_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings
     # instead of featurizing the same images twice. No timeout: featurizing a large set may take hours.
     with FileLock(str(root / f".{namespace}.lock")):
         info = _cached_or_featurize(spark, manifest, featurizer=featurizer, settings=settings, key=key,
-                                    namespace=namespace, root=root, backend=backend, tta=tta, t0=t0)
+                                    namespace=namespace, root=root, backend=backend, tta=tta, t0=t0,
+                                    status_file=status_file)
     return {**info, "path": str(cache / "features.parquet"), "view": featurizer.get("view", "full")}
 
 def _mean_columns(cols: list[str]):
@@ -526,12 +535,12 @@ def _pool_entries(spark, paths: list[str], featurizer: dict, out: str) -> int:
     return spark.read.parquet(out).count()
 
 def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, backend: str,
-                     tta: bool) -> dict:
+                     tta: bool, status_file=None) -> dict:
     """A recipe's features: each part from its own cache entry (computed only where missing), then pooled per image
     into one entry of the recipe, so a fused run reuses every feature its models' own runs computed."""
     t0 = time.time()
-    parts = [_model_features(spark, manifest, featurizer=p, settings=settings, backend=backend, tta=tta)
-             for p in feature_parts(featurizer)]
+    parts = [_model_features(spark, manifest, featurizer=p, settings=settings, backend=backend, tta=tta,
+                             status_file=status_file) for p in feature_parts(featurizer)]
     namespace = hashlib.sha256(json.dumps({"format": FEATURES_FORMAT, "recipe": featurizer["onnx_sha256"],
                                            "backend": backend, "tta": tta}).encode()).hexdigest()[:16]
     key = hashlib.sha256(json.dumps([namespace] + [p["key"] for p in parts]).encode()).hexdigest()[:24]
@@ -586,7 +595,8 @@ def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings:
     manifest = refresh_file_facts(manifest)   # the keys see edits made since explore
     check_nir_images(manifest, featurizer, backend)
     features = _recipe_features if "parts" in featurizer else _model_features
-    info = features(spark, manifest, featurizer=featurizer, settings=settings, backend=backend, tta=tta)
+    info = features(spark, manifest, featurizer=featurizer, settings=settings, backend=backend, tta=tta,
+                    status_file=RunFolder(run_dir).status if run_dir else None)
     if info["missing"]:
         if run_dir:
             pd.DataFrame(
