@@ -61,7 +61,8 @@ class Progress:
     def __init__(self, what: str, total: int | None, *, unit: str = "items", every: float = 5.0, stream=None,
                  status_file: str | Path | None = None, clock=time.monotonic):
         self.what, self.total, self.unit, self.every, self.clock = what, total, unit, float(every), clock
-        self.stream = sys.stderr if stream is None else stream
+        # The process's own stderr (file descriptor 2), not a notebook's: in a step's kernel it goes to the step's log.
+        self.stream = (sys.__stderr__ or sys.stderr) if stream is None else stream
         self.status_file, self.tty = status_file, _is_tty(self.stream)
         self.done, self.counts, self.reports, self.t0, self._last = 0, {}, 0, clock(), None
         self._lock = threading.Lock()
@@ -107,19 +108,21 @@ class Progress:
 
 # %% ../nbs/00i_progress.ipynb #c015
 def _group_tasks(tracker, group: str) -> tuple[int, int]:
-    "Tasks done and in all, over the stages of the jobs of job group `group` known so far."
-    done = total = 0
+    """Tasks done and in all of the largest stage of job group `group` so far: the one over the items (a broadcast
+    join's small side, say, runs a job of a few tasks of its own, done long before the work)."""
+    best = (0, 0)
     for j in tracker.getJobIdsForGroup(group):
         job = tracker.getJobInfo(j)
         for s in (job.stageIds if job else []):
             st = tracker.getStageInfo(s)
-            if st: done, total = done + st.numCompletedTasks, total + st.numTasks
-    return done, total
+            if st and st.numTasks > best[1]: best = (st.numCompletedTasks, st.numTasks)
+    return best
 
 @contextmanager
 def spark_progress(spark, progress: Progress, poll_s: float = 1.0):
     """Run the block's Spark jobs in a job group of their own and report `progress` from their tasks done while it
-    runs (items done = total items × tasks done / tasks in all); reported done when the block ends without error."""
+    runs (items done = total items × tasks done / tasks of the largest stage); reported done when the block ends
+    without error."""
     import uuid
     sc = spark.sparkContext
     group, stop = f"aerial_nb-progress-{uuid.uuid4().hex[:8]}", threading.Event()
