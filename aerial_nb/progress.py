@@ -59,11 +59,11 @@ def read_progress(status_file: str | Path) -> dict | None:
 class Progress:
     "Done / total, rate and time left of one piece of long work, reported at most every `every` seconds."
     def __init__(self, what: str, total: int | None, *, unit: str = "items", every: float = 5.0, stream=None,
-                 status_file: str | Path | None = None, clock=time.monotonic):
+                 status_file: str | Path | None = None, clock=time.monotonic, show: bool = True):
         self.what, self.total, self.unit, self.every, self.clock = what, total, unit, float(every), clock
         # The process's own stderr (file descriptor 2), not a notebook's: in a step's kernel it goes to the step's log.
         self.stream = (sys.__stderr__ or sys.stderr) if stream is None else stream
-        self.status_file, self.tty = status_file, _is_tty(self.stream)
+        self.status_file, self.tty, self.show = status_file, _is_tty(self.stream), show   # show=False: status only
         self.done, self.counts, self.reports, self.t0, self._last = 0, {}, 0, clock(), None
         self._lock = threading.Lock()
 
@@ -92,14 +92,14 @@ class Progress:
         snap = self.snapshot()
         line = progress_line(snap)
         try:
-            self.stream.write(f"\r{line}\x1b[K" if self.tty else line + "\n"); self.stream.flush()
+            if self.show: self.stream.write(f"\r{line}\x1b[K" if self.tty else line + "\n"); self.stream.flush()
         except (OSError, ValueError): pass   # a closed terminal: the status file still says it
         if self.status_file: write_progress(self.status_file, snap)
 
     def close(self) -> None:
         "The last report (whatever the time since the one before); a terminal's line is ended."
         with self._lock: self._report(self.clock())
-        if self.tty:
+        if self.tty and self.show:
             try: self.stream.write("\n"); self.stream.flush()
             except (OSError, ValueError): pass
 
