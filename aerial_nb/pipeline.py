@@ -32,6 +32,7 @@ import psutil
 from .explore import find_images
 from .label_map import load_label_map
 from .labels import check_apart, labels_image_set
+from .progress import watch_progress
 from .run_folder import RunFolder, model_meta, write_atomic
 from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
 from .recipe import NIR_VIEWS, recipe_label
@@ -562,7 +563,8 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
             try:
                 if got: raise RunInterrupted("stopped before the step", got[0])
                 # Kernel and JVM chatter goes to the run's logs/, not the terminal.
-                with fds_to(run.log(step)):
+                # The step's progress (what it writes into status.json) on this terminal, its output in its log.
+                with fds_to(run.log(step)), watch_progress(run.status):
                     kernel.execute(nbs / f"{step}.ipynb", run.notebook(step),
                                    step_parameters(nbs / f"{step}.ipynb", values), log_file=run.log(step))
                 if got: raise RunInterrupted("stopped after the step", got[0])

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .featurize import dihedral_views, ort_session, ort_threads
+from .featurize import dihedral_views, level_lut, ort_session, ort_threads
 from .radiometry import match_tile, raster_histogram, raster_luts
 from .recipe import NIR_VIEWS, feature_parts, needs_nir, pool_parts, resize_view, view_zoom
 from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
@@ -33,18 +33,6 @@ __all__ = ['WINDOW_INPUT_COLUMNS', 'NIR_BAND', 'preprocess_rgb', 'view_bands', '
            'assemble_predictions', 'raster_matching', 'score_region']
 
 # %% ../nbs/05a_region.ipynb #c006
-_LUTS: dict = {}
-
-def _level_lut(featurizer: dict) -> np.ndarray:
-    "`[3, 256]` float32: each channel's model input for every uint8 level, computed in float64 then rounded once."
-    key = (tuple(featurizer["mean"]), tuple(featurizer["std"]), float(featurizer["color_scale"]))
-    if key not in _LUTS:
-        levels = np.arange(256, dtype=np.float64)[None, :]
-        mean = np.asarray(featurizer["mean"], np.float64)[:, None]
-        std = np.asarray(featurizer["std"], np.float64)[:, None]
-        _LUTS[key] = ((levels * key[2] - mean) / std).astype(np.float32)
-    return _LUTS[key]
-
 def preprocess_rgb(rgb: np.ndarray, featurizer: dict) -> np.ndarray:
     """The float32 `[3, S, S]` input of `featurizer` (and its view) for a uint8 `[3, H, W]` RGB tile (as
     `featurize.preprocess` gives for its PNG)."""
@@ -55,7 +43,7 @@ def preprocess_rgb(rgb: np.ndarray, featurizer: dict) -> np.ndarray:
     if str(featurizer.get("channel_order", "RGB")).upper() != "RGB": chw = chw[::-1]
     # Normalising is elementwise, so a per-channel table of the 256 levels (float64 arithmetic, as before) gives
     # bit-identical inputs for a third of the time of float64 arrays per tile.
-    lut = _level_lut(featurizer)
+    lut = level_lut(featurizer)
     return np.stack([lut[c][chw[c]] for c in range(3)])
 
 # %% ../nbs/05a_region.ipynb #c009

@@ -29,6 +29,7 @@ import yaml
 from .pipeline import (RunInterrupted, ascii_name, fds_to, notebooks_dir, resolve_inputs, run_pipeline,
                                 step_parameters)
 from .recipe import model_names, recipe_label
+from .progress import Progress
 from .run_folder import RunFolder, write_atomic
 from .run_params import Problem, default_params, format_problems, load_params, problems
 from .settings import Settings, load_settings
@@ -329,9 +330,10 @@ def _sweep_points(grid, plan: pd.DataFrame, sweep_id: str, sweep_dir: Path, sett
         for r in plan[plan.action == "skip"].itertuples()
     ]
     t0 = time.time()
-    # Imported here: in a Jupyter kernel without ipywidgets, importing tqdm.auto writes a warning to stderr.
-    from tqdm.auto import tqdm
-    bar = tqdm(total=len(todo), desc=sweep_id, unit="run", disable=not progress)
+    # Points done, running, failed and time left (00i_progress): on the terminal, and in the sweep's status.json for
+    # another process to read.
+    prog = Progress(sweep_id, len(todo), unit="points", status_file=sweep_dir / "status.json", show=progress)
+    prog.update(0, force=True, running=min(jobs, len(todo)), failed=0)
     counts = {"done": 0, "failed": 0}
     # `jobs` worker processes run the points (each keeps its kernel and JVM across its points); a thread per job
     # waits on each and records its outcome. Ctrl-C (or SIGTERM) stops the sweep: no point starts after it, and the
@@ -350,11 +352,11 @@ def _sweep_points(grid, plan: pd.DataFrame, sweep_id: str, sweep_dir: Path, sett
             results.append(res)
             kind = {"failed": "failed", "stopped": "failed", "not started": "not_started"}.get(res["status"], "done")
             counts[kind] = counts.get(kind, 0) + 1
-            bar.set_postfix(**counts, remaining=len(todo) - sum(counts.values()))
-            bar.update(1)
-            if res["status"] == "failed": bar.write(f"  failed: {res['run_id']} at {res['failed_step']}: "
-                                                    f"{res['error'][:200]}")
-    bar.close()
+            ended = sum(counts.values())
+            prog.update(ended, running=min(jobs, len(todo) - ended), failed=counts["failed"])
+            if res["status"] == "failed": log(f"  failed: {res['run_id']} at {res['failed_step']}: "
+                                              f"{res['error'][:200]}")
+    prog.close()
     table = plan[["run_id", "action"]].merge(pd.DataFrame(results), on="run_id")
     table = table.join(pd.json_normalize(list(plan.params)).set_index(plan.index)[
         ["pretrained_model_type", "classifier", "sample_frac"]])

@@ -81,3 +81,13 @@ def test_a_second_run_reads_the_feature_cache(run):
     assert m["classifier"] == "random_forest" and m["accuracy"] > 0.5
     params = yaml.safe_load((second / "params.yaml").read_text())
     assert params["classifier"] == "random_forest"
+
+
+def test_featurizing_says_how_far_it_is_in_its_log(run):
+    "The step's log has plain progress lines (00i_progress) from the Spark tasks done, the last one at 100%."
+    _, run_dir, _, _ = run
+    lines = [ln for ln in (run_dir / "logs" / "02_featurize.log").read_text().splitlines()
+             if ln.startswith("featurizing efficientnet-lite0: ")]
+    assert lines, "no progress line in logs/02_featurize.log"
+    done, total = lines[-1].split(": ", 1)[1].split(" ")[0].split("/")
+    assert done == total and int(total) > 0 and "images/s" in lines[-1] and lines[-1].endswith("done"), lines
