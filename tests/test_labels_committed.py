@@ -11,11 +11,12 @@ from helpers import NAIP, ROOT, need
 LABELS = ROOT / "params" / "labels"
 TRAINING = sorted(LABELS.glob("naip_nd_train*.csv"))
 JUDGING = LABELS / "naip_nd_judging.csv"
+PREVIOUS_JUDGING = LABELS / "naip_nd_judging_2026-12-04.csv"   # the first sample (its labels of cells drawn again)
 CLASSES = ["water", "cultivated", "grassland", "developed", "forest"]
 BLOCKS = Blocks.load(LABELS / "naip_nd_blocks.yaml")
 
 
-@pytest.mark.parametrize("path", [*TRAINING, JUDGING], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*TRAINING, JUDGING, PREVIOUS_JUDGING], ids=lambda p: p.name)
 def test_every_row_is_labeled_in_the_schema(path):
     df = pd.read_csv(path)
     assert list(df.columns[:len(LABEL_COLUMNS)]) == LABEL_COLUMNS, df.columns
@@ -24,7 +25,8 @@ def test_every_row_is_labeled_in_the_schema(path):
     assert df.tile_id.is_unique
 
 
-@pytest.mark.parametrize("path,role", [*[(p, "train") for p in TRAINING], (JUDGING, "judge")],
+@pytest.mark.parametrize("path,role", [*[(p, "train") for p in TRAINING], (JUDGING, "judge"),
+                                       (PREVIOUS_JUDGING, "judge")],
                          ids=lambda v: getattr(v, "name", v))
 def test_squares_lie_in_their_blocks(path, role):
     df = pd.read_csv(path)
@@ -34,7 +36,7 @@ def test_squares_lie_in_their_blocks(path, role):
 
 def test_training_squares_share_no_ground_with_judging_squares_in_any_year():
     training = pd.concat([pd.read_csv(p) for p in TRAINING], ignore_index=True)
-    check_apart(training, pd.read_csv(JUDGING))
+    check_apart(training, pd.concat([pd.read_csv(JUDGING), pd.read_csv(PREVIOUS_JUDGING)], ignore_index=True))
 
 
 def test_judging_sample_records_its_design():
