@@ -263,13 +263,14 @@ def bench_training(spark, features_path: str, manifest: pd.DataFrame, *, sizes=T
     fit = lambda s: fit_and_evaluate(spark, features_path, manifest=s, classifier="logistic_regression", seed=seed)[1]
     fit(stratified_sample(manifest, warmup, seed=seed))
     blas, rows = blas_report(spark)["used"], []
+    secs = lambda s: float(f"{s:.3g}")   # 3 significant digits: a fit of a few images takes milliseconds, not 0.00 s
     for n in sizes:
         sample = stratified_sample(manifest, n, seed=seed)
         m, sk = fit(sample), sklearn_fit_seconds(features, sample, reg)
         rows.append({"images": len(sample), "train": m["n_train"], "features": int(features.features.iloc[0].size),
-                     "spark_blas": blas, "spark_s": round(m["fit_seconds"], 2),
+                     "spark_blas": blas, "spark_s": secs(m["fit_seconds"]),
                      "spark_accuracy": round(m["accuracy"], 4),
-                     "sklearn_s": round(sk["seconds"], 2), "sklearn_accuracy": round(sk["accuracy"], 4),
+                     "sklearn_s": secs(sk["seconds"]), "sklearn_accuracy": round(sk["accuracy"], 4),
                      "ratio": round(m["fit_seconds"] / sk["seconds"], 2),
                      "gap_points": round(100 * (m["accuracy"] - sk["accuracy"]), 2)})
         log(f"training {len(sample)} images: Spark {rows[-1]['spark_s']} s ({rows[-1]['spark_accuracy']}), "
