@@ -119,26 +119,32 @@ def _group_tasks(tracker, group: str) -> tuple[int, int]:
     return best
 
 @contextmanager
-def spark_progress(spark, progress: Progress, poll_s: float = 1.0):
+def spark_progress(spark, progress: Progress, poll_s: float = 1.0, *, items: int | None = None,
+                   close: bool = True):
     """Run the block's Spark jobs in a job group of their own and report `progress` from their tasks done while it
-    runs (items done = total items × tasks done / tasks of the largest stage); reported done when the block ends
-    without error."""
+    runs: the block does `items` of its items (default: all that are left), counted from where `progress` stood when
+    the block began, in proportion to the tasks done of the group's largest stage; reported done when the block ends
+    without error. `close=False` leaves `progress` open for the next block: a job in chunks, one block a chunk."""
     import uuid
     sc = spark.sparkContext
+    start = progress.done
+    if items is None and progress.total is not None: items = progress.total - start
     group, stop = f"aerial_nb-progress-{uuid.uuid4().hex[:8]}", threading.Event()
     sc.setJobGroup(group, progress.what)
     def poll():
         while not stop.wait(poll_s):
             done, total = _group_tasks(sc.statusTracker(), group)
-            if total and progress.total: progress.update(min(progress.total, progress.total * done // total))
+            if total and items: progress.update(start + min(items, items * done // total))
     t = threading.Thread(target=poll, daemon=True, name="spark-progress"); t.start()
     try:
         yield progress
-        if progress.total is not None: progress.done = progress.total
+        if items is None: pass
+        elif close: progress.done = start + items   # close() below reports it
+        else: progress.update(start + items)
     finally:
         stop.set(); t.join()
         sc.setLocalProperty("spark.jobGroup.id", None); sc.setLocalProperty("spark.job.description", None)
-        progress.close()
+        if close: progress.close()
 
 # %% ../nbs/00i_progress.ipynb #c017
 @contextmanager

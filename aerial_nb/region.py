@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .featurize import dihedral_views, level_lut, ort_session, ort_threads
+from .progress import Progress, spark_progress
 from .radiometry import match_tile, raster_histogram, raster_luts
 from .recipe import NIR_VIEWS, feature_parts, needs_nir, pool_parts, resize_view, view_zoom
 from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
@@ -349,9 +350,10 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
 
 def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurizer: dict, settings: Settings,
                  out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
-                 classify_on_workers: bool = True) -> dict:
+                 classify_on_workers: bool = True, status_file: str | Path | None = None) -> dict:
     """Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job
-    where it stopped."""
+    where it stopped; the tiles scored now, their rate and time left are reported (00i_progress) on stderr (a step's
+    log) and in `status_file` (a run's status.json)."""
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     model, meta = load_model(model_dir)
     if meta["onnx_sha256"] != featurizer["onnx_sha256"]:
@@ -384,16 +386,18 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
     )
     t0, scored = time.time(), 0
     cs = job["chunk_size"]
-    for k in todo:
-        rows = tiles.iloc[k * cs:(k + 1) * cs]
-        _commit_chunk(spark,
-                      score_chunk(spark, rows, fitted=model, meta=meta, featurizer=featurizer, settings=settings,
-                                  run_id=job["run_id"], from_images=from_images, head=head), out_dir=out_dir, k=k,
-                      expected=rows.filename)
-        scored += len(rows)
-        el = time.time() - t0
-        log(f"  chunk {k + 1}/{job['n_chunks']} committed: {scored} tiles in {el:.0f} s ({scored / max(el, 1e-9):.1f} "
-            "tiles/s)")
+    chunk_rows = {k: tiles.iloc[k * cs:(k + 1) * cs] for k in todo}
+    with Progress("scoring", sum(map(len, chunk_rows.values())), unit="tiles", status_file=status_file) as progress:
+        for k, rows in chunk_rows.items():
+            with spark_progress(spark, progress, items=len(rows), close=False):
+                _commit_chunk(spark,
+                              score_chunk(spark, rows, fitted=model, meta=meta, featurizer=featurizer,
+                                          settings=settings, run_id=job["run_id"], from_images=from_images,
+                                          head=head), out_dir=out_dir, k=k, expected=rows.filename)
+            scored += len(rows)
+            el = time.time() - t0
+            log(f"  chunk {k + 1}/{job['n_chunks']} committed: {scored} tiles in {el:.0f} s "
+                f"({scored / max(el, 1e-9):.1f} tiles/s)")
     score_s = time.time() - t0
     n = assemble_predictions(out_dir, job)
     info = {"n_tiles": job["n_tiles"], "n_predictions": n, "n_chunks": job["n_chunks"], "chunk_size": cs,

@@ -61,5 +61,6 @@ def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings
     tiles = read_tile_set(run.tiles, need_images=False)
     model_info = recipe_of_model(meta, settings.path("paths", "model_store"))   # the parts its features came from
     info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings,
-                        out_dir=run.predictions.root, run_id=run_id, chunk_size=chunk_size, log=log)
+                        out_dir=run.predictions.root, run_id=run_id, chunk_size=chunk_size, log=log,
+                        status_file=run.status)
     return {**info, "tiling": tiling, "scale": scale, "rasters": [str(r) for r in rasters]}

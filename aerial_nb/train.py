@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .progress import Progress
 from .recipe import network_columns
 from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, read_model_meta,
                                   spark_model_problem, write_atomic, writer_tag)
@@ -263,11 +264,12 @@ def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
 
 def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str,
                    classifier_params: dict | None, k: int = 5, seed: int = 42, tune_folds: int = 0,
-                   pre_stages=(), class_weights: str = "none") -> dict:
+                   pre_stages=(), class_weights: str = "none", progress: Progress | None = None) -> dict:
     """Accuracy of each of `k` stratified folds, their mean and standard deviation (with `tune_folds`, nested: each
-    fold tunes on its own training part)."""
+    fold tunes on its own training part); `progress` (00i_progress) is told each fold done."""
     folds = assign_folds(manifest, k, seed)
     accs, chosen = [], []
+    if progress: progress.update(0, force=True)   # a fold can take minutes: say at once that the folds have begun
     for f in range(k):
         m = manifest.assign(split=np.where(folds == f, "test", "train"))
         fold = fit_and_evaluate(spark, features_path, manifest=m, classifier=classifier,
@@ -275,6 +277,7 @@ def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, classif
                                 pre_stages=pre_stages, class_weights=class_weights)[1]
         accs.append(fold["accuracy"])
         if tune_folds: chosen.append(fold["tuning"]["chosen"])
+        if progress: progress.advance()
     out = {"folds": k, "seed": seed, "accuracies": [round(a, 4) for a in accs],
            "mean": float(np.mean(accs)), "std": float(np.std(accs))}
     if tune_folds: out["tuned_per_fold"] = chosen
@@ -325,23 +328,15 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
             # (aerial_nb.radiometry) and the grouping of their classes (aerial_nb.label_map); None when unknown.
             "scale": scale, "label_map": label_map, "radiometry": radiometry,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    # Cross-validation before saving: a run that fails in it leaves no orphan model to block its re-run.
-    cv = (
-        cross_validate(
-            spark,
-            features["path"],
-            manifest=manifest,
-            classifier=classifier,
-            classifier_params=classifier_params,
-            k=cv_folds,
-            seed=seed,
-            tune_folds=tune_folds,
-            pre_stages=pre,
-            class_weights=class_weights,
-        )
-        if cv_folds
-        else None
-    )
+    # Cross-validation before saving: a run that fails in it leaves no orphan model to block its re-run. Its folds
+    # done, rate and time left go to the step's log and the run's status.json (00i_progress).
+    cv = None
+    if cv_folds:
+        with Progress(f"cross-validating {classifier}", cv_folds, unit="folds",
+                      status_file=RunFolder(run_dir).status) as progress:
+            cv = cross_validate(spark, features["path"], manifest=manifest, classifier=classifier,
+                                classifier_params=classifier_params, k=cv_folds, seed=seed, tune_folds=tune_folds,
+                                pre_stages=pre, class_weights=class_weights, progress=progress)
     save_model(model, meta, dest, overwrite_model)
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),
                "features_cached": features.get("cached"), "n_images": features.get("n_images")}
