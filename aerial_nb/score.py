@@ -55,7 +55,7 @@ def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings
     meta = read_model_meta(model_dir)
     scale = check_model_for_rasters(meta, model_dir, rasters, label_map)
     tiling = tiling_for(scale, stride_m, footprint_m)
-    cut = tile_rasters(rasters, run.tiles, write_images=False, **tiling)
+    cut = tile_rasters(rasters, run.tiles, write_images=False, status_file=run.status, **tiling)
     log(f"{len(cut)} tiles of {tiling['footprint_m']:g} m every {tiling['stride_m']:g} m at {tiling['tile_px']} px "
         f"from {len(rasters)} raster(s) ({cut.attrs.get('skipped_nodata', 0)} skipped as nodata)")
     tiles = read_tile_set(run.tiles, need_images=False)

@@ -22,6 +22,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
+from .progress import Progress
 from .run_folder import TILES_CSV, atomic, is_temporary, leftovers, remove, tiles_csv
 from .storage import blob_rasters, open_blob_raster
 
@@ -348,8 +349,10 @@ def raster_files(spec, must_exist: bool = True) -> list:
 
 def tile_rasters(raster_paths, out_dir: str | os.PathLike, *, footprint_m: float = 224.0, stride_m: float | None = None,
                  tile_px: int = 224, bands=(1, 2, 3), max_nodata_frac: float = 0.5,
-                 write_images: bool = True) -> pd.DataFrame:
-    "Tile every raster of `raster_paths` (files, or folders of *.tif) into one tile set `out_dir/tiles.csv`."
+                 write_images: bool = True, status_file: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Tile every raster of `raster_paths` (files, or folders of *.tif) into one tile set `out_dir/tiles.csv`; the
+    rasters done, rate and time left are reported (00i_progress) on stderr and in `status_file` (a run's
+    status.json)."""
     paths = []
     for p in [raster_paths] if isinstance(raster_paths, (str, os.PathLike)) else raster_paths:
         paths += raster_files(p, must_exist=False)
@@ -359,7 +362,8 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, *, footprint_m: float
     frames, per_raster = [], {}
     # The whole set is cut into a staging folder and swapped in at the end: a re-tile that fails halfway leaves the old
     # set (PNGs and tiles.csv that match) as it was, never new PNGs under an old tiles.csv.
-    with _staged_tile_set(Path(out_dir)) as stage:
+    with _staged_tile_set(Path(out_dir)) as stage, Progress("tiling", len(paths), unit="rasters",
+                                                            status_file=status_file) as progress:
         for p in paths:
             try: df = tile_raster(p, stage, footprint_m=footprint_m, stride_m=stride_m, tile_px=tile_px, bands=bands,
                                   max_nodata_frac=max_nodata_frac, write_images=write_images, write_csv=False)
@@ -369,6 +373,7 @@ def tile_rasters(raster_paths, out_dir: str | os.PathLike, *, footprint_m: float
             frames.append(df)
             per_raster[raster_name(p)] = {"tiles": len(df), "windows": df.attrs["n_windows"],
                                           "skipped_nodata": df.attrs["skipped_nodata"]}
+            progress.advance()
         out = pd.concat(frames, ignore_index=True)
         out.to_csv(tiles_csv(stage), index=False)
     out.attrs.update(n_windows=sum(v["windows"] for v in per_raster.values()),
