@@ -148,15 +148,17 @@ def spark_progress(spark, progress: Progress, poll_s: float = 1.0, *, items: int
 
 # %% ../nbs/00i_progress.ipynb #c017
 @contextmanager
-def watch_progress(status_file: str | Path, stream=None, every: float = 2.0):
+def watch_progress(status_file: str | Path, stream=None, every: float = 2.0, quiet_s: float = 30.0):
     """While the block runs, show the `progress` that a step writes into `status_file`: on a terminal a line redrawn
-    in place, elsewhere a plain line when it changes (at most every `every` seconds)."""
+    in place when it changes (at most every `every` seconds); elsewhere (a log, a pipe) a plain line when the count
+    moves, or every `quiet_s` seconds while it does not (its rate and time left change at each report)."""
     stream = sys.stdout if stream is None else stream
-    tty, stop, shown = _is_tty(stream), threading.Event(), [None]
+    tty, stop, shown = _is_tty(stream), threading.Event(), [None, 0.0]
     def show(p):
-        line = progress_line(p)
-        if line == shown[0]: return
-        shown[0] = line
+        line, now = progress_line(p), time.monotonic()
+        key = line if tty else (p.get("what"), p.get("done"), p.get("total"))
+        if key == shown[0] and (tty or now - shown[1] < quiet_s): return
+        shown[0], shown[1] = key, now
         try: stream.write(f"\r  {line}\x1b[K" if tty else f"  {line}\n"); stream.flush()
         except (OSError, ValueError): pass
     def poll():
