@@ -389,6 +389,7 @@ d = {
             'aerial_nb.pipeline.new_run_id': ('pipeline.html#new_run_id', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.notebooks_dir': ('pipeline.html#notebooks_dir', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.resolve_inputs': ('pipeline.html#resolve_inputs', 'aerial_nb/pipeline.py'),
+            'aerial_nb.pipeline.run_copy': ('pipeline.html#run_copy', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.run_pipeline': ('pipeline.html#run_pipeline', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.step_parameters': ('pipeline.html#step_parameters', 'aerial_nb/pipeline.py'),
         },

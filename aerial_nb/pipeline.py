@@ -48,9 +48,10 @@ from .train import check_model_name
 # papermill.
 
 # %% auto #0
-__all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'RESERVE_BYTES', 'declared_parameters', 'check_step_parameters',
-           'resolve_inputs', 'check_folds', 'check_master', 'ascii_name', 'new_run_id', 'check_run_id', 'notebooks_dir',
-           'check_steps', 'check_prerequisites', 'step_parameters', 'fds_to', 'RunInterrupted', 'run_pipeline']
+__all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'FIXTURE_TAG', 'RESERVE_BYTES', 'declared_parameters',
+           'check_step_parameters', 'resolve_inputs', 'check_folds', 'check_master', 'ascii_name', 'new_run_id',
+           'check_run_id', 'notebooks_dir', 'check_steps', 'check_prerequisites', 'run_copy', 'step_parameters',
+           'fds_to', 'RunInterrupted', 'run_pipeline']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
@@ -254,6 +255,18 @@ def check_prerequisites(steps: list[str], run_dir: Path) -> None:
                          + "; ".join(f"{', '.join(v)} from {k}" for k, v in missing.items())
                          + f"): run --steps {','.join(add)}, or add the steps to a run that has them with "
                            f"--run-id <that run> --resume.")
+
+# %% ../nbs/10_pipeline.ipynb #c014_fx1
+FIXTURE_TAG = "fixture"
+
+def run_copy(nb_path: Path, dest: Path) -> Path:
+    """Write step notebook `nb_path` to `dest` without its cells tagged `fixture` (tests on fixture data): what a run
+    executes. Returns `dest`."""
+    import nbformat
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells = [c for c in nb.cells if FIXTURE_TAG not in c.get("metadata", {}).get("tags", [])]
+    nbformat.write(nb, dest)
+    return dest
 
 # %% ../nbs/10_pipeline.ipynb #c015
 def step_parameters(nb_path: Path, values: dict) -> dict:
@@ -565,7 +578,9 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
                 # Kernel and JVM chatter goes to the run's logs/, not the terminal.
                 # The step's progress (what it writes into status.json) on this terminal, its output in its log.
                 with fds_to(run.log(step)), watch_progress(run.status):
-                    kernel.execute(nbs / f"{step}.ipynb", run.notebook(step),
+                    # The step without its fixture tests, written where its executed copy goes (papermill reads
+                    # the whole input before it writes the output).
+                    kernel.execute(run_copy(nbs / f"{step}.ipynb", run.notebook(step)), run.notebook(step),
                                    step_parameters(nbs / f"{step}.ipynb", values), log_file=run.log(step))
                 if got: raise RunInterrupted("stopped after the step", got[0])
             except BaseException as e:   # Ctrl-C and SIGTERM too: the run's status must say where it stopped

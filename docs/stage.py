@@ -71,9 +71,10 @@ def page_cells(nb) -> list:
 
 
 def code_of(nb) -> list[str]:
-    "The code cells' sources (papermill's injected-parameters cell left out), to tell whether outputs are stale."
+    """The code cells' sources, to tell whether outputs are stale: papermill's injected-parameters cell and the cells
+    tagged `fixture` (tests on fixtures, which a run leaves out: aerial_nb.pipeline.run_copy) left out."""
     return [c.source.strip() for c in nb.cells if c.cell_type == "code"
-            and "injected-parameters" not in c.metadata.get("tags", [])]
+            and not {"injected-parameters", "fixture"} & set(c.metadata.get("tags", []))]
 
 
 def stage_notebook(src: Path, executed: Path | None, origin: str, stale: list[str], dest: Path = DOCS) -> str:
