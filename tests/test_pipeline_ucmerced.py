@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import NAIP, UCMERCED, aerial_nb, need
+from helpers import NAIP, ROOT, UCMERCED, aerial_nb, need
 
 # Slow tier (the whole pipeline on real data): left out of `make test-fast`, run by `make test`.
 pytestmark = pytest.mark.slow
@@ -31,6 +31,20 @@ def test_every_step_ran_and_left_its_notebook(run):
     assert status["status"] == "finished" and list(status["timings"]) == STEPS
     for s in STEPS: assert (run_dir / "notebooks" / f"{s}.ipynb").stat().st_size > 0
     assert "test accuracy:" in stdout and str(run_dir) in stdout
+
+
+def test_a_run_executes_only_its_steps_not_their_fixture_tests(run):
+    "Each executed notebook is its step without the cells tagged `fixture`, which the source keeps for nbdev-test."
+    import nbformat
+    _, run_dir, _, _ = run
+    for s in STEPS:
+        src = nbformat.read(ROOT / "nbs" / f"{s}.ipynb", as_version=4)
+        ran = nbformat.read(run_dir / "notebooks" / f"{s}.ipynb", as_version=4)
+        fixture = [c.source for c in src.cells if "fixture" in c.metadata.get("tags", [])]
+        assert not any("fixture" in c.metadata.get("tags", []) for c in ran.cells), s
+        assert not set(fixture) & {c.source for c in ran.cells}, s
+        assert len(ran.cells) == len(src.cells) - len(fixture) + 1, s   # + papermill's injected parameters
+        if s != "00_setup": assert fixture, f"{s} tags no fixture cell"
 
 
 def test_metrics_are_those_of_a_real_classifier(run):
