@@ -99,12 +99,22 @@ class Progress:
     def close(self) -> None:
         "The last report (whatever the time since the one before); a terminal's line is ended."
         with self._lock: self._report(self.clock())
+        self._end_line()
+
+    def abandon(self) -> None:
+        """The work failed: `status_file` says where it stopped, and the stream gets no last line (the error that
+        follows is what a reader needs); a terminal's line is ended."""
+        with self._lock:
+            if self.status_file: write_progress(self.status_file, self.snapshot())
+        if self.reports: self._end_line()
+
+    def _end_line(self) -> None:
         if self.tty and self.show:
             try: self.stream.write("\n"); self.stream.flush()
             except (OSError, ValueError): pass
 
     def __enter__(self): return self
-    def __exit__(self, *exc): self.close()
+    def __exit__(self, exc_type, *exc): self.close() if exc_type is None else self.abandon()
 
 # %% ../nbs/00i_progress.ipynb #c015
 def _group_tasks(tracker, group: str) -> tuple[int, int]:
@@ -136,15 +146,17 @@ def spark_progress(spark, progress: Progress, poll_s: float = 1.0, *, items: int
             done, total = _group_tasks(sc.statusTracker(), group)
             if total and items: progress.update(start + min(items, items * done // total))
     t = threading.Thread(target=poll, daemon=True, name="spark-progress"); t.start()
+    ok = False
     try:
         yield progress
+        ok = True
         if items is None: pass
         elif close: progress.done = start + items   # close() below reports it
         else: progress.update(start + items)
     finally:
         stop.set(); t.join()
         sc.setLocalProperty("spark.jobGroup.id", None); sc.setLocalProperty("spark.job.description", None)
-        if close: progress.close()
+        if close: progress.close() if ok else progress.abandon()
 
 # %% ../nbs/00i_progress.ipynb #c017
 @contextmanager
