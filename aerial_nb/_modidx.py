@@ -608,6 +608,7 @@ d = {
             'aerial_nb.spark.blas_report': ('spark.html#blas_report', 'aerial_nb/spark.py'),
             'aerial_nb.spark.cached_jars': ('spark.html#cached_jars', 'aerial_nb/spark.py'),
             'aerial_nb.spark.check_java': ('spark.html#check_java', 'aerial_nb/spark.py'),
+            'aerial_nb.spark.forget_vanished_jars': ('spark.html#forget_vanished_jars', 'aerial_nb/spark.py'),
             'aerial_nb.spark.get_spark': ('spark.html#get_spark', 'aerial_nb/spark.py'),
             'aerial_nb.spark.jar_cache_dir': ('spark.html#jar_cache_dir', 'aerial_nb/spark.py'),
             'aerial_nb.spark.java_major_version': ('spark.html#java_major_version', 'aerial_nb/spark.py'),

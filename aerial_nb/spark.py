@@ -22,7 +22,7 @@ from .settings import CREDENTIAL_ENV, Settings, load_settings
 # %% auto #0
 __all__ = ['SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2', 'VECTOR_API', 'NATIVE_BLAS_DEFAULT', 'KEEP_SPARK_ENV',
            'java_major_version', 'check_java', 'jar_cache_dir', 'cached_jars', 'blas_java_options', 'blas_report',
-           'say_blas', 'get_spark', 'release_spark']
+           'say_blas', 'get_spark', 'release_spark', 'forget_vanished_jars']
 
 # %% ../nbs/00g_spark.ipynb #c014
 SUPPORTED_JAVA = (8, 11, 17)
@@ -200,6 +200,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     if kept is not None and kept in _STARTED_WITH:
         if _STARTED_WITH[kept] == wanted: return kept
         kept.stop()
+    forget_vanished_jars()   # a stopped session's jars, before this one adds its own
     cache = jar_cache_dir(settings)
     cache.mkdir(parents=True, exist_ok=True)
     with FileLock(str(cache) + ".lock", timeout=1800):
@@ -234,3 +235,14 @@ def release_spark(spark) -> None:
     `$AERIAL_NB_KEEP_SPARK=1`), whose next notebook then gets it from `get_spark` at once: a stop and a start cost
     ~2.6 s per step, as much as a cached sweep point's featurize step."""
     if os.environ.get(KEEP_SPARK_ENV) != "1": spark.stop()
+
+# %% ../nbs/00g_spark.ipynb #c019k
+def forget_vanished_jars() -> list[str]:
+    "Take the jars of stopped Spark sessions (files that no longer exist) off `sys.path`; return them."
+    import importlib
+    gone = [p for p in sys.path if p.endswith(".jar") and not os.path.exists(p)]
+    for p in gone:
+        sys.path.remove(p)
+        sys.path_importer_cache.pop(p, None)
+    if gone: importlib.invalidate_caches()
+    return gone

@@ -42,6 +42,8 @@ def _estimator_class(name: str):
     if name not in CLASSIFIERS:
         raise ValueError(f"Unknown classifier {name!r}: choose one of {', '.join(CLASSIFIERS)}.")
     if name == "lightgbm":
+        from aerial_nb.spark import forget_vanished_jars
+        forget_vanished_jars()   # a stopped session's jar must not stand in for the installed module
         from synapse.ml.lightgbm import LightGBMClassifier   # its jar: [spark] synapseml_package in settings.ini
         return LightGBMClassifier
     return {"logistic_regression": LogisticRegression, "random_forest": RandomForestClassifier}[name]
