@@ -243,15 +243,11 @@ def _item_datetime(acq: str):
     try: return datetime.strptime(acq[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError: return None
 
-def write_stac(gis_dir: Path, preds: pd.DataFrame, *, acquisitions: list[dict], labels: list[str], colors: dict,
-               shared_assets: dict[str, Path], run: dict) -> Path:
-    """A self-contained STAC Collection under `gis_dir/stac` with one Item per acquisition; assets are relative links to
-    the files."""
-    stac_dir = gis_dir / "stac"
-    classes = stac_classes(labels, colors)
+def _stac_collection(preds: pd.DataFrame, *, acquisitions: list[dict], classes: list[dict], run: dict,
+                     now: datetime) -> pystac.Collection:
+    "The STAC Collection over all tiles `preds`: its extent in space and time, the classes, the model and run."
     bbox, _ = _wgs84_footprint(preds)
     dates = [d for d in (_item_datetime(a["acquisition"]) for a in acquisitions) if d]
-    now = datetime.now(timezone.utc).replace(microsecond=0)
     coll = pystac.Collection(
         id=f"aerial-nb-{run['run_id'] or 'scoring'}",
         title=f"Land use of {len(preds)} tiles by {run['model_name']}",
@@ -262,64 +258,54 @@ def write_stac(gis_dir: Path, preds: pd.DataFrame, *, acquisitions: list[dict], 
         license="other", stac_extensions=[CLASSIFICATION_EXT],
         extra_fields={"aerial_nb:model_name": run["model_name"], "aerial_nb:run_id": run["run_id"]})
     coll.summaries.add("classification:classes", classes)
-    def asset(path: Path, title: str, roles: list[str], **extra) -> pystac.Asset:
-        return pystac.Asset(href=str(path.resolve()), title=title, media_type=_MEDIA.get(path.suffix), roles=roles,
-                            extra_fields=extra)
+    return coll
+
+def _stac_asset(path: Path, title: str, roles: list[str], **extra) -> pystac.Asset:
+    return pystac.Asset(href=str(path.resolve()), title=title, media_type=_MEDIA.get(path.suffix), roles=roles,
+                        extra_fields=extra)
+
+def _stac_item(a: dict, rows: pd.DataFrame, *, classes: list[dict], change_classes: list[dict], run: dict,
+               now: datetime) -> pystac.Item:
+    "The STAC Item of acquisition `a` (its tiles `rows`) with its class, probability, style and change assets."
+    bb, geom = _wgs84_footprint(rows)
+    dt = _item_datetime(a["acquisition"])
+    item = pystac.Item(
+        id=a["id"], geometry=geom, bbox=bb, datetime=dt or now, stac_extensions=[CLASSIFICATION_EXT],
+        properties={"aerial_nb:model_name": run["model_name"], "aerial_nb:run_id": run["run_id"],
+                    "aerial_nb:n_tiles": int(len(rows)), "aerial_nb:acquisition": a["acquisition"],
+                    "aerial_nb:date_known": dt is not None, "aerial_nb:crs": a["crs"],
+                    "aerial_nb:sources": sorted(rows["source"].astype(str).unique()) if "source" in rows else []})
+    item.add_asset("classes", _stac_asset(a["classes"], "class index of the nearest tile (uint8, 255 = not scored)",
+                                          ["data"], **{"classification:classes": classes}))
+    item.add_asset("probability", _stac_asset(a["probability"], "winning class probability, percent (uint8, 255 = "
+                                              "not scored)", ["data"]))
+    item.add_asset("style", _stac_asset(a["style"], "QGIS style of the classes raster", ["metadata"]))
+    if a.get("change"):
+        item.add_asset("change", _stac_asset(
+            a["change"], f"change since {a['change_from']}: 0 same class, 1 + class index of the new class, 255 = not "
+            "scored in both", ["data"], **{"classification:classes": change_classes}))
+    return item
+
+def _shared_roles(path: Path) -> list[str]:
+    "STAC roles of an asset every item shares: the tile layers are data, the map an overview, the QA metadata."
+    if path.suffix in (".parquet", ".gpkg"): return ["data"]
+    return ["overview" if path.suffix == ".html" else "metadata"]
+
+def write_stac(gis_dir: Path, preds: pd.DataFrame, *, acquisitions: list[dict], labels: list[str], colors: dict,
+               shared_assets: dict[str, Path], run: dict) -> Path:
+    """A self-contained STAC Collection under `gis_dir/stac` with one Item per acquisition; assets are relative links to
+    the files."""
+    stac_dir = gis_dir / "stac"
+    classes = stac_classes(labels, colors)
+    change_classes = ([{"value": 0, "name": "unchanged", "description": "unchanged", "color_hint": "DCDCDC"}] +
+                      stac_classes(labels, colors, 1))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    coll = _stac_collection(preds, acquisitions=acquisitions, classes=classes, run=run, now=now)
     for a in acquisitions:
         rows = preds[preds["acquisition"] == a["acquisition"]]
         if "crs" in a: rows = rows[rows["crs"] == a["crs"]]
-        bb, geom = _wgs84_footprint(rows)
-        dt = _item_datetime(a["acquisition"])
-        item = pystac.Item(
-            id=a["id"],
-            geometry=geom,
-            bbox=bb,
-            datetime=dt or now,
-            properties={
-                "aerial_nb:model_name": run["model_name"],
-                "aerial_nb:run_id": run["run_id"],
-                "aerial_nb:n_tiles": int(len(rows)),
-                "aerial_nb:acquisition": a["acquisition"],
-                "aerial_nb:date_known": dt is not None,
-                "aerial_nb:crs": a["crs"],
-                "aerial_nb:sources": sorted(rows["source"].astype(str).unique()) if "source" in rows else [],
-            },
-            stac_extensions=[CLASSIFICATION_EXT],
-        )
-        item.add_asset("classes", asset(a["classes"], "class index of the nearest tile (uint8, 255 = not scored)",
-                                        ["data"], **{"classification:classes": classes}))
-        item.add_asset(
-            "probability",
-            asset(a["probability"], "winning class probability, percent (uint8, 255 = not scored)", ["data"]),
-        )
-        item.add_asset("style", asset(a["style"], "QGIS style of the classes raster", ["metadata"]))
-        if a.get("change"):
-            item.add_asset(
-                "change",
-                asset(
-                    a["change"],
-                    f"change since {a['change_from']}: 0 same class, 1 + class index of the "
-                    "new class, 255 = not scored in both",
-                    ["data"],
-                    **{
-                        "classification:classes": [
-                            {"value": 0, "name": "unchanged", "description": "unchanged", "color_hint": "DCDCDC"}
-                        ]
-                        + stac_classes(labels, colors, 1)
-                    },
-                ),
-            )
-        for key, path in shared_assets.items():
-            item.add_asset(
-                key,
-                asset(
-                    path,
-                    path.name,
-                    ["data"]
-                    if path.suffix in (".parquet", ".gpkg")
-                    else ["overview" if path.suffix == ".html" else "metadata"],
-                ),
-            )
+        item = _stac_item(a, rows, classes=classes, change_classes=change_classes, run=run, now=now)
+        for key, path in shared_assets.items(): item.add_asset(key, _stac_asset(path, path.name, _shared_roles(path)))
         coll.add_item(item)
     coll.normalize_hrefs(str(stac_dir))
     coll.make_all_asset_hrefs_relative()
@@ -400,94 +386,116 @@ def _change_cog(gis: Path, a: dict, b: pd.DataFrame, *, prev: tuple, preds: pd.D
                                   "encoding": "0 = same class; k + 1 = changed to class k"})
     write_atomic(gis / f"change_{_slug(pa)}_to_{a['id']}.qml", style["change_qml"])
 
-def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, *, map_html: str | Path | None = None,
-                      qa_json: str | Path | None = None, log=print) -> dict:
-    """From a finished scoring folder (`predictions.parquet`): tile layers, a class COG per acquisition, change COGs and
-    STAC, under `score_dir/gis`."""
-    score_dir = Path(score_dir)
-    gis = Path(out_dir) if out_dir else ScoreFolder(score_dir).gis
-    pq = ScoreFolder(score_dir).parquet
-    if not pq.is_file():
-        raise FileNotFoundError(f"{pq}: no predictions to turn into GIS layers; score the tile set first "
-                                f"(aerial-nb score TILES --out {score_dir}).")
-    preds = pd.read_parquet(pq)
-    summary = {"predictions": str(pq), "n_tiles": int(len(preds)), "files": {}, "seconds": {}}
-    if preds.empty:
-        log(f"{pq} holds no tiles: no GIS layers and no COG written (an empty raster would only mislead); see "
-            f"{gis / 'gis.json'}")
-        summary["note"] = "empty tile set: nothing written"
-        write_atomic(gis / "gis.json", json.dumps(summary, indent=2))
-        return summary
+def _nothing_to_map(preds: pd.DataFrame) -> str | None:
+    "Why the scored tiles `preds` make no GIS layers (none, or no raster windows to place them), or None."
+    if preds.empty: return "empty tile set: nothing written"
     missing = [c for c in GIS_NEED if c not in preds.columns]
-    if missing:   # a tile set of images only (no raster windows) is scored fine, but has no footprint to map
-        summary["note"] = (f"no GIS outputs: predictions lack {missing}; tile rasters with `aerial-nb tile` (which "
-                           f"records each tile's window) to get layers and COGs")
-        log(f"{pq}: {summary['note']}")
-        write_atomic(gis / "gis.json", json.dumps(summary, indent=2))
-        return summary
+    # a tile set of images only (no raster windows) is scored fine, but has no footprint to map
+    if missing: return (f"no GIS outputs: predictions lack {missing}; tile rasters with `aerial-nb tile` (which "
+                        f"records each tile's window) to get layers and COGs")
+    return None
+
+def _checked_labels(preds: pd.DataFrame, pq: Path) -> list[str]:
+    "The model's classes (`class_labels`), after checking that every `pred_label` is one of them."
     labels = class_labels(preds)
     unknown = sorted(set(preds.pred_label.astype(str)) - set(labels))
     if unknown: raise ValueError(f"{pq}: pred_label values {unknown[:5]} are not among the model's classes {labels}.")
-    colors = class_colors(labels)
-    t0 = time.time()
+    return labels
+
+def _gis_style(labels: list[str], colors: dict, run: dict) -> dict:
+    "Tags, colour tables and QGIS styles of the class and change rasters."
+    return {"tags": {"class_names": labels, "model_name": run["model_name"], "run_id": run["run_id"]},
+            "cmap": _class_colormap(labels, colors), "qml": qml_style(labels, colors),
+            "change_cmap": {0: (220, 220, 220, 255), **_class_colormap(labels, colors, offset=1)},
+            "change_qml": qml_style(["unchanged"] + labels, {"unchanged": "#dcdcdc", **colors},
+                                    list(range(len(labels) + 1)))}
+
+def _placed_predictions(preds: pd.DataFrame, labels: list[str], log) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "`preds` with `acquisition`, `pred_index` and `pred_prob` columns, and every tile's footprint in its CRS."
     boxes = tile_boxes(preds, log)
     prob = preds[[f"prob_{l}" for l in labels]].to_numpy(float)
-    preds = preds.assign(acquisition=acquisition_key(preds),
-                         pred_index=pd.Categorical(preds.pred_label.astype(str),
-                                                   categories=labels).codes.astype("int16"), pred_prob=prob.max(axis=1))
-    summary["seconds"]["footprints"] = round(time.time() - t0, 3)
-    crss = sorted(preds["crs"].astype(str).unique())
-    if len(crss) > 1:
-        log(f"tiles come from rasters in {len(crss)} CRSs ({', '.join(crss)}): one tile layer and one set of COGs per "
-            "CRS")
-    run = {"model_name": str(preds["model_name"].iloc[0]) if "model_name" in preds else "",
-           "run_id": str(preds["run_id"].iloc[0]) if "run_id" in preds else ""}
-    files, layers, acquisitions = summary["files"], {}, []
-    style = {"tags": {"class_names": labels, "model_name": run["model_name"], "run_id": run["run_id"]},
-             "cmap": _class_colormap(labels, colors), "qml": qml_style(labels, colors),
-             "change_cmap": {0: (220, 220, 220, 255), **_class_colormap(labels, colors, offset=1)},
-             "change_qml": qml_style(["unchanged"] + labels, {"unchanged": "#dcdcdc", **colors},
-                                     list(range(len(labels) + 1)))}
-    t_vec = t_cog = 0.0
-    for crs in crss:
-        sel = (preds["crs"].astype(str) == crs).to_numpy()
-        sfx = "" if len(crss) == 1 else "_" + _slug(crs)
+    codes = pd.Categorical(preds.pred_label.astype(str), categories=labels).codes.astype("int16")
+    return preds.assign(acquisition=acquisition_key(preds), pred_index=codes, pred_prob=prob.max(axis=1)), boxes
+
+def _crs_outputs(gis: Path, preds: pd.DataFrame, boxes: pd.DataFrame, sel: np.ndarray, *, crs: str, sfx: str,
+                 style: dict, files: dict, seconds: dict) -> tuple[object, list[dict]]:
+    """The tile layer (returned, and written as GeoParquet) and every acquisition's COGs, with change COGs between
+    consecutive acquisitions, of the tiles `sel` in `crs`; the files go into `files`, the times into `seconds`."""
+    t = time.time()
+    gdf = tile_layer(preds[sel], boxes[sel], crs)
+    files[f"tiles{sfx}.parquet"] = write_geoparquet(gdf, gis / f"tiles{sfx}.parquet")
+    seconds["vector_layers"] += time.time() - t
+    prev, acquisitions = None, []
+    for acq in sorted(preds.loc[sel, "acquisition"].unique()):
         t = time.time()
-        gdf = tile_layer(preds[sel], boxes[sel], crs)
-        layers["tiles" + sfx] = gdf
-        files[f"tiles{sfx}.parquet"] = write_geoparquet(gdf, gis / f"tiles{sfx}.parquet")
-        t_vec += time.time() - t
-        prev = None
-        for acq in sorted(preds.loc[sel, "acquisition"].unique()):
-            t = time.time()
-            m = sel & (preds["acquisition"] == acq).to_numpy()
-            p, b = preds[m], boxes[m]
-            a = _acquisition_cogs(gis, p, b, acq=acq, crs=crs, name=f"{_slug(acq)}{sfx}", style=style)
-            if prev is not None: _change_cog(gis, a, b, prev=prev, preds=preds, style=style)
-            prev = (acq, b)
-            for k in ("classes", "probability", "change"):
-                if a.get(k): files[Path(a[k]).name] = a[k]
-            acquisitions.append(a)
-            t_cog += time.time() - t
-    t = time.time()
-    files["tiles.gpkg"] = write_geopackage(layers, gis / "tiles.gpkg")
-    t_vec += time.time() - t
-    summary["seconds"].update(vector_layers=round(t_vec, 3), cogs=round(t_cog, 3))
-    t = time.time()
+        m = sel & (preds["acquisition"] == acq).to_numpy()
+        p, b = preds[m], boxes[m]
+        a = _acquisition_cogs(gis, p, b, acq=acq, crs=crs, name=f"{_slug(acq)}{sfx}", style=style)
+        if prev is not None: _change_cog(gis, a, b, prev=prev, preds=preds, style=style)
+        prev = (acq, b)
+        for k in ("classes", "probability", "change"):
+            if a.get(k): files[Path(a[k]).name] = a[k]
+        acquisitions.append(a)
+        seconds["cogs"] += time.time() - t
+    return gdf, acquisitions
+
+def _stac_with_shared(gis: Path, score_dir: Path, preds: pd.DataFrame, acquisitions: list[dict], *, labels, colors,
+                      run: dict, files: dict, map_html, qa_json) -> tuple[Path, dict]:
+    """`write_stac` with the tile layers (and the map and QA, where found) as every item's shared assets; the
+    collection and what `validate_stac` checked of each file."""
     shared = {k.replace(".", "_"): v for k, v in files.items() if k.startswith("tiles")}
     for key, given in (("map", map_html), ("qa", qa_json)):
         found = _find_optional(score_dir, key, given)
         if found: shared[key] = found
     coll = write_stac(gis, preds, acquisitions=acquisitions, labels=labels, colors=colors, shared_assets=shared,
                       run=run)
-    summary["stac_validated"] = {str(Path(k).relative_to(gis)): len(v) for k, v in validate_stac(coll).items()}
-    summary["seconds"]["stac"] = round(time.time() - t, 3)
+    return coll, {str(Path(k).relative_to(gis)): len(v) for k, v in validate_stac(coll).items()}
+
+def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, *, map_html: str | Path | None = None,
+                      qa_json: str | Path | None = None, log=print) -> dict:
+    """From a finished scoring folder (`predictions.parquet`): tile layers, a class COG per acquisition, change COGs and
+    STAC, under `score_dir/gis`."""
+    score_dir = Path(score_dir)
+    gis, pq = Path(out_dir) if out_dir else ScoreFolder(score_dir).gis, ScoreFolder(score_dir).parquet
+    if not pq.is_file():
+        raise FileNotFoundError(f"{pq}: no predictions to turn into GIS layers; score the tile set first "
+                                f"(aerial-nb score TILES --out {score_dir}).")
+    preds = pd.read_parquet(pq)
+    summary = {"predictions": str(pq), "n_tiles": int(len(preds)), "files": {}, "seconds": {}}
+    if (why := _nothing_to_map(preds)):
+        log(f"{pq}: {why}" if not preds.empty else f"{pq} holds no tiles: no GIS layers and no COG written (an empty "
+            f"raster would only mislead); see {gis / 'gis.json'}")
+        write_atomic(gis / "gis.json", json.dumps({**summary, "note": why}, indent=2))
+        return {**summary, "note": why}
+    labels = _checked_labels(preds, pq)
+    colors, t0 = class_colors(labels), time.time()
+    preds, boxes = _placed_predictions(preds, labels, log)
+    seconds = {"footprints": round(time.time() - t0, 3), "vector_layers": 0.0, "cogs": 0.0}
+    crss = sorted(preds["crs"].astype(str).unique())
+    if len(crss) > 1:
+        log(f"tiles come from rasters in {len(crss)} CRSs ({', '.join(crss)}): one tile layer and one set of COGs per "
+            "CRS")
+    run = {k: str(preds[k].iloc[0]) if k in preds else "" for k in ("model_name", "run_id")}
+    style, files, layers, acquisitions = _gis_style(labels, colors, run), {}, {}, []
+    for crs in crss:
+        sfx = "" if len(crss) == 1 else "_" + _slug(crs)
+        layers["tiles" + sfx], acqs = _crs_outputs(gis, preds, boxes, (preds["crs"].astype(str) == crs).to_numpy(),
+                                                   crs=crs, sfx=sfx, style=style, files=files, seconds=seconds)
+        acquisitions += acqs
+    t = time.time()
+    files["tiles.gpkg"] = write_geopackage(layers, gis / "tiles.gpkg")
+    seconds["vector_layers"] += time.time() - t
+    seconds.update(vector_layers=round(seconds["vector_layers"], 3), cogs=round(seconds["cogs"], 3))
+    t = time.time()
+    coll, summary["stac_validated"] = _stac_with_shared(gis, score_dir, preds, acquisitions, labels=labels,
+                                                        colors=colors, run=run, files=files, map_html=map_html,
+                                                        qa_json=qa_json)
+    seconds["stac"] = round(time.time() - t, 3)
     files["stac/collection.json"] = coll
     summary["acquisitions"] = [{k: (str(v) if isinstance(v, Path) else v) for k, v in a.items()} for a in acquisitions]
     summary["files"] = {k: {"path": str(v), "bytes": _size(v)} for k, v in files.items()}
-    csv = ScoreFolder(score_dir).csv
-    summary["csv_bytes"] = _size(csv) if csv.is_file() else None
-    summary["seconds"]["total"] = round(time.time() - t0, 3)
+    summary["csv_bytes"] = _size(ScoreFolder(score_dir).csv) if ScoreFolder(score_dir).csv.is_file() else None
+    summary["seconds"] = {**seconds, "total": round(time.time() - t0, 3)}
     write_atomic(gis / "gis.json", json.dumps(summary, indent=2, default=str))
     log(f"GIS outputs in {gis}: {len(layers)} tile layer(s) (GeoParquet, GeoPackage), {len(acquisitions)} class "
         f"COG(s), {sum(1 for a in acquisitions if a.get('change'))} change COG(s), STAC collection "
