@@ -243,6 +243,37 @@ def parse_bands(bands) -> tuple[int, ...]:
 _TILE_COLUMNS = REQUIRED_TILE_COLUMNS + ["source", "source_path", "acq_date", "row_off", "col_off",
                                          "win_width", "win_height", "tile_px", "bands", "crs", "nodata_frac"]
 
+def _check_tiling(raster_path, src, *, footprint_m: float, stride_m: float, tile_px: int,
+                  bands: tuple[int, ...]) -> tuple[float, float]:
+    """The raster's pixel size in metres (x, y), after checking that it has `bands` and can be cut into `footprint_m`
+    tiles of `tile_px` every `stride_m`; each error names the raster and the fix."""
+    if stride_m <= 0:
+        raise ValueError(f"{raster_path}: stride_m={stride_m} must be > 0; use footprint_m for "
+                         "adjacent tiles or a smaller positive value for overlap.")
+    if tile_px < 1: raise ValueError(f"{raster_path}: tile_px={tile_px} must be >= 1.")
+    if min(bands) < 1 or max(bands) > src.count:
+        raise ValueError(f"{raster_path}: has {src.count} band(s) but bands={bands} was asked; "
+                         f"pass band numbers between 1 and {src.count}.")
+    unit = src.crs.linear_units_factor[1]  # metres per CRS unit (1 for UTM, 0.3048 for feet)
+    px_w, px_h = abs(src.transform.a) * unit, abs(src.transform.e) * unit
+    width_m, height_m = src.width * px_w, src.height * px_h
+    if footprint_m < max(px_w, px_h):
+        raise ValueError(f"{raster_path}: footprint_m={footprint_m} is smaller than one pixel "
+                         f"({px_w:g} x {px_h:g} m); use a footprint of at least {max(px_w, px_h):g} m.")
+    if footprint_m > min(width_m, height_m):
+        raise ValueError(f"{raster_path}: footprint_m={footprint_m} is larger than the raster "
+                         f"({width_m:g} x {height_m:g} m); use a footprint <= {min(width_m, height_m):g} m.")
+    if stride_m < max(px_w, px_h):
+        raise ValueError(f"{raster_path}: stride_m={stride_m} is smaller than one pixel "
+                         f"({max(px_w, px_h):g} m), which repeats windows; use a larger stride.")
+    return px_w, px_h
+
+def _write_tile_png(src, path: Path, row_off: int, col_off: int, win_w: float, win_h: float, tile_px: int,
+                    bands: tuple[int, ...]) -> None:
+    "The window at (`row_off`, `col_off`) of `src`, resampled to `tile_px` square, as an RGB PNG at `path`."
+    rgb = read_tile_rgb(src, row_off, col_off=col_off, win_width=win_w, win_height=win_h, tile_px=tile_px, bands=bands)
+    Image.fromarray(np.moveaxis(rgb, 0, -1), mode="RGB").save(path, format="PNG")
+
 def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
                 *, footprint_m: float = 224.0, stride_m: float | None = None, tile_px: int = 224,
                 bands=(1, 2, 3), max_nodata_frac: float = 0.5, write_images: bool = True,
@@ -260,52 +291,29 @@ def tile_raster(raster_path: str | os.PathLike, out_dir: str | os.PathLike,
     out_dir, stem = Path(out_dir), PurePosixPath(raster_name(raster_path)).stem
     stride_m = footprint_m if stride_m is None else stride_m
     bands = parse_bands(bands)
-    if stride_m <= 0:
-        raise ValueError(f"{raster_path}: stride_m={stride_m} must be > 0; use footprint_m for "
-                         "adjacent tiles or a smaller positive value for overlap.")
-    if tile_px < 1: raise ValueError(f"{raster_path}: tile_px={tile_px} must be >= 1.")
     with open_checked_raster(raster_path) as src:
-        if min(bands) < 1 or max(bands) > src.count:
-            raise ValueError(f"{raster_path}: has {src.count} band(s) but bands={bands} was asked; "
-                             f"pass band numbers between 1 and {src.count}.")
-        unit = src.crs.linear_units_factor[1]  # metres per CRS unit (1 for UTM, 0.3048 for feet)
-        px_w, px_h = abs(src.transform.a) * unit, abs(src.transform.e) * unit
-        width_m, height_m = src.width * px_w, src.height * px_h
-        if footprint_m < max(px_w, px_h):
-            raise ValueError(f"{raster_path}: footprint_m={footprint_m} is smaller than one pixel "
-                             f"({px_w:g} x {px_h:g} m); use a footprint of at least {max(px_w, px_h):g} m.")
-        if footprint_m > min(width_m, height_m):
-            raise ValueError(f"{raster_path}: footprint_m={footprint_m} is larger than the raster "
-                             f"({width_m:g} x {height_m:g} m); use a footprint <= {min(width_m, height_m):g} m.")
-        if stride_m < max(px_w, px_h):
-            raise ValueError(f"{raster_path}: stride_m={stride_m} is smaller than one pixel "
-                             f"({max(px_w, px_h):g} m), which repeats windows; use a larger stride.")
+        px_w, px_h = _check_tiling(raster_path, src, footprint_m=footprint_m, stride_m=stride_m, tile_px=tile_px,
+                                   bands=bands)
         win_w, win_h = footprint_m / px_w, footprint_m / px_h
         rows = _window_offsets(src.height, win_h, stride_m / px_h)
         cols = _window_offsets(src.width, win_w, stride_m / px_w)
         out_dir.mkdir(parents=True, exist_ok=True)
-        crs_str, acq = src.crs.to_string(), acquisition_date(raster_path)
         nodata = nodata_fractions(src, rows, cols, win_w, win_h)   # one strip in memory at a time
-        band_str = ",".join(map(str, bands))
+        same = dict(source=raster_name(raster_path), source_path=raster_source(raster_path),
+                    acq_date=acquisition_date(raster_path), win_width=win_w, win_height=win_h, tile_px=tile_px,
+                    bands=",".join(map(str, bands)), crs=src.crs.to_string())   # every tile of the raster
         records, skipped = [], 0
         for i, r in enumerate(rows):
             for j, c in enumerate(cols):
-                win = Window(c, r, win_w, win_h)
                 if nodata[i, j] > max_nodata_frac:
                     skipped += 1; continue
                 name = f"{stem}_r{r}_c{c}.png"
-                if write_images:
-                    rgb = read_tile_rgb(src, r, col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px,
-                                        bands=bands)
-                    img = Image.fromarray(np.moveaxis(rgb, 0, -1), mode="RGB")
-                    img.save(out_dir / name, format="PNG")
+                if write_images: _write_tile_png(src, out_dir / name, r, c, win_w, win_h, tile_px, bands)
                 west, south, east, north = transform_bounds(src.crs, "EPSG:4326",
-                                                            *_window_bounds(win, src.transform))
-                records.append(dict(filename=name, llcrnrlat=south, llcrnrlon=west, urcrnrlat=north,
-                                    urcrnrlon=east, source=raster_name(raster_path),
-                                    source_path=raster_source(raster_path), acq_date=acq, row_off=r,
-                                    col_off=c, win_width=win_w, win_height=win_h, tile_px=tile_px,
-                                    bands=band_str, crs=crs_str, nodata_frac=round(float(nodata[i, j]), 4)))
+                                                            *_window_bounds(Window(c, r, win_w, win_h), src.transform))
+                records.append({"filename": name, "llcrnrlat": south, "llcrnrlon": west, "urcrnrlat": north,
+                                "urcrnrlon": east, **same, "row_off": r, "col_off": c,
+                                "nodata_frac": round(float(nodata[i, j]), 4)})
     df = pd.DataFrame.from_records(records, columns=_TILE_COLUMNS)
     df.attrs.update(n_windows=len(rows) * len(cols), skipped_nodata=skipped)
     return df
