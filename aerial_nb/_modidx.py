@@ -281,10 +281,12 @@ d = {
             'aerial_nb.labels.window_problem': ('labels.html#window_problem', 'aerial_nb/labels.py'),
         },
         'aerial_nb.map_qa': {
+            'aerial_nb.map_qa._check_summary': ('map_qa.html#_check_summary', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa._judge': ('map_qa.html#_judge', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa._judge_sample': ('map_qa.html#_judge_sample', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa._middle_of': ('map_qa.html#_middle_of', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa._share': ('map_qa.html#_share', 'aerial_nb/map_qa.py'),
+            'aerial_nb.map_qa._square_class': ('map_qa.html#_square_class', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa.check_set_accuracy': ('map_qa.html#check_set_accuracy', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa.map_qa': ('map_qa.html#map_qa', 'aerial_nb/map_qa.py'),
             'aerial_nb.map_qa.map_verdict': ('map_qa.html#map_verdict', 'aerial_nb/map_qa.py'),

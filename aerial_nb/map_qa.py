@@ -233,6 +233,28 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_s
     return report
 
 # %% ../nbs/06b_map_qa.ipynb #c020
+def _square_class(labels: pd.Series, clat: pd.Series, clon: pd.Series, c) -> tuple[str, int, float]:
+    """The map's class for check square `c` (a check-set row) from the map cells of its raster (`labels` with their
+    centres `clat`, `clon`): (class, cells inside the square, metres from the square's centre to the nearest cell)."""
+    lat, lon = (c.llcrnrlat + c.urcrnrlat) / 2, (c.llcrnrlon + c.urcrnrlon) / 2
+    d = np.hypot((clat - lat) * 111_195, (clon - lon) * 111_195 * np.cos(np.radians(lat)))
+    i = int(np.argmin(d.to_numpy()))
+    # The square's class is the one covering most of it: the class of most of the map cells whose centres lie in it
+    # (a map finer than the square has several there; ties go to the cell nearest the centre's class).
+    inside = ((clat > c.llcrnrlat) & (clat < c.urcrnrlat) & (clon > c.llcrnrlon) & (clon < c.urcrnrlon)).to_numpy()
+    cells = labels[inside].astype(str)
+    votes, nearest = cells.value_counts(), str(labels.iloc[i])
+    major = nearest if not len(votes) or votes.get(nearest, 0) == votes.iloc[0] else str(votes.index[0])
+    return major, int(len(cells)), float(d.iloc[i])
+
+def _check_summary(g: pd.DataFrame) -> dict:
+    "Accuracy, recall per class and the confusion (label x map class) of matched check squares `g`."
+    per = {lab: {"n": int((g.label == lab).sum()),
+                 "recall": round(float((g.pred_label[g.label == lab] == lab).mean()), 4)}
+           for lab in sorted(g.label.unique())}
+    return {"n": len(g), "accuracy": round(float((g.label == g.pred_label).mean()), 4), "per_class": per,
+            "confusion": pd.crosstab(g.label, g.pred_label).to_dict(orient="index")}
+
 def check_set_accuracy(preds: pd.DataFrame, check_csv: str | Path, max_offset_m: float = 120.0) -> dict | None:
     "Accuracy of the mapped classes on a hand-labeled check set (None when none of its rasters was scored)."
     check = pd.read_csv(check_csv)
@@ -243,44 +265,14 @@ def check_set_accuracy(preds: pd.DataFrame, check_csv: str | Path, max_offset_m:
     for c in check.itertuples():
         here = (src == c.source).to_numpy()
         if not here.any(): continue
-        lat, lon = (c.llcrnrlat + c.urcrnrlat) / 2, (c.llcrnrlon + c.urcrnrlon) / 2
-        d = np.hypot((clat[here] - lat) * 111_195, (clon[here] - lon) * 111_195 * np.cos(np.radians(lat)))
-        i = int(np.argmin(d.to_numpy()))
-        if d.iloc[i] > max_offset_m: continue
-        # The square's class is the one covering most of it: the class of most of the map cells whose centres lie in
-        # it (a map finer than the square has several there; ties go to the cell nearest the centre's class).
-        inside = ((clat[here] > c.llcrnrlat) & (clat[here] < c.urcrnrlat) & (clon[here] > c.llcrnrlon) &
-                  (clon[here] < c.urcrnrlon)).to_numpy()
-        cells = preds["pred_label"][here][inside].astype(str)
-        votes = cells.value_counts()
-        nearest = str(preds["pred_label"][here].iloc[i])
-        major = nearest if not len(votes) or votes.get(nearest, 0) == votes.iloc[0] else str(votes.index[0])
-        rows.append(
-            {
-                "tile_id": c.tile_id,
-                "year": c.year,
-                "label": c.label,
-                "confidence": c.confidence,
-                "selection": c.selection,
-                "pred_label": major,
-                "map_cells": int(len(cells)),
-                "offset_m": float(d.iloc[i]),
-            }
-        )
+        major, n_cells, offset = _square_class(preds["pred_label"][here], clat[here], clon[here], c)
+        if offset > max_offset_m: continue
+        rows.append({"tile_id": c.tile_id, "year": c.year, "label": c.label, "confidence": c.confidence,
+                     "selection": c.selection, "pred_label": major, "map_cells": n_cells, "offset_m": offset})
     if not rows: return None
     m = pd.DataFrame(rows)
-    def summary(g: pd.DataFrame) -> dict:
-        per = {
-            lab: {
-                "n": int((g.label == lab).sum()),
-                "recall": round(float((g.pred_label[g.label == lab] == lab).mean()), 4),
-            }
-            for lab in sorted(g.label.unique())
-        }
-        return {"n": len(g), "accuracy": round(float((g.label == g.pred_label).mean()), 4), "per_class": per,
-                "confusion": pd.crosstab(g.label, g.pred_label).to_dict(orient="index")}
-    return {"check_set": str(check_csv), "matched": len(m), "of": len(check), "all": summary(m),
-            "clear": summary(m[m.confidence == "clear"]) if (m.confidence == "clear").any() else None,
-            "random": summary(m[m.selection == "random"]) if (m.selection == "random").any() else None,
+    return {"check_set": str(check_csv), "matched": len(m), "of": len(check), "all": _check_summary(m),
+            "clear": _check_summary(m[m.confidence == "clear"]) if (m.confidence == "clear").any() else None,
+            "random": _check_summary(m[m.selection == "random"]) if (m.selection == "random").any() else None,
             "by_year": (m.label == m.pred_label).groupby(m.year).mean().round(4).to_dict(),
             "tiles": rows}
