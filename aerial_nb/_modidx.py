@@ -454,9 +454,11 @@ d = {
             'aerial_nb.recipe.view_zoom': ('recipe.html#view_zoom', 'aerial_nb/recipe.py'),
         },
         'aerial_nb.region': {
+            'aerial_nb.region._checked_tiles': ('region.html#_checked_tiles', 'aerial_nb/region.py'),
             'aerial_nb.region._clean_uncommitted': ('region.html#_clean_uncommitted', 'aerial_nb/region.py'),
             'aerial_nb.region._commit_chunk': ('region.html#_commit_chunk', 'aerial_nb/region.py'),
             'aerial_nb.region._image_rgb': ('region.html#_image_rgb', 'aerial_nb/region.py'),
+            'aerial_nb.region._score_chunks': ('region.html#_score_chunks', 'aerial_nb/region.py'),
             'aerial_nb.region._source': ('region.html#_source', 'aerial_nb/region.py'),
             'aerial_nb.region.apply_head': ('region.html#apply_head', 'aerial_nb/region.py'),
             'aerial_nb.region.assemble_predictions': ('region.html#assemble_predictions', 'aerial_nb/region.py'),

@@ -348,14 +348,9 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
     return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()},
             "psf_px": float(rec.get("psf_px", 0.0))}
 
-def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurizer: dict, settings: Settings,
-                 out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
-                 classify_on_workers: bool = True, status_file: str | Path | None = None) -> dict:
-    """Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job
-    where it stopped; the tiles scored now, their rate and time left are reported (00i_progress) on stderr (a step's
-    log) and in `status_file` (a run's status.json)."""
-    out_dir, model_dir = Path(out_dir), Path(model_dir)
-    model, meta = load_model(model_dir)
+def _checked_tiles(tiles: pd.DataFrame, *, meta: dict, model_dir: Path, featurizer: dict) -> pd.DataFrame:
+    """`tiles` sorted by name, after checking, before any work, that the model was trained on `featurizer`'s features,
+    that no tile name repeats, that the tiles are at the model's scale and have the bands it needs."""
     if meta["onnx_sha256"] != featurizer["onnx_sha256"]:
         raise ValueError(f"Model {model_dir} was trained on {meta['pretrained_model_type']} features "
                          f"(ONNX sha256 {meta['onnx_sha256'][:12]}…) but the featurizer given is "
@@ -367,37 +362,53 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
         raise ValueError("tile names repeat in the tile set (e.g. "
                          f"{tiles.filename[tiles.filename.duplicated()].iloc[0]}): every tile needs its own filename; "
                          "tile each raster once.")
-    # Tiles must be at the scale the model learned (refused before any work, with the command that fixes it), and
-    # each raster's colours are matched to the training images' (one lookup table per raster, computed here once).
-    scale = model_scale(meta, model_dir)
-    check_tile_set(scale, tiles, "the tile set")
+    # Tiles must be at the scale the model learned (refused with the command that fixes it).
+    check_tile_set(model_scale(meta, model_dir), tiles, "the tile set")
     check_nir_rasters(featurizer, tiles)
-    featurizer = {**featurizer, **raster_matching(meta, tiles, scale)}
-    head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
-    job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=chunk_size, run_id=run_id)
-    cleaned = _clean_uncommitted(out_dir)
-    done = committed_chunks(out_dir)
-    todo = [k for k in range(job["n_chunks"]) if k not in done]
-    log(
-        f"{job['n_tiles']} tiles in {job['n_chunks']} chunks of {job['chunk_size']}: {len(done)} committed before, "
-        f"{len(todo)} to score, {meta.get('classifier', 'the classifier')} applied in the "
-        + ("Python workers" if head else "JVM")
-        + (f" ({cleaned} uncommitted leftover(s) removed)" if cleaned else "")
-    )
+    return tiles
+
+def _score_chunks(spark, chunk_rows: dict, *, job: dict, out_dir: Path, log, status_file, **scoring) -> int:
+    """Score and commit each chunk of `chunk_rows` ({k: tile rows}) in turn (`score_chunk` with `scoring`'s
+    arguments), reporting progress; return the tiles scored."""
     t0, scored = time.time(), 0
-    cs = job["chunk_size"]
-    chunk_rows = {k: tiles.iloc[k * cs:(k + 1) * cs] for k in todo}
     with Progress("scoring", sum(map(len, chunk_rows.values())), unit="tiles", status_file=status_file) as progress:
         for k, rows in chunk_rows.items():
             with spark_progress(spark, progress, items=len(rows), close=False):
-                _commit_chunk(spark,
-                              score_chunk(spark, rows, fitted=model, meta=meta, featurizer=featurizer,
-                                          settings=settings, run_id=job["run_id"], from_images=from_images,
-                                          head=head), out_dir=out_dir, k=k, expected=rows.filename)
+                _commit_chunk(spark, score_chunk(spark, rows, run_id=job["run_id"], **scoring), out_dir=out_dir, k=k,
+                              expected=rows.filename)
             scored += len(rows)
             el = time.time() - t0
             log(f"  chunk {k + 1}/{job['n_chunks']} committed: {scored} tiles in {el:.0f} s "
                 f"({scored / max(el, 1e-9):.1f} tiles/s)")
+    return scored
+
+def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurizer: dict, settings: Settings,
+                 out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
+                 classify_on_workers: bool = True, status_file: str | Path | None = None) -> dict:
+    """Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job
+    where it stopped; the tiles scored now, their rate and time left are reported (00i_progress) on stderr (a step's
+    log) and in `status_file` (a run's status.json)."""
+    out_dir, model_dir = Path(out_dir), Path(model_dir)
+    model, meta = load_model(model_dir)
+    tiles = _checked_tiles(tiles, meta=meta, model_dir=model_dir, featurizer=featurizer)
+    # Each raster's colours are matched to the training images' (one lookup table per raster, computed here once).
+    featurizer = {**featurizer, **raster_matching(meta, tiles, model_scale(meta, model_dir))}
+    head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
+    job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=chunk_size, run_id=run_id)
+    cleaned = _clean_uncommitted(out_dir)
+    done = committed_chunks(out_dir)
+    cs = job["chunk_size"]
+    chunk_rows = {k: tiles.iloc[k * cs:(k + 1) * cs] for k in range(job["n_chunks"]) if k not in done}
+    log(
+        f"{job['n_tiles']} tiles in {job['n_chunks']} chunks of {cs}: {len(done)} committed before, "
+        f"{len(chunk_rows)} to score, {meta.get('classifier', 'the classifier')} applied in the "
+        + ("Python workers" if head else "JVM")
+        + (f" ({cleaned} uncommitted leftover(s) removed)" if cleaned else "")
+    )
+    t0 = time.time()
+    scored = _score_chunks(spark, chunk_rows, job=job, out_dir=out_dir, log=log, status_file=status_file,
+                           fitted=model, meta=meta, featurizer=featurizer, settings=settings, from_images=from_images,
+                           head=head)
     score_s = time.time() - t0
     n = assemble_predictions(out_dir, job)
     info = {"n_tiles": job["n_tiles"], "n_predictions": n, "n_chunks": job["n_chunks"], "chunk_size": cs,
