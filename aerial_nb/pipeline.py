@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 import errno
 import traceback
@@ -51,7 +52,8 @@ from .train import check_model_name
 __all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'FIXTURE_TAG', 'RESERVE_BYTES', 'declared_parameters',
            'check_step_parameters', 'resolve_inputs', 'check_folds', 'check_master', 'ascii_name', 'new_run_id',
            'check_run_id', 'notebooks_dir', 'check_steps', 'check_prerequisites', 'run_copy', 'step_parameters',
-           'fds_to', 'RunInterrupted', 'run_pipeline']
+           'fds_to', 'RunInterrupted', 'RunPlan', 'plan_run', 'open_run_folder', 'run_step', 'step_failure',
+           'run_pipeline']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
@@ -485,19 +487,74 @@ def _step_kernel(kernel, nbs: Path):
     if kernel is not None: yield kernel; return
     with StepKernel(nbs) as own: yield own
 
-def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, *, run_id: str | None = None,
-                 steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False,
-                 kernel=None) -> Path:
-    """Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder.
-    An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again).
-    The steps run in one kernel: `kernel` (a `step_kernel.StepKernel`, kept for the caller's next run unless a step
-    fails), or one started for this run."""
+
+# %% ../nbs/10_pipeline.ipynb #c016p
+def _check_run_flags(run_id: str | None, resume: bool, replace: bool) -> None:
+    "Refuse `resume` with `replace`, either without a `run_id`, and a `run_id` that is no folder name."
     if resume and replace:
         raise ValueError("--resume and --replace exclude each other: resume keeps a run's finished steps, replace "
                          "deletes them.")
     if (resume or replace) and not run_id:
         raise ValueError("--resume and --replace need the --run-id of the run (ls outputs/runs).")
     if run_id: check_run_id(run_id)
+
+@dataclass
+class RunPlan:
+    "What a run will do, decided before anything is written (`plan_run`)."
+    settings: Settings
+    given: dict          # the parameters as given (re-runnable as they are)
+    params: dict         # as resolved for this run
+    run_id: str
+    run_dir: Path
+    requested: list[str]   # the steps asked for (a resumed run: its own)
+    steps: list[str]       # those to run now
+    prior: dict = field(default_factory=dict)     # the run's status.json before this command
+    timings: dict = field(default_factory=dict)   # seconds of the steps finished before (a resumed run)
+    values_extra: dict = field(default_factory=dict)   # step parameters the runner adds (overwrite_model)
+    resume: bool = False
+
+def _existing_run(plan: RunPlan, models_dir: Path, *, asked: list[str] | None, resume: bool, replace: bool,
+                  log) -> None:
+    """Where `plan`'s run folder exists already: refuse it while it runs, or unless `resume` (its unfinished steps of
+    those `asked`, or of its own; its parameters) or `replace` (deleted first); a `resume` of a run that does not exist
+    is refused too."""
+    run_dir, run_id = plan.run_dir, plan.run_id
+    if not _run_exists(run_dir):
+        if resume:
+            raise FileNotFoundError(f"--resume: there is no run {run_id} in {run_dir.parent}: check the id, or leave "
+                                    f"out --resume to start it.")
+        return
+    prior = plan.prior = _mark_killed(run_dir, plan.prior)
+    if prior.get("status") in ("running", "starting") and _alive(prior.get("pid")):
+        raise FileExistsError(f"Run {run_id} is running now (process {prior['pid']}): wait for it, or stop it "
+                              f"(kill {prior['pid']}) before resuming or replacing it.")
+    if resume:
+        plan.steps, plan.params, plan.requested = _resume_plan(run_dir, prior, plan.params, asked)
+        plan.timings = {k: v for k, v in (prior.get("timings") or {}).items() if k in plan.requested}
+    elif replace: _remove_run(run_dir, models_dir, log)
+    else:
+        said = prior.get("status", "unknown") + (f", {prior['error']}" if prior.get("error") else "")
+        raise FileExistsError(f"Run {run_id} already exists ({run_dir}, status {said[:300]}): "
+                              "a second run there would mix its results with the first's. Leave out --run-id for "
+                              "a new run, add --resume to run its unfinished steps with the same parameters, or "
+                              "--replace to delete it and start again.")
+
+def _claim_model(plan: RunPlan, models_dir: Path) -> None:
+    """A run that trains names (and so claims) its model: `output_model_name`, or one made of its featurizers,
+    classifier and run id; its own model (a resumed run) is overwritten, another one only when asked."""
+    if "03_train" not in plan.steps: return   # scoring alone uses the named model or the best one
+    params = plan.params
+    if not params["output_model_name"]:
+        models = recipe_label(params["pretrained_model_type"])
+        params["output_model_name"] = f"{models}-{params['classifier']}-{plan.run_id}"
+    if _model_of_run(models_dir, params["output_model_name"], plan.run_id): plan.values_extra["overwrite_model"] = True
+    else: check_model_name(models_dir, params["output_model_name"], params["overwrite_model"])
+
+def plan_run(params: dict | str | Path, settings_path: str | Path | None = None, *, run_id: str | None = None,
+             steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False) -> RunPlan:
+    """Check everything a run needs before it writes anything (flags, settings, parameters, inputs, the run folder,
+    the model name, the steps' prerequisites) and say what it will do."""
+    _check_run_flags(run_id, resume, replace)
     settings = load_settings(settings_path)
     if settings.source is None:
         raise FileNotFoundError(f"No settings.ini found in {Path.cwd()} or above it: run from the project's folder, "
@@ -508,117 +565,126 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     check_master(settings)
     run_id = run_id or new_run_id(params)
     outputs = settings.path("paths", "outputs_dir")
-    run_dir, models_dir = outputs / "runs" / run_id, outputs / "models"
-    prior, timings = _read_status(run_dir), {}
-    if _run_exists(run_dir):
-        prior = _mark_killed(run_dir, prior)
-        if prior.get("status") in ("running", "starting") and _alive(prior.get("pid")):
-            raise FileExistsError(f"Run {run_id} is running now (process {prior['pid']}): wait for it, or stop it "
-                                  f"(kill {prior['pid']}) before resuming or replacing it.")
-        if resume:
-            steps, params, requested = _resume_plan(run_dir, prior, params, steps)
-            timings = {k: v for k, v in (prior.get("timings") or {}).items() if k in requested}
-        elif replace: _remove_run(run_dir, models_dir, log); steps = requested
-        else:
-            said = prior.get("status", "unknown") + (f", {prior['error']}" if prior.get("error") else "")
-            raise FileExistsError(f"Run {run_id} already exists ({run_dir}, status {said[:300]}): "
-                                  "a second run there would mix its results with the first's. Leave out --run-id for "
-                                  "a new run, add --resume to run its unfinished steps with the same parameters, or "
-                                  "--replace to delete it and start again.")
-    elif resume:
-        raise FileNotFoundError(f"--resume: there is no run {run_id} in {outputs / 'runs'}: check the id, or leave out "
-                                f"--resume to start it.")
-    else: steps = requested
-    values_extra = {}
-    if "03_train" in steps:
-        # Only a run that trains names (and so claims) a model; scoring alone uses the named or the best one.
-        if not params["output_model_name"]:
-            models = recipe_label(params["pretrained_model_type"])
-            params["output_model_name"] = f"{models}-{params['classifier']}-{run_id}"
-        # resumed
-        if _model_of_run(models_dir, params["output_model_name"], run_id): values_extra["overwrite_model"] = True
-        else: check_model_name(models_dir, params["output_model_name"], params["overwrite_model"])
-    check_prerequisites(steps, run_dir)
+    run_dir = outputs / "runs" / run_id
+    plan = RunPlan(settings, given, params, run_id, run_dir, requested, list(requested), prior=_read_status(run_dir),
+                   resume=resume)
+    _existing_run(plan, outputs / "models", asked=steps, resume=resume, replace=replace, log=log)
+    _claim_model(plan, outputs / "models")
+    check_prerequisites(plan.steps, run_dir)
     check_step_parameters(notebooks_dir(settings))   # a parameter no step declares would be dropped silently
-    if not steps:
-        log(f"run {run_id}: every requested step has finished ({', '.join(requested)}); nothing to resume.")
-        if prior.get("history_error"):   # its end was not recorded in the run history (a full disk, say): now
-            if _track(run_dir, settings, log) is None:
-                _write_status(run_dir, **{k: v for k, v in prior.items() if k != "history_error"})
-                log(f"run {run_id}: recorded in the run history now ({tracking_uri(settings)}).")
-        return run_dir
-    if not run_dir.exists():
-        try: run_dir.mkdir(parents=True)
+    return plan
+
+
+# %% ../nbs/10_pipeline.ipynb #c016r
+def _nothing_to_resume(plan: RunPlan, log) -> None:
+    "A resumed run whose steps all finished: say so, and record it in the run history if that failed at its end."
+    log(f"run {plan.run_id}: every requested step has finished ({', '.join(plan.requested)}); nothing to resume.")
+    if plan.prior.get("history_error"):   # its end was not recorded in the run history (a full disk, say): now
+        if _track(plan.run_dir, plan.settings, log) is None:
+            _write_status(plan.run_dir, **{k: v for k, v in plan.prior.items() if k != "history_error"})
+            log(f"run {plan.run_id}: recorded in the run history now ({tracking_uri(plan.settings)}).")
+
+def open_run_folder(plan: RunPlan) -> RunFolder:
+    "Make `plan`'s run folder (refused if another process made it just now); write its parameters, given and resolved."
+    if not plan.run_dir.exists():
+        try: plan.run_dir.mkdir(parents=True)
         except FileExistsError:
-            raise FileExistsError(f"Run {run_id} was started by another process just now: use another "
+            raise FileExistsError(f"Run {plan.run_id} was started by another process just now: use another "
                                   "--run-id.") from None
-    run = RunFolder(run_dir)
+    run = RunFolder(plan.run_dir)
     for sub in (run.notebooks, run.logs): sub.mkdir(parents=True, exist_ok=True)
-    # The parameters as given (re-runnable as they are), and as resolved for this run.
-    run.params.write_text(yaml.safe_dump(given, sort_keys=False))
-    run.resolved_params.write_text(yaml.safe_dump({**params, "run_id": run_id}, sort_keys=False))
-    nbs = notebooks_dir(settings)
-    values = {**params, **values_extra, "run_dir": str(run_dir), "run_id": run_id,
-              "settings_path": str(settings.source or "")}
+    run.params.write_text(yaml.safe_dump(plan.given, sort_keys=False))
+    run.resolved_params.write_text(yaml.safe_dump({**plan.params, "run_id": plan.run_id}, sort_keys=False))
+    return run
+
+def run_step(kernel, run: RunFolder, nbs: Path, step: str, values: dict) -> None:
+    """Execute `step` in `kernel`: the notebook without its fixture tests, its output in its log, its progress (what
+    it writes into status.json) on this terminal."""
+    with fds_to(run.log(step)), watch_progress(run.status):   # kernel and JVM chatter: the run's logs/
+        # Written where its executed copy goes (papermill reads the whole input before it writes the output).
+        kernel.execute(run_copy(nbs / f"{step}.ipynb", run.notebook(step)), run.notebook(step),
+                       step_parameters(nbs / f"{step}.ipynb", values), log_file=run.log(step))
+
+def step_failure(e: BaseException, *, plan: RunPlan, run: RunFolder, step: str, got: list, kernel, log_start: int,
+                 t0: float, status, log) -> BaseException:
+    """Record that `step` failed with `e` (status.json, its log, the run history), shut the kernel down, and return the
+    error to raise: a stop signal's, a full disk's, the JVM's lack of memory, or the failing cell's, each with the way
+    on."""
+    err = _failure_text(e, got, step)
+    _log_traceback(run.log(step), e)
+    oom = None if got else _jvm_out_of_memory(run.log(step), log_start)
+    if oom: err = f"Spark's JVM ran out of memory ({oom}), and the step stopped: {err}"
+    status(status="failed", step=step, error=err)
+    log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
+    stopped = bool(got) or isinstance(e, (KeyboardInterrupt, RunInterrupted))
+    if stopped: _stop_kernels()   # asked, then killed if it does not stop: it may not outlive the run
+    kernel.shutdown()   # its state is unknown now: the next run (a sweep worker's next point) starts afresh
+    _track(plan.run_dir, plan.settings, log)
+    where = f"the failing cell: {run.notebook(step)}; its log: {run.log(step)}"
+    again = f"aerial-nb run {run.params} --run-id {plan.run_id} --resume"
+    if stopped:
+        return RunInterrupted(f"run {plan.run_id} {err}; status.json says failed. Resume it with: {again}",
+                              got[0] if got else getattr(e, "signum", signal.SIGINT))
+    if _disk_full(e, err):
+        return RuntimeError(f"Step {step} of run {plan.run_id} failed: the disk of {plan.run_dir.parents[1]} is full "
+                            f"({err}). Free space (or point [paths] outputs_dir elsewhere), then resume it with: "
+                            f"{again}")
+    if oom:
+        return RuntimeError(f"Step {step} of run {plan.run_id} failed: Spark's JVM ran out of memory ({oom}). Give it "
+                            f"more: {_memory_advice(plan.settings)}; then resume it with: {again} ({where})")
+    return RuntimeError(f"Step {step} of run {plan.run_id} failed: {err} ({where})")
+
+def _finish_run(plan: RunPlan, status, publisher, log) -> None:
+    "Mark the run finished, record it in the run history (saying how, if the history could not take it), publish it."
+    status(status="finished")
+    if err := _track(plan.run_dir, plan.settings, log):
+        # The run history still says RUNNING (its row from 03_train): say so where the run's state is read, and how
+        # to record it once the store is back.
+        again = f"aerial-nb run {RunFolder(plan.run_dir).params} --run-id {plan.run_id} --resume"
+        status(status="finished", history_error=f"{err}; record it with: {again}")
+    if publisher.enabled: log(f"published → {publisher.finish()}")
+
+
+# %% ../nbs/10_pipeline.ipynb #c016s
+def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = None, *, run_id: str | None = None,
+                 steps: list[str] | None = None, log=print, resume: bool = False, replace: bool = False,
+                 kernel=None) -> Path:
+    """Run the step notebooks on `params` (a dict or a YAML file) into `outputs/runs/<run_id>/`; returns that folder.
+    An existing run is refused, unless `resume` (run its unfinished steps, same parameters) or `replace` (start again).
+    The steps run in one kernel: `kernel` (a `step_kernel.StepKernel`, kept for the caller's next run unless a step
+    fails), or one started for this run."""
+    plan = plan_run(params, settings_path, run_id=run_id, steps=steps, log=log, resume=resume, replace=replace)
+    if not plan.steps:
+        _nothing_to_resume(plan, log); return plan.run_dir
+    run, nbs = open_run_folder(plan), notebooks_dir(plan.settings)
+    values = {**plan.params, **plan.values_extra, "run_dir": str(plan.run_dir), "run_id": plan.run_id,
+              "settings_path": str(plan.settings.source or "")}
     # The kernel must be this interpreter, with this environment's packages.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    status = lambda **kw: _write_status(run_dir, run_id=run_id, steps=requested, pid=os.getpid(), timings=timings, **kw)
+    status = lambda **kw: _write_status(plan.run_dir, run_id=plan.run_id, steps=plan.requested, pid=os.getpid(),
+                                        timings=plan.timings, **kw)
     status(status="starting")
-    publisher = RunPublisher(settings, run_dir).check()   # [storage] outputs_url: fail now, not after the run
-    log(f"run {run_id} → {run_dir}" + (f" (resumed: {', '.join(steps)})" if resume else ""))
+    publisher = RunPublisher(plan.settings, plan.run_dir).check()   # [storage] outputs_url: fail now, not after the run
+    log(f"run {plan.run_id} → {plan.run_dir}" + (f" (resumed: {', '.join(plan.steps)})" if resume else ""))
     # papermill (and the Jupyter client under it) is imported only now that the run is sure to start: a refused
     # command answers in a fraction of the time.
     with _signals_stop_the_step() as got, _step_kernel(kernel, nbs) as kernel:
-        for step in steps:
-            t0 = time.time()
-            log_start = run.log(step).stat().st_size if run.log(step).exists() else 0
+        for step in plan.steps:
+            t0, log_start = time.time(), run.log(step).stat().st_size if run.log(step).exists() else 0
             status(status="running", step=step)
             try:
                 if got: raise RunInterrupted("stopped before the step", got[0])
-                # Kernel and JVM chatter goes to the run's logs/, not the terminal.
-                # The step's progress (what it writes into status.json) on this terminal, its output in its log.
-                with fds_to(run.log(step)), watch_progress(run.status):
-                    # The step without its fixture tests, written where its executed copy goes (papermill reads
-                    # the whole input before it writes the output).
-                    kernel.execute(run_copy(nbs / f"{step}.ipynb", run.notebook(step)), run.notebook(step),
-                                   step_parameters(nbs / f"{step}.ipynb", values), log_file=run.log(step))
+                run_step(kernel, run, nbs, step, values)
                 if got: raise RunInterrupted("stopped after the step", got[0])
             except BaseException as e:   # Ctrl-C and SIGTERM too: the run's status must say where it stopped
-                err = _failure_text(e, got, step)
-                _log_traceback(run.log(step), e)
-                oom = None if got else _jvm_out_of_memory(run.log(step), log_start)
-                if oom: err = f"Spark's JVM ran out of memory ({oom}), and the step stopped: {err}"
-                status(status="failed", step=step, error=err)
-                log(f"  {step:<13} failed after {time.time() - t0:.1f} s")
-                if got or isinstance(e, (KeyboardInterrupt, RunInterrupted)):
-                    _stop_kernels()   # asked, then killed if it does not stop: it may not outlive the run
-                kernel.shutdown()   # its state is unknown now: the next run (a sweep worker's next point) starts afresh
-                _track(run_dir, settings, log)
-                where = f"the failing cell: {run.notebook(step)}; its log: {run.log(step)}"
-                again = f"aerial-nb run {run.params} --run-id {run_id} --resume"
-                if got or isinstance(e, (KeyboardInterrupt, RunInterrupted)):
-                    raise RunInterrupted(f"run {run_id} {err}; status.json says failed. Resume it with: {again}",
-                                         got[0] if got else getattr(e, "signum", signal.SIGINT)) from None
-                if _disk_full(e, err):
-                    raise RuntimeError(f"Step {step} of run {run_id} failed: the disk of {outputs} is full "
-                                       f"({err}). Free space (or point [paths] outputs_dir elsewhere), then "
-                                       f"resume it with: {again}") from None
-                if oom:
-                    raise RuntimeError(f"Step {step} of run {run_id} failed: Spark's JVM ran out of memory ({oom}). "
-                                       f"Give it more: {_memory_advice(settings)}; then resume it with: {again} "
-                                       f"({where})") from None
-                raise RuntimeError(f"Step {step} of run {run_id} failed: {err} ({where})") from None
-            timings[step] = round(time.time() - t0, 1)
+                raise step_failure(e, plan=plan, run=run, step=step, got=got, kernel=kernel, log_start=log_start,
+                                   t0=t0, status=status, log=log) from None
+            plan.timings[step] = round(time.time() - t0, 1)
             publisher.step_done()
-            log(f"  {step:<13} {timings[step]:7.1f} s")
+            log(f"  {step:<13} {plan.timings[step]:7.1f} s")
             # Logged as soon as it has metrics, so that this run's compare step finds it in the run history (when
             # training is the last step, as in a sweep's points, the run is logged once, finished, below).
-            if step == "03_train" and step != steps[-1]: _track(run_dir, settings, log)
-    status(status="finished")
-    if err := _track(run_dir, settings, log):
-        # The run history still says RUNNING (its row from 03_train): say so where the run's state is read, and how
-        # to record it once the store is back.
-        status(status="finished", history_error=f"{err}; record it with: aerial-nb run {RunFolder(run_dir).params} "
-                                                f"--run-id {run_id} --resume")
-    if publisher.enabled: log(f"published → {publisher.finish()}")
-    return run_dir
+            if step == "03_train" and step != plan.steps[-1]: _track(plan.run_dir, plan.settings, log)
+    _finish_run(plan, status, publisher, log)
+    return plan.run_dir
+
