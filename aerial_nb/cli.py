@@ -192,10 +192,8 @@ def _run(a) -> int:
 
 SET_HELP = "set one run parameter, e.g. sample_frac=0.5 (`aerial-nb params` lists them)"
 
-def build_parser() -> argparse.ArgumentParser:
-    "One parser for every verb; each subparser names the function that runs it (`handler`)."
-    ap = argparse.ArgumentParser(prog="aerial-nb", description="Land-use classification of aerial imagery on Spark.")
-    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+def _add_run_verbs(sub) -> None:
+    "run, validate, params and sweep: the verbs of a run and of a grid of runs."
     r = sub.add_parser("run", help="run the step notebooks on a parameter file")
     r.add_argument("params", nargs="?", default="params/default.yaml",
                    help="YAML parameter file (default: %(default)s)")
@@ -220,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--no-compare", action="store_true", help="skip the compare step at the end")
     w.add_argument("--dry-run", action="store_true", help="validate the grid and list what would run")
     w.set_defaults(handler=_sweep)
-    add_region_verbs(sub)   # tile, score
-    add_label_verbs(sub)    # label, propose
+
+def _add_bench_verb(sub) -> None:
+    "bench: featurizer, region scoring and training speed, with ratios."
     b = sub.add_parser("bench", help="featurizer images/s: a python loop vs the Spark backends, with ratios")
     b.add_argument("--images", default=None, help="image set (default: settings' [data] images_dir)")
     b.add_argument("--models", default="efficientnet-lite0,efficientnet-lite2")
@@ -241,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--train-model", default="efficientnet-lite0", help="featurizer of the training table")
     b.add_argument("--train-only", action="store_true", help="the training table alone")
     b.set_defaults(handler=_bench)
+
+def build_parser() -> argparse.ArgumentParser:
+    "One parser for every verb; each subparser names the function that runs it (`handler`)."
+    ap = argparse.ArgumentParser(prog="aerial-nb", description="Land-use classification of aerial imagery on Spark.")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    _add_run_verbs(sub)   # run, validate, params, sweep
+    add_region_verbs(sub)   # tile, score
+    add_label_verbs(sub)    # label, propose
+    _add_bench_verb(sub)
     d = sub.add_parser("readme", help="write README.md from nbs/index.ipynb")
     d.add_argument("--nbs", default="nbs"); d.add_argument("--dest", default="README.md")
     d.set_defaults(handler=_readme)

@@ -307,34 +307,21 @@ def run_sweep(grid: dict | str | Path, jobs: int = 2, *, settings_path: str | Pa
         return _sweep_points(grid, plan, sweep_id, sweep_dir, settings, jobs=jobs, compare=compare,
                              progress=progress, log=log)
 
-def _sweep_points(grid, plan: pd.DataFrame, sweep_id: str, sweep_dir: Path, settings: Settings, *, jobs: int,
-                  compare: bool, progress: bool, log) -> pd.DataFrame:
-    "`run_sweep`'s work, under the sweep's lock: run the unfinished points of `plan`, write runs.csv, compare."
-    write_atomic(sweep_dir / "grid.yaml", grid.read_text() if isinstance(grid, Path) else
-                 Path(grid).read_text() if isinstance(grid, str) else yaml.safe_dump(grid, sort_keys=False))
-    todo = plan[plan.action != "skip"]
-    log(f"{sweep_id}: {len(plan)} points, {len(plan) - len(todo)} already finished, {len(todo)} to run, {jobs} at a "
-        f"time → {sweep_dir}")
-    results = [
-        {
-            "run_id": r.run_id,
-            "status": "skipped",
-            "seconds": 0.0,
-            "error": "",
-            "failed_step": "",
-            "featurized": False,
-            "accuracy": _read_json(RunFolder(settings.path("paths", "outputs_dir") / "runs" / r.run_id).metrics).get(
-                "accuracy"
-            ),
-        }
-        for r in plan[plan.action == "skip"].itertuples()
-    ]
-    t0 = time.time()
-    # Points done, running, failed and time left (00i_progress): on the terminal, and in the sweep's status.json for
-    # another process to read.
+def _skipped_results(plan: pd.DataFrame, settings: Settings) -> list[dict]:
+    "`runs.csv` rows of the points of `plan` that finished in an earlier sweep (skipped now), with their accuracy."
+    runs = settings.path("paths", "outputs_dir") / "runs"
+    return [{"run_id": r.run_id, "status": "skipped", "seconds": 0.0, "error": "", "failed_step": "",
+             "featurized": False, "accuracy": _read_json(RunFolder(runs / r.run_id).metrics).get("accuracy")}
+            for r in plan[plan.action == "skip"].itertuples()]
+
+def _run_points(todo: pd.DataFrame, *, jobs: int, settings: Settings, sweep_id: str, sweep_dir: Path, progress: bool,
+                log) -> tuple[list[dict], list]:
+    """Run the points `todo`, `jobs` at a time; their results, and the stop signal that stopped the sweep (empty if
+    none). Points done, running, failed and time left (00i_progress): on the terminal, and in the sweep's status.json
+    for another process to read."""
     prog = Progress(sweep_id, len(todo), unit="points", status_file=sweep_dir / "status.json", show=progress)
     prog.update(0, force=True, running=min(jobs, len(todo)), failed=0)
-    counts = {"done": 0, "failed": 0}
+    counts, results = {"done": 0, "failed": 0}, []
     # `jobs` worker processes run the points (each keeps its kernel and JVM across its points); a thread per job
     # waits on each and records its outcome. Ctrl-C (or SIGTERM) stops the sweep: no point starts after it, and the
     # running ones stop as a run does (`_stops_the_sweep`).
@@ -357,17 +344,36 @@ def _sweep_points(grid, plan: pd.DataFrame, sweep_id: str, sweep_dir: Path, sett
             if res["status"] == "failed": log(f"  failed: {res['run_id']} at {res['failed_step']}: "
                                               f"{res['error'][:200]}")
     prog.close()
-    table = plan[["run_id", "action"]].merge(pd.DataFrame(results), on="run_id")
-    table = table.join(pd.json_normalize(list(plan.params)).set_index(plan.index)[
-        ["pretrained_model_type", "classifier", "sample_frac"]])
-    summary = {"sweep_id": sweep_id, "jobs": jobs, "points": len(plan), "ran": len(todo),
-               "wall_seconds": round(time.time() - t0, 1), "finished": int((table.status == "finished").sum()),
-               "failed": int((table.status == "failed").sum()), "skipped": int((table.status == "skipped").sum()),
-               "featurizations": int(table.featurized.sum()),
+    return results, list(stopped)
+
+def _sweep_summary(table: pd.DataFrame, plan: pd.DataFrame, *, sweep_id: str, jobs: int, ran: int, seconds: float,
+                   stopped: list) -> dict:
+    "summary.json of a sweep: its points finished, failed, skipped (and stopped), featurizations and time."
+    summary = {"sweep_id": sweep_id, "jobs": jobs, "points": len(plan), "ran": ran, "wall_seconds": round(seconds, 1),
+               "finished": int((table.status == "finished").sum()), "failed": int((table.status == "failed").sum()),
+               "skipped": int((table.status == "skipped").sum()), "featurizations": int(table.featurized.sum()),
                "distinct_featurizer_keys": len({featurizer_key(p) for p in plan.params})}
     if stopped: summary.update(stopped_by=signal.Signals(stopped[0]).name,
                                stopped=int((table.status == "stopped").sum()),
                                not_started=int((table.status == "not started").sum()))
+    return summary
+
+def _sweep_points(grid, plan: pd.DataFrame, sweep_id: str, sweep_dir: Path, settings: Settings, *, jobs: int,
+                  compare: bool, progress: bool, log) -> pd.DataFrame:
+    "`run_sweep`'s work, under the sweep's lock: run the unfinished points of `plan`, write runs.csv, compare."
+    write_atomic(sweep_dir / "grid.yaml", grid.read_text() if isinstance(grid, Path) else
+                 Path(grid).read_text() if isinstance(grid, str) else yaml.safe_dump(grid, sort_keys=False))
+    todo = plan[plan.action != "skip"]
+    log(f"{sweep_id}: {len(plan)} points, {len(plan) - len(todo)} already finished, {len(todo)} to run, {jobs} at a "
+        f"time → {sweep_dir}")
+    t0 = time.time()
+    ran, stopped = _run_points(todo, jobs=jobs, settings=settings, sweep_id=sweep_id, sweep_dir=sweep_dir,
+                               progress=progress, log=log)
+    table = plan[["run_id", "action"]].merge(pd.DataFrame(_skipped_results(plan, settings) + ran), on="run_id")
+    table = table.join(pd.json_normalize(list(plan.params)).set_index(plan.index)[
+        ["pretrained_model_type", "classifier", "sample_frac"]])
+    summary = _sweep_summary(table, plan, sweep_id=sweep_id, jobs=jobs, ran=len(todo), seconds=time.time() - t0,
+                             stopped=stopped)
     table.to_csv(sweep_dir / "runs.csv", index=False)
     write_atomic(sweep_dir / "summary.json", json.dumps(summary, indent=2))
     log(f"{sweep_id}: {summary['finished']} finished, {summary['failed']} failed, {summary['skipped']} skipped in "
