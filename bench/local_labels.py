@@ -3,6 +3,7 @@
 
     python bench/local_labels.py parts        # which features pay, and at which footprint (block CV on training squares)
     python bench/local_labels.py curve        # accuracy on the judging sample against the number of local labels
+    python bench/local_labels.py temporal     # does a cell's land use gain from its other years? (block CV)
 
 Features are computed by the scorer's own code (`aerial_nb.region.window_features_frames` over raster windows: the
 pixels, views and networks of a map tile), one part (model x view) at a time, cached under
@@ -101,7 +102,12 @@ def fit_predict(Xtr, ytr, Xte):
         rest = [i for i, c in enumerate(cols) if c.startswith("band-stats")]
         steps.insert(0, ColumnTransformer([("rest", "passthrough", rest)] + [
             (name, make_pipeline(StandardScaler(), PCA(PCA_K, random_state=0)), idx) for name, idx in parts.items()]))
-    return make_pipeline(*steps).fit(np.asarray(Xtr), ytr).predict(np.asarray(Xte))
+    model = make_pipeline(*steps).fit(np.asarray(Xtr), ytr)
+    if _PROBA: return model.classes_, model.predict_proba(np.asarray(Xte))
+    return model.predict(np.asarray(Xte))
+
+
+_PROBA = False   # fit_proba: fit_predict returns (classes, probabilities)
 
 
 def block_cv(X: pd.DataFrame, labels: pd.DataFrame, train_only=()) -> dict:
@@ -243,6 +249,89 @@ def cmd_curve(args):
             with open(CACHE / "curve.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
 
 
+def every_year(labels: pd.DataFrame) -> pd.DataFrame:
+    "Each labeled square's ground in every year there is a raster of: `<tile_id>@<year>` rows, unlabeled."
+    rasters = sorted(RASTERS.glob("*.tif"))
+    years = {int(p.stem.rsplit("_", 1)[1][:4]): p for p in rasters}
+    rows = [dict(tile_id=f"{r.tile_id}@{y}", square=r.tile_id, year=y, source_path=str(p), center_x=r.center_x,
+                 center_y=r.center_y) for r in labels.itertuples() for y, p in sorted(years.items())]
+    return pd.DataFrame(rows)
+
+
+def fit_proba(Xtr, ytr, Xte) -> tuple[np.ndarray, np.ndarray]:
+    "`fit_predict`'s model, returning (its classes, the class probabilities of `Xte`)."
+    global _PROBA
+    _PROBA = True
+    try: return fit_predict(Xtr, ytr, Xte)
+    finally: _PROBA = False
+
+
+def temporal_rules(classes: np.ndarray, P: np.ndarray, year_of: np.ndarray, square_of: np.ndarray) -> dict:
+    """Each rule's label for every (square, year) row of probabilities `P`. `none`: the year's own argmax. `landuse`:
+    water stays a year's own call (ponds fill and dry), but a cell that is not water that year takes the land-use
+    class (all but water) with the highest mean probability over the cell's years that are not water. `mean`: the
+    argmax of the mean over all years, water included, for comparison."""
+    own = classes[P.argmax(1)]
+    df = pd.DataFrame(P, columns=classes).assign(square=square_of, own=own)
+    land = [c for c in classes if c != "water"]
+    notwater = df[df.own != "water"]
+    land_mean = notwater.groupby("square")[land].mean()
+    landuse = np.array([o if o == "water" else land_mean.loc[s].idxmax() for o, s in zip(own, square_of)], object)
+    all_mean = df.groupby("square")[list(classes)].mean()
+    mean = all_mean.loc[square_of].to_numpy().argmax(1)
+    return {"none": own, "landuse": landuse, "mean": classes[mean]}
+
+
+def cmd_temporal(args):
+    """Leave-one-block-out: train on the labeled squares of the other blocks, predict the held-out block's squares in
+    all ten years, then label each (square, year) by each rule of `temporal_rules`; judged on the labeled years."""
+    global PCA_K, CLASS_WEIGHTS
+    PCA_K, CLASS_WEIGHTS = args.pca, args.class_weights
+    labels = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None)
+    for extra in args.extra_train:
+        labels = pd.concat([labels, read_labels(extra, RASTERS, CLASSES, log=lambda m: None)], ignore_index=True)
+    parts = PART_SETS[args.set]
+    X = features(labels, args.context, parts, "train")
+    allyears = every_year(labels.set_index("tile_id").loc[X.index].rename_axis("tile_id").reset_index())
+    XA = features(allyears, args.context, parts, "temporal")
+    allyears = allyears.set_index("tile_id").loc[XA.index]
+    lab = labels.set_index("tile_id").loc[X.index]
+    blocks = Blocks.load(BLOCKS)
+    group = np.array([str(blocks.block_of(x, y)) for x, y in zip(lab.center_x, lab.center_y)])
+    group_all = np.array([str(blocks.block_of(x, y)) for x, y in zip(allyears.center_x, allyears.center_y)])
+    y = lab.label.to_numpy()
+    if args.temporal_features != "none":   # each square's features over its years, beside the year's own
+        cols = [c for c in XA.columns if args.temporal_features == "all" or c.startswith("band-stats")]
+        by = XA[cols].groupby(allyears.square.to_numpy())
+        # "model:view~mean:i": a part of its own, so that network_pca reduces the network's means and sds apart
+        named = lambda df, stat: df.set_axis([f"{c.rsplit(':', 1)[0]}~{stat}:{c.rsplit(':', 1)[1]}" for c in df.columns],
+                                             axis=1)
+        agg = pd.concat([named(by.mean(), "mean"), named(by.std(), "sd")], axis=1)
+        X = pd.concat([X, agg.loc[X.index].set_axis(X.index)], axis=1)
+        XA = pd.concat([XA, agg.loc[allyears.square].set_axis(XA.index)], axis=1)
+    preds = {}
+    for g in sorted(set(group)):
+        te = group_all == g
+        classes, P = fit_proba(X[group != g], y[group != g], XA[te])
+        rules = temporal_rules(np.asarray(classes, object), P, allyears.year.to_numpy()[te],
+                               allyears.square.to_numpy()[te])
+        for rule, lbl in rules.items():
+            preds.setdefault(rule, {}).update(dict(zip(XA.index[te], lbl)))
+    key = [f"{t}@{yr}" for t, yr in zip(lab.index, lab.year)]
+    rnd = (lab.selection == "random").to_numpy()
+    for rule, p in preds.items():
+        pred = np.array([p.get(k) for k in key], object)
+        for name, m in (("all", np.ones(len(y), bool)), ("random", rnd)):
+            r = {"rule": rule, "temporal_features": args.temporal_features, "squares": name, "n": int(m.sum()), "set": args.set, "context_m": args.context,
+                 "network_pca": PCA_K, "extra_train": [str(e) for e in args.extra_train],
+                 "accuracy": round(float((pred[m] == y[m]).mean()), 3),
+                 "recall": {c: round(float((pred[m & (y == c)] == c).mean()), 3) for c in CLASSES if (m & (y == c)).any()},
+                 "precision": {c: round(float((y[m & (pred == c)] == c).mean()), 3) for c in CLASSES
+                               if (m & (pred == c)).any()}}
+            print(json.dumps(r), flush=True)
+            with open(CACHE / "temporal.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -254,9 +343,15 @@ def main():
     c = sub.add_parser("curve"); c.add_argument("--context", type=float, default=320)
     c.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 400]); c.add_argument("--draws", type=int, default=3)
     c.add_argument("--nir-set", default="cnn 4 views+stats+centre"); c.add_argument("--pca", type=int, default=8)
-    for a in (p, j, c): a.add_argument("--class-weights", choices=["none", "balanced"], default="none")
+    t = sub.add_parser("temporal"); t.add_argument("--context", type=float, default=320)
+    t.add_argument("--set", default="cnn 4 views+stats+centre"); t.add_argument("--pca", type=int, default=8)
+    t.add_argument("--temporal-features", choices=["none", "stats", "all"], default="none",
+                   help="add each square's mean and sd over its years of the band statistics, or of every feature")
+    t.add_argument("--extra-train", type=Path, nargs="*", default=[],
+                   help="more labeled squares (they train and are judged, as the default's)")
+    for a in (p, j, c, t): a.add_argument("--class-weights", choices=["none", "balanced"], default="none")
     args = ap.parse_args()
-    {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve}[args.cmd](args)
+    {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve, "temporal": cmd_temporal}[args.cmd](args)
 
 
 if __name__ == "__main__":
