@@ -809,6 +809,7 @@ d = {
             'aerial_nb.train.class_weights_of': ('train.html#class_weights_of', 'aerial_nb/train.py'),
             'aerial_nb.train.classification_metrics': ('train.html#classification_metrics', 'aerial_nb/train.py'),
             'aerial_nb.train.cross_validate': ('train.html#cross_validate', 'aerial_nb/train.py'),
+            'aerial_nb.train.default_model_name': ('train.html#default_model_name', 'aerial_nb/train.py'),
             'aerial_nb.train.dense_stages': ('train.html#dense_stages', 'aerial_nb/train.py'),
             'aerial_nb.train.fit_and_evaluate': ('train.html#fit_and_evaluate', 'aerial_nb/train.py'),
             'aerial_nb.train.load_model': ('train.html#load_model', 'aerial_nb/train.py'),

@@ -36,7 +36,7 @@ from .labels import check_apart, labels_image_set
 from .progress import watch_progress
 from .run_folder import RunFolder, model_meta, write_atomic
 from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
-from .recipe import NIR_VIEWS, recipe_label
+from .recipe import NIR_VIEWS
 from .scale import check_raster_serves
 from .score import raster_gsd
 from .settings import ENV_PREFIX, Settings, load_settings
@@ -44,7 +44,7 @@ from .step_kernel import StepKernel
 from .storage import RunPublisher, stage_inputs
 from .tiles import check_raster, open_raster, raster_files
 from .tracking import log_run, tracking_uri
-from .train import check_model_name
+from .train import check_model_name, default_model_name
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # papermill.
 
@@ -545,8 +545,8 @@ def _claim_model(plan: RunPlan, models_dir: Path) -> None:
     if "03_train" not in plan.steps: return   # scoring alone uses the named model or the best one
     params = plan.params
     if not params["output_model_name"]:
-        models = recipe_label(params["pretrained_model_type"])
-        params["output_model_name"] = f"{models}-{params['classifier']}-{plan.run_id}"
+        params["output_model_name"] = default_model_name(params["pretrained_model_type"], params["classifier"],
+                                                         plan.run_id)
     if _model_of_run(models_dir, params["output_model_name"], plan.run_id): plan.values_extra["overwrite_model"] = True
     else: check_model_name(models_dir, params["output_model_name"], params["overwrite_model"])
 

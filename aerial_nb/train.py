@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .progress import Progress
-from .recipe import network_columns
+from .recipe import network_columns, recipe_label
+from .spark import forget_vanished_jars
 from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, read_model_meta,
                                   spark_model_problem, write_atomic, writer_tag)
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
@@ -23,8 +24,9 @@ from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, re
 # %% auto #0
 __all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'REDUCED_FEATURES', 'CENTERED_FEATURES', 'CLASS_WEIGHTS', 'WEIGHT_COLUMN',
            'check_classifier_params', 'make_classifier', 'pca_stages', 'dense_stages', 'classification_metrics',
-           'check_model_name', 'save_model', 'load_model', 'class_weights_of', 'class_weight_column', 'choose_params',
-           'fit_and_evaluate', 'assign_folds', 'cross_validate', 'check_tune_folds', 'train_step']
+           'default_model_name', 'check_model_name', 'save_model', 'load_model', 'class_weights_of',
+           'class_weight_column', 'choose_params', 'fit_and_evaluate', 'assign_folds', 'cross_validate',
+           'check_tune_folds', 'train_step']
 
 # %% ../nbs/03_train.ipynb #c005
 CLASSIFIERS: dict[str, dict] = {
@@ -42,7 +44,6 @@ def _estimator_class(name: str):
     if name not in CLASSIFIERS:
         raise ValueError(f"Unknown classifier {name!r}: choose one of {', '.join(CLASSIFIERS)}.")
     if name == "lightgbm":
-        from aerial_nb.spark import forget_vanished_jars
         forget_vanished_jars()   # a stopped session's jar must not stand in for the installed module
         from synapse.ml.lightgbm import LightGBMClassifier   # its jar: [spark] synapseml_package in settings.ini
         return LightGBMClassifier
@@ -128,6 +129,10 @@ def classification_metrics(y_true, y_pred, labels: list[str]) -> dict:
             "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist()}
 
 # %% ../nbs/03_train.ipynb #c011
+def default_model_name(pretrained_model_type, classifier: str, run_id: str) -> str:
+    "The name of the model a run trains when `output_model_name` is empty: its featurizers, classifier and run id."
+    return f"{recipe_label(pretrained_model_type)}-{classifier}-{run_id}"
+
 def check_model_name(models_dir: str | Path, name: str, overwrite: bool = False) -> Path:
     "The folder for model `name`, or an error if the name is unusable or taken and `overwrite` is False."
     if not name or Path(name).name != name or name.startswith("."):

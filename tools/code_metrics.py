@@ -88,8 +88,8 @@ def main(pkg: Path) -> None:
     print(f"modules: {len(sizes)}, lines {sum(sizes.values())}, largest "
           + ", ".join(f"{m} {n}" for m, n in sorted(sizes.items(), key=lambda x: -x[1])[:3])
           + f"; median {statistics.median(sizes.values()):.0f}")
-    print(f"functions: {len(fs)}, median {statistics.median(n for n, _ in fs):.0f} lines, over 60 lines: "
-          + (", ".join(f"{f} {n}" for n, f in fs if n > 60) or "none"))
+    print(f"functions: {len(fs)}, median {statistics.median(n for n, _ in fs):.0f} lines, over 50 lines: "
+          + (", ".join(f"{f} {n}" for n, f in fs if n > 50) or "none"))
     print(f"imports of sibling modules: {top + inner}, inside functions: {inner}" + "".join(f"\n  {w}" for w in inner_at))
     print(f"import cycles: {cycles(graph) or 'none'}")
     print(f"private names used across modules: {len(private)}" + ("".join(f"\n  {p}" for p in private)))
