@@ -23,11 +23,11 @@ from .run_folder import MapsFolder, write_atomic
 # rasterio, matplotlib.
 
 # %% auto #0
-__all__ = ['Z95', 'SAMPLE_COLUMNS', 'ACCURACY_COLUMNS', 'Estimate', 'stratified_mean', 'stratified_ratio', 'assess',
-           'matrix_frame', 'net_change', 'gross_change', 'map_cells', 'judged', 'default_strata', 'suggested_sizes',
-           'draw_reference_sample', 'read_reference_sample', 'nearest_cell_classes', 'sample_map_classes',
-           'year_assessment', 'check_set_srs', 'accuracy_rows', 'water_changes', 'accuracy_html', 'map_classes',
-           'pooled_assessment', 'assess_sample', 'accuracy_assessment']
+__all__ = ['Z95', 'SAMPLE_COLUMNS', 'ACCURACY_COLUMNS', 'SHARE', 'AREA', 'Estimate', 'stratified_mean',
+           'stratified_ratio', 'assess', 'matrix_frame', 'net_change', 'gross_change', 'map_cells', 'judged',
+           'default_strata', 'suggested_sizes', 'draw_reference_sample', 'read_reference_sample',
+           'nearest_cell_classes', 'sample_map_classes', 'year_assessment', 'check_set_srs', 'accuracy_rows',
+           'water_changes', 'accuracy_html', 'map_classes', 'pooled_assessment', 'assess_sample', 'accuracy_assessment']
 
 # %% ../nbs/06c_accuracy.ipynb #c006
 Z95 = 1.96   # the normal quantile both papers use for 95% intervals
@@ -396,20 +396,26 @@ def water_changes(years: list[dict], cls: str = "water") -> list[dict]:
     return out
 
 # %% ../nbs/06c_accuracy.ipynb #c047
-def _fmt(e: Estimate | None, digits: int = 2) -> str:
+def _fmt(e: Estimate | None, digits: int = 2, within: tuple = (-math.inf, math.inf)) -> str:
+    """`e` and its 95% interval for a page, the interval shown `within` the quantity's range (an accuracy in [0, 1], an
+    area >= 0): the normal approximation can step outside it, and the JSON and CSV keep it as computed."""
     if e is None or e.value is None: return "not estimable"
     ci = e.ci95
-    return f"{e.value:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else " [not estimable]")
+    if not ci: return f"{e.value:.{digits}f} [not estimable]"
+    lo, hi = max(ci[0], within[0]), min(ci[1], within[1])
+    return f"{e.value:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+SHARE, AREA = (0.0, 1.0), (0.0, math.inf)   # the ranges of an accuracy and of an area, for `_fmt`
 
 def _year_html(y: dict) -> str:
     head = ("<tr><th>class</th><th>mapped km²</th><th>estimated km² [95% CI]</th><th>user's accuracy</th>"
             "<th>producer's accuracy</th></tr>")
     body = "".join(f"<tr><td>{html.escape(k)}</td><td>{y['mapped_km2'][k]:.3f}</td>"
-                   f"<td>{_fmt(y['estimated_km2'][k], 3)}</td><td>{_fmt(y['users'][k])}</td>"
-                   f"<td>{_fmt(y['producers'][k])}</td></tr>" for k in y["classes"])
+                   f"<td>{_fmt(y['estimated_km2'][k], 3, AREA)}</td><td>{_fmt(y['users'][k], within=SHARE)}</td>"
+                   f"<td>{_fmt(y['producers'][k], within=SHARE)}</td></tr>" for k in y["classes"])
     notes = _note(y["overall"], *y["estimated_km2"].values(), *y["users"].values(), *y["producers"].values())
     p = y["population"]
-    return (f"<h2>{html.escape(y['year'])}</h2><p>Overall accuracy {_fmt(y['overall'])}; "
+    return (f"<h2>{html.escape(y['year'])}</h2><p>Overall accuracy {_fmt(y['overall'], within=SHARE)}; "
             f"{sum(s['n'] for s in y['strata'].values())} squares in {len(y['strata'])} strata, of {p['cells']} cells "
             f"({p['km2']:.2f} km²) in the judging blocks.</p><table>{head}{body}</table>"
             + (f"<p class='note'>{html.escape(notes)}</p>" if notes else ""))
@@ -418,12 +424,16 @@ def accuracy_html(report: dict, chart: str | None = None) -> str:
     "`accuracy_assessment`'s report as a page (`chart`: the class-area chart's file name beside it)."
     parts = ["<h1>Accuracy and area from the reference sample</h1>",
              "<p>Stratified estimators (Stehman 2014; Olofsson et al. 2014) on squares labeled by eye in the "
-             "judging blocks; 95% confidence intervals in brackets.</p>"]
+             "judging blocks; 95% confidence intervals in brackets (the estimate ± 1.96 standard errors, shown within "
+             "[0, 1] for an accuracy and at or above 0 for an area; accuracy.json and .csv keep them as computed). "
+             "A stratum labeled in full (every cell of a mapped class in a year) is known exactly, so its user's "
+             "accuracy has an interval of zero width.</p>"]
     if report.get("all_years"):   # what the map's verdict judges
         p = report["all_years"]
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(p['users'][k])}</td>"
-                       f"<td>{_fmt(p['producers'][k])}</td></tr>" for k in p["classes"])
-        parts.append(f"<h2>All years</h2><p>Overall accuracy {_fmt(p['overall'])} over {p['n']} squares, every year's "
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(p['users'][k], within=SHARE)}</td>"
+                       f"<td>{_fmt(p['producers'][k], within=SHARE)}</td></tr>" for k in p["classes"])
+        overall = _fmt(p["overall"], within=SHARE)
+        parts.append(f"<h2>All years</h2><p>Overall accuracy {overall} over {p['n']} squares, every year's "
                      "strata together.</p><table><tr><th>class</th><th>user's accuracy</th><th>producer's accuracy</th>"
                      f"</tr>{rows}</table>")
     parts += [_year_html(y) for y in report["years"]]
