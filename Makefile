@@ -82,11 +82,11 @@ clean-nbs: install
 readme: install
 	$(BIN)/aerial-nb readme
 
-# The library and README (and the README's parameter table in nbs/index.ipynb, written from aerial_nb.run_params) are
-# generated: regenerating them must change nothing that is committed.
+# The library and README (and, written from aerial_nb.run_params, the README's parameter table in nbs/index.ipynb and the
+# step notebooks' parameters cells) are generated: regenerating them must change nothing that is committed.
 check-sync: install
 	$(BIN)/nbdev-export && $(BIN)/python tools/wrap_all.py && $(BIN)/aerial-nb readme
-	@changed=$$(git status --porcelain -- aerial_nb README.md nbs/index.ipynb); \
+	@changed=$$(git status --porcelain -- aerial_nb README.md nbs); \
 	if [ -n "$$changed" ]; then echo "out of sync with nbs/ (run make export readme and commit):"; echo "$$changed"; exit 1; fi
 	$(BIN)/ruff check aerial_nb
 

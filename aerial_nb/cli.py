@@ -24,10 +24,11 @@ from .bench import (TRAIN_SIZES, add_region_row, bench_model_only, bench_region,
 from .explore import find_images
 from .label_page import add_label_verbs
 from .models import ensure_model
-from .pipeline import RunInterrupted, run_pipeline
+from .pipeline import STEPS, RunInterrupted, run_pipeline
 from .region_cli import add_region_verbs
 from .run_folder import RunFolder
-from .run_params import describe_params, format_problems, load_params, params_table, problems
+from .run_params import (RUN_PARAMS, RUNNER_VALUES, describe_params, format_problems, load_params, params_table,
+                                  problems)
 from .score import resolve_model
 from .settings import load_settings
 from .setup import environment_report
@@ -37,7 +38,8 @@ from .sweep import run_sweep, sweep_plan
 
 # %% auto #0
 __all__ = ['PARAMS_TABLE_START', 'PARAMS_TABLE_END', 'SET_HELP', 'parse_overrides', 'notebook_to_markdown',
-           'write_params_table', 'write_readme', 'build_parser', 'main']
+           'write_params_table', 'parameter_help', 'parameters_source', 'write_parameters_cells', 'write_readme',
+           'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #c005
 def parse_overrides(pairs: list[str]) -> dict:
@@ -86,9 +88,45 @@ def write_params_table(nb_path: str | Path, default_file: str | Path) -> bool:
     if new != text: Path(nb_path).write_text(new)
     return new != text
 
+def parameter_help(name: str) -> str:
+    "What run parameter (or runner value) `name` means: `RunParams`' help, the one place it is written."
+    helps = {p.name: p.help for p in RUN_PARAMS} | RUNNER_VALUES
+    if name not in helps: raise ValueError(f"{name!r} is not a run parameter: see `aerial-nb params`")
+    return helps[name]
+
+def parameters_source(src: str, width: int = 120) -> str:
+    """A parameters cell's source with each assignment preceded by its help as comment lines (`parameter_help`,
+    wrapped to `width`), its values as written; the comments it had are dropped."""
+    import ast
+    import textwrap
+    out = []
+    for node in ast.parse(src).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"a parameters cell holds only `name = value` lines, not {ast.unparse(node)!r}")
+        value = ast.get_source_segment(src, node.value)
+        out += textwrap.wrap(parameter_help(node.targets[0].id), width, initial_indent="# ", subsequent_indent="# ")
+        out.append(f"{node.targets[0].id} = {value}")
+    return "\n".join(out)
+
+def write_parameters_cells(nb_paths) -> list[Path]:
+    "Rewrite the parameters cell of each notebook of `nb_paths` with `parameters_source`; the notebooks that changed."
+    changed = []
+    for nb_path in map(Path, nb_paths):
+        text = nb_path.read_text()
+        nb = json.loads(text)
+        for c in nb["cells"]:
+            if c["cell_type"] == "code" and "parameters" in c.get("metadata", {}).get("tags", []):
+                lines = parameters_source("".join(c["source"])).split("\n")
+                c["source"] = [l + "\n" for l in lines[:-1]] + [lines[-1]]
+        new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"   # as nbdev-clean writes it
+        if new != text: nb_path.write_text(new); changed.append(nb_path)
+    return changed
+
 def write_readme(nbs_dir: str | Path = "nbs", dest: str | Path = "README.md") -> Path:
-    "Write README.md from nbs/index.ipynb, after writing its table of the run parameters (`write_params_table`)."
+    """Write README.md from nbs/index.ipynb, after writing its table of the run parameters (`write_params_table`); and
+    the step notebooks' parameters cells, each parameter with its help from `RunParams` (`write_parameters_cells`)."""
     write_params_table(Path(nbs_dir) / "index.ipynb", Path(nbs_dir).parent / "params" / "default.yaml")
+    write_parameters_cells(Path(nbs_dir) / f"{s}.ipynb" for s in STEPS)
     Path(dest).write_text(
         "<!-- Generated from nbs/index.ipynb by `aerial-nb readme`: edit the notebook, not this file. -->\n\n"
         + notebook_to_markdown(Path(nbs_dir) / "index.ipynb")

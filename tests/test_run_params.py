@@ -104,3 +104,14 @@ def test_function_defaults_are_run_params():
     sig = inspect.signature(featurize_step).parameters
     assert sig["backend"].default == RunParams.featurizer_backend
     assert sig["on_bad_image"].default == RunParams.on_bad_image
+
+
+def test_every_parameters_cell_says_what_runparams_says():
+    """A parameter's help lives in `RunParams` only: each step notebook's parameters cell carries it as `aerial-nb
+    readme` writes it (make check-sync regenerates them), so a changed help or a hand-edited comment fails here."""
+    from aerial_nb.cli import parameters_source
+    for step in STEPS:
+        nb = json.loads((NBS / f"{step}.ipynb").read_text())
+        cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+        src = "".join(cell["source"])
+        assert src == parameters_source(src), f"{step}: parameters cell differs from RunParams' help; run make readme"
