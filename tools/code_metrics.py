@@ -1,11 +1,15 @@
 """Figures on the library's shape, for issue 13's before/after: module and function sizes, imports of sibling
-modules inside functions, import cycles, private names used across modules, long lines.
+modules inside functions, import cycles, private names used across modules, long lines; and the notebooks' rhythm
+(issue 30): export cells (their lines and functions), public functions used in the cells right after their own,
+test cells hidden from the docs.
 
     python tools/code_metrics.py [aerial_nb]
 """
 from __future__ import annotations
 
 import ast
+import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -99,5 +103,36 @@ def main(pkg: Path) -> None:
         print(f"lines over {width} characters: {k} of {n} ({100 * k / n:.1f}%)")
 
 
+def notebook_rhythm(nbs: Path) -> None:
+    """nbdev's rhythm: one exported function (or small class) per cell, then its example. Per export cell its lines and
+    top-level functions; a public function counts as shown when its name appears in the code cells after its cell and
+    before the next export cell."""
+    cell_lines, per_cell, shown, public, hidden = [], [], 0, 0, 0
+    for path in sorted(nbs.glob("*.ipynb")):
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        for i, c in enumerate(cells):
+            src = "".join(c["source"])
+            if src.lstrip().startswith("#| hide"): hidden += 1
+            if not re.match(r"\s*#\|\s*export", src): continue
+            code = src.split("\n", 1)[1] if "\n" in src else ""
+            cell_lines.append(len(code.strip().splitlines()))
+            try: tree = ast.parse(code)
+            except SyntaxError: continue
+            fns = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+            per_cell.append(len(fns))
+            after = []
+            for d in cells[i + 1:]:
+                if re.match(r"\s*#\|\s*export", "".join(d["source"])): break
+                after.append("".join(d["source"]))
+            for f in (f for f in fns if not f.startswith("_")):
+                public += 1
+                shown += any(re.search(rf"\b{re.escape(f)}\b", a) for a in after)
+    print(f"export cells: {len(cell_lines)}, median {statistics.median(cell_lines):.0f} lines, "
+          f"{sum(per_cell) / max(len(per_cell), 1):.1f} functions or classes a cell; public functions used in the "
+          f"cells right after: {shown} of {public} ({100 * shown / max(public, 1):.0f}%); cells hidden (#| hide): {hidden}")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "aerial_nb"))
+    pkg = Path(sys.argv[1] if len(sys.argv) > 1 else "aerial_nb")
+    main(pkg)
+    notebook_rhythm(pkg.parent / "nbs")
