@@ -212,7 +212,10 @@ RUN_PARAMS: tuple[Param, ...] = tuple(
           f.metadata["check"], f.metadata["help"], f.metadata["runner_only"]) for f in fields(RunParams))
 _BY_NAME = {p.name: p for p in RUN_PARAMS}
 
-RUNNER_VALUES = {"run_dir": "the run's folder (outputs/runs/<run_id>)", "run_id": "the run's id",
+RUNNER_VALUES = {"run_dir": "the run's folder (outputs/runs/<run_id>); empty when the notebook runs on its own "
+                            "(nbdev-test, Jupyter): it then works on its fixtures in a temporary folder (00_setup "
+                            "only checks)",
+                 "run_id": "the run's id",
                  "settings_path": "the settings.ini the run uses", "sweep_id": "the sweep whose runs 04_compare ranks"}
 
 def default_params() -> dict:
