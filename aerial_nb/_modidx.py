@@ -132,43 +132,50 @@ d = {
             'aerial_nb.explore.stratified_split': ('explore.html#stratified_split', 'aerial_nb/explore.py'),
             'aerial_nb.explore.validate_images': ('explore.html#validate_images', 'aerial_nb/explore.py'),
         },
+        'aerial_nb.feature_cache': {
+            'aerial_nb.feature_cache._drop_damaged': ('feature_cache.html#_drop_damaged', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache._hash_file': ('feature_cache.html#_hash_file', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache._identities': ('feature_cache.html#_identities', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache._read_meta': ('feature_cache.html#_read_meta', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache._stat': ('feature_cache.html#_stat', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.cache_entry_problem':
+                ('feature_cache.html#cache_entry_problem', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.cached_image_features':
+                ('feature_cache.html#cached_image_features', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.feature_cache_key':
+                ('feature_cache.html#feature_cache_key', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.feature_namespace':
+                ('feature_cache.html#feature_namespace', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.image_keys': ('feature_cache.html#image_keys', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.image_set_fingerprint':
+                ('feature_cache.html#image_set_fingerprint', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.refresh_file_facts':
+                ('feature_cache.html#refresh_file_facts', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.whole_entry': ('feature_cache.html#whole_entry', 'aerial_nb/feature_cache.py'),
+        },
         'aerial_nb.featurize': {
             'aerial_nb.featurize._assemble_features': ('featurize.html#_assemble_features', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._cached_or_featurize':
                 ('featurize.html#_cached_or_featurize', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize._drop_damaged': ('featurize.html#_drop_damaged', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._glob_escape': ('featurize.html#_glob_escape', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize._hash_file': ('featurize.html#_hash_file', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize._identities': ('featurize.html#_identities', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._mean_columns': ('featurize.html#_mean_columns', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._model_features': ('featurize.html#_model_features', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._pool_entries': ('featurize.html#_pool_entries', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize._read_meta': ('featurize.html#_read_meta', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._recipe_features': ('featurize.html#_recipe_features', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize._stat': ('featurize.html#_stat', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._task_partitions': ('featurize.html#_task_partitions', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize._tta_nodes': ('featurize.html#_tta_nodes', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize._whole_entry': ('featurize.html#_whole_entry', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize.cache_entry_problem': ('featurize.html#cache_entry_problem', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize.cached_image_features':
-                ('featurize.html#cached_image_features', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.check_backend': ('featurize.html#check_backend', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.check_nir_images': ('featurize.html#check_nir_images', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.cosine_rows': ('featurize.html#cosine_rows', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.decode_bgr': ('featurize.html#decode_bgr', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.decode_false_color': ('featurize.html#decode_false_color', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.dihedral_views': ('featurize.html#dihedral_views', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize.feature_cache_key': ('featurize.html#feature_cache_key', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize.feature_namespace': ('featurize.html#feature_namespace', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.featurize_images': ('featurize.html#featurize_images', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.featurize_onnxruntime':
                 ('featurize.html#featurize_onnxruntime', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.featurize_step': ('featurize.html#featurize_step', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.featurize_synapseml': ('featurize.html#featurize_synapseml', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.flat_onnx_model': ('featurize.html#flat_onnx_model', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize.image_keys': ('featurize.html#image_keys', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize.image_set_fingerprint':
-                ('featurize.html#image_set_fingerprint', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.level_lut': ('featurize.html#level_lut', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.local_path': ('featurize.html#local_path', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.make_image_featurizer':
@@ -179,7 +186,6 @@ d = {
             'aerial_nb.featurize.ort_threads': ('featurize.html#ort_threads', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.preprocess': ('featurize.html#preprocess', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.read_features': ('featurize.html#read_features', 'aerial_nb/featurize.py'),
-            'aerial_nb.featurize.refresh_file_facts': ('featurize.html#refresh_file_facts', 'aerial_nb/featurize.py'),
         },
         'aerial_nb.gis': {
             'aerial_nb.gis._acquisition_cogs': ('gis.html#_acquisition_cogs', 'aerial_nb/gis.py'),

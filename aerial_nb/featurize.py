@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -21,86 +19,22 @@ import pandas as pd
 import rasterio
 
 from .cluster import executor_model_file, ship_model
-from .explore import content_hash
+from .feature_cache import (FEATURES_FORMAT, cached_image_features, feature_cache_key, feature_namespace,
+                                     image_keys, refresh_file_facts, whole_entry)
 from .recipe import feature_parts, needs_nir, resize_view, view_zoom
 from .progress import Progress, spark_progress
-from .run_folder import RunFolder, atomic, leftovers, remove, write_atomic
+from .run_folder import RunFolder, atomic, write_atomic
 from .run_params import FEATURIZER_BACKENDS, RunParams
 from .settings import Settings, load_settings
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # OpenCV (cv2), onnx, onnxruntime, pyarrow, pyspark, synapseml.
 
 # %% auto #0
-__all__ = ['FEATURES_FORMAT', 'FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'DECODERS', 'TASK_IMAGES',
-           'image_set_fingerprint', 'image_keys', 'refresh_file_facts', 'feature_namespace', 'feature_cache_key',
-           'make_image_featurizer', 'flat_onnx_model', 'featurize_synapseml', 'local_path', 'check_backend',
-           'decode_bgr', 'decode_false_color', 'level_lut', 'preprocess', 'ort_session', 'ort_threads',
-           'dihedral_views', 'ort_featurize_frames', 'featurize_onnxruntime', 'featurize_images', 'cache_entry_problem',
-           'cached_image_features', 'check_nir_images', 'featurize_step', 'cosine_rows', 'read_features']
-
-# %% ../nbs/02_featurize.ipynb #c006
-FEATURES_FORMAT = 2   # bump when the layout of cached features changes (2: an `image_key` column, per-image reuse)
-
-def _identities(manifest: pd.DataFrame) -> list[str]:
-    """Each image's identity: its content hash (`explore.content_hash`) where known, so that a copied, re-mounted or
-    touched file keeps its features; else (a file explore could not read, an old manifest) its size and mtime."""
-    hashes = manifest["content_hash"] if "content_hash" in manifest else [None] * len(manifest)
-    return [h if isinstance(h, str) else f"{b}:{m}" for h, b, m in zip(hashes, manifest["bytes"], manifest["mtime_ns"])]
-
-def image_set_fingerprint(manifest: pd.DataFrame) -> str:
-    "sha256 over the sorted (path, identity) of every image: changes when any file is added, removed or edited."
-    facts = pd.DataFrame({"path": list(manifest["path"]), "identity": _identities(manifest)}).sort_values("path")
-    return hashlib.sha256(facts.to_csv(index=False).encode()).hexdigest()
-
-def image_keys(manifest: pd.DataFrame) -> list[str]:
-    """One key per image of `manifest`: its path and identity (content). An edited or replaced file gets a new key; a
-    copy at the same path, or a touched file, keeps it."""
-    return [hashlib.sha256(f"{p}\0{i}".encode()).hexdigest()[:32]
-            for p, i in zip(manifest["path"], _identities(manifest))]
-
-def refresh_file_facts(manifest: pd.DataFrame) -> pd.DataFrame:
-    """The manifest with each local file's `bytes` and `mtime_ns` read again, and its `content_hash` computed again
-    where they changed since explore (or were not hashed), so that the keys see edits made since explore."""
-    n = len(manifest)
-    facts = []
-    for p, b, m, h in zip(manifest["path"], manifest.get("bytes", [None] * n), manifest.get("mtime_ns", [None] * n),
-                          manifest.get("content_hash", [None] * n)):
-        st = _stat(p)
-        if st is None: facts.append((b, m, h)); continue   # not a local file (a URL): keep what the manifest recorded
-        if (st.st_size, st.st_mtime_ns) != (b, m) or not isinstance(h, str): h = _hash_file(p)
-        facts.append((st.st_size, st.st_mtime_ns, h))
-    return manifest.assign(bytes=[f[0] for f in facts], mtime_ns=[f[1] for f in facts],
-                           content_hash=[f[2] for f in facts])
-
-def _stat(path: str):
-    try: return os.stat(path)
-    except OSError: return None   # not a local file (a URL): keep the facts the manifest recorded
-
-def _hash_file(path: str) -> str | None:
-    try: return content_hash(Path(path).read_bytes())
-    except OSError: return None   # unreadable now: its size and mtime stand in (featurizing will name the file)
-
-def feature_namespace(featurizer: dict, backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> str:
-    "Key of everything but the images that decides the features: format, backend, TTA, ONNX file and preprocessing."
-    payload = {
-        "format": FEATURES_FORMAT,
-        "backend": backend,
-        "tta": tta,
-        "onnx_sha256": featurizer["onnx_sha256"],
-        "preprocessing": {
-            k: featurizer[k] for k in ("input_size", "mean", "std", "color_scale", "channel_order", "resize")
-        },
-    }
-    # A view other than the whole image is in the key; the keys of features cached before views existed stay valid.
-    if featurizer.get("view", "full") != "full": payload["view"] = featurizer["view"]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-def feature_cache_key(manifest: pd.DataFrame, featurizer: dict, backend: str = RunParams.featurizer_backend,
-                      tta: bool = RunParams.tta) -> str:
-    """Key of the cached features of `manifest`'s images (the whole set) under the featurizer `featurizer` (its
-    metadata)."""
-    payload = {"namespace": feature_namespace(featurizer, backend, tta), "images": image_set_fingerprint(manifest)}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+__all__ = ['FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'DECODERS', 'TASK_IMAGES', 'make_image_featurizer',
+           'flat_onnx_model', 'featurize_synapseml', 'local_path', 'check_backend', 'decode_bgr', 'decode_false_color',
+           'level_lut', 'preprocess', 'ort_session', 'ort_threads', 'dihedral_views', 'ort_featurize_frames',
+           'featurize_onnxruntime', 'featurize_images', 'check_nir_images', 'featurize_step', 'cosine_rows',
+           'read_features']
 
 # %% ../nbs/02_featurize.ipynb #c009
 def make_image_featurizer(featurizer: dict, mini_batch_size: int = 32, input_col: str = "content",
@@ -376,45 +310,6 @@ def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Set
     return feats.select(F.regexp_replace("path", LOCAL_URI_PREFIX, "").alias("path"), "features")
 
 # %% ../nbs/02_featurize.ipynb #c020
-def cache_entry_problem(cache: Path, meta: dict) -> str | None:
-    """Why the cache entry `cache` cannot be trusted (a part file missing or unreadable, rows lost), or None when it is
-    whole."""
-    import pyarrow.parquet as pq
-    data = cache / "features.parquet"
-    parts = sorted(data.glob("part-*.parquet")) if data.is_dir() else []
-    if not parts: return "no features.parquet part files"
-    rows = 0
-    for p in parts:
-        try: rows += pq.ParquetFile(p).metadata.num_rows   # the footer only: cheap for any size
-        except Exception as e: return f"part file {p.name} is unreadable: {type(e).__name__}"  # noqa: BLE001
-    if rows != meta.get("n_features"): return f"{rows} rows in its part files, {meta.get('n_features')} were written"
-    return None
-
-def _read_meta(entry: Path) -> dict | None:
-    try: return json.loads((entry / "meta.json").read_text())
-    except (OSError, ValueError): return None   # no meta.json yet (or an unreadable one): not a finished entry
-
-def _drop_damaged(entry: Path, why: str) -> None:
-    print(f"feature cache entry {entry} is damaged ({why}): not read, its images are computed again")
-    shutil.rmtree(entry, ignore_errors=True)
-
-def cached_image_features(root: Path, namespace: str) -> tuple[dict[str, Path], list[str]]:
-    """`{image_key: entry}` over the whole entries of `namespace` under `root` (first entry wins), and the damaged
-    entries removed."""
-    import pyarrow.parquet as pq
-    found, damaged = {}, []
-    for entry in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        meta = _read_meta(entry)
-        if not meta or meta.get("namespace") != namespace: continue
-        why = cache_entry_problem(entry, meta)
-        if why is None:
-            try: keys = pq.read_table(entry / "features.parquet", columns=["image_key"]).column("image_key").to_pylist()
-            except Exception as e: why = f"its image keys are unreadable: {type(e).__name__}"  # noqa: BLE001
-        if why is not None:
-            _drop_damaged(entry, why); damaged.append(f"{entry.name}: {why}"); continue
-        for k in keys: found.setdefault(k, entry)
-    return found, damaged
-
 def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, found, out: str,
                        status_file=None) -> tuple[int, int]:
     """Write the features of `manifest` to `out`: cached rows copied from their entries, the rest computed now; `(hits,
@@ -446,28 +341,12 @@ def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, f
         df.write.parquet(out)
     return len(hit), len(miss)
 
-def _whole_entry(root: Path, key: str, namespace: str) -> tuple[dict | None, list[str]]:
-    """The meta.json of cache entry `key` when the entry is whole; else None, after clearing the way for a rebuild: a
-    damaged entry (named in the list returned), a killed run's entry without meta.json, the namespace's staging
-    folders. Call under the namespace's lock."""
-    cache = root / key
-    meta = _read_meta(cache) if cache.is_dir() else None
-    damaged = []
-    if meta is not None:
-        why = cache_entry_problem(cache, meta)
-        if why is None: return meta, []
-        _drop_damaged(cache, why); damaged.append(f"{key}: {why}")
-    elif cache.exists(): shutil.rmtree(cache, ignore_errors=True)   # an incomplete leftover without meta.json
-    # Under the namespace's lock no one else writes it: its temporary folders are leftovers of a killed run.
-    for old in leftovers(root, tag=namespace): remove(old)
-    return None, damaged
-
 def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespace, root, backend, tta, t0,
                          status_file=None) -> dict:
     """The cache entry `key` if whole, else one assembled from cached images and computed ones (call under the
     namespace's lock)."""
     cache = root / key
-    meta, damaged = _whole_entry(root, key, namespace)
+    meta, damaged = whole_entry(root, key, namespace)
     if meta is not None:   # this run's seconds, not those of the run that computed the entry
         return {**meta, "cached": True, "cache_hits": meta["n_features"], "cache_misses": 0,
                 "seconds": round(time.time() - t0, 2), "images_per_second": 0.0}
@@ -547,7 +426,7 @@ def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, setting
     root = settings.path("paths", "outputs_dir") / "features"
     cache = root / key
     with FileLock(str(root / f".{namespace}.lock")):
-        meta, damaged = _whole_entry(root, key, namespace)
+        meta, damaged = whole_entry(root, key, namespace)
         if meta is None:
             with atomic(cache, if_exists="keep", tag=namespace) as tmp:
                 n = _pool_entries(spark, [p["path"] for p in parts], featurizer, str(tmp / "features.parquet"))

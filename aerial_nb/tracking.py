@@ -20,7 +20,7 @@ import yaml
 
 from filelock import FileLock
 
-from .featurize import image_set_fingerprint
+from .feature_cache import image_set_fingerprint
 from .run_folder import RunFolder, write_atomic
 from .settings import Settings
 from .visualize import plot_confusion_matrix

@@ -719,7 +719,7 @@ with sweep_lock(d, sweep_id): print("held", flush=True); time.sleep(120)
 # ---------------------------------------------------------------------------------------------------- caches and status (no Spark)
 def test_feature_cache_entry_with_a_missing_part_is_detected(tmp_path):
     import pandas as pd
-    from aerial_nb.featurize import cache_entry_problem
+    from aerial_nb.feature_cache import cache_entry_problem
     entry = tmp_path / "key"; (entry / "features.parquet").mkdir(parents=True)
     for i in range(3): pd.DataFrame({"path": [f"{i}a", f"{i}b"]}).to_parquet(entry / "features.parquet" / f"part-0000{i}-x.snappy.parquet")
     assert cache_entry_problem(entry, {"n_features": 6}) is None
