@@ -116,7 +116,10 @@ def write_parameters_cells(nb_paths) -> list[Path]:
         nb = json.loads(text)
         for c in nb["cells"]:
             if c["cell_type"] == "code" and "parameters" in c.get("metadata", {}).get("tags", []):
-                lines = parameters_source("".join(c["source"])).split("\n")
+                try: lines = parameters_source("".join(c["source"])).split("\n")
+                except (ValueError, SyntaxError) as e:
+                    raise ValueError(f"{nb_path}, its parameters cell: {e}; a new parameter is declared in "
+                                     "RunParams first (nbs/00d_run_params.ipynb)") from None
                 c["source"] = [l + "\n" for l in lines[:-1]] + [lines[-1]]
         new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"   # as nbdev-clean writes it
         if new != text: nb_path.write_text(new); changed.append(nb_path)
