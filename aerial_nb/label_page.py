@@ -23,7 +23,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 
-from .labels import (LABEL_COLUMNS, Blocks, LabelsError, _raster_index, overlapping, square_window,
+from .labels import (LABEL_COLUMNS, Blocks, LabelsError, raster_index, overlapping, square_window,
                               window_problem)
 from .run_folder import write_atomic
 from .tiles import acquisition_date, open_checked_raster
@@ -128,7 +128,7 @@ def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: 
     rng = np.random.default_rng(seed)
     p = p.assign(tie_=rng.random(len(p))).sort_values(["margin", "tie_"])
     groups = [list(g.index) for _, g in p.groupby(["pred_label", "year_"], sort=True)]
-    rows, index = p.to_dict("index"), (_raster_index(rasters) if rasters is not None else {})
+    rows, index = p.to_dict("index"), (raster_index(rasters) if rasters is not None else {})
     chosen, opened, taken = [], {}, {}          # taken: year -> [(x, y, half side)] of squares proposals keep off
     if labeled is not None:
         for r in labeled.itertuples():
@@ -190,7 +190,7 @@ def read_candidates(path: str | Path, rasters) -> pd.DataFrame:
         if c not in df.columns: df[c] = ""
     twice = df.tile_id[df.tile_id.duplicated()].tolist()
     if twice: raise LabelsError(f"{path}: tile_id(s) {twice[:10]} appear more than once; give each square its own id.")
-    index, problems = _raster_index(rasters), []
+    index, problems = raster_index(rasters), []
     for source, rows in df.groupby("source", sort=False):          # each raster opened once
         where = [f"{path.name} row {i + 2} ({t})" for i, t in rows.tile_id.items()]
         if source not in index:

@@ -21,8 +21,8 @@ from .run_folder import atomic
 from .tiles import open_checked_raster, raster_files, raster_name
 
 # %% auto #0
-__all__ = ['LABEL_COLUMNS', 'CONFIDENCES', 'LabelsError', 'Blocks', 'square_window', 'window_problem', 'read_labels',
-           'overlapping', 'check_apart', 'cut_label_squares', 'labels_image_set']
+__all__ = ['LABEL_COLUMNS', 'CONFIDENCES', 'LabelsError', 'Blocks', 'square_window', 'window_problem', 'raster_index',
+           'read_labels', 'overlapping', 'check_apart', 'cut_label_squares', 'labels_image_set']
 
 # %% ../nbs/01e_labels.ipynb #c006
 LABEL_COLUMNS = ["tile_id", "year", "acq_date", "source", "crs", "center_x", "center_y", "footprint_m",
@@ -84,7 +84,7 @@ def window_problem(src, win: Window) -> str | None:
     return None
 
 # %% ../nbs/01e_labels.ipynb #c014
-def _raster_index(rasters) -> dict[str, str]:
+def raster_index(rasters) -> dict[str, str]:
     "File name -> path of the rasters of `rasters` (a folder, a file, or a list of them)."
     specs = rasters if isinstance(rasters, (list, tuple)) else [rasters]
     return {raster_name(p): str(p) for s in specs for p in raster_files(s)}
@@ -100,7 +100,7 @@ def read_labels(path: str | Path, rasters, classes, *, log=print) -> pd.DataFram
                                   f"({', '.join(LABEL_COLUMNS)}).")
     if df.empty: raise LabelsError(f"{path}: no labeled squares; label some first (aerial-nb label).")
     df = _later_label_wins(df, path, log)
-    index, problems, windows = _raster_index(rasters), [], []
+    index, problems, windows = raster_index(rasters), [], []
     for i, r in df.iterrows():
         where = f"{path.name} row {i + 2} ({r.tile_id})"
         if r.label not in classes:
@@ -189,7 +189,7 @@ def cut_label_squares(labels: pd.DataFrame, out_dir: str | Path, *, context_m: f
 def labels_image_set(labels_csv: str | Path, rasters, out_root: str | Path, *, context_m: float, classes,
                      log=print) -> Path:
     "The image set of `labels_csv` under `out_root` (cut now, or reused when already cut from the same inputs)."
-    paths = sorted(_raster_index(rasters).items())
+    paths = sorted(raster_index(rasters).items())
     key = hashlib.sha256(json.dumps({"labels": hashlib.sha256(Path(labels_csv).read_bytes()).hexdigest(),
                                      "context_m": float(context_m), "classes": sorted(classes),
                                      "rasters": [(n, Path(p).stat().st_size) for n, p in paths]}).encode())
