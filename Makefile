@@ -18,6 +18,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,export]"
+	sh tools/native_blas.sh
 	touch $@
 
 install: $(BIN)/.installed

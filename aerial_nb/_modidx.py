@@ -61,6 +61,7 @@ d = {
             'aerial_nb.bench.bench_region': ('bench.html#bench_region', 'aerial_nb/bench.py'),
             'aerial_nb.bench.bench_spark_backend': ('bench.html#bench_spark_backend', 'aerial_nb/bench.py'),
             'aerial_nb.bench.bench_training': ('bench.html#bench_training', 'aerial_nb/bench.py'),
+            'aerial_nb.bench.best_sklearn_fit': ('bench.html#best_sklearn_fit', 'aerial_nb/bench.py'),
             'aerial_nb.bench.markdown_table': ('bench.html#markdown_table', 'aerial_nb/bench.py'),
             'aerial_nb.bench.region_tile_set': ('bench.html#region_tile_set', 'aerial_nb/bench.py'),
             'aerial_nb.bench.run_benchmark': ('bench.html#run_benchmark', 'aerial_nb/bench.py'),
@@ -186,6 +187,7 @@ d = {
             'aerial_nb.featurize.ort_threads': ('featurize.html#ort_threads', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.preprocess': ('featurize.html#preprocess', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.read_features': ('featurize.html#read_features', 'aerial_nb/featurize.py'),
+            'aerial_nb.featurize.task_count': ('featurize.html#task_count', 'aerial_nb/featurize.py'),
         },
         'aerial_nb.gis': {
             'aerial_nb.gis._acquisition_cogs': ('gis.html#_acquisition_cogs', 'aerial_nb/gis.py'),
@@ -640,6 +642,7 @@ d = {
             'aerial_nb.spark._quiet_driver_logs': ('spark.html#_quiet_driver_logs', 'aerial_nb/spark.py'),
             'aerial_nb.spark._spark_conf': ('spark.html#_spark_conf', 'aerial_nb/spark.py'),
             'aerial_nb.spark.blas_java_options': ('spark.html#blas_java_options', 'aerial_nb/spark.py'),
+            'aerial_nb.spark.blas_library_kind': ('spark.html#blas_library_kind', 'aerial_nb/spark.py'),
             'aerial_nb.spark.blas_report': ('spark.html#blas_report', 'aerial_nb/spark.py'),
             'aerial_nb.spark.cached_jars': ('spark.html#cached_jars', 'aerial_nb/spark.py'),
             'aerial_nb.spark.check_java': ('spark.html#check_java', 'aerial_nb/spark.py'),

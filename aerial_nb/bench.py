@@ -35,7 +35,7 @@ from .tiles import read_tile_set
 __all__ = ['BACKEND_NOTES', 'TUNING_GRID', 'TRAIN_SIZES', 'bench_python_loop', 'bench_spark_backend',
            'bench_model_only', 'run_benchmark', 'region_tile_set', 'bench_region', 'add_region_row', 'markdown_table',
            'write_benchmark', 'bench_decode', 'run_tuning', 'stratified_sample', 'sklearn_fit_seconds',
-           'bench_training', 'run_training_bench']
+           'best_sklearn_fit', 'bench_training', 'run_training_bench']
 
 # %% ../nbs/12_bench.ipynb #c005
 def bench_python_loop(paths: list[str], featurizer: dict, threads: int | None = None, batch: int = 32) -> dict:
@@ -235,21 +235,31 @@ def stratified_sample(manifest: pd.DataFrame, n: int, *, seed: int = 42, test_fr
     return take.assign(split=np.where(rank < np.maximum(1, (size * test_frac).round()), "test", "train"))
 
 # %% ../nbs/12_bench.ipynb #c012w
-def sklearn_fit_seconds(features: pd.DataFrame, sample: pd.DataFrame, reg_param: float) -> dict:
+def sklearn_fit_seconds(features: pd.DataFrame, sample: pd.DataFrame, reg_param: float,
+                        threads: int | None = None) -> dict:
     """Seconds and test accuracy of scikit-learn's logistic regression with Spark ML's objective (see above) on the
-    `sample`'s images of `features` (`read_features`)."""
+    `sample`'s images of `features` (`read_features`), its BLAS on `threads` threads (None: as it starts)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
     train, test = sample[sample.split == "train"], sample[sample.split == "test"]
     X = lambda d: np.stack(features.loc[d.path, "features"].to_numpy()).astype(np.float64)
     x_train, x_test = X(train), X(test)
-    t0 = time.perf_counter()
-    scaler = StandardScaler().fit(x_train)
-    clf = LogisticRegression(C=1.0 / (len(x_train) * reg_param), max_iter=1000).fit(scaler.transform(x_train),
-                                                                                     train.label.to_numpy())
-    secs = time.perf_counter() - t0
+    with threadpool_limits(limits=threads, user_api="blas"):
+        t0 = time.perf_counter()
+        scaler = StandardScaler().fit(x_train)
+        clf = LogisticRegression(C=1.0 / (len(x_train) * reg_param), max_iter=1000).fit(scaler.transform(x_train),
+                                                                                         train.label.to_numpy())
+        secs = time.perf_counter() - t0
     acc = float((clf.predict(scaler.transform(x_test)) == test.label.to_numpy()).mean())
-    return {"seconds": secs, "accuracy": acc, "iterations": int(np.max(clf.n_iter_))}
+    return {"seconds": secs, "accuracy": acc, "iterations": int(np.max(clf.n_iter_)), "threads": threads}
+
+def best_sklearn_fit(features: pd.DataFrame, sample: pd.DataFrame, reg_param: float) -> dict:
+    """`sklearn_fit_seconds` on one BLAS thread and on every core, the faster: numpy and SciPy each bring an OpenBLAS
+    with its own spinning threads, and on 2 cores one thread was 2.5x faster (12.5 against 5.0 s on 27,000 images), so
+    the yardstick is scikit-learn at its best, not at its default."""
+    runs = [sklearn_fit_seconds(features, sample, reg_param, t) for t in sorted({1, os.cpu_count() or 1})]
+    return min(runs, key=lambda r: r["seconds"])
 
 def bench_training(spark, features_path: str, manifest: pd.DataFrame, *, sizes=TRAIN_SIZES, seed: int = 42,
                    warmup: int = 300, log=print) -> pd.DataFrame:
@@ -266,11 +276,12 @@ def bench_training(spark, features_path: str, manifest: pd.DataFrame, *, sizes=T
     secs = lambda s: float(f"{s:.3g}")   # 3 significant digits: a fit of a few images takes milliseconds, not 0.00 s
     for n in sizes:
         sample = stratified_sample(manifest, n, seed=seed)
-        m, sk = fit(sample), sklearn_fit_seconds(features, sample, reg)
+        m, sk = fit(sample), best_sklearn_fit(features, sample, reg)
         rows.append({"images": len(sample), "train": m["n_train"], "features": int(features.features.iloc[0].size),
                      "spark_blas": blas, "spark_s": secs(m["fit_seconds"]),
                      "spark_accuracy": round(m["accuracy"], 4),
-                     "sklearn_s": secs(sk["seconds"]), "sklearn_accuracy": round(sk["accuracy"], 4),
+                     "sklearn_s": secs(sk["seconds"]), "sklearn_threads": sk["threads"],
+                     "sklearn_accuracy": round(sk["accuracy"], 4),
                      "ratio": round(m["fit_seconds"] / sk["seconds"], 2),
                      "gap_points": round(100 * (m["accuracy"] - sk["accuracy"]), 2)})
         log(f"training {len(sample)} images: Spark {rows[-1]['spark_s']} s ({rows[-1]['spark_accuracy']}), "

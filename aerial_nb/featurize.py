@@ -33,8 +33,8 @@ from .settings import Settings, load_settings
 __all__ = ['FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'DECODERS', 'TASK_IMAGES', 'make_image_featurizer',
            'flat_onnx_model', 'featurize_synapseml', 'local_path', 'check_backend', 'decode_bgr', 'decode_false_color',
            'level_lut', 'preprocess', 'ort_session', 'ort_threads', 'dihedral_views', 'ort_featurize_frames',
-           'featurize_onnxruntime', 'featurize_images', 'check_nir_images', 'featurize_step', 'cosine_rows',
-           'read_features']
+           'featurize_onnxruntime', 'task_count', 'featurize_images', 'check_nir_images', 'featurize_step',
+           'cosine_rows', 'read_features']
 
 # %% ../nbs/02_featurize.ipynb #c009
 def make_image_featurizer(featurizer: dict, mini_batch_size: int = 32, input_col: str = "content",
@@ -286,11 +286,17 @@ def featurize_onnxruntime(raw, featurizer: dict, *, mini_batch_size: int = 32, t
 # %% ../nbs/02_featurize.ipynb #c018
 TASK_IMAGES = 256   # images per Spark task at most: progress is counted in tasks done (see `spark_progress`)
 
-def _task_partitions(raw, n_images: int, at_least: int):
-    """`raw` in `max(at_least, n_images / TASK_IMAGES)` partitions (at most one per image): the file partitions merged
-    where there are more (no shuffle: moving every image's bytes through a shuffle cost a tenth of the cores), a
-    shuffle only where there are fewer (a small set)."""
-    want = max(1, min(n_images, max(at_least, -(-n_images // TASK_IMAGES))))
+def task_count(n_images: int, at_least: int, slots: int = 1) -> int:
+    """Spark tasks for featurizing `n_images`: `max(at_least, n_images / TASK_IMAGES)`, rounded up to a multiple of the
+    `slots` (cores) so that the last round keeps every core busy, and at most one per image."""
+    want = max(1, at_least, -(-n_images // TASK_IMAGES))
+    return max(1, min(n_images, -(-want // max(1, slots)) * max(1, slots)))
+
+# %% ../nbs/02_featurize.ipynb #c018p
+def _task_partitions(raw, n_images: int, at_least: int, slots: int = 1):
+    """`raw` in `task_count` partitions: the file partitions merged where there are more (no shuffle: moving every
+    image's bytes through a shuffle cost a tenth of the cores), a shuffle only where there are fewer (a small set)."""
+    want = task_count(n_images, at_least, slots)
     return raw.coalesce(want) if raw.rdd.getNumPartitions() >= want else raw.repartition(want)
 
 def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Settings | None = None,
@@ -301,8 +307,8 @@ def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Set
     check_backend(backend)
     settings = settings or load_settings()
     raw = spark.read.format("binaryFile").load([_glob_escape(p) for p in paths]).select("path", "content")
-    raw = _task_partitions(raw, len(paths), spark.sparkContext.defaultParallelism
-                           * settings.getint("featurize", "partitions_per_core"))
+    cores = spark.sparkContext.defaultParallelism
+    raw = _task_partitions(raw, len(paths), cores * settings.getint("featurize", "partitions_per_core"), cores)
     bs = settings.getint("featurize", "mini_batch_size")
     if backend == "synapseml": feats = featurize_synapseml(raw, featurizer, bs, tta)
     else: feats = featurize_onnxruntime(raw, featurizer, mini_batch_size=bs, threads=ort_threads(settings), tta=tta)

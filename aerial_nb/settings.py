@@ -21,7 +21,7 @@ DEFAULT_SETTINGS: dict[str, dict[str, str]] = {
               "jar_cache": "~/.cache/aerial_nb/jars"},
     "spark": {"master": "local[*]", "driver_memory": "6g", "executor_memory": "4g",
               "shuffle_partitions": "8", "ui_enabled": "false",
-              # Native BLAS for Spark ML (aerial_nb.spark.blas_java_options); empty: the system's libblas.so.3.
+              # Spark ML's native BLAS (aerial_nb.spark.blas_java_options); empty: the system's, unless the reference.
               "native_blas": "",
               # Comma-separated Maven coordinates; the jar cache is keyed by this string, so a change resolves anew.
               "synapseml_package": "com.microsoft.azure:synapseml-deep-learning_2.12:1.1.0,"

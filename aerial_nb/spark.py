@@ -20,9 +20,10 @@ from .settings import CREDENTIAL_ENV, Settings, load_settings
 # pyspark.
 
 # %% auto #0
-__all__ = ['SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2', 'VECTOR_API', 'NATIVE_BLAS_DEFAULT', 'KEEP_SPARK_ENV',
-           'java_major_version', 'check_java', 'jar_cache_dir', 'cached_jars', 'blas_java_options', 'blas_report',
-           'say_blas', 'get_spark', 'release_spark', 'forget_vanished_jars']
+__all__ = ['SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2', 'VECTOR_API', 'NATIVE_BLAS_DEFAULT',
+           'OPTIMISED_BLAS_SYMBOLS', 'SKIP_REFERENCE_BLAS', 'KEEP_SPARK_ENV', 'java_major_version', 'check_java',
+           'jar_cache_dir', 'cached_jars', 'blas_library_kind', 'blas_java_options', 'blas_report', 'say_blas',
+           'get_spark', 'release_spark', 'forget_vanished_jars']
 
 # %% ../nbs/00g_spark.ipynb #c014
 SUPPORTED_JAVA = (8, 11, 17)
@@ -129,13 +130,28 @@ def _quiet_driver_logs(conf: dict, cache: Path) -> None:
 # %% ../nbs/00g_spark.ipynb #c018c
 VECTOR_API = "--add-modules=jdk.incubator.vector"
 NATIVE_BLAS_DEFAULT = "libblas.so.3"   # what dev.ludovic.netlib loads when nothing else is named
+# A symbol each optimised BLAS exports and netlib's reference BLAS does not.
+OPTIMISED_BLAS_SYMBOLS = {"openblas_get_config": "OpenBLAS", "MKL_Get_Version": "MKL",
+                          "bli_info_get_version_str": "BLIS"}
+SKIP_REFERENCE_BLAS = "aerial_nb-skips-the-reference-blas"   # a library no loader finds: netlib falls back to Java
 
-def blas_java_options(settings: Settings, java: int) -> list[str]:
+def blas_library_kind(lib: str = NATIVE_BLAS_DEFAULT) -> str | None:
+    """What `lib` is, opened as the JVM's loader opens it on this machine: `OpenBLAS`, `MKL`, `BLIS`, `reference`
+    (none of their symbols: netlib's Fortran loops, as Debian's `libblas3`), or None when it does not load."""
+    import ctypes
+    try: handle = ctypes.CDLL(lib)   # RTLD_LOCAL: its symbols stay out of this process's namespace
+    except OSError: return None
+    return next((kind for sym, kind in OPTIMISED_BLAS_SYMBOLS.items() if hasattr(handle, sym)), "reference")
+
+def blas_java_options(settings: Settings, java: int, system_blas: str | None = None) -> list[str]:
     """Java options for Spark ML's BLAS: the Vector API on Java 16+ (netlib's `VectorBLAS`), and the native library
-    `[spark] native_blas` names, a path (`nativeLibPath`) or a name for the loader (`nativeLib`), when set."""
+    `[spark] native_blas` names, a path (`nativeLibPath`) or a name for the loader (`nativeLib`), when set; when it is
+    not and the system's BLAS is the reference one (`system_blas`, `blas_library_kind`), a name that makes netlib
+    skip it."""
     opts = [VECTOR_API] if java >= 16 else []
     lib = settings.values.get("spark", {}).get("native_blas", "").strip()
     if lib: opts.append(f"-Ddev.ludovic.netlib.blas.{'nativeLibPath' if '/' in lib else 'nativeLib'}={lib}")
+    elif system_blas == "reference": opts.append(f"-Ddev.ludovic.netlib.blas.nativeLib={SKIP_REFERENCE_BLAS}")
     return opts
 
 def _add_java_options(conf: dict, opts: list[str]) -> None:
@@ -164,8 +180,14 @@ def blas_report(spark) -> dict:
     lib = prop("nativeLibPath") or prop("nativeLib") or NATIVE_BLAS_DEFAULT
     rep = {"java": netlib.JavaBLAS.getInstance().getClass().getSimpleName(), "native": None, "native_lib": lib,
            "vector_api": jvm.java.lang.ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()}
-    try: rep["native"] = netlib.NativeBLAS.getInstance().getClass().getSimpleName()
-    except Py4JJavaError: rep["native_problem"] = _native_blas_problem(lib)
+    if lib == SKIP_REFERENCE_BLAS:
+        rep["native_lib"] = NATIVE_BLAS_DEFAULT
+        rep["native_skipped"] = "the reference BLAS (plain loops): slower than the Java BLAS"
+    else:
+        try:
+            rep["native"] = netlib.NativeBLAS.getInstance().getClass().getSimpleName()
+            rep["native_kind"] = blas_library_kind(lib)
+        except Py4JJavaError: rep["native_problem"] = _native_blas_problem(lib)
     rep["used"] = rep["native"] or rep["java"]
     return rep
 
@@ -191,8 +213,11 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     # Executors must run the same Python (and so the same packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # Spark already runs a task per core: a native BLAS's own threads under each task would only contend.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     conf = _spark_conf(settings, app_name)
-    blas_opts = blas_java_options(settings, check_java())
+    asked_blas = settings.values.get("spark", {}).get("native_blas", "").strip()
+    blas_opts = blas_java_options(settings, check_java(), None if asked_blas else blas_library_kind())
     # A session kept by a step kernel (`release_spark`) serves the next step when it was started with the same
     # configuration (the app name aside); with another one it is stopped: no step runs on settings it did not ask for.
     wanted = {k: v for k, v in conf.items() if k != "spark.app.name"} | {"blas": " ".join(blas_opts)}

@@ -828,6 +828,28 @@ def test_a_native_blas_that_cannot_be_loaded_falls_back_to_java_blas_and_is_reco
     assert "falls back to its Java BLAS (VectorBLAS)" in log, log[-3000:]
     assert str(lib) in (run_dir / "notebooks" / "00_setup.ipynb").read_text(), "the executed notebook says it too"
 
+
+REFERENCE_BLAS = Path("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3")   # Debian's libblas3: netlib's plain loops
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REFERENCE_BLAS.exists(), reason="needs Debian's reference BLAS (libblas3, which gdal-bin pulls "
+                    "in) to put first on the loader's path")
+def test_the_systems_reference_blas_is_skipped_for_the_java_blas(tmp_path, imgs):
+    # Issue 29: where libblas.so.3 is netlib's reference BLAS (GDAL's dependencies bring it on Debian), Spark ML ran
+    # 2.5-4x slower with it than with the JDK's Vector API. Put it first on the loader's path, as a machine without
+    # OpenBLAS has it: the run skips it, computes with VectorBLAS, and environment.json says why.
+    lib_dir = tmp_path / "lib"
+    lib_dir.mkdir()
+    (lib_dir / "libblas.so.3").symlink_to(REFERENCE_BLAS)
+    r = cli(*run_args(imgs, "--run-id", "r", "--steps", "00_setup"), outputs=tmp_path,
+            env={"LD_LIBRARY_PATH": str(lib_dir)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    blas = json.loads((tmp_path / "runs" / "r" / "environment.json").read_text())["blas"]
+    assert blas["native"] is None and blas["native_lib"] == "libblas.so.3", blas
+    assert "reference BLAS" in blas["native_skipped"], blas
+    assert blas["used"] == blas["java"] == "VectorBLAS", blas
+
 @pytest.mark.slow
 def test_colon_in_a_file_name_is_named_by_explore(tmp_path, imgs):
     shutil.copy(imgs / "water" / "water0.png", imgs / "water" / "a:b.png")
