@@ -53,20 +53,21 @@ test-fast: install
 	$(BIN)/nbdev-test --n-workers 2 --timing --skip-file-re '$(shell $(PYTHON) tests/notebook_tiers.py --skip-re)'
 	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup
 
-# The documentation site, offline, into _docs/: every notebook a page (with the outputs of the newest finished run
-# and of `make docs-run`, where there are some), API reference from the docstrings, search without any CDN.
+# The documentation site, offline, into _docs/: every notebook a page with real outputs (the step notebooks from the
+# newest finished run, the others executed on their fixtures: the first time, or when their code changed, about 10
+# minutes on 2 cores), API reference from the docstrings, search without any CDN.
 docs: install-docs
+	@# a notebook that fails here fails make test too; its page keeps the committed notebook, saying so
+	$(BIN)/python docs/execute.py --stale || echo "docs: some notebooks failed (above); building the site anyway"
 	$(BIN)/python docs/stage.py
 	@# Material prints its end-of-life notice (May 2027; Zensical, its successor, reads the same mkdocs.yml) on every build
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build -q -f _proc/mkdocs.yml
 
 # Saved outputs that mean something: run the pipeline on the real data ($(PARAMS); DOCS_RUN_ARGS adds e.g.
-# --set sample_frac=0.1), execute the other notebooks on their fixtures, then build the site from both.
+# --set sample_frac=0.1), then build the site from it (make docs executes the other notebooks where it must).
 DOCS_RUN_ARGS ?=
 docs-run: install-docs data
 	$(BIN)/aerial-nb run $(PARAMS) $(DOCS_RUN_ARGS)
-	@# a notebook that fails here fails make test too; its page keeps the committed notebook, saying so
-	$(BIN)/python docs/execute.py || echo "docs-run: some notebooks failed (above); building the site anyway"
 	$(MAKE) docs
 
 # The site in headless Chromium with no network (tests/test_docs_site.py): make docs first.

@@ -35,6 +35,16 @@ def execute(nb: str, dest: str) -> tuple[str, bool, float]:
     return Path(nb).name, ok, secs
 
 
+def fresh_copy(nb: Path, executed: Path) -> bool:
+    "Whether `executed` exists and ran the code `nb` has now (the test docs/stage.py uses to call a page stale)."
+    import nbformat
+    sys.path.insert(0, str(Path(__file__).parent))
+    from stage import code_of
+    if not executed.is_file(): return False
+    try: return code_of(nbformat.read(executed, as_version=4)) == code_of(nbformat.read(nb, as_version=4))
+    except Exception: return False   # an unreadable copy is executed again
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dest", type=Path, help="folder for the executed copies (default: <outputs_dir>/docs/notebooks, "
@@ -43,6 +53,8 @@ def main(argv=None):
     ap.add_argument("--all", action="store_true", help="the pipeline steps too, on their fixtures: for a site built "
                                                          "where there is no real data (no run to take them from)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--stale", action="store_true", help="only the notebooks without an executed copy in --dest, or "
+                                                         "whose code changed since it was executed (`make docs`)")
     a = ap.parse_args(argv)
     from aerial_nb.pipeline import STEPS
     nbs = [Path(n).resolve() for n in a.notebooks] or \
@@ -52,6 +64,9 @@ def main(argv=None):
         from stage import outputs_dir
         a.dest = outputs_dir() / "docs" / "notebooks"
     a.dest.mkdir(parents=True, exist_ok=True)
+    if a.stale:
+        nbs = [nb for nb in nbs if not fresh_copy(nb, a.dest / nb.name)]
+        if not nbs: return print(f"every notebook's executed copy in {a.dest} is up to date")
     t0, failed = time.time(), []
     # A fresh process per notebook, as isolated as nbdev-test's: the notebook's IPython shell takes over `__main__`,
     # so a process that ran one notebook cannot even unpickle the next task.

@@ -4,7 +4,7 @@ Every notebook of nbs/ becomes a page. Where an executed copy exists it is used 
 page shows real outputs while the committed notebooks stay clean:
 - the pipeline steps (00_setup … 06_visualize): the executed notebooks of a finished run, the newest one under
   outputs/runs/ unless `--run` names one (`make docs-run` makes or reuses it);
-- the other notebooks: the copies `make docs-run` executed on their fixtures into outputs/docs/notebooks/.
+- the other notebooks: the copies `make docs` executed on their fixtures into outputs/docs/notebooks/ (docs/execute.py).
 nbdev's cell directives are applied as nbdev's own site would: `#| hide` cells are left out, directive lines dropped.
 The run's maps and plots are copied beside a page that describes the run; an API page per module comes from the
 docstrings (mkdocstrings). A generated mkdocs.yml in _proc/ inherits the project's and adds the navigation.
@@ -154,7 +154,7 @@ def stage(run: Path | None, executed_dir: Path) -> dict:
                                                              f"([the run](run/index.html)): `aerial-nb run`, as `make docs-run` does."
         else:
             executed, origin = executed_dir / src.name, "executed on the notebook's own fixtures, as `nbdev-test` runs it " \
-                                                        "(`make docs-run`)."
+                                                        "(`make docs`)."
         title = stage_notebook(src, executed, origin, stale)
         if src.stem == "index": continue
         section = next((name for name, pat in SECTIONS if pat.match(src.name)), None)
@@ -190,7 +190,7 @@ def main(argv=None):
           + (f", step outputs from run {run.name}" if run else ", no finished run: step pages without outputs "
              "(make docs-run makes one)"))
     for s in r["stale"]:
-        print(f"warning: code changed since it was executed, outputs may be stale (make docs-run): {s}", file=sys.stderr)
+        print(f"warning: code changed since it was executed, outputs may be stale (make docs executes it again): {s}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,19 @@ def test_a_map_page_draws_its_tiles(visited):
     assert all(drawn == expected > 0 for ms in maps.values() for drawn, expected in ms), maps
 
 
+OUTPUT = re.compile(r'class="[^"]*\bjp-OutputArea-output\b')   # a rendered output (the page's CSS names it too)
+
+
+def test_every_notebook_page_shows_outputs(site):
+    "Issue 30: a reader sees each notebook's examples with their outputs, without running anything (make docs)."
+    notebooks = sorted(p.stem for p in (ROOT / "nbs").glob("*.ipynb") if p.stem != "index")
+    shown = {nb: len(OUTPUT.findall((site / f"{nb}.html").read_text(errors="replace")))
+             for nb in notebooks if (site / f"{nb}.html").is_file()}
+    print(f"\noutputs shown per page: {shown}")
+    assert set(shown) == set(notebooks), sorted(set(notebooks) - set(shown))
+    assert all(shown.values()), [nb for nb, n in shown.items() if not n]
+
+
 def test_search_finds_sample_frac(site):
     "Material's own search box, offline: type the word into it and read the results list."
     with Browser(CHROMIUM) as b:
