@@ -190,7 +190,7 @@ def main(argv=None):
           + (f", step outputs from run {run.name}" if run else ", no finished run: step pages without outputs "
              "(make docs-run makes one)"))
     for s in r["stale"]:
-        print(f"warning: code changed since it was executed, outputs may be stale (make docs executes it again): {s}", file=sys.stderr)
+        print(f"warning: code changed since it was executed, outputs may be stale (make docs executes the notebooks again, make docs-run the steps): {s}", file=sys.stderr)
 
 
 if __name__ == "__main__":
