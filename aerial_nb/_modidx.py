@@ -638,6 +638,7 @@ d = {
         'aerial_nb.spark': {
             'aerial_nb.spark._add_java_options': ('spark.html#_add_java_options', 'aerial_nb/spark.py'),
             'aerial_nb.spark._executor_credentials': ('spark.html#_executor_credentials', 'aerial_nb/spark.py'),
+            'aerial_nb.spark._jvm_env': ('spark.html#_jvm_env', 'aerial_nb/spark.py'),
             'aerial_nb.spark._native_blas_problem': ('spark.html#_native_blas_problem', 'aerial_nb/spark.py'),
             'aerial_nb.spark._quiet_driver_logs': ('spark.html#_quiet_driver_logs', 'aerial_nb/spark.py'),
             'aerial_nb.spark._spark_conf': ('spark.html#_spark_conf', 'aerial_nb/spark.py'),

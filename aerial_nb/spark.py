@@ -5,6 +5,7 @@
 # %% ../nbs/00g_spark.ipynb #c002
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -21,9 +22,9 @@ from .settings import CREDENTIAL_ENV, Settings, load_settings
 
 # %% auto #0
 __all__ = ['SUPPORTED_JAVA', 'SPARK_REDACTION_REGEX', 'LOG4J2', 'VECTOR_API', 'NATIVE_BLAS_DEFAULT',
-           'OPTIMISED_BLAS_SYMBOLS', 'SKIP_REFERENCE_BLAS', 'KEEP_SPARK_ENV', 'java_major_version', 'check_java',
-           'jar_cache_dir', 'cached_jars', 'blas_library_kind', 'blas_java_options', 'blas_report', 'say_blas',
-           'get_spark', 'release_spark', 'forget_vanished_jars']
+           'OPTIMISED_BLAS_SYMBOLS', 'SKIP_REFERENCE_BLAS', 'BLAS_THREADS', 'KEEP_SPARK_ENV', 'java_major_version',
+           'check_java', 'jar_cache_dir', 'cached_jars', 'blas_library_kind', 'blas_java_options', 'blas_report',
+           'say_blas', 'get_spark', 'release_spark', 'forget_vanished_jars']
 
 # %% ../nbs/00g_spark.ipynb #c014
 SUPPORTED_JAVA = (8, 11, 17)
@@ -206,6 +207,19 @@ def say_blas(report: dict, settings: Settings) -> None:
 # dropped session leaves it).
 _STARTED_WITH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+# Spark already runs a task per core: a native BLAS's own threads under each task would only contend.
+BLAS_THREADS = "1"
+
+@contextlib.contextmanager
+def _jvm_env(**defaults: str):
+    """Set the variables of `defaults` that are not set, only while a JVM starts: it and the Python workers it starts
+    inherit them, and this process keeps its own (a notebook's scikit-learn keeps every core)."""
+    added = {k: v for k, v in defaults.items() if k not in os.environ}
+    os.environ.update(added)
+    try: yield
+    finally:
+        for k in added: os.environ.pop(k, None)
+
 def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     "A Spark session with SynapseML on the classpath (resolving its jars from Maven Central the first time only)."
     from pyspark.sql import SparkSession
@@ -213,9 +227,8 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
     # Executors must run the same Python (and so the same packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    # Spark already runs a task per core: a native BLAS's own threads under each task would only contend.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     conf = _spark_conf(settings, app_name)
+    conf.setdefault("spark.executorEnv.OPENBLAS_NUM_THREADS", BLAS_THREADS)   # a cluster's executors, as local's below
     asked_blas = settings.values.get("spark", {}).get("native_blas", "").strip()
     blas_opts = blas_java_options(settings, check_java(), None if asked_blas else blas_library_kind())
     # A session kept by a step kernel (`release_spark`) serves the next step when it was started with the same
@@ -238,7 +251,8 @@ def get_spark(settings: Settings | None = None, app_name: str = "aerial_nb"):
             conf["spark.jars.ivy"] = str(cache / "ivy")
         builder = SparkSession.builder
         for k, v in conf.items(): builder = builder.config(k, v)
-        try: spark = builder.getOrCreate()
+        try:
+            with _jvm_env(OPENBLAS_NUM_THREADS=BLAS_THREADS): spark = builder.getOrCreate()
         except Exception as e:
             hint = ("" if jars else " Resolving SynapseML needs Maven Central once (repo1.maven.org); "
                     f"or copy a resolved jar cache into {cache}.")

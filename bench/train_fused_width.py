@@ -1,5 +1,5 @@
 """Spark ML's logistic regression at the fused width (issue 29): EuroSAT's 27,000 EfficientNet-Lite0 vectors (1,280)
-widened to 7,680 by six fixed random rotations (the width of three models over two views, without the hours of
+widened to 7,680 by themselves and five fixed random rotations (the width of three models over two views, without the hours of
 featurizing them), one fit on the 80% split per `tol`, beside scikit-learn at its own default tolerance.
 
     python bench/train_fused_width.py [--tols 1e-6,1e-4] [--sizes 27000] [--sklearn] [--cv 5]

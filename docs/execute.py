@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))   # docs/stage.py: where runs are written, and what a stale copy is
 
 
 def execute(nb: str, dest: str) -> tuple[str, bool, float]:
@@ -38,7 +39,6 @@ def execute(nb: str, dest: str) -> tuple[str, bool, float]:
 def fresh_copy(nb: Path, executed: Path) -> bool:
     "Whether `executed` exists and ran the code `nb` has now (the test docs/stage.py uses to call a page stale)."
     import nbformat
-    sys.path.insert(0, str(Path(__file__).parent))
     from stage import code_of
     if not executed.is_file(): return False
     try: return code_of(nbformat.read(executed, as_version=4)) == code_of(nbformat.read(nb, as_version=4))
@@ -60,7 +60,6 @@ def main(argv=None):
     nbs = [Path(n).resolve() for n in a.notebooks] or \
           [p for p in sorted((ROOT / "nbs").glob("*.ipynb")) if (a.all or p.stem not in STEPS) and p.stem != "index"]
     if a.dest is None:
-        sys.path.insert(0, str(Path(__file__).parent))
         from stage import outputs_dir
         a.dest = outputs_dir() / "docs" / "notebooks"
     a.dest.mkdir(parents=True, exist_ok=True)
