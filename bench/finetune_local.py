@@ -25,29 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_labels as L  # noqa: E402
-from aerial_nb.accuracy import assess  # noqa: E402
 from aerial_nb.labels import Blocks, read_labels  # noqa: E402
 from aerial_nb.models import build_network, model_spec  # noqa: E402
+from aerial_nb.region import view_bands  # noqa: E402
 
-VIEWS = {"full": [0, 1, 2], "falsecolor": [3, 0, 1]}   # NAIP's bands R, G, B, NIR -> the view's three
-
-
-def chips(labels, name: str) -> tuple[np.ndarray, np.ndarray]:
-    "Each square's 320 m of R, G, B, NIR (uint8, [N, 4, 64, 64]) and its id; cached."
-    import rasterio
-    from rasterio.windows import Window
-    f = L.CACHE / f"chips-{name}-{len(labels)}.npz"
-    if f.exists():
-        z = np.load(f, allow_pickle=True); return z["X"], z["ids"]
-    X, ids = [], []
-    for source, g in L.windows(labels, 320).groupby("source_path"):
-        with rasterio.open(source) as src:
-            for r in g.itertuples():
-                d = src.read(window=Window(r.col_off, r.row_off, r.win_width, r.win_height))
-                if d.shape[1:] == (64, 64): X.append(d[:4]); ids.append(r.filename)
-    X, ids = np.stack(X), np.array(ids)
-    f.parent.mkdir(parents=True, exist_ok=True); np.savez(f, X=X, ids=ids)
-    return X, ids
+VIEWS = ("full", "falsecolor")   # the pipeline's views a fine-tuned network sees here
 
 
 def make_net(classes: int, views: list[str]):
@@ -71,12 +53,15 @@ def make_net(classes: int, views: list[str]):
 
 
 def inputs(x, views: list[str], size: int):
-    "uint8 chips -> one normalised float tensor per view at `size` px (Lite0's (x - 127) / 128)."
+    """uint8 chips [N, 4, H, W] (R, G, B, NIR) -> one normalised float tensor per view at `size` px: the bands the
+    pipeline's view shows (`region.view_bands`), scaled as Lite0's spec says."""
     import torch
     import torch.nn.functional as F
-    x = torch.as_tensor(x, dtype=torch.float32)
-    return [F.interpolate((x[:, VIEWS[v]] - 127.0) / 128.0, size=(size, size), mode="bilinear", align_corners=False)
-            for v in views]
+    spec = model_spec("efficientnet-lite0")
+    mean = torch.tensor(spec.mean).view(1, 3, 1, 1); std = torch.tensor(spec.std).view(1, 3, 1, 1)
+    x = torch.as_tensor(x, dtype=torch.float32) * spec.color_scale
+    return [F.interpolate((view_bands(x.transpose(0, 1), {"view": v}).transpose(0, 1) - mean) / std,
+                          size=(size, size), mode="bilinear", align_corners=False) for v in views]
 
 
 def fit(X, y, classes, args):
@@ -119,14 +104,14 @@ def probabilities(m, X, args) -> np.ndarray:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--views", nargs="+", choices=list(VIEWS), default=["falsecolor"])
+    ap.add_argument("--views", nargs="+", choices=VIEWS, default=["falsecolor"])
     ap.add_argument("--epochs", type=int, default=6); ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     import torch
     torch.manual_seed(args.seed); torch.set_num_threads(2)
     train, judge = read_labels(L.TRAIN, L.RASTERS, L.CLASSES, log=lambda m: None), L.judging_labels()
-    Xt, it = chips(train, "train"); Xj, ij = chips(judge, "judge")
+    Xt, it = L.window_pixels(train, 320, "train"); Xj, ij = L.window_pixels(judge, 320, "judge")
     lab = train.set_index("tile_id").loc[it]; y = lab.label.to_numpy(); classes = sorted(set(y))
     blocks = Blocks.load(L.BLOCKS)
     group = np.array([str(blocks.block_of(a, b)) for a, b in zip(lab.center_x, lab.center_y)])
@@ -155,13 +140,10 @@ def main():
                 "grassland_precision": round(float((y[m][g] == "grassland").mean()), 3) if g.any() else None}
     rnd, every = (lab.selection == "random").to_numpy(), np.ones(len(y), bool)
     j = judge.set_index("tile_id").loc[ij]
-    fmt = lambda e: None if e.value is None else round(e.value, 3)
 
     def judged(pred):
-        a = assess(pred, j.label.to_numpy(), j.stratum.to_numpy(), j.groupby("stratum").stratum_units.first().to_dict(),
-                   classes=L.CLASSES[:3])
-        return {"n": len(j), "overall": fmt(a["overall"]), "users": {k: fmt(v) for k, v in a["users"].items()},
-                "producers": {k: fmt(v) for k, v in a["producers"].items()}}
+        r = L.judging_scores(pred, j)
+        return {k: r[k] for k in ("n_judged", "overall", "users", "producers")}
     jt, jf, ju = both(Xd, y, Xt, Xdj, Xj)
     r = {"views": args.views, "size": args.size, "epochs": args.epochs, "seed": args.seed,
          **{f"block2_{name}": {"finetuned": scores(tuned, m), "frozen": scores(frozen, m), "fused": scores(fused, m)}

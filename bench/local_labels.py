@@ -194,25 +194,34 @@ def judging_labels() -> pd.DataFrame:
         stratum=judge.stratum.to_numpy(), stratum_units=judge.stratum_units.to_numpy())
 
 
-def judged(parts, context, train_idx=None, extra=None, frames=None) -> dict:
-    """Train on the training squares (all, or those of `train_idx`; with `extra` = (X, y) rows added), judge on the
-    judging sample: Stehman's stratified estimates over all ten years' judging cells. `frames`: (training, judging)
-    features already made (`models`), instead of `parts` at `context`."""
+def judging_scores(pred: np.ndarray, judged_rows: pd.DataFrame) -> dict:
+    """Stehman's stratified estimates of predictions `pred` of the judging sample's rows `judged_rows` (labels with
+    stratum and stratum_units, `judging_labels`), over all ten years' judging cells."""
     from aerial_nb.accuracy import assess
+    units = judged_rows.groupby("stratum").stratum_units.first().to_dict()
+    r = assess(pred, judged_rows.label.to_numpy(), judged_rows.stratum.to_numpy(), units, classes=CLASSES[:3])
+    fmt = lambda e: None if e.value is None else round(e.value, 3)
+    return {"n_judged": len(judged_rows), "overall": fmt(r["overall"]),
+            "overall_ci95": [round(v, 3) for v in r["overall"].ci95],
+            "users": {k: fmt(v) for k, v in r["users"].items()},
+            "producers": {k: fmt(v) for k, v in r["producers"].items()}}
+
+
+def judged_frames(Xtr: pd.DataFrame, ytr: np.ndarray, Xj: pd.DataFrame, judge: pd.DataFrame) -> dict:
+    "`fit_predict` on training features `Xtr`, labels `ytr`; judged on the judging rows of `Xj` (`judging_scores`)."
+    return {"n_train": len(ytr), **judging_scores(fit_predict(Xtr, ytr, Xj), judge.set_index("tile_id").loc[Xj.index])}
+
+
+def judged(parts, context, train_idx=None, extra=None) -> dict:
+    """Train on the training squares (all, or those of `train_idx`; with `extra` = (X, y) rows added), judge on the
+    judging sample (`judged_frames`)."""
     train, judge = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None), judging_labels()
-    Xtr, Xj = frames or (features(train, context, parts, "train"), features(judge, context, parts, "judge"))
+    Xtr, Xj = features(train, context, parts, "train"), features(judge, context, parts, "judge")
     ytr = train.set_index("tile_id").loc[Xtr.index].label.to_numpy()
     if train_idx is not None: Xtr, ytr = Xtr.iloc[train_idx], ytr[train_idx]
     if extra is not None:
         Xtr = pd.concat([Xtr, pd.DataFrame(extra[0], columns=Xtr.columns)]); ytr = np.concatenate([ytr, extra[1]])
-    j = judge.set_index("tile_id").loc[Xj.index]
-    pred = fit_predict(Xtr, ytr, Xj)
-    units = j.groupby("stratum").stratum_units.first().to_dict()
-    r = assess(pred, j.label.to_numpy(), j.stratum.to_numpy(), units, classes=[c for c in CLASSES[:3]])
-    fmt = lambda e: None if e.value is None else round(e.value, 3)
-    return {"n_train": len(ytr), "n_judged": len(j), "overall": fmt(r["overall"]),
-            "overall_ci95": [round(v, 3) for v in r["overall"].ci95],
-            "users": {k: fmt(v) for k, v in r["users"].items()}, "producers": {k: fmt(v) for k, v in r["producers"].items()}}
+    return judged_frames(Xtr, ytr, Xj, judge)
 
 
 def cmd_judge(args):
@@ -384,26 +393,34 @@ def texture(band: np.ndarray) -> list[float]:
     return out + [np.log(band.std() + 1e-3)]
 
 
-def texture_features(labels: pd.DataFrame, context_m: float, name: str) -> pd.DataFrame:
-    """`texture` of the red band, the NIR band and NDVI over each square's context and its centre half, read at NAIP's
-    own 5 m (not through a network's resize); named `band-stats-texture:i` so that network_pca leaves them whole."""
+def window_pixels(labels: pd.DataFrame, context_m: float, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each square's `context_m` window of its raster, all bands at NAIP's own 5 m (uint8 [N, bands, px, px]), and the
+    squares' ids (those of `windows`); cached."""
     import rasterio
     from rasterio.windows import Window
-    f = CACHE / f"texture-{name}-{len(labels)}_{int(context_m)}.parquet"
-    if f.exists(): return pd.read_parquet(f)
-    rows = {}
+    f = CACHE / f"pixels-{name}-{len(labels)}_{int(context_m)}.npz"
+    if f.exists():
+        z = np.load(f, allow_pickle=True); return z["X"], z["ids"]
+    X, ids = [], []
     for source, g in windows(labels, context_m).groupby("source_path"):
         with rasterio.open(source) as src:
             for r in g.itertuples():
-                d = src.read(window=Window(r.col_off, r.row_off, r.win_width, r.win_height)).astype(np.float32)
-                red, nir = d[0], d[3]
-                c = slice(len(red) // 4, len(red) - len(red) // 4)   # the centre half: the map cell
-                rows[r.filename] = [v for a in (red, nir, (nir - red) / (nir + red + 1e-6))
-                                    for v in texture(a) + texture(a[c, c])]
-    X = pd.DataFrame.from_dict(rows, orient="index")
-    X.columns = [f"band-stats-texture:{i}" for i in range(X.shape[1])]
-    f.parent.mkdir(parents=True, exist_ok=True); X.to_parquet(f)
-    return X
+                X.append(src.read(window=Window(r.col_off, r.row_off, r.win_width, r.win_height))); ids.append(r.filename)
+    X, ids = np.stack(X), np.array(ids)
+    f.parent.mkdir(parents=True, exist_ok=True); np.savez(f, X=X, ids=ids)
+    return X, ids
+
+
+def texture_features(labels: pd.DataFrame, context_m: float, name: str) -> pd.DataFrame:
+    """`texture` of the red band, the NIR band and NDVI over each square's context and its centre half, read at NAIP's
+    own 5 m (not through a network's resize); named `band-stats-texture:i` so that network_pca leaves them whole."""
+    X, ids = window_pixels(labels, context_m, name)
+    c = slice(X.shape[2] // 4, X.shape[2] - X.shape[2] // 4)   # the centre half: the map cell
+    rows = []
+    for d in X.astype(np.float32):
+        red, nir = d[0], d[3]
+        rows.append([v for a in (red, nir, (nir - red) / (nir + red + 1e-6)) for v in texture(a) + texture(a[c, c])])
+    return pd.DataFrame(rows, index=ids, columns=[f"band-stats-texture:{i}" for i in range(len(rows[0]))])
 
 
 def standardise_each_year(frames: list[tuple[pd.DataFrame, pd.DataFrame]]) -> list[pd.DataFrame]:
@@ -426,24 +443,28 @@ def cmd_models(args):
     global PCA_K, CLASSIFIER
     PCA_K = args.pca
     train, judge = read_labels(TRAIN, RASTERS, CLASSES, log=lambda m: None), judging_labels()
-    Xtr, Xj = features(train, args.context, PART_SETS[args.set], "train"), features(judge, args.context,
-                                                                                      PART_SETS[args.set], "judge")
-    if args.wide_context:
-        Xtr = pd.concat([Xtr, wide_context(train, args.wide_context, "train")], axis=1, join="inner")
-        Xj = pd.concat([Xj, wide_context(judge, args.wide_context, "judge")], axis=1, join="inner")
+    Xtr = base_tr = features(train, args.context, PART_SETS[args.set], "train")
+    Xj = base_j = features(judge, args.context, PART_SETS[args.set], "judge")
+    if args.wide_context:   # squares whose wider square leaves the raster drop out: the baseline drops them too
+        Xtr = Xtr.join(wide_context(train, args.wide_context, "train"), how="inner")
+        Xj = Xj.join(wide_context(judge, args.wide_context, "judge"), how="inner")
     if args.texture:
         Xtr = Xtr.join(texture_features(train, args.context, "train"), how="inner")
         Xj = Xj.join(texture_features(judge, args.context, "judge"), how="inner")
     if args.year_norm:
         Xtr, Xj = standardise_each_year([(Xtr, train), (Xj, judge)])
+    ytr = train.set_index("tile_id").loc[Xtr.index].label.to_numpy()
     for name in args.classifiers:
         CLASSIFIER = name
-        cv, jd = block_cv(Xtr, train), judged(None, None, frames=(Xtr, Xj))
         r = {"classifier": name, "set": args.set, "context_m": args.context, "wide_context_m": args.wide_context,
-             "year_norm": args.year_norm, "texture": args.texture, "network_pca": PCA_K, "n_train": len(Xtr), "n_judged": len(Xj),
-             "cv_random": cv["random"]["accuracy"], "cv_random_recall": cv["random"]["recall"],
-             "cv_random_precision": cv["random"]["precision"], "judged": jd["overall"], "judged_users": jd["users"],
-             "judged_producers": jd["producers"]}
+             "year_norm": args.year_norm, "texture": args.texture, "network_pca": PCA_K, "n_train": len(Xtr),
+             "n_judged": len(Xj)}
+        for tag, (A, B) in {"": (Xtr, Xj), "default_": (base_tr.loc[Xtr.index], base_j.loc[Xj.index])}.items():
+            if tag and not (args.wide_context or args.texture or args.year_norm): continue   # the same as above
+            cv, jd = block_cv(A, train), judged_frames(A, ytr, B, judge)
+            r |= {f"{tag}cv_random": cv["random"]["accuracy"], f"{tag}cv_random_recall": cv["random"]["recall"],
+                  f"{tag}cv_random_precision": cv["random"]["precision"], f"{tag}judged": jd["overall"],
+                  f"{tag}judged_users": jd["users"], f"{tag}judged_producers": jd["producers"]}
         print(json.dumps(r), flush=True)
         with open(CACHE / "models.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
 

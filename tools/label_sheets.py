@@ -5,6 +5,8 @@
     python tools/label_sheets.py sheets outputs/labels/train_candidates.csv --out outputs/labels/sheets_train
     python tools/label_sheets.py draw-judge outputs/runs/<run>/predictions/predictions.parquet --out judging.csv
     python tools/label_sheets.py merge outputs/labels/train_candidates.csv typed.csv --out params/labels/naip_nd_train.csv
+    python tools/label_sheets.py draw-second params/labels/naip_nd_judging.csv --out outputs/labels/second
+    python tools/label_sheets.py merge-second outputs/labels/second/key.csv typed_a.csv typed_b.csv --out second.csv
 
 Nothing here computes a label: `draw-train` only decides where squares are (a seeded uniform draw inside the training
 blocks of params/labels/naip_nd_blocks.yaml), `sheets` draws each square with its surroundings in true colour (R,G,B)
@@ -157,6 +159,36 @@ def merge(csv: Path, typed: Path, out: Path) -> pd.DataFrame:
     return df
 
 
+def draw_second(labeled: Path, per_label: dict[str, int], seed: int, out: Path) -> pd.DataFrame:
+    """Labeled squares drawn at random within their labels (`per_label`), shuffled and given new ids (`so000`, ...) for
+    a blind second opinion: `out/blind.csv` (their rows with label, confidence and note emptied, ready for `sheets`)
+    and `out/key.csv` (new id -> the square's id, label and confidence; never shown to a labeler)."""
+    df = pd.read_csv(labeled, dtype={"note": str, "acq_date": str})
+    rng = np.random.default_rng(seed)
+    drawn = pd.concat([df[df.label == k].iloc[rng.choice((df.label == k).sum(), n, replace=False)]
+                       for k, n in per_label.items()]).sample(frac=1, random_state=5).reset_index(drop=True)
+    drawn = drawn.assign(orig_id=drawn.tile_id, tile_id=[f"so{i:03d}" for i in range(len(drawn))])
+    out.mkdir(parents=True, exist_ok=True)
+    drawn[["tile_id", "orig_id", "label", "confidence", "year"]].to_csv(out / "key.csv", index=False)
+    blind = drawn[LABEL_COLUMNS].assign(label="", confidence="", note="")
+    blind.to_csv(out / "blind.csv", index=False)
+    return blind
+
+
+def merge_second(key: Path, typed: list[Path], out: Path) -> pd.DataFrame:
+    "The second labels (`typed` CSVs: tile_id,label,confidence,note, one per labeler) beside the first, by square id."
+    k = pd.read_csv(key)
+    t = pd.concat([pd.read_csv(p, dtype=str).fillna("").assign(second_labeler=f"session {chr(65 + i)}")
+                   for i, p in enumerate(typed)])
+    m = k.merge(t, on="tile_id", how="inner", suffixes=("", "_second"))
+    if len(m) != len(k): sys.exit(f"{key}: {len(k) - len(m)} squares have no second label in {typed}")
+    df = pd.DataFrame({"tile_id": m.orig_id, "year": m.year, "label": m.label, "confidence": m.confidence,
+                       "second_label": m.label_second, "second_confidence": m.confidence_second,
+                       "second_note": m.note, "second_labeler": m.second_labeler}).sort_values(["year", "tile_id"])
+    df.to_csv(out, index=False)
+    return df
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -173,6 +205,13 @@ def main(argv=None):
     s.add_argument("--cols", type=int, default=3)
     m = sub.add_parser("merge"); m.add_argument("csv", type=Path); m.add_argument("typed", type=Path)
     m.add_argument("--out", type=Path, required=True)
+    d = sub.add_parser("draw-second"); d.add_argument("labeled", type=Path)
+    d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--per-label", default="grassland=50,cultivated=46,water=24")
+    d.add_argument("--seed", type=int, default=20261205)
+    ms = sub.add_parser("merge-second"); ms.add_argument("key", type=Path)
+    ms.add_argument("typed", type=Path, nargs="+")
+    ms.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     if args.cmd == "draw-train":
         avoid = pd.concat([pd.read_csv(p) for p in args.avoid]) if args.avoid else None
@@ -184,6 +223,11 @@ def main(argv=None):
         df = draw_judge(args.predictions, per, prefix=args.prefix)
         args.out.parent.mkdir(parents=True, exist_ok=True); df.to_csv(args.out, index=False)
         print(f"{len(df)} judging squares -> {args.out}"); print(df.groupby("stratum").size().to_string())
+    elif args.cmd == "draw-second":
+        per = {k: int(v) for k, v in (kv.split("=") for kv in args.per_label.split(","))}
+        print(f"{len(draw_second(args.labeled, per, args.seed, args.out))} squares -> {args.out}/blind.csv, key.csv")
+    elif args.cmd == "merge-second":
+        print(f"{len(merge_second(args.key, args.typed, args.out))} second opinions -> {args.out}")
     elif args.cmd == "sheets":
         for p in sheets(args.csv, args.out, args.per_sheet, args.cols, args.cell_px): print(p)
     else:
