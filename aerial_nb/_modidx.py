@@ -136,7 +136,6 @@ d = {
         'aerial_nb.feature_cache': {
             'aerial_nb.feature_cache._drop_damaged': ('feature_cache.html#_drop_damaged', 'aerial_nb/feature_cache.py'),
             'aerial_nb.feature_cache._hash_file': ('feature_cache.html#_hash_file', 'aerial_nb/feature_cache.py'),
-            'aerial_nb.feature_cache._identities': ('feature_cache.html#_identities', 'aerial_nb/feature_cache.py'),
             'aerial_nb.feature_cache._read_meta': ('feature_cache.html#_read_meta', 'aerial_nb/feature_cache.py'),
             'aerial_nb.feature_cache._stat': ('feature_cache.html#_stat', 'aerial_nb/feature_cache.py'),
             'aerial_nb.feature_cache.cache_entry_problem':
@@ -147,6 +146,8 @@ d = {
                 ('feature_cache.html#feature_cache_key', 'aerial_nb/feature_cache.py'),
             'aerial_nb.feature_cache.feature_namespace':
                 ('feature_cache.html#feature_namespace', 'aerial_nb/feature_cache.py'),
+            'aerial_nb.feature_cache.image_identities':
+                ('feature_cache.html#image_identities', 'aerial_nb/feature_cache.py'),
             'aerial_nb.feature_cache.image_keys': ('feature_cache.html#image_keys', 'aerial_nb/feature_cache.py'),
             'aerial_nb.feature_cache.image_set_fingerprint':
                 ('feature_cache.html#image_set_fingerprint', 'aerial_nb/feature_cache.py'),
@@ -188,6 +189,15 @@ d = {
             'aerial_nb.featurize.preprocess': ('featurize.html#preprocess', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.read_features': ('featurize.html#read_features', 'aerial_nb/featurize.py'),
             'aerial_nb.featurize.task_count': ('featurize.html#task_count', 'aerial_nb/featurize.py'),
+        },
+        'aerial_nb.finetune': {
+            'aerial_nb.finetune.finetune_key': ('finetune.html#finetune_key', 'aerial_nb/finetune.py'),
+            'aerial_nb.finetune.finetune_model': ('finetune.html#finetune_model', 'aerial_nb/finetune.py'),
+            'aerial_nb.finetune.finetuned_models': ('finetune.html#finetuned_models', 'aerial_nb/finetune.py'),
+            'aerial_nb.finetune.fit_network': ('finetune.html#fit_network', 'aerial_nb/finetune.py'),
+            'aerial_nb.finetune.training_inputs': ('finetune.html#training_inputs', 'aerial_nb/finetune.py'),
+            'aerial_nb.finetune.training_views': ('finetune.html#training_views', 'aerial_nb/finetune.py'),
+            'aerial_nb.finetune.tuning_network': ('finetune.html#tuning_network', 'aerial_nb/finetune.py'),
         },
         'aerial_nb.gis': {
             'aerial_nb.gis._acquisition_cogs': ('gis.html#_acquisition_cogs', 'aerial_nb/gis.py'),
@@ -327,12 +337,16 @@ d = {
             'aerial_nb.models.classifier': ('models.html#classifier', 'aerial_nb/models.py'),
             'aerial_nb.models.ensure_model': ('models.html#ensure_model', 'aerial_nb/models.py'),
             'aerial_nb.models.export_classifier_onnx': ('models.html#export_classifier_onnx', 'aerial_nb/models.py'),
+            'aerial_nb.models.export_features': ('models.html#export_features', 'aerial_nb/models.py'),
             'aerial_nb.models.export_onnx': ('models.html#export_onnx', 'aerial_nb/models.py'),
+            'aerial_nb.models.finetuned_base': ('models.html#finetuned_base', 'aerial_nb/models.py'),
+            'aerial_nb.models.finetuned_meta': ('models.html#finetuned_meta', 'aerial_nb/models.py'),
             'aerial_nb.models.headless': ('models.html#headless', 'aerial_nb/models.py'),
             'aerial_nb.models.model_spec': ('models.html#model_spec', 'aerial_nb/models.py'),
             'aerial_nb.models.preprocess': ('models.html#preprocess', 'aerial_nb/models.py'),
             'aerial_nb.models.resolve_weights': ('models.html#resolve_weights', 'aerial_nb/models.py'),
             'aerial_nb.models.sha256_file': ('models.html#sha256_file', 'aerial_nb/models.py'),
+            'aerial_nb.models.store_meta': ('models.html#store_meta', 'aerial_nb/models.py'),
             'aerial_nb.models.torchvision_cache_file': ('models.html#torchvision_cache_file', 'aerial_nb/models.py'),
             'aerial_nb.models.weights_env_var': ('models.html#weights_env_var', 'aerial_nb/models.py'),
             'aerial_nb.models.weights_path': ('models.html#weights_path', 'aerial_nb/models.py'),
@@ -599,6 +613,7 @@ d = {
             'aerial_nb.run_params.seed_range': ('run_params.html#seed_range', 'aerial_nb/run_params.py'),
             'aerial_nb.run_params.short_text': ('run_params.html#short_text', 'aerial_nb/run_params.py'),
             'aerial_nb.run_params.text': ('run_params.html#text', 'aerial_nb/run_params.py'),
+            'aerial_nb.run_params.tuning_epochs': ('run_params.html#tuning_epochs', 'aerial_nb/run_params.py'),
             'aerial_nb.run_params.validate_params': ('run_params.html#validate_params', 'aerial_nb/run_params.py'),
         },
         'aerial_nb.scale': {

@@ -20,13 +20,13 @@ from .run_params import RunParams
 # Imported inside the functions that use them: pyarrow.
 
 # %% auto #0
-__all__ = ['FEATURES_FORMAT', 'image_set_fingerprint', 'image_keys', 'refresh_file_facts', 'feature_namespace',
-           'feature_cache_key', 'cache_entry_problem', 'cached_image_features', 'whole_entry']
+__all__ = ['FEATURES_FORMAT', 'image_identities', 'image_set_fingerprint', 'image_keys', 'refresh_file_facts',
+           'feature_namespace', 'feature_cache_key', 'cache_entry_problem', 'cached_image_features', 'whole_entry']
 
 # %% ../nbs/02a_feature_cache.ipynb #c006
 FEATURES_FORMAT = 2   # bump when the layout of cached features changes (2: an `image_key` column, per-image reuse)
 
-def _identities(manifest: pd.DataFrame) -> list[str]:
+def image_identities(manifest: pd.DataFrame) -> list[str]:
     """Each image's identity: its content hash (`explore.content_hash`) where known, so that a copied, re-mounted or
     touched file keeps its features; else (a file explore could not read, an old manifest) its size and mtime."""
     hashes = manifest["content_hash"] if "content_hash" in manifest else [None] * len(manifest)
@@ -34,14 +34,14 @@ def _identities(manifest: pd.DataFrame) -> list[str]:
 
 def image_set_fingerprint(manifest: pd.DataFrame) -> str:
     "sha256 over the sorted (path, identity) of every image: changes when any file is added, removed or edited."
-    facts = pd.DataFrame({"path": list(manifest["path"]), "identity": _identities(manifest)}).sort_values("path")
+    facts = pd.DataFrame({"path": list(manifest["path"]), "identity": image_identities(manifest)}).sort_values("path")
     return hashlib.sha256(facts.to_csv(index=False).encode()).hexdigest()
 
 def image_keys(manifest: pd.DataFrame) -> list[str]:
     """One key per image of `manifest`: its path and identity (content). An edited or replaced file gets a new key; a
     copy at the same path, or a touched file, keeps it."""
     return [hashlib.sha256(f"{p}\0{i}".encode()).hexdigest()[:32]
-            for p, i in zip(manifest["path"], _identities(manifest))]
+            for p, i in zip(manifest["path"], image_identities(manifest))]
 
 def refresh_file_facts(manifest: pd.DataFrame) -> pd.DataFrame:
     """The manifest with each local file's `bytes` and `mtime_ns` read again, and its `content_hash` computed again

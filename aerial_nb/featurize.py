@@ -493,6 +493,9 @@ def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings:
                              f"{DECODERS[backend]} could not decode them:\n{shown}\nConvert them to PNG or JPEG (8-bit "
                              "RGB), "
                              f"remove them, or run with on_bad_image: skip to leave them out.")
+    # The recipe, so that the train step takes the same one (a fine-tuned network's copy included: 02b_finetune).
+    info.update(models=featurizer.get("models", [featurizer["name"]]), views=featurizer.get("views", ["full"]),
+                view_pool=featurizer.get("view_pool", "concat"))
     if run_dir: write_atomic(RunFolder(run_dir).features, json.dumps(info, indent=2))
     return info
 

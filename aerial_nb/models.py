@@ -25,15 +25,16 @@ from PIL import Image
 
 from filelock import FileLock
 
-from .run_folder import atomic
+from .run_folder import atomic, write_atomic
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # efficientnet_lite_pytorch, torch, torchvision.
 
 # %% auto #0
 __all__ = ['ONNX_OPSET', 'IMAGE_TENSOR', 'FEATURE_TENSOR', 'LOGITS_TENSOR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ZOO',
-           'ModelSpec', 'model_spec', 'WeightsNotFoundError', 'weights_env_var', 'torchvision_cache_file',
+           'FINETUNED', 'ModelSpec', 'model_spec', 'WeightsNotFoundError', 'weights_env_var', 'torchvision_cache_file',
            'resolve_weights', 'weights_path', 'build_network', 'headless', 'classifier', 'sha256_file',
-           'band_stats_onnx', 'export_onnx', 'ensure_model', 'preprocess', 'export_classifier_onnx']
+           'band_stats_onnx', 'store_meta', 'export_features', 'export_onnx', 'finetuned_base', 'finetuned_meta',
+           'ensure_model', 'preprocess', 'export_classifier_onnx']
 
 # %% ../nbs/00a_models.ipynb #c005
 ONNX_OPSET = 13          # the newest opset that SynapseML 1.1.0's onnxruntime (1.8.1) jar runs
@@ -310,28 +311,62 @@ def _weights_meta(spec, weights_path, pretrained):
     wfile, source = resolve_weights(spec, weights_path)
     return wfile, {"weights_source": source, "weights_file": wfile.name, "weights_sha256": sha256_file(wfile)}
 
+def store_meta(spec: ModelSpec, onnx_file: Path, **extra) -> dict:
+    """What the model store keeps beside an exported network (`meta.json`, written atomically): its spec and
+    preprocessing, tensors and opset, `extra`, the file and its sha256."""
+    import torch
+    meta = {**asdict(spec), **spec.preprocessing(), "image_tensor": IMAGE_TENSOR, "feature_tensor": FEATURE_TENSOR,
+            "feature_shape": ["N", spec.feature_dim, 1, 1], "opset": ONNX_OPSET, **extra,
+            "onnx_file": str(onnx_file), "onnx_sha256": sha256_file(onnx_file), "torch": torch.__version__}
+    write_atomic(Path(onnx_file).parent / "meta.json", json.dumps(meta, indent=2))
+    return meta
+
+def export_features(net, spec: ModelSpec, out_dir: Path, **extra) -> dict:
+    "Export `net`'s pooled features (`headless`) to `out_dir/model.onnx` with its `store_meta`; returns the metadata."
+    t0 = time.time()
+    _export(headless(net), spec, out_dir / "model.onnx", FEATURE_TENSOR)
+    return store_meta(spec, out_dir / "model.onnx", **extra, export_seconds=round(time.time() - t0, 2))
+
 def export_onnx(spec: ModelSpec, out_dir: str | Path, weights_path: str | Path | None = None,
                 pretrained: bool = True) -> dict:
     "Export the headless network of `spec` to `out_dir/model.onnx` with `meta.json`; returns the metadata."
-    import torch
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     _, wmeta = _weights_meta(spec, weights_path, pretrained)   # fails fast, before building anything
-    t0 = time.time()
-    if spec.family == "statistics":
-        with atomic(out_dir / "model.onnx") as tmp: tmp.write_bytes(band_stats_onnx(spec.input_size))
-    else:
-        net = headless(build_network(spec, weights_path, pretrained))
-        _export(net, spec, out_dir / "model.onnx", FEATURE_TENSOR)
-    meta = {**asdict(spec), **spec.preprocessing(), "image_tensor": IMAGE_TENSOR, "feature_tensor": FEATURE_TENSOR,
-            "feature_shape": ["N", spec.feature_dim, 1, 1], "opset": ONNX_OPSET, **wmeta,
-            "onnx_file": str(out_dir / "model.onnx"), "onnx_sha256": sha256_file(out_dir / "model.onnx"),
-            "torch": torch.__version__, "export_seconds": round(time.time() - t0, 2)}
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
-    return meta
+    if spec.family != "statistics":
+        return export_features(build_network(spec, weights_path, pretrained), spec, out_dir, **wmeta)
+    with atomic(out_dir / "model.onnx") as tmp: tmp.write_bytes(band_stats_onnx(spec.input_size))
+    return store_meta(spec, out_dir / "model.onnx", **wmeta, export_seconds=0.0)
 
 # %% ../nbs/00a_models.ipynb #c018
+# A network fine-tuned by a run (`aerial_nb.finetune`): its zoo model's name, `-ft-`, 12 hex digits of its inputs' hash.
+FINETUNED = re.compile(r"^(?P<base>.+)-ft-(?P<key>[0-9a-f]{12})$")
+
+def finetuned_base(name: str) -> str | None:
+    "The zoo model that the fine-tuned network `name` was tuned from; None when `name` is not a fine-tuned one."
+    m = FINETUNED.match(str(name))
+    return m["base"] if m and m["base"] in ZOO else None
+
+def finetuned_meta(name: str, store: str | Path) -> dict:
+    """Metadata of the fine-tuned network `name` in `store`. No package can export it again (the run that trained the
+    model made it), so a missing or altered one is an error that says where it comes from."""
+    d = Path(store) / name
+    meta_f, onnx_f = d / "meta.json", d / "model.onnx"
+    if not (meta_f.exists() and onnx_f.exists()):
+        raise FileNotFoundError(f"The fine-tuned network {name} is not in the model store {store}: the run that "
+                                f"trained the model made it (finetune_epochs). Copy its folder {d} from the machine "
+                                "of that run, or train the model again here.")
+    try: meta = json.loads(meta_f.read_text())
+    except ValueError: meta = {}
+    if sha256_file(onnx_f) != meta.get("onnx_sha256"):
+        raise ValueError(f"{onnx_f} does not match the sha256 in {meta_f}: the fine-tuned network was altered. "
+                         f"Restore {d}, or train the model again (finetune_epochs).")
+    meta["onnx_file"] = str(onnx_f)    # the store may have moved
+    return meta
+
 def ensure_model(name: str, store: str | Path, weights_path: str | Path | None = None) -> dict:
-    "Metadata of the ONNX export of `name` in `store`, exporting it first if it is missing or fails its sha256."
+    """Metadata of the ONNX export of `name` in `store`, exporting it first if it is missing or fails its sha256 (a
+    fine-tuned network's is only checked: `finetuned_meta`)."""
+    if finetuned_base(name): return finetuned_meta(name, store)
     spec = model_spec(name)
     d = Path(store) / name
     d.mkdir(parents=True, exist_ok=True)

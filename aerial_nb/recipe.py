@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import ZOO, ensure_model
+from .models import ZOO, ensure_model, finetuned_base
 # Imported inside the function that uses it, as it takes ~0.3 s to import: OpenCV (cv2).
 
 # %% auto #0
@@ -49,7 +49,7 @@ def resize_view(img: np.ndarray, featurizer: dict) -> np.ndarray:
 
 # %% ../nbs/00h_recipe.ipynb #c008
 def model_names(models: str | list[str]) -> list[str]:
-    "The zoo models of `pretrained_model_type`: one name or a list of them."
+    "The zoo models of `pretrained_model_type` (or their fine-tuned copies): one name or a list of them."
     return [models] if isinstance(models, str) else list(models)
 
 def recipe_label(models: str | list[str], views: list[str] | tuple = ("full",), view_pool: str = "concat") -> str:
@@ -63,7 +63,7 @@ def check_recipe(models, views, view_pool) -> None:
     "An error naming what is wrong with a recipe: unknown or repeated models or views, an unknown pooling."
     names, views = model_names(models), list(views)
     if not names or not views: raise ValueError("A feature recipe needs at least one model and one view.")
-    bad = [n for n in names if n not in ZOO]
+    bad = [n for n in names if n not in ZOO and not finetuned_base(n)]
     if bad: raise ValueError(f"Unknown model(s) {', '.join(map(repr, bad))}: choose from {', '.join(ZOO)}.")
     bad = [v for v in views if v not in VIEWS]
     if bad: raise ValueError(f"Unknown view(s) {', '.join(map(repr, bad))}: choose from {', '.join(VIEWS)}.")

@@ -21,9 +21,9 @@ from .train import CLASS_WEIGHTS, CLASSIFIERS, check_classifier_params
 
 # %% auto #0
 __all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'short_text', 'flag', 'folds',
-           'seed_range', 'fraction', 'at_least_zero', 'one_of', 'either', 'hyperparameters', 'names_among',
-           'folder_name', 'label_map_file', 'param', 'RunParams', 'Param', 'default_params', 'Problem', 'problems',
-           'format_problems', 'validate_params', 'load_params', 'describe_params', 'params_table']
+           'seed_range', 'fraction', 'at_least_zero', 'one_of', 'either', 'tuning_epochs', 'hyperparameters',
+           'names_among', 'folder_name', 'label_map_file', 'param', 'RunParams', 'Param', 'default_params', 'Problem',
+           'problems', 'format_problems', 'validate_params', 'load_params', 'describe_params', 'params_table']
 
 # %% ../nbs/00d_run_params.ipynb #c006
 Check = Callable[[str, object, dict], "str | None"]   # (name, value, all parameters) -> the problem, or None
@@ -79,6 +79,19 @@ def either(a: str, b: str) -> Check:
 # %% ../nbs/00d_run_params.ipynb #c009
 # The featurizer backends are a run parameter's choices: they live here, and featurize takes them from here.
 FEATURIZER_BACKENDS = ("synapseml", "onnxruntime")
+
+def tuning_epochs(name: str, v, p: dict) -> str | None:
+    """Epochs of fine-tuning (0: off), refused beside `cv_folds` (the tuned network would have seen every fold's test
+    images) and without a network to tune."""
+    if not (_is_int(v) and v >= 0): return f"{name} must be a whole number >= 0 (0: off), got {v!r}"
+    if v and p.get("cv_folds"):
+        return (f"{name} {v} with cv_folds {p['cv_folds']}: the cross-validation folds would test on images the "
+                "network was tuned on; set one of them to 0")
+    models = p.get("pretrained_model_type")
+    models = [models] if isinstance(models, str) else models if isinstance(models, list) else []
+    if v and models and all(getattr(ZOO.get(m), "family", "") == "statistics" for m in models):
+        return f"{name} tunes a network, and pretrained_model_type {models} has none: add one, or set {name}: 0"
+    return None
 
 def hyperparameters(name: str, v, p: dict) -> str | None:
     "The classifier's own Spark ML parameters: checked once `classifier` is a known classifier."
@@ -157,6 +170,9 @@ class RunParams:
                                     "ONNX model in Python workers): same features (see Featurizers)")
     tta: bool = param(False, flag, "average features over the 8 rotations/flips of each image (8x the network's "
                       "work; both backends)")
+    finetune_epochs: int = param(0, tuning_epochs, "k > 0: each network of `pretrained_model_type` first tuned for k "
+                                 "epochs on the run's training split (its later half and a new head: "
+                                 "`aerial_nb.finetune`), then featurizing in its place; 0: ImageNet's weights, frozen")
     classifier: str = param("logistic_regression", one_of(lambda: CLASSIFIERS),
                             "`logistic_regression`, `random_forest` (Spark ML) or `lightgbm` (SynapseML)")
     classifier_params: dict = param({}, hyperparameters, "Spark ML parameters of the classifier, e.g. "

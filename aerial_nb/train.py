@@ -314,6 +314,9 @@ def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: 
     """Train, evaluate and save (with `tune_folds` > 1, the classifier's `TUNING_GRIDS` values chosen by CV on the
     training split); writes `metrics.json` and `test_predictions.parquet` to the run folder."""
     run_dir = Path(run_dir)
+    if features.get("onnx_sha256", featurizer["onnx_sha256"]) != featurizer["onnx_sha256"]:
+        raise ValueError(f"The run's features come from {features.get('model')}, not {featurizer['name']}: train with "
+                         "the featurizer that computed them (`recipe.recipe_of_model(features, store)`).")
     dest = check_model_name(settings.path("paths", "outputs_dir") / "models", output_model_name, overwrite_model)
     manifest = manifest[~manifest["path"].isin(features.get("missing", []))]
     if cv_folds: assign_folds(manifest, cv_folds, seed)   # too few images for the folds: fail before any fit

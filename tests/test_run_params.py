@@ -115,3 +115,15 @@ def test_every_parameters_cell_says_what_runparams_says():
         cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
         src = "".join(cell["source"])
         assert src == parameters_source(src), f"{step}: parameters cell differs from RunParams' help; run make readme"
+
+
+def test_finetune_epochs_is_refused_beside_cv_folds_and_without_a_network():
+    # A network tuned on the training split has seen every cross-validation fold's test images; band-stats has nothing
+    # to tune (aerial_nb.finetune).
+    found = [p.message for p in problems({"finetune_epochs": 8, "cv_folds": 5})]
+    assert any("finetune_epochs 8 with cv_folds 5" in m for m in found), found
+    found = [p.message for p in problems({"finetune_epochs": 8, "pretrained_model_type": "band-stats"})]
+    assert any("has none: add one" in m for m in found), found
+    found = [p.message for p in problems({"finetune_epochs": -1})]
+    assert any("whole number >= 0" in m for m in found), found
+    assert problems({"finetune_epochs": 8}) == []
