@@ -191,6 +191,7 @@ d = {
             'aerial_nb.featurize.task_count': ('featurize.html#task_count', 'aerial_nb/featurize.py'),
         },
         'aerial_nb.finetune': {
+            'aerial_nb.finetune.check_tuning_memory': ('finetune.html#check_tuning_memory', 'aerial_nb/finetune.py'),
             'aerial_nb.finetune.finetune_key': ('finetune.html#finetune_key', 'aerial_nb/finetune.py'),
             'aerial_nb.finetune.finetune_model': ('finetune.html#finetune_model', 'aerial_nb/finetune.py'),
             'aerial_nb.finetune.finetuned_models': ('finetune.html#finetuned_models', 'aerial_nb/finetune.py'),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,8 @@ from .recipe import VIEWS, model_names
 
 # %% auto #0
 __all__ = ['FINETUNE_INPUT', 'FROZEN_BLOCKS', 'BATCH', 'FINETUNE_FORMAT', 'training_views', 'finetune_key',
-           'training_inputs', 'tuning_network', 'fit_network', 'finetune_model', 'finetuned_models']
+           'training_inputs', 'check_tuning_memory', 'tuning_network', 'fit_network', 'finetune_model',
+           'finetuned_models']
 
 # %% ../nbs/02b_finetune.ipynb #c005
 FINETUNE_INPUT = 112   # px a view is shown at while tuning and featurizing (a 320 m NAIP square is 64 px)
@@ -66,6 +68,18 @@ def training_inputs(train: pd.DataFrame, parts: list[dict], on_bad_image: str = 
         kept.append(i)
     if not kept: raise ValueError("Fine-tuning found no readable training image.")
     return [np.stack(x) for x in xs], train.iloc[kept]
+
+# %% ../nbs/02b_finetune.ipynb #c009a
+def check_tuning_memory(n_images: int, n_views: int, size: int, available: int | None = None) -> int:
+    """The bytes tuning holds its inputs in (`training_inputs`: float32, every view of every training image), or an
+    error, before any work, when that is over half the memory free now (`available`, bytes)."""
+    need = n_images * n_views * 3 * size * size * 4
+    if available is None: available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if need > available / 2:
+        raise MemoryError(f"Fine-tuning holds its {n_images} training images in memory ({n_views} view(s) of "
+                          f"{size} px: {need / 2**30:.1f} GiB), over half the {available / 2**30:.1f} GiB free: "
+                          "lower sample_frac, or set finetune_epochs: 0.")
+    return need
 
 # %% ../nbs/02b_finetune.ipynb #c011
 def tuning_network(spec, n_views: int, n_classes: int):
@@ -140,6 +154,7 @@ def finetune_model(name: str, manifest: pd.DataFrame, *, views, epochs: int, see
         except (FileNotFoundError, ValueError): pass   # not there, or altered: tune it (again)
         import torch
         tspec = replace(spec, name=tuned, input_size=int(size))
+        check_tuning_memory(len(train), len(tuned_views), int(size))
         inputs, train = training_inputs(train, [{**tspec.preprocessing(), "view": v} for v in tuned_views],
                                         on_bad_image, log)
         classes = sorted(set(train["label"]))
