@@ -168,7 +168,7 @@ def finetune_model(name: str, manifest: pd.DataFrame, *, views, epochs: int, see
                         weights_file=None, weights_sha256=None, finetuned_from=name,
                         finetune={"views": tuned_views, "epochs": int(epochs), "seed": int(seed), "classes": classes,
                                   "n_images": len(train), "losses": losses, "seconds": round(time.time() - t0, 1)})
-    log(f"{name} fine-tuned on {len(train)} training images ({'+'.join(tuned_views)}, {epochs} epochs, loss "
+    log(f"{name} fine-tuned on {len(train)} training images ({'+'.join(tuned_views)}, {epochs} epoch(s), loss "
         f"{losses[0]:.2f} -> {losses[-1]:.2f}) in {format_duration(time.time() - t0)}: {tuned}")
     return tuned
 

@@ -163,10 +163,17 @@ def main():
         return names[Pt.argmax(1)], names[Pf.argmax(1)], names[(Pt + Pf).argmax(1)]
     stats = [c for c in Xd.columns if str(c).startswith("band-stats")]
 
+    computed = {}   # (model, chips, turns) -> features: the 2-view rows reuse the 4-view features of the same turns
+
+    def features_of(X, ix, turns: int) -> pd.DataFrame:
+        key = (id(both.model), id(X), turns)   # the entry keeps model and chips alive, so their ids stay theirs
+        if key not in computed:
+            computed[key] = (both.model, X, tuned_features(both.model, X, args.size, turns).set_index(ix.index))
+        return computed[key][2]
+
     def with_tuned_features(Xa, ya, Xa_chips, Xb, Xb_chips, views: int = 4, turns: int = 1):
         "Predictions of the b rows by the logistic regression on `both.model`'s features beside the band statistics."
-        Fa, Fb = (tuned_features(both.model, X, args.size, turns).set_index(ix.index) for X, ix in
-                  ((Xa_chips, Xa), (Xb_chips, Xb)))
+        Fa, Fb = features_of(Xa_chips, Xa, turns), features_of(Xb_chips, Xb, turns)
         keep = [c for c in Fa.columns if c.split(":")[1] in ALL_VIEWS[:views]]
         cls, P = L.fit_proba(pd.concat([Fa[keep], Xa[stats]], axis=1), ya, pd.concat([Fb[keep], Xb[stats]], axis=1))
         return np.asarray(cls, object)[P.argmax(1)]
