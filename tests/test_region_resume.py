@@ -1,6 +1,7 @@
 """Kill -9 a region scoring job at several points and start it again: every tile must end up scored exactly once."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,9 +33,18 @@ def job(tmp_path_factory, fixture_model, cut_at_model_scale):
 def _start(root: Path, model: str, out: Path) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).parent / "aerial-nb"), "score", str(root / "tiles"), "--out", str(out),
            "--model", model, "--chunk-size", str(CHUNK)]
-    # Its own session, so kill -9 reaches the driver and its JVM and Python workers at once, as a crash would.
-    return subprocess.Popen(cmd, cwd=ROOT, env=cli_env(root / "outputs"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    # Its own session, so kill -9 reaches the driver and its JVM and Python workers at once, as a crash would. A JVM
+    # killed so leaves Spark's temporary folders (~200 MB each: a copy of SynapseML's jars): here, not in /tmp.
+    env = cli_env(root / "outputs", SPARK_LOCAL_DIRS=str(spark_local(out)))
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+
+
+def spark_local(out: Path) -> Path:
+    "The killed jobs' Spark temporary folders, beside their output: the test deletes them."
+    d = out.parent / "spark-local"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 def _committed(out: Path) -> int:
@@ -84,3 +94,6 @@ def test_kill_and_resume_scores_every_tile_once(job, tmp_path):
     assert again.returncode == 0, log2
     assert json.loads((out / "score.json").read_text())["tiles_scored_now"] == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), pred)
+    killed = list(spark_local(out).iterdir())
+    assert killed, "the killed jobs' Spark folders were not where SPARK_LOCAL_DIRS put them"
+    shutil.rmtree(spark_local(out))   # what the three killed JVMs left
