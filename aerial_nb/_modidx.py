@@ -348,6 +348,7 @@ d = {
             'aerial_nb.models.resolve_weights': ('models.html#resolve_weights', 'aerial_nb/models.py'),
             'aerial_nb.models.sha256_file': ('models.html#sha256_file', 'aerial_nb/models.py'),
             'aerial_nb.models.store_meta': ('models.html#store_meta', 'aerial_nb/models.py'),
+            'aerial_nb.models.stored_entry': ('models.html#stored_entry', 'aerial_nb/models.py'),
             'aerial_nb.models.torchvision_cache_file': ('models.html#torchvision_cache_file', 'aerial_nb/models.py'),
             'aerial_nb.models.weights_env_var': ('models.html#weights_env_var', 'aerial_nb/models.py'),
             'aerial_nb.models.weights_path': ('models.html#weights_path', 'aerial_nb/models.py'),

@@ -33,8 +33,8 @@ from .run_folder import atomic, write_atomic
 __all__ = ['ONNX_OPSET', 'IMAGE_TENSOR', 'FEATURE_TENSOR', 'LOGITS_TENSOR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ZOO',
            'FINETUNED', 'ModelSpec', 'model_spec', 'WeightsNotFoundError', 'weights_env_var', 'torchvision_cache_file',
            'resolve_weights', 'weights_path', 'build_network', 'headless', 'classifier', 'sha256_file',
-           'band_stats_onnx', 'store_meta', 'export_features', 'export_onnx', 'finetuned_base', 'finetuned_meta',
-           'ensure_model', 'preprocess', 'export_classifier_onnx']
+           'band_stats_onnx', 'store_meta', 'export_features', 'export_onnx', 'finetuned_base', 'stored_entry',
+           'finetuned_meta', 'ensure_model', 'preprocess', 'export_classifier_onnx']
 
 # %% ../nbs/00a_models.ipynb #c005
 ONNX_OPSET = 13          # the newest opset that SynapseML 1.1.0's onnxruntime (1.8.1) jar runs
@@ -346,21 +346,29 @@ def finetuned_base(name: str) -> str | None:
     m = FINETUNED.match(str(name))
     return m["base"] if m and m["base"] in ZOO else None
 
+def stored_entry(d: Path) -> tuple[str, dict]:
+    """The model store's entry in folder `d`: "missing" (no model.onnx or meta.json), "altered" (the ONNX file is not
+    the one whose sha256 meta.json gives, or meta.json is unreadable) or "ok"; and its metadata, with `onnx_file`
+    where the file lies now (the store may have moved)."""
+    meta_f, onnx_f = d / "meta.json", d / "model.onnx"
+    if not (meta_f.exists() and onnx_f.exists()): return "missing", {}
+    try: meta = json.loads(meta_f.read_text())
+    except ValueError: return "altered", {}
+    if sha256_file(onnx_f) != meta.get("onnx_sha256"): return "altered", meta
+    return "ok", {**meta, "onnx_file": str(onnx_f)}
+
 def finetuned_meta(name: str, store: str | Path) -> dict:
     """Metadata of the fine-tuned network `name` in `store`. No package can export it again (the run that trained the
     model made it), so a missing or altered one is an error that says where it comes from."""
     d = Path(store) / name
-    meta_f, onnx_f = d / "meta.json", d / "model.onnx"
-    if not (meta_f.exists() and onnx_f.exists()):
+    state, meta = stored_entry(d)
+    if state == "missing":
         raise FileNotFoundError(f"The fine-tuned network {name} is not in the model store {store}: the run that "
                                 f"trained the model made it (finetune_epochs). Copy its folder {d} from the machine "
                                 "of that run, or train the model again here.")
-    try: meta = json.loads(meta_f.read_text())
-    except ValueError: meta = {}
-    if sha256_file(onnx_f) != meta.get("onnx_sha256"):
-        raise ValueError(f"{onnx_f} does not match the sha256 in {meta_f}: the fine-tuned network was altered. "
-                         f"Restore {d}, or train the model again (finetune_epochs).")
-    meta["onnx_file"] = str(onnx_f)    # the store may have moved
+    if state == "altered":
+        raise ValueError(f"{d / 'model.onnx'} does not match the sha256 in {d / 'meta.json'}: the fine-tuned network "
+                         f"was altered. Restore {d}, or train the model again (finetune_epochs).")
     return meta
 
 def ensure_model(name: str, store: str | Path, weights_path: str | Path | None = None) -> dict:
@@ -372,17 +380,13 @@ def ensure_model(name: str, store: str | Path, weights_path: str | Path | None =
     d.mkdir(parents=True, exist_ok=True)
     given = weights_path if weights_path is not None else os.environ.get(weights_env_var(spec)) or None
     with FileLock(str(d) + ".lock", timeout=600):   # parallel runs export once
-        meta_f, onnx_f = d / "meta.json", d / "model.onnx"
-        if meta_f.exists() and onnx_f.exists():
-            try: meta = json.loads(meta_f.read_text())
-            except ValueError: meta = {}   # unreadable metadata: export again rather than fail forever
-            if sha256_file(onnx_f) != meta.get("onnx_sha256"):
-                print(f"{onnx_f} does not match the sha256 in {meta_f}: exporting {name} again.")
-            elif given is not None and Path(given).is_file() and sha256_file(given) != meta.get("weights_sha256"):
-                print(f"{onnx_f} was exported from other weights than {given}: exporting {name} again.")
-            else:
-                meta["onnx_file"] = str(onnx_f)    # the store may have moved
-                return meta
+        state, meta = stored_entry(d)   # an altered or unreadable entry is exported again rather than fail forever
+        if state == "altered":
+            print(f"{d / 'model.onnx'} does not match the sha256 in {d / 'meta.json'}: exporting {name} again.")
+        elif state == "ok" and given is not None and Path(given).is_file() and \
+                sha256_file(given) != meta.get("weights_sha256"):
+            print(f"{d / 'model.onnx'} was exported from other weights than {given}: exporting {name} again.")
+        elif state == "ok": return meta
         return export_onnx(spec, d, weights_path)
 
 # %% ../nbs/00a_models.ipynb #c026

@@ -59,8 +59,9 @@ def read_progress(status_file: str | Path) -> dict | None:
 class Progress:
     "Done / total, rate and time left of one piece of long work, reported at most every `every` seconds."
     def __init__(self, what: str, total: int | None, *, unit: str = "items", every: float = 5.0, stream=None,
-                 status_file: str | Path | None = None, clock=time.monotonic, show: bool = True):
+                 status_file: str | Path | None = None, clock=time.monotonic, show: bool = True, quiet_s: float = 30.0):
         self.what, self.total, self.unit, self.every, self.clock = what, total, unit, float(every), clock
+        self.quiet_s, self._shown = float(quiet_s), (None, 0.0)   # a log's last line: its count, and when
         # The process's own stderr (file descriptor 2), not a notebook's: in a step's kernel it goes to the step's log.
         self.stream = (sys.__stderr__ or sys.stderr) if stream is None else stream
         self.status_file, self.tty, self.show = status_file, _is_tty(self.stream), show   # show=False: status only
@@ -91,8 +92,12 @@ class Progress:
         self._last, self.reports = now, self.reports + 1
         snap = self.snapshot()
         line = progress_line(snap)
+        # A terminal's line is redrawn; a log gets a line when the count has moved, or `quiet_s` after the last one.
+        repeat = not self.tty and self._shown[0] == self.done and now - self._shown[1] < self.quiet_s
         try:
-            if self.show: self.stream.write(f"\r{line}\x1b[K" if self.tty else line + "\n"); self.stream.flush()
+            if self.show and not repeat:
+                self.stream.write(f"\r{line}\x1b[K" if self.tty else line + "\n"); self.stream.flush()
+                self._shown = (self.done, now)
         except (OSError, ValueError): pass   # a closed terminal: the status file still says it
         if self.status_file: write_progress(self.status_file, snap)
 
