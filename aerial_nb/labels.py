@@ -22,7 +22,7 @@ from .tiles import open_checked_raster, raster_files, raster_name
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'CONFIDENCES', 'LabelsError', 'Blocks', 'square_window', 'window_problem', 'raster_index',
-           'read_labels', 'overlapping', 'check_apart', 'cut_label_squares', 'labels_image_set']
+           'label_files', 'read_labels', 'overlapping', 'check_apart', 'cut_label_squares', 'labels_image_set']
 
 # %% ../nbs/01e_labels.ipynb #c006
 LABEL_COLUMNS = ["tile_id", "year", "acq_date", "source", "crs", "center_x", "center_y", "footprint_m",
@@ -89,20 +89,30 @@ def raster_index(rasters) -> dict[str, str]:
     specs = rasters if isinstance(rasters, (list, tuple)) else [rasters]
     return {raster_name(p): str(p) for s in specs for p in raster_files(s)}
 
-def read_labels(path: str | Path, rasters, classes, *, log=print) -> pd.DataFrame:
-    """The rows of the labels CSV `path`, each with its raster's `source_path` and pixel window, checked against
-    `rasters` (the folder or files holding its `source` rasters) and `classes` (the map's classes)."""
-    path = Path(path)
+def label_files(paths) -> list[Path]:
+    "The labels CSVs of `paths`: one path, or a list of them (labeling rounds, in the order their labels win)."
+    files = [Path(p).expanduser() for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not files: raise LabelsError("No labels file given (labels_csv is an empty list).")
+    return files
+
+def _read_label_table(path: Path) -> pd.DataFrame:
+    "The rows of the labels CSV `path`, checked for the check set's columns, with their file and row for messages."
     if not path.is_file(): raise LabelsError(f"{path}: labels file not found; check the path (labels_csv).")
     df = pd.read_csv(path, dtype={"note": str, "acq_date": str})
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing: raise LabelsError(f"{path}: columns {missing} missing; a labels file has the check set's columns "
                                   f"({', '.join(LABEL_COLUMNS)}).")
     if df.empty: raise LabelsError(f"{path}: no labeled squares; label some first (aerial-nb label).")
-    df = _later_label_wins(df, path, log)
+    return df.assign(_where=[f"{path.name} row {i + 2}" for i in range(len(df))])
+
+def read_labels(paths: str | Path | list, rasters, classes, *, log=print) -> pd.DataFrame:
+    """The rows of the labels CSV(s) `paths` (one, or a list read in order), each with its raster's `source_path` and
+    pixel window, checked against `rasters` (the folder or files holding its `source` rasters) and `classes` (the
+    map's classes)."""
+    df = _later_label_wins(pd.concat([_read_label_table(p) for p in label_files(paths)], ignore_index=True), log)
     index, problems, windows = raster_index(rasters), [], []
     for i, r in df.iterrows():
-        where = f"{path.name} row {i + 2} ({r.tile_id})"
+        where = f"{r['_where']} ({r.tile_id})"
         if r.label not in classes:
             problems.append(f"{where}: unknown class {r.label!r}; use one of {', '.join(classes)}")
         elif r.source not in index:
@@ -117,19 +127,19 @@ def read_labels(path: str | Path, rasters, classes, *, log=print) -> pd.DataFram
     if problems:
         raise LabelsError(f"{len(problems)} labeled square(s) cannot be used, nothing was trained:\n  " +
                           "\n  ".join(problems[:20]) + ("\n  ..." if len(problems) > 20 else ""))
-    out = df.copy()
+    out = df.drop(columns="_where")
     out["source_path"] = [p for _, p, _ in windows]
     out["row_off"], out["col_off"] = [w.row_off for *_, w in windows], [w.col_off for *_, w in windows]
     out["win_px"] = [int(w.width) for *_, w in windows]
     return out
 
-def _later_label_wins(df: pd.DataFrame, path: Path, log) -> pd.DataFrame:
+def _later_label_wins(df: pd.DataFrame, log) -> pd.DataFrame:
     "`df` without earlier labels of a square labeled again (same id, or same source and centre); says which."
     key = df.source.astype(str) + "@" + df.center_x.round(1).astype(str) + "," + df.center_y.round(1).astype(str)
     dup = df.tile_id.duplicated(keep="last") | key.duplicated(keep="last")
     if dup.any():
-        log(f"{path.name}: {int(dup.sum())} square(s) labeled more than once; the later label wins: "
-            + ", ".join(df.tile_id[dup].astype(str).head(10)))
+        log(f"{int(dup.sum())} square(s) labeled more than once; the later label wins over "
+            + ", ".join(f"{w} ({t})" for w, t in zip(df["_where"][dup].head(10), df.tile_id[dup].astype(str))))
     return df[~dup].reset_index(drop=True)
 
 # %% ../nbs/01e_labels.ipynb #c019
@@ -186,17 +196,21 @@ def cut_label_squares(labels: pd.DataFrame, out_dir: str | Path, *, context_m: f
     return out_dir
 
 # %% ../nbs/01e_labels.ipynb #c025
-def labels_image_set(labels_csv: str | Path, rasters, out_root: str | Path, *, context_m: float, classes,
+def labels_image_set(labels_csv: str | Path | list, rasters, out_root: str | Path, *, context_m: float, classes,
                      log=print) -> Path:
-    "The image set of `labels_csv` under `out_root` (cut now, or reused when already cut from the same inputs)."
-    paths = sorted(raster_index(rasters).items())
-    key = hashlib.sha256(json.dumps({"labels": hashlib.sha256(Path(labels_csv).read_bytes()).hexdigest(),
+    """The image set of `labels_csv` (one labels CSV or a list) under `out_root` (cut now, or reused when already cut
+    from the same inputs)."""
+    files, paths = label_files(labels_csv), sorted(raster_index(rasters).items())
+    if not all(f.is_file() for f in files): read_labels(files, rasters, classes)   # says which file is missing
+    shas = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    key = hashlib.sha256(json.dumps({"labels": shas[0] if len(shas) == 1 else shas,
                                      "context_m": float(context_m), "classes": sorted(classes),
                                      "rasters": [(n, Path(p).stat().st_size) for n, p in paths]}).encode())
-    out = Path(out_root) / f"{Path(labels_csv).stem}-{key.hexdigest()[:12]}"
+    name = files[0].stem + (f"+{len(files) - 1}" if len(files) > 1 else "")
+    out = Path(out_root) / f"{name}-{key.hexdigest()[:12]}"
     if (out / "labels.csv").exists(): return out
-    labels = read_labels(labels_csv, rasters, classes, log=log)
+    labels = read_labels(files, rasters, classes, log=log)
     cut_label_squares(labels, out, context_m=context_m, log=log)
     n = len(pd.read_csv(out / "labels.csv"))
-    log(f"{n} labeled squares of {Path(labels_csv).name} cut with {context_m:g} m of ground into {out}")
+    log(f"{n} labeled squares of {', '.join(f.name for f in files)} cut with {context_m:g} m of ground into {out}")
     return out

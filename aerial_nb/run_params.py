@@ -20,8 +20,8 @@ from .recipe import VIEW_POOLS, VIEWS
 from .train import CLASS_WEIGHTS, CLASSIFIERS, check_classifier_params
 
 # %% auto #0
-__all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'short_text', 'flag', 'folds',
-           'seed_range', 'fraction', 'at_least_zero', 'one_of', 'either', 'tuning_epochs', 'hyperparameters',
+__all__ = ['Check', 'FEATURIZER_BACKENDS', 'RUN_PARAMS', 'RUNNER_VALUES', 'text', 'text_or_texts', 'short_text', 'flag',
+           'folds', 'seed_range', 'fraction', 'at_least_zero', 'one_of', 'either', 'tuning_epochs', 'hyperparameters',
            'names_among', 'folder_name', 'label_map_file', 'param', 'RunParams', 'Param', 'default_params', 'Problem',
            'problems', 'format_problems', 'validate_params', 'load_params', 'describe_params', 'params_table']
 
@@ -33,6 +33,11 @@ def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
 
 def text(name: str, v, p: dict) -> str | None:
     return None if isinstance(v, str) else f"{name} must be a string, got {v!r}"
+
+def text_or_texts(name: str, v, p: dict) -> str | None:
+    "A string, or a non-empty list of non-empty strings (several files)."
+    if isinstance(v, str) or isinstance(v, list) and v and all(isinstance(x, str) and x for x in v): return None
+    return f"{name} must be a path or a list of paths, got {v!r}"
 
 def short_text(max_chars: int) -> Check:
     "A string of at most `max_chars` characters (one that becomes part of a file name: 255 bytes is the limit)."
@@ -140,10 +145,11 @@ class RunParams:
     run_name: str = param("default", short_text(64), "a name in the run id (at most 64 characters)", runner_only=True)
     images_dir: str = param("", text, "labeled image set, one folder per class (relative to the project, or "
                             "absolute; `az://` for blob storage); empty: settings' [data] images_dir")
-    labels_csv: str = param("", text, "a labels CSV of squares labeled by eye in the rasters (the check set's schema, "
-                            "`aerial_nb.labels`): its squares, cut from `score_raster`'s rasters with all bands and "
-                            "`tile_footprint_m` of ground each, are the labeled image set (instead of `images_dir`)",
-                            runner_only=True)
+    labels_csv: str | list = param("", text_or_texts, "a labels CSV of squares labeled by eye in the rasters (the "
+                                   "check set's schema, `aerial_nb.labels`), or a list of them (labeling rounds; a "
+                                   "later file's label of a square wins): their squares, cut from `score_raster`'s "
+                                   "rasters with all bands and `tile_footprint_m` of ground each, are the labeled "
+                                   "image set (instead of `images_dir`)", runner_only=True)
     image_gsd_m: float = param(0.0, at_least_zero("metres per pixel (0: unknown)"),
                                "metres per pixel of the labeled images (EuroSAT 10, UC Merced 0.3048); 0: unknown, "
                                "and then no raster is scored")

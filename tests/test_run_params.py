@@ -127,3 +127,11 @@ def test_finetune_epochs_is_refused_beside_cv_folds_and_without_a_network():
     found = [p.message for p in problems({"finetune_epochs": -1})]
     assert any("whole number >= 0" in m for m in found), found
     assert problems({"finetune_epochs": 8}) == []
+
+
+def test_labels_csv_is_a_file_or_a_list_of_files():
+    # Labeling rounds stay in their own files (params/default.yaml lists three).
+    assert problems({"labels_csv": "a.csv"}) == [] and problems({"labels_csv": ["a.csv", "b.csv"]}) == []
+    for bad in ([], ["a.csv", ""], ["a.csv", 3], 3):
+        found = [p.message for p in problems({"labels_csv": bad})]
+        assert any("labels_csv must be a path or a list of paths" in m for m in found), (bad, found)
