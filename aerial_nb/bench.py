@@ -229,8 +229,7 @@ def stratified_sample(manifest: pd.DataFrame, n: int, *, seed: int = 42, test_fr
     """About `n` images of `manifest` (all of them when it has fewer), each class in proportion, with a `split`
     column: `test_frac` of each class to test (at least one image), the rest to train."""
     frac = min(1.0, n / len(manifest))
-    take = manifest.groupby("label", group_keys=False).apply(
-        lambda g: g.sample(max(2, round(len(g) * frac)), random_state=seed))
+    take = pd.concat([g.sample(max(2, round(len(g) * frac)), random_state=seed) for _, g in manifest.groupby("label")])
     rank, size = take.groupby("label").cumcount(), take.groupby("label")["label"].transform("size")
     return take.assign(split=np.where(rank < np.maximum(1, (size * test_frac).round()), "test", "train"))
 
