@@ -22,7 +22,8 @@ from .tiles import open_checked_raster, raster_files, raster_name
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'CONFIDENCES', 'LabelsError', 'Blocks', 'square_window', 'window_problem', 'raster_index',
-           'label_files', 'read_labels', 'overlapping', 'check_apart', 'cut_label_squares', 'labels_image_set']
+           'label_files', 'label_table', 'read_labels', 'overlapping', 'check_apart', 'cut_label_squares',
+           'labels_image_set']
 
 # %% ../nbs/01e_labels.ipynb #c006
 LABEL_COLUMNS = ["tile_id", "year", "acq_date", "source", "crs", "center_x", "center_y", "footprint_m",
@@ -89,15 +90,22 @@ def raster_index(rasters) -> dict[str, str]:
     specs = rasters if isinstance(rasters, (list, tuple)) else [rasters]
     return {raster_name(p): str(p) for s in specs for p in raster_files(s)}
 
-def label_files(paths) -> list[Path]:
-    "The labels CSVs of `paths`: one path, or a list of them (labeling rounds, in the order their labels win)."
+def label_files(paths, root: str | Path | None = None) -> list[Path]:
+    """The labels CSVs of `paths`: one path, or a list of them (labeling rounds, in the order their labels win); a
+    relative path not found from here is taken from `root` (the project). A missing file is refused, named."""
     files = [Path(p).expanduser() for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     if not files: raise LabelsError("No labels file given (labels_csv is an empty list).")
+    if root is not None: files = [f if f.is_absolute() or f.exists() else Path(root) / f for f in files]
+    for f in files:
+        if not f.is_file(): raise LabelsError(f"{f}: labels file not found; check the path (labels_csv).")
     return files
 
+def label_table(paths) -> pd.DataFrame:
+    """The rows of the labels CSV(s) `paths` (`label_files`), each file checked for the check set's columns, with
+    `_where` (file and row) for messages; nothing checked against rasters (`read_labels` does)."""
+    return pd.concat([_read_label_table(p) for p in label_files(paths)], ignore_index=True)
+
 def _read_label_table(path: Path) -> pd.DataFrame:
-    "The rows of the labels CSV `path`, checked for the check set's columns, with their file and row for messages."
-    if not path.is_file(): raise LabelsError(f"{path}: labels file not found; check the path (labels_csv).")
     df = pd.read_csv(path, dtype={"note": str, "acq_date": str})
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing: raise LabelsError(f"{path}: columns {missing} missing; a labels file has the check set's columns "
@@ -109,7 +117,7 @@ def read_labels(paths: str | Path | list, rasters, classes, *, log=print) -> pd.
     """The rows of the labels CSV(s) `paths` (one, or a list read in order), each with its raster's `source_path` and
     pixel window, checked against `rasters` (the folder or files holding its `source` rasters) and `classes` (the
     map's classes)."""
-    df = _later_label_wins(pd.concat([_read_label_table(p) for p in label_files(paths)], ignore_index=True), log)
+    df = _later_label_wins(label_table(paths), log)
     index, problems, windows = raster_index(rasters), [], []
     for i, r in df.iterrows():
         where = f"{r['_where']} ({r.tile_id})"
@@ -201,8 +209,8 @@ def labels_image_set(labels_csv: str | Path | list, rasters, out_root: str | Pat
     """The image set of `labels_csv` (one labels CSV or a list) under `out_root` (cut now, or reused when already cut
     from the same inputs)."""
     files, paths = label_files(labels_csv), sorted(raster_index(rasters).items())
-    if not all(f.is_file() for f in files): read_labels(files, rasters, classes)   # says which file is missing
     shas = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    # One file keys as it did before lists were allowed: image sets already cut from it stay reused.
     key = hashlib.sha256(json.dumps({"labels": shas[0] if len(shas) == 1 else shas,
                                      "context_m": float(context_m), "classes": sorted(classes),
                                      "rasters": [(n, Path(p).stat().st_size) for n, p in paths]}).encode())

@@ -32,7 +32,7 @@ import psutil
 
 from .explore import find_images
 from .label_map import load_label_map
-from .labels import check_apart, label_files, labels_image_set
+from .labels import check_apart, label_files, label_table, labels_image_set
 from .progress import watch_progress
 from .run_folder import RunFolder, model_meta, write_atomic
 from .run_params import RUN_PARAMS, RUNNER_VALUES, load_params, validate_params
@@ -115,12 +115,8 @@ def resolve_inputs(params: dict, settings: Settings) -> dict:
 def _check_training_apart(params: dict, settings: Settings, reference_csv: str | None) -> None:
     "Refuse, before any work, training squares (`labels_csv`) that share ground with the judging sample's squares."
     if not (params.get("labels_csv") and reference_csv): return
-    labels = pd.concat([pd.read_csv(f) for f in _label_files(params, settings) if f.is_file()], ignore_index=True)
+    labels = label_table(label_files(params["labels_csv"], root=settings.root))
     check_apart(labels, pd.read_csv(reference_csv), f"the judging squares of {Path(reference_csv).name}")
-
-def _label_files(params: dict, settings: Settings) -> list[Path]:
-    "The labels CSVs of `labels_csv` (one or a list), a relative path from the project."
-    return [f if f.is_absolute() or f.exists() else settings.root / f for f in label_files(params["labels_csv"])]
 
 def _check_rasters_have_nir(params: dict, raster: str) -> None:
     "Refuse, before any work, rasters without a near-infrared band (4) for views that show it (falsecolor)."
@@ -148,7 +144,8 @@ def _labels_images(params: dict, settings: Settings, raster: str) -> Path:
                          "run trains on one labeled image set; drop one of them.")
     if not raster: raise ValueError("labels_csv needs score_raster: the rasters its squares are cut from.")
     lm = load_label_map(params["label_map"]) if params.get("label_map") else load_label_map("landcover5")
-    return labels_image_set(_label_files(params, settings), raster, settings.path("paths", "outputs_dir") / "labels",
+    files = label_files(params["labels_csv"], root=settings.root)
+    return labels_image_set(files, raster, settings.path("paths", "outputs_dir") / "labels",
                             context_m=float(params.get("tile_footprint_m") or 0), classes=sorted(set(lm.values())))
 
 def _resolve_rasters(params: dict, settings: Settings) -> str:
