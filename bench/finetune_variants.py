@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Which classifier over the tuned network's features? Compared in seconds on the block split's saved features.
+
+    python bench/finetune_local.py ... --tuned-features --block-split-only --save-features outputs/bench/folds.parquet
+    python bench/finetune_variants.py outputs/bench/folds.parquet
+
+Each variant of `bench/local_labels.py`'s yardstick (the pipeline's logistic regression, PCA 8 of each view's network
+columns beside the band statistics) is fitted on each fold's training rows and predicts its other rows, as
+`finetune_local.py --tuned-features` does; printed per variant: accuracy and grassland recall / precision on the random
+squares (the unbiased estimate over the training blocks) and on all judged squares. Nothing here sees the judging
+sample.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import local_labels as L  # noqa: E402
+
+VIEWS = ("full", "falsecolor", "center2x", "falsecolor-center2x")
+VARIANTS = [{}, {"weights": "balanced"}, {"pca": 4}, {"pca": 16}, {"pca": 32}, {"pca": 0}, {"views": 2},
+            {"clf": "logistic-weak-l2"}, {"clf": "logistic-strong-l2"}, {"stats": False}]
+
+
+def predict(folds: pd.DataFrame, pca=8, weights="none", clf="logistic", views=4, stats=True) -> pd.DataFrame:
+    "Each fold's test rows with `pred`, from a classifier fitted on that fold's training rows."
+    L.PCA_K, L.CLASS_WEIGHTS, L.CLASSIFIER = pca, weights, clf
+    keep = [c for c in folds.columns if (stats and c.startswith("band-stats"))
+            or (c.startswith("tuned:") and c.split(":")[1] in VIEWS[:views])]
+    out = []
+    for f in sorted(folds.fold.unique()):
+        a, b = (folds[(folds.fold == f) & (folds.role == r)] for r in ("train", "test"))
+        out.append(b.assign(pred=L.fit_predict(a[keep], a.label.to_numpy(), b[keep])))
+    return pd.concat(out)
+
+
+def scores(p: pd.DataFrame) -> dict:
+    g = p.pred == "grassland"
+    return {"accuracy": round(float((p.pred == p.label).mean()), 3),
+            "grassland_recall": round(float((p[p.label == "grassland"].pred == "grassland").mean()), 3),
+            "grassland_precision": round(float((p[g].label == "grassland").mean()), 3) if g.any() else None}
+
+
+if __name__ == "__main__":
+    folds = pd.read_parquet(sys.argv[1])
+    for v in VARIANTS:
+        p = predict(folds, **v)
+        print(json.dumps({"variant": v or "the default", "random": scores(p[p.random]), "all": scores(p)}), flush=True)
