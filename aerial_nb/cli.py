@@ -67,6 +67,7 @@ def notebook_to_markdown(nb_path: str | Path) -> str:
             parts.append(f"```{'bash' if shell else 'python'}\n{body}\n```")
     return "\n\n".join(parts) + "\n"
 
+# %% ../nbs/11_cli.ipynb #c008_001
 # The README's parameter table sits between these two lines of nbs/index.ipynb (the site's home page too).
 PARAMS_TABLE_START = "<!-- The run parameters: `aerial-nb readme` writes this table from aerial_nb.run_params. -->"
 PARAMS_TABLE_END = "<!-- End of the run parameters. -->"
@@ -88,12 +89,14 @@ def write_params_table(nb_path: str | Path, default_file: str | Path) -> bool:
     if new != text: Path(nb_path).write_text(new)
     return new != text
 
+# %% ../nbs/11_cli.ipynb #c008_002
 def parameter_help(name: str) -> str:
     "What run parameter (or runner value) `name` means: `RunParams`' help, the one place it is written."
     helps = {p.name: p.help for p in RUN_PARAMS} | RUNNER_VALUES
     if name not in helps: raise ValueError(f"{name!r} is not a run parameter: see `aerial-nb params`")
     return helps[name]
 
+# %% ../nbs/11_cli.ipynb #c008_003
 def parameters_source(src: str, width: int = 120) -> str:
     """A parameters cell's source with each assignment preceded by its help as comment lines (`parameter_help`,
     wrapped to `width`), its values as written; the comments it had are dropped."""
@@ -108,6 +111,7 @@ def parameters_source(src: str, width: int = 120) -> str:
         out.append(f"{node.targets[0].id} = {value}")
     return "\n".join(out)
 
+# %% ../nbs/11_cli.ipynb #c008_004
 def write_parameters_cells(nb_paths) -> list[Path]:
     "Rewrite the parameters cell of each notebook of `nb_paths` with `parameters_source`; the notebooks that changed."
     changed = []
@@ -125,6 +129,7 @@ def write_parameters_cells(nb_paths) -> list[Path]:
         if new != text: nb_path.write_text(new); changed.append(nb_path)
     return changed
 
+# %% ../nbs/11_cli.ipynb #c008_005
 def write_readme(nbs_dir: str | Path = "nbs", dest: str | Path = "README.md") -> Path:
     """Write README.md from nbs/index.ipynb, after writing its table of the run parameters (`write_params_table`); and
     the step notebooks' parameters cells, each parameter with its help from `RunParams` (`write_parameters_cells`)."""
@@ -169,6 +174,7 @@ def _bench_region(spark, settings, table, a):
     alone = None if ran else bench_model_only(ensure_model(row["model"], settings.path("paths", "model_store")))
     return add_region_row(table, row, alone)
 
+# %% ../nbs/11_cli.ipynb #c011_001
 def _bench_training(spark, settings, a) -> None:
     "The training table (Spark ML against scikit-learn on the same features), written beside the others, or why not."
     if a.train_images == "none": return
@@ -180,6 +186,7 @@ def _bench_training(spark, settings, a) -> None:
                           {"images_dir": str(images), "model": a.train_model, **environment_report(spark)})
     print(table.to_string(index=False)); print(f"written to {out}")
 
+# %% ../nbs/11_cli.ipynb #c011_002
 def _bench(a) -> int:
     settings = load_settings(a.settings)
     if a.train_only:
@@ -217,20 +224,24 @@ def _sweep(a) -> int:
 def _readme(a) -> int:
     print(f"wrote {write_readme(a.nbs, a.dest)}"); return 0
 
+# %% ../nbs/11_cli.ipynb #c012_001
 def _validate(a) -> int:
     found = problems({**load_params(a.params), **parse_overrides(a.set)})
     if found: print(f"aerial-nb: error: {format_problems(found)}", file=sys.stderr); return 2
     print(f"{a.params}: parameters are valid"); return 0
 
+# %% ../nbs/11_cli.ipynb #c012_002
 def _params(a) -> int:
     print(describe_params()); return 0
 
+# %% ../nbs/11_cli.ipynb #c012_003
 def _run(a) -> int:
     params = {**load_params(a.params), **parse_overrides(a.set)}
     run_dir = run_pipeline(params, a.settings, run_id=a.run_id, steps=a.steps.split(",") if a.steps else None,
                            resume=a.resume, replace=a.replace)
     print(_summary(run_dir)); return 0
 
+# %% ../nbs/11_cli.ipynb #c012_004
 SET_HELP = "set one run parameter, e.g. sample_frac=0.5 (`aerial-nb params` lists them)"
 
 def _add_run_verbs(sub) -> None:
@@ -260,6 +271,7 @@ def _add_run_verbs(sub) -> None:
     w.add_argument("--dry-run", action="store_true", help="validate the grid and list what would run")
     w.set_defaults(handler=_sweep)
 
+# %% ../nbs/11_cli.ipynb #c012_005
 def _add_bench_verb(sub) -> None:
     "bench: featurizer, region scoring and training speed, with ratios."
     b = sub.add_parser("bench", help="featurizer images/s: a python loop vs the Spark backends, with ratios")
@@ -282,6 +294,7 @@ def _add_bench_verb(sub) -> None:
     b.add_argument("--train-only", action="store_true", help="the training table alone")
     b.set_defaults(handler=_bench)
 
+# %% ../nbs/11_cli.ipynb #c012_006
 def build_parser() -> argparse.ArgumentParser:
     "One parser for every verb; each subparser names the function that runs it (`handler`)."
     ap = argparse.ArgumentParser(prog="aerial-nb", description="Land-use classification of aerial imagery on Spark.")
@@ -295,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(handler=_readme)
     return ap
 
+# %% ../nbs/11_cli.ipynb #c012_007
 def _under(path, folder) -> bool:
     "Whether `path` is in `folder`, or is the staging sibling (`.<folder>.tmp-…`) it is written in first."
     if not (path and folder): return False
@@ -302,6 +316,7 @@ def _under(path, folder) -> bool:
     except (OSError, ValueError): return False
     return p.is_relative_to(f) or (p.parent == f.parent and p.name.startswith(f".{f.name}."))
 
+# %% ../nbs/11_cli.ipynb #c012_008
 def _os_error(e: OSError, out: str | None = None) -> str:
     """A file system error as what failed, where, and what to do; `out`: the command's --out folder, which is what to
     change when the error is under it (not settings.ini's outputs_dir)."""
@@ -317,12 +332,14 @@ def _os_error(e: OSError, out: str | None = None) -> str:
            errno.EROFS: "point [paths] outputs_dir at a writable disk"}.get(e.errno, "check the path")
     return f"{e.strerror}:{where}: {fix}." if e.strerror else str(e)
 
+# %% ../nbs/11_cli.ipynb #c012_009
 def _internal_error(e: BaseException) -> str:
     "Write the traceback of an unexpected error to a log file; returns that file."
     log = Path(tempfile.gettempdir()) / f"aerial-nb-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     log.write_text("".join(traceback.format_exception(e)))
     return str(log)
 
+# %% ../nbs/11_cli.ipynb #c012_010
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `aerial-nb` command. Bad input is one line on stderr and exit status 2, no traceback; a run
     stopped by a signal exits with 128 + its number; an unexpected error prints one line and leaves its traceback in a

@@ -52,6 +52,7 @@ def class_labels(preds: pd.DataFrame) -> list[str]:
         raise ValueError(f"{len(labels)} classes do not fit a uint8 class raster (255 is nodata): at most 254 classes.")
     return labels
 
+# %% ../nbs/05b_gis.ipynb #c006_001
 def acquisition_key(preds: pd.DataFrame) -> pd.Series:
     """One acquisition per date (`acq_date`, 'YYYY-MM-DD'); tiles of an undated raster are their own acquisition, named
     after it."""
@@ -59,6 +60,7 @@ def acquisition_key(preds: pd.DataFrame) -> pd.Series:
     stem = preds["source"].astype(str).str.replace(r"\.[^.]*$", "", regex=True) if "source" in preds else "undated"
     return date.where(date.notna() & (date.astype(str) != "nan") & (date.astype(str) != ""), stem).astype(str)
 
+# %% ../nbs/05b_gis.ipynb #c006_002
 def _slug(s: str) -> str:
     "A file-name-safe form of `s`."
     return re.sub(r"[^0-9A-Za-z_.-]+", "_", str(s)).strip("_") or "x"
@@ -103,6 +105,7 @@ def _spacing(values: np.ndarray) -> float:
     d = np.diff(u)
     return float(d[d > 1e-6].min()) if (d > 1e-6).any() else math.nan
 
+# %% ../nbs/05b_gis.ipynb #c011_001
 def tile_stride(preds: pd.DataFrame, boxes: pd.DataFrame) -> tuple[float, float]:
     """The tiling's step (x, y) in CRS units: the smallest spacing of tile centres within any one raster (a raster with
     one tile row or column: its footprint)."""
@@ -114,6 +117,7 @@ def tile_stride(preds: pd.DataFrame, boxes: pd.DataFrame) -> tuple[float, float]
     sx, sy = np.nanmin(sx + [w]), np.nanmin(sy + [h])
     return float(sx), float(sy)
 
+# %% ../nbs/05b_gis.ipynb #c011_002
 def grid_for(boxes: pd.DataFrame, stride: tuple[float, float], within: tuple | None = None) -> dict:
     """A north-up grid at `stride` whose pixel centres fall on the tile centres and that covers every footprint (or the
     bounds `within`)."""
@@ -132,6 +136,7 @@ def grid_for(boxes: pd.DataFrame, stride: tuple[float, float], within: tuple | N
     return {"x0": x0, "y1": y1, "rx": sx, "ry": sy,
             "width": max(0, int(round((x1 - x0) / sx))), "height": max(0, int(round((y1 - y0) / sy)))}
 
+# %% ../nbs/05b_gis.ipynb #c011_003
 def rasterize_nearest(boxes: pd.DataFrame, values: np.ndarray, grid: dict, fill: int) -> np.ndarray:
     """`[height, width]` of `values[i]` of the tile i whose centre is nearest to each pixel centre, `fill` where no
     footprint covers it."""
@@ -160,6 +165,7 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
+# %% ../nbs/05b_gis.ipynb #c014_001
 def write_cog(path: Path, arr: np.ndarray, *, grid: dict, crs: str, nodata: int, description: str,
               colormap: dict | None = None, tags: dict | None = None, scale: float | None = None) -> Path:
     """Write `arr` as a single-band Cloud-Optimized GeoTIFF (deflate, 512 px blocks, nearest overviews) at `path`,
@@ -181,6 +187,7 @@ def write_cog(path: Path, arr: np.ndarray, *, grid: dict, crs: str, nodata: int,
                 rio_copy(ds, str(tmp), driver="COG", compress="DEFLATE", blocksize=512, overview_resampling="NEAREST")
     return path
 
+# %% ../nbs/05b_gis.ipynb #c014_002
 def qml_style(labels: list[str], colors: dict[str, str], values: list[int] | None = None) -> str:
     "A QGIS paletted style (`<raster>.qml`, which QGIS loads with the raster) naming each class value."
     values = list(range(len(labels))) if values is None else values
@@ -193,6 +200,7 @@ def qml_style(labels: list[str], colors: dict[str, str], values: list[int] | Non
             f"opacity=\"1\" alphaBand=\"-1\" nodataColor=\"\">\n      <colorPalette>\n{entries}\n      "
             "</colorPalette>\n    </rasterrenderer>\n  </pipe>\n</qgis>\n")
 
+# %% ../nbs/05b_gis.ipynb #c014_003
 def _class_colormap(labels: list[str], colors: dict[str, str], offset: int = 0) -> dict:
     cmap = {i + offset: (*_rgb(colors[l]), 255) for i, l in enumerate(labels)}
     cmap[CLASS_NODATA] = (0, 0, 0, 0)
@@ -207,11 +215,13 @@ def tile_layer(preds: pd.DataFrame, boxes: pd.DataFrame, crs: str):
     geom = shapely.box(boxes.x0.to_numpy(), boxes.y0.to_numpy(), boxes.x1.to_numpy(), boxes.y1.to_numpy())
     return gpd.GeoDataFrame(preds.reset_index(drop=True), geometry=geom, crs=crs)
 
+# %% ../nbs/05b_gis.ipynb #c016_001
 def write_geoparquet(gdf, path: Path) -> Path:
     "GeoParquet 1.x (WKB geometry, CRS as PROJJSON in the `geo` metadata), zstd-compressed."
     with atomic(path) as tmp: gdf.to_parquet(tmp, compression="zstd", index=False)
     return path
 
+# %% ../nbs/05b_gis.ipynb #c016_002
 def write_geopackage(layers: dict, path: Path) -> Path:
     "One GeoPackage with a layer per name of `layers` (each its own CRS), written with pyogrio."
     with atomic(path) as tmp:
@@ -232,6 +242,7 @@ def stac_classes(labels: list[str], colors: dict[str, str], offset: int = 0) -> 
     return [{"value": i + offset, "name": l, "description": l, "color_hint": colors[l].lstrip("#").upper()}
             for i, l in enumerate(labels)]
 
+# %% ../nbs/05b_gis.ipynb #c018_001
 def _wgs84_footprint(rows: pd.DataFrame):
     "bbox and polygon (WGS84) around the tiles' corners."
     import shapely
@@ -239,10 +250,12 @@ def _wgs84_footprint(rows: pd.DataFrame):
          float(rows.urcrnrlat.max())]
     return b, shapely.geometry.mapping(shapely.box(*b))
 
+# %% ../nbs/05b_gis.ipynb #c018_002
 def _item_datetime(acq: str):
     try: return datetime.strptime(acq[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError: return None
 
+# %% ../nbs/05b_gis.ipynb #c018_003
 def _stac_collection(preds: pd.DataFrame, *, acquisitions: list[dict], classes: list[dict], run: dict,
                      now: datetime) -> pystac.Collection:
     "The STAC Collection over all tiles `preds`: its extent in space and time, the classes, the model and run."
@@ -260,10 +273,12 @@ def _stac_collection(preds: pd.DataFrame, *, acquisitions: list[dict], classes: 
     coll.summaries.add("classification:classes", classes)
     return coll
 
+# %% ../nbs/05b_gis.ipynb #c018_004
 def _stac_asset(path: Path, title: str, roles: list[str], **extra) -> pystac.Asset:
     return pystac.Asset(href=str(path.resolve()), title=title, media_type=_MEDIA.get(path.suffix), roles=roles,
                         extra_fields=extra)
 
+# %% ../nbs/05b_gis.ipynb #c018_005
 def _stac_item(a: dict, rows: pd.DataFrame, *, classes: list[dict], change_classes: list[dict], run: dict,
                now: datetime) -> pystac.Item:
     "The STAC Item of acquisition `a` (its tiles `rows`) with its class, probability, style and change assets."
@@ -286,11 +301,13 @@ def _stac_item(a: dict, rows: pd.DataFrame, *, classes: list[dict], change_class
             "scored in both", ["data"], **{"classification:classes": change_classes}))
     return item
 
+# %% ../nbs/05b_gis.ipynb #c018_006
 def _shared_roles(path: Path) -> list[str]:
     "STAC roles of an asset every item shares: the tile layers are data, the map an overview, the QA metadata."
     if path.suffix in (".parquet", ".gpkg"): return ["data"]
     return ["overview" if path.suffix == ".html" else "metadata"]
 
+# %% ../nbs/05b_gis.ipynb #c018_007
 def write_stac(gis_dir: Path, preds: pd.DataFrame, *, acquisitions: list[dict], labels: list[str], colors: dict,
                shared_assets: dict[str, Path], run: dict) -> Path:
     """A self-contained STAC Collection under `gis_dir/stac` with one Item per acquisition; assets are relative links to
@@ -312,6 +329,7 @@ def write_stac(gis_dir: Path, preds: pd.DataFrame, *, acquisitions: list[dict], 
     coll.save(pystac.CatalogType.SELF_CONTAINED)
     return stac_dir / "collection.json"
 
+# %% ../nbs/05b_gis.ipynb #c018_008
 def stac_validator():
     """pystac's JSON-schema validator, offline: STAC core and GeoJSON schemas from pystac, classification v1.1.0
     vendored; no other schema is fetched."""
@@ -328,6 +346,7 @@ def stac_validator():
     v._get_schema = offline
     return v
 
+# %% ../nbs/05b_gis.ipynb #c018_009
 def validate_stac(collection_json: Path) -> dict:
     """Validate the collection and every item as written (JSON files under its folder) with `stac_validator`, offline;
     return {file: schemas checked}."""
@@ -346,8 +365,10 @@ def _find_optional(score_dir: Path, key: str, given) -> Path | None:
         if getattr(maps, key).is_file(): return getattr(maps, key)
     return None
 
+# %% ../nbs/05b_gis.ipynb #c020_001
 def _size(path: Path) -> int: return Path(path).stat().st_size
 
+# %% ../nbs/05b_gis.ipynb #c020_002
 def _acquisition_cogs(gis: Path, p: pd.DataFrame, b: pd.DataFrame, *, acq: str, crs: str, name: str,
                       style: dict) -> dict:
     "The class and probability COGs (and the QGIS style) of one acquisition: tiles `p`, their footprints `b`."
@@ -366,6 +387,7 @@ def _acquisition_cogs(gis: Path, p: pd.DataFrame, b: pd.DataFrame, *, acq: str, 
                                      tags={**tags, "units": "percent"}, scale=0.01),
             "style": write_atomic(gis / f"classes_{name}.qml", style["qml"])}
 
+# %% ../nbs/05b_gis.ipynb #c020_003
 def _change_cog(gis: Path, a: dict, b: pd.DataFrame, *, prev: tuple, preds: pd.DataFrame, style: dict) -> None:
     """A change COG into acquisition `a` (footprints `b`) from the previous one `prev` (its key and footprints), where
     both were scored; recorded in `a` as `change` and `change_from`."""
@@ -386,6 +408,7 @@ def _change_cog(gis: Path, a: dict, b: pd.DataFrame, *, prev: tuple, preds: pd.D
                                   "encoding": "0 = same class; k + 1 = changed to class k"})
     write_atomic(gis / f"change_{_slug(pa)}_to_{a['id']}.qml", style["change_qml"])
 
+# %% ../nbs/05b_gis.ipynb #c020_004
 def _nothing_to_map(preds: pd.DataFrame) -> str | None:
     "Why the scored tiles `preds` make no GIS layers (none, or no raster windows to place them), or None."
     if preds.empty: return "empty tile set: nothing written"
@@ -395,6 +418,7 @@ def _nothing_to_map(preds: pd.DataFrame) -> str | None:
                         f"records each tile's window) to get layers and COGs")
     return None
 
+# %% ../nbs/05b_gis.ipynb #c020_005
 def _checked_labels(preds: pd.DataFrame, pq: Path) -> list[str]:
     "The model's classes (`class_labels`), after checking that every `pred_label` is one of them."
     labels = class_labels(preds)
@@ -402,6 +426,7 @@ def _checked_labels(preds: pd.DataFrame, pq: Path) -> list[str]:
     if unknown: raise ValueError(f"{pq}: pred_label values {unknown[:5]} are not among the model's classes {labels}.")
     return labels
 
+# %% ../nbs/05b_gis.ipynb #c020_006
 def _gis_style(labels: list[str], colors: dict, run: dict) -> dict:
     "Tags, colour tables and QGIS styles of the class and change rasters."
     return {"tags": {"class_names": labels, "model_name": run["model_name"], "run_id": run["run_id"]},
@@ -410,6 +435,7 @@ def _gis_style(labels: list[str], colors: dict, run: dict) -> dict:
             "change_qml": qml_style(["unchanged"] + labels, {"unchanged": "#dcdcdc", **colors},
                                     list(range(len(labels) + 1)))}
 
+# %% ../nbs/05b_gis.ipynb #c020_007
 def _placed_predictions(preds: pd.DataFrame, labels: list[str], log) -> tuple[pd.DataFrame, pd.DataFrame]:
     "`preds` with `acquisition`, `pred_index` and `pred_prob` columns, and every tile's footprint in its CRS."
     boxes = tile_boxes(preds, log)
@@ -417,6 +443,7 @@ def _placed_predictions(preds: pd.DataFrame, labels: list[str], log) -> tuple[pd
     codes = pd.Categorical(preds.pred_label.astype(str), categories=labels).codes.astype("int16")
     return preds.assign(acquisition=acquisition_key(preds), pred_index=codes, pred_prob=prob.max(axis=1)), boxes
 
+# %% ../nbs/05b_gis.ipynb #c020_008
 def _crs_outputs(gis: Path, preds: pd.DataFrame, boxes: pd.DataFrame, sel: np.ndarray, *, crs: str, sfx: str,
                  style: dict, files: dict, seconds: dict) -> tuple[object, list[dict]]:
     """The tile layer (returned, and written as GeoParquet) and every acquisition's COGs, with change COGs between
@@ -439,6 +466,7 @@ def _crs_outputs(gis: Path, preds: pd.DataFrame, boxes: pd.DataFrame, sel: np.nd
         seconds["cogs"] += time.time() - t
     return gdf, acquisitions
 
+# %% ../nbs/05b_gis.ipynb #c020_009
 def _stac_with_shared(gis: Path, score_dir: Path, preds: pd.DataFrame, acquisitions: list[dict], *, labels, colors,
                       run: dict, files: dict, map_html, qa_json) -> tuple[Path, dict]:
     """`write_stac` with the tile layers (and the map and QA, where found) as every item's shared assets; the
@@ -451,6 +479,7 @@ def _stac_with_shared(gis: Path, score_dir: Path, preds: pd.DataFrame, acquisiti
                       run=run)
     return coll, {str(Path(k).relative_to(gis)): len(v) for k, v in validate_stac(coll).items()}
 
+# %% ../nbs/05b_gis.ipynb #c020_010
 def write_gis_outputs(score_dir: str | Path, out_dir: str | Path | None = None, *, map_html: str | Path | None = None,
                       qa_json: str | Path | None = None, log=print) -> dict:
     """From a finished scoring folder (`predictions.parquet`): tile layers, a class COG per acquisition, change COGs and
@@ -535,11 +564,13 @@ def _stac_rasters(catalog: str | Path) -> list[tuple[Path | str, str | None]]:
         out.append((Path(href).resolve(), when))
     return out
 
+# %% ../nbs/05b_gis.ipynb #c025_001
 def rasters_from_stac(catalog: str | Path) -> list[Path | str]:
     """The GeoTIFF (a local file or an az:// blob) of every Item under a STAC Catalog or Collection JSON (an asset with
     role `data`, else any `.tif` asset)."""
     return [p for p, _ in _stac_rasters(catalog)]
 
+# %% ../nbs/05b_gis.ipynb #c025_002
 def expand_raster_args(args) -> list:
     "Raster arguments of `aerial-nb tile` with every STAC catalog/collection JSON replaced by its Items' GeoTIFFs."
     out = []
@@ -547,6 +578,7 @@ def expand_raster_args(args) -> list:
         out += rasters_from_stac(a) if str(a).lower().endswith(".json") else [a]
     return out
 
+# %% ../nbs/05b_gis.ipynb #c025_003
 def tile_inputs(args, out_dir: str | Path, **tile_kwargs) -> pd.DataFrame:
     """`tiles.tile_rasters` over files, folders and STAC catalogs; an Item's date fills `acq_date` where the file name
     gives none."""
