@@ -48,6 +48,7 @@ def vendor_dir() -> Path:
     import aerial_nb
     return Path(aerial_nb.__file__).resolve().parent / "vendor" / "leaflet"
 
+# %% ../nbs/06a_offline_map.ipynb #c005_001
 def leaflet_assets() -> tuple[str, str]:
     "(css, js) of the vendored Leaflet, the CSS's images inlined as data URIs."
     d = vendor_dir()
@@ -64,6 +65,7 @@ def _jpeg_b64(rgb_hwc: np.ndarray, quality: int = 80) -> str:
     buf = io.BytesIO(); Image.fromarray(rgb_hwc).save(buf, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
+# %% ../nbs/06a_offline_map.ipynb #c008_001
 def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dict:
     """The raster warped to Web Mercator and downsampled to at most `max_px` a side: {'url': JPEG data URI, 'bounds':
     [[S, W], [N, E]]}."""
@@ -77,6 +79,7 @@ def raster_overlay(path: str | Path, max_px: int = 1024, bands=(1, 2, 3)) -> dic
         west, south, east, north = transform_bounds(vrt.crs, "EPSG:4326", *vrt.bounds)
     return {"url": _jpeg_b64(np.moveaxis(rgb, 0, -1)), "bounds": [[south, west], [north, east]]}
 
+# %% ../nbs/06a_offline_map.ipynb #c008_002
 def tile_thumbnail(row, px: int = 96) -> str | None:
     "A JPEG data URI of one tile: its image file when there is one, else its window read from the raster."
     try:
@@ -97,12 +100,14 @@ def tile_year(preds: pd.DataFrame) -> pd.Series:
     if "acq_date" not in preds: return pd.Series("all", index=preds.index)
     return preds["acq_date"].astype(str).str[:4].where(preds["acq_date"].notna(), "all")
 
+# %% ../nbs/06a_offline_map.ipynb #c010_001
 def cell_fraction(preds: pd.DataFrame) -> float:
     "Stride over footprint (<= 1) from the tiles' pixel windows: the share of a tile's side that is its own cell."
     if not {"col_off", "win_width"} <= set(preds.columns) or len(preds) < 2: return 1.0
     steps = np.diff(np.sort(preds["col_off"].unique()))
     return float(min(1.0, np.median(steps) / preds["win_width"].median())) if len(steps) else 1.0
 
+# %% ../nbs/06a_offline_map.ipynb #c010_002
 def _tile_arrays(preds: pd.DataFrame, classes: list[str], frac: float, thumbs: dict) -> list[list]:
     idx = {c: i for i, c in enumerate(classes)}
     probs = preds[[f"prob_{c}" for c in classes]].to_numpy() if all(f"prob_{c}" in preds for c in classes) else None
@@ -186,7 +191,7 @@ st.dataset.tilesDrawn = n; st.dataset.overlays = D.overlays[D.years[D.show]] ? D
 st.textContent = n + ' tiles drawn';
 """
 
-
+# %% ../nbs/06a_offline_map.ipynb #c012_001
 def _legend_html(classes: list[str], colors: list[str], present: set[str], title: str) -> str:
     items = "".join(f'<div><span style="display:inline-block;width:12px;height:12px;margin-right:6px;background:{c};'
                     f'border:1px solid #555"></span>{_html(l)}</div>' for l, c in zip(classes, colors) if l in present)
@@ -194,9 +199,11 @@ def _legend_html(classes: list[str], colors: list[str], present: set[str], title
             'style="position:fixed;z-index:1000;bottom:24px;right:10px;background:rgba(255,255,255,.92);border:1px '
             f'solid #888;border-radius:4px;padding:6px 10px;font:12px sans-serif"><b>{_html(title)}</b>{items}</div>')
 
+# %% ../nbs/06a_offline_map.ipynb #c012_002
 def _html(s) -> str:
     return html.escape(str(s))
 
+# %% ../nbs/06a_offline_map.ipynb #c012_003
 def _verdict_html(verdict: dict | None) -> str:
     "The map's verdict (`map_qa.map_verdict`) under its title: the answer in one line, the figures one click away."
     if not verdict: return ""
@@ -212,6 +219,7 @@ def _verdict_html(verdict: dict | None) -> str:
             f'<summary style="color:{tone};font-weight:bold;cursor:pointer">Map {_html(verdict["summary"])}</summary>'
             f'<ul style="margin:4px 0;padding-left:16px">{items}{links}</ul></details>')
 
+# %% ../nbs/06a_offline_map.ipynb #c012_004
 def _page(data: dict, title: str, legend: str, verdict: dict | None = None) -> str:
     css, js = leaflet_assets()
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
@@ -234,6 +242,7 @@ def _classes_of(preds: pd.DataFrame) -> list[str]:
     probs = [c[len("prob_"):] for c in preds.columns if c.startswith("prob_")]
     return sorted(set(probs) | set(preds["pred_label"].astype(str)))
 
+# %% ../nbs/06a_offline_map.ipynb #c013_001
 def _thumbs_for(preds: pd.DataFrame, n: int, seed: int = 0) -> tuple[dict, list]:
     if n <= 0 or preds.empty: return {}, []
     sample = preds.sample(min(n, len(preds)), random_state=seed)
@@ -243,6 +252,7 @@ def _thumbs_for(preds: pd.DataFrame, n: int, seed: int = 0) -> tuple[dict, list]
         if uri: names[r["filename"]] = len(uris); uris.append(uri)
     return names, uris
 
+# %% ../nbs/06a_offline_map.ipynb #c013_002
 def _overlays_by_year(preds: pd.DataFrame, years: pd.Series, max_px: int) -> dict:
     out = {}
     if "source_path" not in preds: return out
@@ -254,6 +264,7 @@ def _overlays_by_year(preds: pd.DataFrame, years: pd.Series, max_px: int) -> dic
         ]
     return out
 
+# %% ../nbs/06a_offline_map.ipynb #c013_003
 def _qa_layers(preds: pd.DataFrame, years: pd.Series, qa: pd.DataFrame | None) -> dict | None:
     "Per year, the cells of tiles with a QA conflict (`qa`: filename, qa_conflict) as [S, W, N, E, reason]."
     if qa is None or "qa_conflict" not in qa: return None
@@ -264,6 +275,7 @@ def _qa_layers(preds: pd.DataFrame, years: pd.Series, qa: pd.DataFrame | None) -
     for y, c, w in zip(years[why != ""], cells, why[why != ""]): out.setdefault(y, []).append(c[:4] + [w])
     return out
 
+# %% ../nbs/06a_offline_map.ipynb #c013_004
 def offline_map(preds: pd.DataFrame, path, *, title: str = "Predicted land use", thumbnails: int = 300,
                 overlay_px: int = 1024, canvas: bool | None = None, show_year: str | None = None,
                 qa: pd.DataFrame | None = None, verdict: dict | None = None) -> Path:
@@ -299,6 +311,7 @@ def _match_key(preds: pd.DataFrame) -> pd.Series:
     clat, clon = (preds.llcrnrlat + preds.urcrnrlat) / 2, (preds.llcrnrlon + preds.urcrnrlon) / 2
     return clat.round(4).astype(str) + "_" + clon.round(4).astype(str)
 
+# %% ../nbs/06a_offline_map.ipynb #c015_001
 def change_table(preds: pd.DataFrame, year_from: str, year_to: str) -> pd.DataFrame:
     "Tiles of `year_to` matched with the same place in `year_from`: their `from_label`, `pred_label` and `changed`."
     years = tile_year(preds)
@@ -314,6 +327,7 @@ def change_table(preds: pd.DataFrame, year_from: str, year_to: str) -> pd.DataFr
     )
     return m.drop(columns="_key").assign(changed=lambda d: d.from_label.astype(str) != d.pred_label.astype(str))
 
+# %% ../nbs/06a_offline_map.ipynb #c015_002
 def supported_changes(ch: pd.DataFrame, qa: pd.DataFrame, min_water_change: float = 0.2) -> pd.Series:
     """Per changed tile of `change_table`, whether the imagery leaves it standing: no QA conflict in either year, and
     water gained or lost only where NIR measured that much water change."""
@@ -325,6 +339,7 @@ def supported_changes(ch: pd.DataFrame, qa: pd.DataFrame, min_water_change: floa
     water_ok = ~(gained & ~(w_to - w_from >= min_water_change)) & ~(lost & ~(w_from - w_to >= min_water_change))
     return ch.changed & ~conflict(ch["filename"]) & ~conflict(ch["from_filename"]) & water_ok
 
+# %% ../nbs/06a_offline_map.ipynb #c015_003
 def change_map(preds: pd.DataFrame, year_from: str, *, year_to: str, path, title: str | None = None,
                overlay_px: int = 1024, canvas: bool | None = None, qa: pd.DataFrame | None = None,
                verdict: dict | None = None) -> Path:
@@ -358,6 +373,7 @@ def tile_cell_km2(preds: pd.DataFrame, footprint_m: float | None = None) -> floa
     side = footprint_m or float(((preds.urcrnrlat - preds.llcrnrlat) * 111_195).median())
     return (side * cell_fraction(preds)) ** 2 / 1e6
 
+# %% ../nbs/06a_offline_map.ipynb #c016_001
 def class_area_by_year(preds: pd.DataFrame, footprint_m: float | None = None,
                       qa: pd.DataFrame | None = None) -> pd.DataFrame:
     """km² of each predicted class (columns) in each acquisition year (rows); with `qa`, also `water_measured_nir`
@@ -369,6 +385,7 @@ def class_area_by_year(preds: pd.DataFrame, footprint_m: float | None = None,
         t["water_measured_nir"] = w.groupby(tile_year(preds)).sum() * km2
     return t.round(4)
 
+# %% ../nbs/06a_offline_map.ipynb #c016_002
 def plot_class_area(area: pd.DataFrame, path, estimates: pd.DataFrame | None = None) -> Path:
     """A stacked bar chart of `class_area_by_year` as a PNG; with `estimates` (`accuracy.accuracy_rows` of kind
     `class`), a panel per class beside it: mapped and estimated area (95% interval) in the judging blocks."""
@@ -395,6 +412,7 @@ def plot_class_area(area: pd.DataFrame, path, estimates: pd.DataFrame | None = N
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path)
     return path
 
+# %% ../nbs/06a_offline_map.ipynb #c016_003
 def _estimate_panel(ax, rows: pd.DataFrame, cls: str, colors: dict, legend: bool) -> None:
     "One class's mapped area (bars) and estimated area with its 95% interval (points), per year."
     x = np.arange(len(rows)); est = rows["estimated_km2"].to_numpy(float)
