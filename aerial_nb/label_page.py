@@ -48,6 +48,7 @@ def stretch_limits(src, max_px: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     a = a[:, valid] if valid.any() else a
     return np.percentile(a, 1, axis=1), np.percentile(a, 99, axis=1)
 
+# %% ../nbs/06d_label_page.ipynb #c006_001
 def context_chips(src, limits, center_x: float, center_y: float, side_m: float, *, context_m: float = CONTEXT_M,
                   cell_px: int = 256) -> dict[str, Image.Image]:
     """`{view: image}` for each of `VIEWS` that `src` has the bands of: the `context_m` around the square of side
@@ -96,12 +97,14 @@ def _prediction_centres(preds: pd.DataFrame, crs: str) -> tuple[np.ndarray, np.n
     x, y = warp_transform("EPSG:4326", crs, lon, lat)
     return np.asarray(x), np.asarray(y)
 
+# %% ../nbs/06d_label_page.ipynb #c012_001
 def _margins(preds: pd.DataFrame) -> np.ndarray:
     "Top probability less the second, per row (1 with a single class)."
     cols = [c for c in preds.columns if c.startswith("prob_")]
     p = np.sort(preds[cols].to_numpy(float), axis=1)
     return p[:, -1] - (p[:, -2] if p.shape[1] > 1 else 0.0)
 
+# %% ../nbs/06d_label_page.ipynb #c012_002
 def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: int, avoid: pd.DataFrame | None = None,
                     labeled: pd.DataFrame | None = None, side_m: float = 160.0, buffer_m: float = 80.0,
                     rasters=None) -> pd.DataFrame:
@@ -144,10 +147,12 @@ def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: 
         for src in opened.values(): src.close()
     return pd.DataFrame(chosen, columns=LABEL_COLUMNS + ["pred_label"])
 
+# %% ../nbs/06d_label_page.ipynb #c012_003
 def _near(x: float, y: float, squares: list, side_m: float) -> bool:
     "Whether the square of side `side_m` at (x, y) overlaps one of `squares` (centre x, centre y, half side)."
     return any(max(abs(x - a), abs(y - b)) < side_m / 2 + h for a, b, h in squares)
 
+# %% ../nbs/06d_label_page.ipynb #c012_004
 def _proposal(r: dict, side_m, blocks, buffer_m, taken: dict, opened: dict, index: dict) -> dict | None:
     """The labels row of the square centred on prediction `r` (noted in `taken`), or None: it overlaps one taken in
     its year, leaves its training block, or is not wholly on data in its raster."""
@@ -174,6 +179,7 @@ def _read_text_csv(path: Path) -> pd.DataFrame:
     "A CSV as text, empty cells empty: what is written back is what was read."
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
+# %% ../nbs/06d_label_page.ipynb #c017_001
 def read_candidates(path: str | Path, rasters) -> pd.DataFrame:
     """The squares of the candidates CSV `path` (labels schema, label may be empty), each with the path of its raster
     among `rasters` (`source_path`); refused, naming the rows, where a square cannot be shown."""
@@ -207,10 +213,12 @@ def read_candidates(path: str | Path, rasters) -> pd.DataFrame:
                           ("\n  ..." if len(problems) > 20 else ""))
     return df.assign(source_path=df.source.map(index))
 
+# %% ../nbs/06d_label_page.ipynb #c017_002
 def _model_or_local(column: str) -> bool:
     "A candidates column a labels file does not keep: the model's guess, or this machine's path of the raster."
     return column in ("pred_label", "source_path") or column.startswith("prob_")
 
+# %% ../nbs/06d_label_page.ipynb #c017_003
 class LabelFile:
     """LABELS.csv, kept in memory and rewritten whole, atomically, at every label: when `put` returns, the label is
     on disk. Rows of squares not among the candidates are kept as they were."""
@@ -399,6 +407,7 @@ class LabelSession:
         done, total = self.progress()
         return dict(saved=s["tile_id"], done=done, total=total, file=self.labels.path.name)
 
+# %% ../nbs/06d_label_page.ipynb #c024_001
 def _handler(session: LabelSession):
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args): pass                      # quiet: the page says what happened
@@ -430,6 +439,7 @@ def _handler(session: LabelSession):
             except OSError as e: self._json(500, {"error": f"{session.labels.path}: {e}"})   # disk full, read-only
     return Handler
 
+# %% ../nbs/06d_label_page.ipynb #c024_002
 def label_server(labels_csv, squares_csv, rasters, *, blind: bool = False, port: int = 0,
                  host: str = "127.0.0.1") -> ThreadingHTTPServer:
     "The labeling page's server on `host`:`port` (0: a free port), not yet serving; its address is `.url`."
@@ -451,6 +461,7 @@ def _read_predictions(path: str | Path) -> pd.DataFrame:
     if not p.is_file(): raise LabelsError(f"{p}: predictions not found; give a predictions.parquet/.csv or its folder.")
     return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
 
+# %% ../nbs/06d_label_page.ipynb #c028_001
 def _read_squares(paths, option: str) -> pd.DataFrame | None:
     "The squares of the labels files `paths` (given with `option`), or None."
     frames = []
@@ -462,6 +473,7 @@ def _read_squares(paths, option: str) -> pd.DataFrame | None:
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else None
 
+# %% ../nbs/06d_label_page.ipynb #c028_002
 def propose_command(a) -> int:
     "`aerial-nb propose PREDICTIONS --n N --out CANDIDATES.csv`: the squares to label next, written atomically."
     out = propose_squares(_read_predictions(a.predictions), Blocks.load(a.blocks), a.n, seed=a.seed,
@@ -473,6 +485,7 @@ def propose_command(a) -> int:
     if len(out) < a.n: print(f"(only {len(out)} of {a.n}: no more prediction cells in training blocks, apart)")
     return 0
 
+# %% ../nbs/06d_label_page.ipynb #c028_003
 def label_command(a) -> int:
     "`aerial-nb label LABELS.csv --squares CANDIDATES.csv`: serve the labeling page until Ctrl-C."
     server = label_server(a.labels, a.squares, a.rasters, blind=a.blind, port=a.port)
@@ -486,6 +499,7 @@ def label_command(a) -> int:
     print(f"{done} of {total} squares labeled in {a.labels}")
     return 0
 
+# %% ../nbs/06d_label_page.ipynb #c028_004
 def add_label_verbs(sub) -> None:
     "Add `label` and `propose` to the `aerial-nb` parser's subcommands (see `aerial_nb.cli.build_parser`)."
     l = sub.add_parser("label", help="label squares by eye in the browser (one key a square), into a labels CSV")
