@@ -75,6 +75,7 @@ def _tta_nodes(x: str, out: str, consts: dict) -> list:
         views += [base, f"{base}_r", f"{base}_c", f"{base}_rc"]
     return nodes + [helper.make_node("Concat", views, [out], axis=0)]
 
+# %% ../nbs/02_featurize.ipynb #c009b_001
 def flat_onnx_model(featurizer: dict, tta: bool = False) -> bytes:
     """`featurizer`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·R·R]` (CHW, BGR, 0–255,
     byte 0 as 256; R the input size S times the view's zoom), and return `[N, C]`: the view's centre S x S cut in the
@@ -122,6 +123,7 @@ def flat_onnx_model(featurizer: dict, tta: bool = False) -> bytes:
     onnx.checker.check_model(m)
     return m.SerializeToString()
 
+# %% ../nbs/02_featurize.ipynb #c009b_002
 _FLAT_MODELS: dict = {}
 
 def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32, tta: bool = False):
@@ -158,6 +160,7 @@ def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32, tta: b
 # %% ../nbs/02_featurize.ipynb #c011
 def _glob_escape(path: str) -> str: return re.sub(r"([\[\]{}*?\\])", r"\\\1", path)
 
+# %% ../nbs/02_featurize.ipynb #c011_001
 LOCAL_URI_PREFIX = r"^file:(//)?(?=/)"
 
 def local_path(uri: str) -> str:
@@ -173,6 +176,7 @@ def check_backend(backend: str) -> str:
         raise ValueError(f"Unknown featurizer backend {backend!r}: choose one of {', '.join(FEATURIZER_BACKENDS)}.")
     return backend
 
+# %% ../nbs/02_featurize.ipynb #c014_001
 def decode_bgr(image_bytes: bytes) -> np.ndarray | None:
     """8-bit BGR `[H, W, 3]` of an image file's bytes as Spark's reader sees it (gray → 3 channels, no alpha, EXIF
     orientation ignored); None when undecodable."""
@@ -186,6 +190,7 @@ def decode_bgr(image_bytes: bytes) -> np.ndarray | None:
     finally: cv2.utils.logging.setLogLevel(level)
     return img if img is not None and img.ndim == 3 and img.shape[2] == 3 and img.size else None
 
+# %% ../nbs/02_featurize.ipynb #c014_002
 def decode_false_color(image_bytes: bytes) -> np.ndarray | None:
     """8-bit `[H, W, 3]` false colour (NIR, R, G), in OpenCV's reversed order (G, R, NIR), of a 4-band image's bytes
     (R, G, B, NIR: a NAIP square cut by `aerial_nb.labels`); None when undecodable or without a fourth band."""
@@ -197,6 +202,7 @@ def decode_false_color(image_bytes: bytes) -> np.ndarray | None:
     if img is None or img.ndim != 3 or img.shape[2] < 4 or img.dtype != np.uint8: return None
     return np.ascontiguousarray(img[:, :, [1, 2, 3]])   # B, G, R, NIR as OpenCV gives them -> G, R, NIR
 
+# %% ../nbs/02_featurize.ipynb #c014_003
 _LUTS: dict = {}
 
 def level_lut(featurizer: dict) -> np.ndarray:
@@ -210,6 +216,7 @@ def level_lut(featurizer: dict) -> np.ndarray:
         _LUTS[key] = ((levels * key[2] - mean) / std).astype(np.float32)
     return _LUTS[key]
 
+# %% ../nbs/02_featurize.ipynb #c014_004
 def preprocess(image_bytes: bytes, featurizer: dict) -> np.ndarray:
     """The float32 `[3, H, W]` tensor SynapseML's `ImageFeaturizer` feeds `featurizer` for these image bytes (its
     false-colour view: NIR, R, G of a 4-band image); ValueError when undecodable."""
@@ -241,15 +248,18 @@ def ort_session(onnx_file: str, threads: int = 1):
         _ORT_SESSIONS[key] = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
     return _ORT_SESSIONS[key]
 
+# %% ../nbs/02_featurize.ipynb #c017_001
 def ort_threads(settings: Settings) -> int:
     "onnxruntime's intra-op threads per session: `[featurize] ort_threads`, 1 when unset."
     return int(settings.values.get("featurize", {}).get("ort_threads", "1"))
 
+# %% ../nbs/02_featurize.ipynb #c017_002
 def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
     "The 8 rotations and mirror images of a batch `[N, C, H, W]` of square images: aerial tiles have no 'up'."
     rots = [np.rot90(x, k, axes=(2, 3)) for k in range(4)]
     return [np.ascontiguousarray(v) for v in rots + [r[..., ::-1] for r in rots]]
 
+# %% ../nbs/02_featurize.ipynb #c017_003
 def ort_featurize_frames(frames, featurizer: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
     """Body of the `mapInPandas`: frames of `path`, `content` → frames of `path`, `features` (float32); undecodable
     images give no row."""
@@ -269,6 +279,7 @@ def ort_featurize_frames(frames, featurizer: dict, *, threads: int = 1, mini_bat
             out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
             yield pd.DataFrame({"path": paths, "features": list(out.reshape(len(xs), -1))})
 
+# %% ../nbs/02_featurize.ipynb #c017_004
 def featurize_onnxruntime(raw, featurizer: dict, *, mini_batch_size: int = 32, threads: int = 1, tta: bool = False):
     """Spark DataFrame of `path`, `features` (a Spark ML vector) for `raw`'s `path`, `content` rows, by Python
     onnxruntime."""
@@ -299,6 +310,7 @@ def _task_partitions(raw, n_images: int, at_least: int, slots: int = 1):
     want = task_count(n_images, at_least, slots)
     return raw.coalesce(want) if raw.rdd.getNumPartitions() >= want else raw.repartition(want)
 
+# %% ../nbs/02_featurize.ipynb #c018p_001
 def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Settings | None = None,
                      backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta):
     """Spark DataFrame of `path`, `features` for the image files `paths` by `backend`; undecodable images are absent
@@ -347,6 +359,7 @@ def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, f
         df.write.parquet(out)
     return len(hit), len(miss)
 
+# %% ../nbs/02_featurize.ipynb #c020_001
 def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespace, root, backend, tta, t0,
                          status_file=None) -> dict:
     """The cache entry `key` if whole, else one assembled from cached images and computed ones (call under the
@@ -377,6 +390,7 @@ def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespac
     if damaged: info["rebuilt"] = "; ".join(damaged)
     return info
 
+# %% ../nbs/02_featurize.ipynb #c020_002
 def _model_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, backend: str,
                     tta: bool, status_file=None) -> dict:
     "The cache entry of one model (one view) over `manifest`: reused, assembled from cached images, or computed."
@@ -394,6 +408,7 @@ def _model_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings
                                     status_file=status_file)
     return {**info, "path": str(cache / "features.parquet"), "view": featurizer.get("view", "full")}
 
+# %% ../nbs/02_featurize.ipynb #c020_003
 def _mean_columns(cols: list[str]):
     "Spark column: the elementwise mean of the float array columns `cols` (float, as numpy's mean of float32)."
     from pyspark.sql import functions as F
@@ -401,6 +416,7 @@ def _mean_columns(cols: list[str]):
     for c in cols[1:]: total = F.zip_with(total, F.col(c), lambda a, b: a + b)
     return F.transform(total, lambda v: (v / len(cols)).cast("float")) if len(cols) > 1 else total
 
+# %% ../nbs/02_featurize.ipynb #c020_004
 def _pool_entries(spark, paths: list[str], featurizer: dict, out: str) -> int:
     """Write to `out` each image's recipe features from its parts' entries `paths` (`recipe.pool_parts` in Spark);
     the number of images (those every part has)."""
@@ -419,6 +435,7 @@ def _pool_entries(spark, paths: list[str], featurizer: dict, out: str) -> int:
     df.select("path", "image_key", array_to_vector(F.concat(*pooled)).alias("features")).write.parquet(out)
     return spark.read.parquet(out).count()
 
+# %% ../nbs/02_featurize.ipynb #c020_005
 def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, backend: str,
                      tta: bool, status_file=None) -> dict:
     """A recipe's features: each part from its own cache entry (computed only where missing), then pooled per image
@@ -451,6 +468,7 @@ def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, setting
             "parts": [{k: p[k] for k in ("model", "view", "key", "cache_hits", "cache_misses", "seconds")}
                       for p in parts], **({"rebuilt": "; ".join(damaged)} if damaged else {})}
 
+# %% ../nbs/02_featurize.ipynb #c020_006
 def check_nir_images(manifest: pd.DataFrame, featurizer: dict, backend: str) -> None:
     """Refuse, before any work, a false-colour recipe over images without a near-infrared band (or on the synapseml
     backend, whose image reader keeps three bands), naming the images and the way out."""
@@ -470,6 +488,7 @@ def check_nir_images(manifest: pd.DataFrame, featurizer: dict, backend: str) -> 
                          "squares cut from a labels CSV), but these images have no fourth band:\n" + "\n".join(bad) +
                          "\nTrain on 4-band images (labels_csv), or drop falsecolor from views.")
 
+# %% ../nbs/02_featurize.ipynb #c020_007
 def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings,
                    run_dir: str | Path | None = None, on_bad_image: str = RunParams.on_bad_image,
                    backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> dict:
@@ -505,6 +524,7 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-30)
 
+# %% ../nbs/02_featurize.ipynb #c030_001
 def read_features(path: str | Path, paths: list[str] | None = None) -> pd.DataFrame:
     """The features cached at `path` (a Parquet folder), each a float32 array, indexed by image path (in the order of
     `paths` if given)."""

@@ -59,6 +59,7 @@ def _source(path: str):
         _SOURCES[path] = open_checked_raster(path)   # a local file, or an az:// blob read in place
     return _SOURCES[path]
 
+# %% ../nbs/05a_region.ipynb #c009_001
 def _image_rgb(path: str) -> np.ndarray:
     "uint8 `[3, H, W]` RGB of a tile image file (the `from_images` path, to compare with reading windows)."
     import cv2
@@ -66,6 +67,7 @@ def _image_rgb(path: str) -> np.ndarray:
     if img is None: raise ValueError(f"OpenCV could not decode {path}")
     return np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
 
+# %% ../nbs/05a_region.ipynb #c009_002
 NIR_BAND = 4   # NAIP's band order: R, G, B, NIR
 
 def view_bands(px: np.ndarray, part: dict) -> np.ndarray:
@@ -73,6 +75,7 @@ def view_bands(px: np.ndarray, part: dict) -> np.ndarray:
     colour (NIR, R, G) or R, G, B."""
     return px[[3, 0, 1]] if part.get("view", "full") in NIR_VIEWS else px[:3]
 
+# %% ../nbs/05a_region.ipynb #c009_003
 def check_nir_rasters(featurizer: dict, tiles: pd.DataFrame) -> None:
     "Refuse, before any work, rasters without a NIR band (band 4) for a featurizer that looks at it."
     if not needs_nir(featurizer): return
@@ -83,6 +86,7 @@ def check_nir_rasters(featurizer: dict, tiles: pd.DataFrame) -> None:
                                  f"falsecolor, band {NIR_BAND}); score rasters with R, G, B and NIR (NAIP), or use a "
                                  "model trained without the falsecolor view.")
 
+# %% ../nbs/05a_region.ipynb #c009_004
 def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
                            from_images: bool = False):
     """Body of the `mapInPandas`: tile rows with raster windows (or image `path`s) → the same rows plus `features`
@@ -157,6 +161,7 @@ def worker_head(fitted) -> dict | None:
     if W.shape[0] != lr.numClasses: return None
     return {"W": W, "b": b, "labels": list(to_label[0].getLabels())}
 
+# %% ../nbs/05a_region.ipynb #c011_001
 def apply_head(features: np.ndarray, head: dict) -> tuple[np.ndarray, np.ndarray]:
     """Labels and class probabilities of float features `[n, d]` under `worker_head`'s arrays (Spark's softmax, in
     float64)."""
@@ -165,6 +170,7 @@ def apply_head(features: np.ndarray, head: dict) -> tuple[np.ndarray, np.ndarray
     probs = e / e.sum(axis=1, keepdims=True)
     return np.asarray(head["labels"], dtype=object)[probs.argmax(axis=1)], probs
 
+# %% ../nbs/05a_region.ipynb #c011_002
 def window_predictions_frames(frames, featurizer: dict, *, head: dict, threads: int = 1, mini_batch_size: int = 32,
                               tta: bool = False, from_images: bool = False):
     """Body of the `mapInPandas` for a logistic regression: tile rows → the same rows plus `pred_label` and
@@ -178,7 +184,7 @@ def window_predictions_frames(frames, featurizer: dict, *, head: dict, threads: 
             out[f"prob_{c}"] = probs[:, i]
         yield out
 
-
+# %% ../nbs/05a_region.ipynb #c011_003
 def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: dict, settings: Settings, run_id: str,
                 from_images: bool = False, head: dict | None = None):
     """Spark DataFrame of predictions for the tile `rows` (a tiles.csv frame): info columns, pred_label, prob_*,
@@ -240,6 +246,7 @@ def tiles_fingerprint(tiles: pd.DataFrame) -> str:
     ]
     return hashlib.sha256(tiles[cols].sort_values("filename").to_csv(index=False).encode()).hexdigest()
 
+# %% ../nbs/05a_region.ipynb #c013_001
 def model_fingerprint(model_dir: Path) -> str:
     """sha256 over every file of a saved model (relative path and bytes): its identity. A model retrained under the same
     name (`overwrite_model: true`) is another model, whatever its name, path and labels say."""
@@ -251,6 +258,7 @@ def model_fingerprint(model_dir: Path) -> str:
         h.update(b"\0")
     return h.hexdigest()
 
+# %% ../nbs/05a_region.ipynb #c013_002
 def job_identity(tiles: pd.DataFrame, *, meta: dict, model_dir: Path) -> dict:
     "What decides a scoring job's predictions: the tiles and the model (its files' sha256, not only its name)."
     return {"tiles_sha256": tiles_fingerprint(tiles), "n_tiles": len(tiles), "model_path": str(model_dir),
@@ -258,6 +266,7 @@ def job_identity(tiles: pd.DataFrame, *, meta: dict, model_dir: Path) -> dict:
             "model_run_id": meta.get("run_id"), "model_created": meta.get("created"),
             "onnx_sha256": meta["onnx_sha256"], "labels": list(meta["labels"])}
 
+# %% ../nbs/05a_region.ipynb #c013_003
 def check_same_job(out_dir: Path, want: dict) -> dict | None:
     """The job planned in `out_dir` when it is `want` (a resume), None when there is none; a different job there (other
     tiles, or another model, also one retrained under the same name) is an error."""
@@ -274,6 +283,7 @@ def check_same_job(out_dir: Path, want: dict) -> dict | None:
                 f"{want['model_created']}), and resuming would keep the old model's predictions")
     raise ValueError(f"{msg}; score into a new output folder, or delete {out_dir} to start this one afresh.")
 
+# %% ../nbs/05a_region.ipynb #c013_004
 def plan_job(out_dir: Path, tiles: pd.DataFrame, *, meta: dict, model_dir: Path, chunk_size: int, run_id: str) -> dict:
     """The job in `out_dir`: read back when it is the same job (resume), written when new; a different job there is an
     error."""
@@ -288,6 +298,7 @@ def plan_job(out_dir: Path, tiles: pd.DataFrame, *, meta: dict, model_dir: Path,
     write_atomic(ScoreFolder(out_dir).job, json.dumps(job, indent=2))
     return job
 
+# %% ../nbs/05a_region.ipynb #c013_005
 def committed_chunks(out_dir: Path) -> set[int]:
     "Numbers of the chunks whose commit (the rename to parts/chunk-NNNNN) happened."
     return {int(p.name.split("-")[1]) for p in ScoreFolder(out_dir).parts.glob("chunk-*") if p.is_dir()}
@@ -303,6 +314,7 @@ def _commit_chunk(spark, pred, *, out_dir: Path, k: int, expected: pd.Series) ->
             raise RuntimeError(f"chunk {k} of {out_dir}: wrote {len(got)} rows ({got.nunique()} tiles) for "
                                f"{len(expected)} tiles; nothing was committed, run the same command again.")
 
+# %% ../nbs/05a_region.ipynb #c014_001
 def _clean_uncommitted(out_dir: Path) -> int:
     "Delete what an interrupted attempt left half-written; return how many leftovers were removed."
     left = leftovers(ScoreFolder(out_dir).parts) + leftovers(out_dir)
@@ -348,6 +360,7 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
     return {"luts": {p: lut.tolist() for p, lut in raster_luts(rec, hists).items()},
             "psf_px": float(rec.get("psf_px", 0.0))}
 
+# %% ../nbs/05a_region.ipynb #c016_001
 def _checked_tiles(tiles: pd.DataFrame, *, meta: dict, model_dir: Path, featurizer: dict) -> pd.DataFrame:
     """`tiles` sorted by name, after checking, before any work, that the model was trained on `featurizer`'s features,
     that no tile name repeats, that the tiles are at the model's scale and have the bands it needs."""
@@ -367,6 +380,7 @@ def _checked_tiles(tiles: pd.DataFrame, *, meta: dict, model_dir: Path, featuriz
     check_nir_rasters(featurizer, tiles)
     return tiles
 
+# %% ../nbs/05a_region.ipynb #c016_002
 def _score_chunks(spark, chunk_rows: dict, *, job: dict, out_dir: Path, log, status_file, **scoring) -> int:
     """Score and commit each chunk of `chunk_rows` ({k: tile rows}) in turn (`score_chunk` with `scoring`'s
     arguments), reporting progress; return the tiles scored."""
@@ -382,6 +396,7 @@ def _score_chunks(spark, chunk_rows: dict, *, job: dict, out_dir: Path, log, sta
                 f"({scored / max(el, 1e-9):.1f} tiles/s)")
     return scored
 
+# %% ../nbs/05a_region.ipynb #c016_003
 def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurizer: dict, settings: Settings,
                  out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
                  classify_on_workers: bool = True, status_file: str | Path | None = None) -> dict:
