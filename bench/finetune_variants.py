@@ -2,13 +2,14 @@
 """Which classifier over the tuned network's features? Compared in seconds on the block split's saved features.
 
     python bench/finetune_local.py ... --tuned-features --block-split-only --save-features outputs/bench/folds.parquet
-    python bench/finetune_variants.py outputs/bench/folds.parquet
+    python bench/finetune_variants.py outputs/bench/folds.parquet [outputs/bench/folds_seed1.parquet ...]
 
 Each variant of `bench/local_labels.py`'s yardstick (the pipeline's logistic regression, PCA 8 of each view's network
 columns beside the band statistics) is fitted on each fold's training rows and predicts its other rows, as
 `finetune_local.py --tuned-features` does; printed per variant: accuracy and grassland recall / precision on the random
-squares (the unbiased estimate over the training blocks) and on all judged squares. Nothing here sees the judging
-sample.
+squares (the unbiased estimate over the training blocks) and on all judged squares. Given the folds of several tuning
+seeds, also each seed's default and an ensemble: their logistic regressions' class probabilities averaged. Nothing here
+sees the judging sample.
 """
 from __future__ import annotations
 
@@ -45,8 +46,32 @@ def scores(p: pd.DataFrame) -> dict:
             "grassland_precision": round(float((p[g].label == "grassland").mean()), 3) if g.any() else None}
 
 
+def seed_ensemble(runs: list[pd.DataFrame]) -> pd.DataFrame:
+    "The first run's test rows with `pred`: the argmax of the default classifier's probabilities averaged over runs."
+    L.PCA_K, L.CLASS_WEIGHTS, L.CLASSIFIER = 8, "none", "logistic"
+    key = ["tile_id", "fold", "role"]
+    runs = [r.set_index(key).loc[runs[0].set_index(key).index].reset_index() for r in runs]   # the same rows in order
+    out = []
+    for f in sorted(runs[0].fold.unique()):
+        a, b = (runs[0].fold == f) & (runs[0].role == "train"), (runs[0].fold == f) & (runs[0].role == "test")
+        fits = [L.fit_proba(r[a][cols], r[a].label.to_numpy(), r[b][cols])
+                for r in runs for cols in [[c for c in r.columns if c.startswith(("tuned:", "band-stats"))]]]
+        classes = list(fits[0][0])
+        assert all(list(c) == classes for c, _ in fits), "a fold's classes differ between runs"
+        P = sum(P for _, P in fits) / len(fits)
+        out.append(runs[0][b].assign(pred=[classes[i] for i in P.argmax(1)]))
+    return pd.concat(out)
+
+
 if __name__ == "__main__":
     folds = pd.read_parquet(sys.argv[1])
     for v in VARIANTS:
         p = predict(folds, **v)
         print(json.dumps({"variant": v or "the default", "random": scores(p[p.random]), "all": scores(p)}), flush=True)
+    if len(sys.argv) > 2:
+        runs = [folds, *(pd.read_parquet(f) for f in sys.argv[2:])]
+        for f, r in zip(sys.argv[1:], runs):
+            p = predict(r)
+            print(json.dumps({"seed run": f, "random": scores(p[p.random]), "all": scores(p)}), flush=True)
+        p = seed_ensemble(runs)
+        print(json.dumps({"ensemble of": len(runs), "random": scores(p[p.random]), "all": scores(p)}), flush=True)
