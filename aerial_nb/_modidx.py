@@ -815,6 +815,7 @@ d = {
         },
         'aerial_nb.tracking': {
             'aerial_nb.tracking._experiment_id': ('tracking.html#_experiment_id', 'aerial_nb/tracking.py'),
+            'aerial_nb.tracking._import_mlflow': ('tracking.html#_import_mlflow', 'aerial_nb/tracking.py'),
             'aerial_nb.tracking._key': ('tracking.html#_key', 'aerial_nb/tracking.py'),
             'aerial_nb.tracking._quiet_store_setup': ('tracking.html#_quiet_store_setup', 'aerial_nb/tracking.py'),
             'aerial_nb.tracking._read': ('tracking.html#_read', 'aerial_nb/tracking.py'),

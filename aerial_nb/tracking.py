@@ -14,6 +14,7 @@ from pathlib import Path
 from importlib.metadata import version, PackageNotFoundError
 import logging
 import time
+import warnings
 
 import pandas as pd
 import yaml
@@ -181,6 +182,17 @@ def _quiet_store_setup():
     output."""
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
+def _import_mlflow():
+    """MLflow, imported quietly. Its first import pulls in `tqdm.autonotebook`, which in a notebook kernel without
+    ipywidgets warns "IProgress not found" (no MLflow progress bar is drawn here): noise in a run's notebooks and on
+    the docs pages."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import mlflow
+        import mlflow.entities
+        import mlflow.tracking
+    return mlflow
+
 def _experiment_id(client, name: str, artifacts: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None: return exp.experiment_id
@@ -188,6 +200,7 @@ def _experiment_id(client, name: str, artifacts: str) -> str:
 
 def log_run(run_dir: str | Path, settings: Settings, status: str | None = None) -> str:
     "Log (or update) the run in `run_dir` to the MLflow store of `settings`; returns the MLflow run id."
+    _import_mlflow()   # quietly, before the names below are taken from it
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
     run_dir = Path(run_dir)
@@ -222,7 +235,7 @@ def log_run(run_dir: str | Path, settings: Settings, status: str | None = None) 
 # %% ../nbs/03a_tracking.ipynb #c018
 def read_runs(settings: Settings, filter_string: str = "", finished_only: bool = False) -> pd.DataFrame:
     "The runs of this installation's experiment as one frame (empty when there are none)."
-    import mlflow
+    mlflow = _import_mlflow()
     uri = tracking_uri(settings)
     _quiet_store_setup()
     with store_lock(uri):
