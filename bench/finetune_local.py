@@ -155,6 +155,8 @@ def main():
                     help="parquet to write each block-split fold's tuned features (1 turn) and band statistics to, "
                          "with fold, role (train/test), label and random: classifiers over them compare in seconds")
     args = ap.parse_args()
+    if args.save_features and not args.tuned_features:
+        ap.error("--save-features saves the tuned features: give --tuned-features too")
     import torch
     torch.manual_seed(args.seed); torch.set_num_threads(2)
     train, judge = read_labels(L.TRAIN, L.RASTERS, L.CLASSES, log=lambda m: None), L.judging_labels()
@@ -209,11 +211,11 @@ def main():
         te, tr = (fold == f) & ~only_trains, (fold != f) & trains
         tuned[te], frozen[te], fused[te] = both(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te])
         if args.tuned_features: featured[te] = with_tuned_features(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te])
-        if args.save_features and args.tuned_features:
+        if args.save_features:
             for role, m, F_ in zip(("train", "test"), (tr, te), with_tuned_features.last):
                 saved.append(pd.concat([F_, Xd[m][stats]], axis=1).assign(
                     fold=int(f), role=role, label=y[m], random=(lab.selection == "random").to_numpy()[m]))
-    if args.save_features and saved:
+    if args.save_features:
         pd.concat(saved).rename_axis("tile_id").reset_index().to_parquet(args.save_features)
         print(f"fold features -> {args.save_features}", flush=True)
 
