@@ -27,7 +27,8 @@ __all__ = ['Z95', 'SAMPLE_COLUMNS', 'ACCURACY_COLUMNS', 'SHARE', 'AREA', 'Estima
            'stratified_ratio', 'assess', 'matrix_frame', 'net_change', 'gross_change', 'map_cells', 'judged',
            'default_strata', 'suggested_sizes', 'draw_reference_sample', 'read_reference_sample',
            'nearest_cell_classes', 'sample_map_classes', 'year_assessment', 'check_set_srs', 'accuracy_rows',
-           'water_changes', 'accuracy_html', 'map_classes', 'pooled_assessment', 'assess_sample', 'accuracy_assessment']
+           'water_changes', 'accuracy_html', 'map_classes', 'pooled_assessment', 'assess_sample', 'accuracy_assessment',
+           'sample_cells']
 
 # %% ../nbs/06c_accuracy.ipynb #c006
 Z95 = 1.96   # the normal quantile both papers use for 95% intervals
@@ -270,9 +271,10 @@ def read_reference_sample(path: str | Path, classes, blocks: Blocks) -> pd.DataF
     return df
 
 # %% ../nbs/06c_accuracy.ipynb #c036
-def nearest_cell_classes(sample: pd.DataFrame, cells: pd.DataFrame, within: float = 0.25) -> pd.Series:
-    """The map's class at each square of `sample`: the nearest cell of the same raster (of the same year where the
-    cells name no raster) within `within` cell sides; NaN where there is none."""
+def nearest_cell_classes(sample: pd.DataFrame, cells: pd.DataFrame, within: float = 0.25,
+                         column: str = "pred_label") -> pd.Series:
+    """The map's class (or another `column` of `cells`) at each square of `sample`: the nearest cell of the same raster
+    (of the same year where the cells name no raster) within `within` cell sides; NaN where there is none."""
     by = "source" if "source" in sample and (cells["source"].astype(str) != "").all() else "year"
     out = pd.Series(np.nan, index=sample.index, dtype=object)
     for key, g in sample.groupby(sample[by].astype(str)):
@@ -281,7 +283,7 @@ def nearest_cell_classes(sample: pd.DataFrame, cells: pd.DataFrame, within: floa
         d = np.hypot(g.center_x.to_numpy(float)[:, None] - c.center_x.to_numpy()[None],
                      g.center_y.to_numpy(float)[:, None] - c.center_y.to_numpy()[None])
         ok = d.min(axis=1) <= c.cell_m.iloc[0] * within
-        out[g.index[ok]] = c.pred_label.to_numpy()[d.argmin(axis=1)[ok]]
+        out[g.index[ok]] = c[column].to_numpy()[d.argmin(axis=1)[ok]]
     return out
 
 def sample_map_classes(sample: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
@@ -493,3 +495,13 @@ def accuracy_assessment(preds: pd.DataFrame, out_dir: str | Path, *, blocks: Blo
     write_atomic(maps.accuracy_page, accuracy_html(report, chart=maps.class_area_chart.name))
     for y in years: log(f"accuracy {y['year']}: overall {_fmt(y['overall'])}")
     return report
+
+# %% ../nbs/06c_accuracy.ipynb #c050f
+def sample_cells(preds: pd.DataFrame, reference_csv: str | Path, blocks: Blocks) -> pd.DataFrame:
+    """The judging sample `reference_csv` (`read_reference_sample`) with the `filename` of the map cell each square
+    judges and its `weight` (N_h / n_h)."""
+    sample = read_reference_sample(reference_csv, map_classes(preds), blocks)
+    cells = map_cells(preds, blocks.crs)
+    n_h = sample.groupby("stratum").tile_id.transform("size")
+    return sample.assign(filename=nearest_cell_classes(sample, cells, column="filename"),
+                         weight=sample.stratum_units.astype(float) / n_h)

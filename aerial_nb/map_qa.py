@@ -20,9 +20,9 @@ from .tiles import open_checked_raster, summed_area, raster_name
 # scipy.
 
 # %% auto #0
-__all__ = ['WATER', 'BARE', 'VEGETATED', 'QA_RULES', 'TRUST_GOALS', 'otsu_threshold', 'nir_water_threshold',
-           'spectral_classes', 'tile_facts', 'qa_conflicts', 'qa_by_year', 'map_verdict', 'map_qa',
-           'check_set_accuracy']
+__all__ = ['WATER', 'BARE', 'VEGETATED', 'QA_RULES', 'EYE_CHECKS', 'TRUST_GOALS', 'otsu_threshold',
+           'nir_water_threshold', 'spectral_classes', 'tile_facts', 'qa_conflicts', 'qa_by_year', 'eye_on_checks',
+           'map_verdict', 'map_qa', 'check_set_accuracy']
 
 # %% ../nbs/06b_map_qa.ipynb #c005
 def otsu_threshold(values: np.ndarray, bins: int = 256, value_range: tuple | None = None) -> float:
@@ -141,6 +141,29 @@ def qa_by_year(tiles: pd.DataFrame, cell_km2: float) -> pd.DataFrame:
         )
     return pd.DataFrame(out)
 
+# %% ../nbs/06b_map_qa.ipynb #c015f
+# The QA checks with a rule the eye can be held to: check -> (the tile fact, its QA rule, the class the rule expects).
+EYE_CHECKS = {"water_recall": ("water_frac", "water_tile", "water"),
+              "bare_as_cultivated": ("bare_frac", "bare_tile", "cultivated")}
+
+def eye_on_checks(tiles: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Per year, `EYE_CHECKS` scored on the judging sample's labels instead of the map's classes: `eye_<check>` (the
+    weighted share, None without squares under the rule) and `eye_<check>_squares`. `tiles`: the QA's per-tile
+    facts (`filename`, `year`, `water_frac`, `bare_frac`); `reference`: the sample's squares (`filename`, `label`,
+    `weight`)."""
+    r = reference[["filename", "label", "weight"]].merge(tiles[["filename", "year", "water_frac", "bare_frac"]],
+                                                         on="filename")
+    rows = []
+    for year, g in r.groupby("year"):
+        row = {"year": year}
+        for check, (fact, rule, cls) in EYE_CHECKS.items():
+            under = g[g[fact] >= QA_RULES[rule]]
+            share = (under.weight * (under.label == cls)).sum() / under.weight.sum() if len(under) else None
+            row |= {f"eye_{check}": None if share is None else round(float(share), 4),
+                    f"eye_{check}_squares": len(under)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
 # %% ../nbs/06b_map_qa.ipynb #62d0f730
 TRUST_GOALS = {"water_recall": 0.9, "water_precision": 0.9, "bare_as_cultivated": 0.8, "water_area_correlation": 0.9,
                "check_set_accuracy": 0.85, "sample_overall": 0.85, "sample_class": 0.8}
@@ -168,6 +191,16 @@ def _judge_sample(acc: dict, met: list, failed: list) -> None:
             _judge(f"{what} accuracy per class on the judging sample (lowest: {worst})", list(vals.values()),
                    goal=TRUST_GOALS["sample_class"], met=met, failed=failed)
 
+def _eye_note(years: list[dict], key: str, goal: float) -> str:
+    "The judging sample's own score on QA check `key` (`eye_on_checks`), and the years it is below `goal`; '' if none."
+    eye = [(y["year"], y.get(f"eye_{key}")) for y in years]
+    eye = [(yr, float(v)) for yr, v in eye if v is not None and v == v]
+    if not eye: return ""
+    vals, below = [v for _, v in eye], [str(yr) for yr, v in eye if v < goal]
+    shown = f"{min(vals):.2f}" + ("" if max(vals) == min(vals) else f"–{max(vals):.2f}")
+    return (f"; the judging sample's labels by eye on the same rule: {shown}"
+            + (f", below the goal in {', '.join(below)}" if below else ""))
+
 def map_verdict(qa: dict, check_sets: dict | None = None, accuracy: dict | None = None) -> dict:
     """Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`;
     `accuracy`: `aerial_nb.accuracy`'s report of the judging sample, which then also judges the check sets on their
@@ -177,7 +210,8 @@ def map_verdict(qa: dict, check_sets: dict | None = None, accuracy: dict | None 
         years = qa["by_year"]
         for key, what in [("water_recall", "water recall by year"), ("water_precision", "water precision by year"),
                           ("bare_as_cultivated", "share of bare fields mapped cultivated by year")]:
-            _judge(what, [y[key] for y in years], goal=TRUST_GOALS[key], met=met, failed=failed)
+            _judge(what, [y[key] for y in years], goal=TRUST_GOALS[key], met=met, failed=failed,
+                   note=_eye_note(years, key, TRUST_GOALS[key]))
         _judge("correlation of mapped with measured water area over the years", [qa.get("water_area_correlation")],
                goal=TRUST_GOALS["water_area_correlation"], met=met, failed=failed)
     if accuracy: _judge_sample(accuracy, met, failed)
@@ -199,10 +233,19 @@ def map_verdict(qa: dict, check_sets: dict | None = None, accuracy: dict | None 
     return {"trusted": trusted, "summary": summary, "failed": failed, "met": met, "goals": TRUST_GOALS}
 
 # %% ../nbs/06b_map_qa.ipynb #c017
+def _with_eye(years: pd.DataFrame, eye: pd.DataFrame) -> pd.DataFrame:
+    "`qa_by_year`'s table with `eye_on_checks`' columns (years without sampled squares: None, 0 squares)."
+    out = years.merge(eye, on="year", how="left") if len(eye) else years.assign(
+        **{f"eye_{k}{s}": None for k in EYE_CHECKS for s in ("", "_squares")})
+    for k in EYE_CHECKS: out[f"eye_{k}_squares"] = out[f"eye_{k}_squares"].fillna(0).astype(int)
+    return out
+
 def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_sets: dict | None = None,
-           accuracy: dict | None = None, log=print) -> dict:
+           accuracy: dict | None = None, reference: pd.DataFrame | None = None, log=print) -> dict:
     """QA of scored tiles (`predictions.parquet` rows with raster windows) and its `verdict` (`map_verdict`;
-    `check_sets`: name → `check_set_accuracy`): writes `qa.json` and `qa_tiles.csv` to `out_dir`."""
+    `check_sets`: name → `check_set_accuracy`; `reference`: the judging sample on the map's cells,
+    `accuracy.sample_cells`, whose labels the rules are also held to, `eye_on_checks`): writes `qa.json` and
+    `qa_tiles.csv` to `out_dir`."""
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     if not {"source_path", "row_off", "col_off", "win_width", "win_height"} <= set(preds.columns):
         report = {"qa": False, "why": "the tiles have no raster windows (scored from images): no spectral QA"}
@@ -213,6 +256,7 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_s
         t = preds.merge(facts, on="filename").assign(year=lambda d: tile_year(d).to_numpy())
         t["qa_conflict"] = qa_conflicts(t) if len(t) else pd.Series(dtype=str)
         years = qa_by_year(t, cell_km2) if len(t) else pd.DataFrame()
+        if reference is not None and len(years): years = _with_eye(years, eye_on_checks(t, reference))
         corr = (
             float(np.corrcoef(years.water_km2_measured, years.water_km2_mapped)[0, 1])
             if len(years) >= 3 and years.water_km2_measured.std() > 0 and years.water_km2_mapped.std() > 0
@@ -220,7 +264,8 @@ def map_qa(preds: pd.DataFrame, out_dir: str | Path, *, cell_km2: float, check_s
         )
         report = {"qa": bool(len(t)), "rules": QA_RULES, "cell_km2": cell_km2,
                   "rasters": {Path(k).name: v for k, v in rasters.items()},
-                  "by_year": years.to_dict(orient="records"),
+                  "by_year": [{k: None if isinstance(v, float) and v != v else v for k, v in r.items()}
+                              for r in years.to_dict(orient="records")],
                   "water_area_correlation": None if corr is None else round(corr, 4),
                   "n_tiles": int(len(t)), "n_conflicts": int((t["qa_conflict"] != "").sum()) if len(t) else 0}
         if not len(t): report["why"] = "no raster with a near-infrared band: no spectral QA"

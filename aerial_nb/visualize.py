@@ -19,7 +19,7 @@ from branca.element import MacroElement, Template
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .accuracy import accuracy_assessment, accuracy_rows
+from .accuracy import accuracy_assessment, accuracy_rows, sample_cells
 from .gis import write_gis_outputs
 from .labels import Blocks
 from .label_map import label_maps_dir
@@ -241,6 +241,11 @@ def _accuracy(tiles: pd.DataFrame, maps_dir: Path, reference_csv: str, judging_b
                                reference_csv=_project_path(reference_csv) if reference_csv else "",
                                check_csvs=sorted((label_maps_dir().parent / "checksets").glob("*.csv")))
 
+def _judging_cells(tiles: pd.DataFrame, reference_csv: str, judging_blocks: str) -> pd.DataFrame | None:
+    "The judging sample on the map's cells (`accuracy.sample_cells`) for the QA to hold its rules to; None if none."
+    if not (reference_csv and judging_blocks): return None
+    return sample_cells(tiles, _project_path(reference_csv), Blocks.load(_project_path(judging_blocks)))
+
 def visualize_step(run_dir, reference_csv: str = "", judging_blocks: str = "") -> dict[str, Path]:
     """Write the confusion matrix, sample grid and (if tiles were scored) maps, offline ones too, under `run_dir`;
     with `reference_csv` (a labeled judging sample in `judging_blocks`), the map's accuracy and areas with intervals.
@@ -263,7 +268,8 @@ def visualize_step(run_dir, reference_csv: str = "", judging_blocks: str = "") -
         checks = _check_sets(tiles, run.maps.root)
         out.update({f"checkset_{name}": run.maps.checkset(name) for name in checks})
         acc, estimates = _accuracy(tiles, run.maps.root, reference_csv, judging_blocks), None
-        qa = map_qa(tiles, run.maps.root, cell_km2=tile_cell_km2(tiles), check_sets=checks, accuracy=acc)
+        qa = map_qa(tiles, run.maps.root, cell_km2=tile_cell_km2(tiles), check_sets=checks, accuracy=acc,
+                    reference=_judging_cells(tiles, reference_csv, judging_blocks))
         print(f"map verdict: {qa['verdict']['summary']}" + "".join(f"\n  fails: {f}" for f in qa["verdict"]["failed"]))
         qa_tiles = pd.read_csv(run.maps.qa_tiles) if qa["qa"] else None
         out["qa"] = run.maps.qa

@@ -47,11 +47,18 @@ def rasters() -> list[Path]:
 def year_of(path: Path) -> int: return int(path.stem.rsplit("_", 1)[-1][:4])
 
 
+def overlap(a: tuple[int, int], b: tuple[int, int], px: int) -> float:
+    "The share of a `px`-pixel square's area that another one covers (top-left pixels `a`, `b`)."
+    return max(0, px - abs(a[0] - b[0])) * max(0, px - abs(a[1] - b[1])) / px ** 2
+
+
 def draw_train(per_year: int, role: str = "train", prefix: str = "tr", seed: int = SEED,
-               avoid: pd.DataFrame | None = None) -> pd.DataFrame:
+               avoid: pd.DataFrame | None = None, max_overlap: float = 0.0) -> pd.DataFrame:
     """`per_year` squares per raster, uniform over the blocks of `role`, each wholly inside one (BUFFER_M in), not
-    overlapping each other within a year, nor a square of `avoid` (labels already given, any CSV of this schema) of
-    the same year."""
+    overlapping each other within a year, and covering at most `max_overlap` of their area with a square of `avoid`
+    (labels already given, any CSV of this schema) of the same year (0: none). The squares only say where a label
+    goes; a 320 m context overlaps its neighbours' anyway, so a later round may share some ground with an earlier one
+    once the blocks hold no more room for squares apart (rounds 1-5 left 18-30 a year)."""
     blocks, rows = Blocks.load(BLOCKS), []
     for path in rasters():
         year = year_of(path)
@@ -69,7 +76,8 @@ def draw_train(per_year: int, role: str = "train", prefix: str = "tr", seed: int
                 x, y = src.transform * (c + px / 2, r + px / 2)
                 if blocks.role(x, y, SIDE_M, BUFFER_M if role == "train" else 0.0) != role: continue
                 if not valid[r:r + px, c:c + px].all(): continue
-                if any(max(abs(r - r2), abs(c - c2)) < px for r2, c2 in picked + taken): continue
+                if any(max(abs(r - r2), abs(c - c2)) < px for r2, c2 in picked): continue
+                if any(overlap((r, c), t, px) > max_overlap for t in taken): continue
                 picked.append((r, c))
             rows += [square_record(src, path.name, f"{prefix}{year}_{i:03d}", Window(c, r, px, px), selection="random")
                      for i, (r, c) in enumerate(picked)]
@@ -196,6 +204,8 @@ def main(argv=None):
     a.add_argument("--role", default="train"); a.add_argument("--prefix", default="tr")
     a.add_argument("--seed", type=int, default=SEED, help="another seed draws other squares")
     a.add_argument("--avoid", type=Path, nargs="*", default=[], help="labels CSVs whose squares the draw keeps off")
+    a.add_argument("--max-overlap", type=float, default=0.0,
+                   help="the largest share of a new square's area an --avoid square of its year may cover (default 0)")
     j = sub.add_parser("draw-judge"); j.add_argument("predictions", type=Path); j.add_argument("--out", type=Path)
     j.add_argument("--per-class", default="water=8,cultivated=8,grassland=8,developed=4,forest=4")
     j.add_argument("--prefix", default="ju", help="tile ids' prefix (a new sample must not reuse old ids)")
@@ -215,7 +225,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.cmd == "draw-train":
         avoid = pd.concat([pd.read_csv(p) for p in args.avoid]) if args.avoid else None
-        df = draw_train(args.per_year, args.role, args.prefix, args.seed, avoid)
+        df = draw_train(args.per_year, args.role, args.prefix, args.seed, avoid, args.max_overlap)
         args.out.parent.mkdir(parents=True, exist_ok=True); df.to_csv(args.out, index=False)
         print(f"{len(df)} squares -> {args.out}")
     elif args.cmd == "draw-judge":
