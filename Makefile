@@ -38,9 +38,12 @@ data:
 run: install data
 	$(BIN)/aerial-nb run $(PARAMS)
 
+# The tests' temporary files (fixture runs, exported models, demo folders: about 2 GB over a make test) go to a scratch
+# folder removed when the tests end, pass or fail, instead of piling up in /tmp (Python's tempfile follows TMPDIR).
+IN_SCRATCH = scratch=$$(mktemp -d -t aerial_nb-tests-XXXXXX) && trap 'rm -rf "$$scratch"' EXIT && export TMPDIR="$$scratch" &&
+
 test: install
-	$(BIN)/nbdev-test --n-workers 2 --timing
-	$(BIN)/python -m pytest
+	$(IN_SCRATCH) $(BIN)/nbdev-test --n-workers 2 --timing && $(BIN)/python -m pytest
 
 # The fast tier, for the inner loop of a change: no Spark session, cluster, Azurite or browser.
 # 1. The notebooks' own tests on their fixtures, except the notebooks whose tests start Spark (tests/notebook_tiers.py
@@ -50,8 +53,8 @@ test: install
 #    `pytest -m "not slow"` runs the same tests one at a time.
 # Both print where the time went (--timing; pytest's --durations and its time per tier).
 test-fast: install
-	$(BIN)/nbdev-test --n-workers 2 --timing --skip-file-re '$(shell $(PYTHON) tests/notebook_tiers.py --skip-re)'
-	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup
+	$(IN_SCRATCH) $(BIN)/nbdev-test --n-workers 2 --timing --skip-file-re '$(shell $(PYTHON) tests/notebook_tiers.py --skip-re)' \
+	  && $(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup
 
 # The documentation site, offline, into _docs/: every notebook a page with real outputs (the step notebooks from the
 # newest finished run, the others executed on their fixtures: the first time, or when their code changed, about 10
