@@ -111,12 +111,12 @@ def score_command(a) -> int:
     check_same_job(Path(a.out), job_identity(tiles, meta=meta, model_dir=model_dir))
     check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping
     if not a.from_images: check_tile_set(model_scale(meta, model_dir), tiles, a.tiles)   # before Spark starts
-    model_info = recipe_of_model(meta, settings.path("paths", "model_store"))
+    featurizer = recipe_of_model(meta, settings.path("paths", "model_store"))
     with RssSampler() as mem:
         t0 = time.time()
         spark = get_spark(settings, app_name="aerial-nb score")
         start_s = time.time() - t0
-        info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings, out_dir=a.out,
+        info = score_region(spark, tiles, model_dir=model_dir, featurizer=featurizer, settings=settings, out_dir=a.out,
                             run_id=a.run_id, chunk_size=a.chunk_size, from_images=a.from_images,
                             classify_on_workers=not a.classify_in_jvm)
         spark.stop()

@@ -59,8 +59,8 @@ def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings
     log(f"{len(cut)} tiles of {tiling['footprint_m']:g} m every {tiling['stride_m']:g} m at {tiling['tile_px']} px "
         f"from {len(rasters)} raster(s) ({cut.attrs.get('skipped_nodata', 0)} skipped as nodata)")
     tiles = read_tile_set(run.tiles, need_images=False)
-    model_info = recipe_of_model(meta, settings.path("paths", "model_store"))   # the parts its features came from
-    info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings,
+    featurizer = recipe_of_model(meta, settings.path("paths", "model_store"))   # the parts its features came from
+    info = score_region(spark, tiles, model_dir=model_dir, featurizer=featurizer, settings=settings,
                         out_dir=run.predictions.root, run_id=run_id, chunk_size=chunk_size, log=log,
                         status_file=run.status)
     return {**info, "tiling": tiling, "scale": scale, "rasters": [str(r) for r in rasters]}
