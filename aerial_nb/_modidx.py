@@ -523,6 +523,7 @@ d = {
             'aerial_nb.recipe.view_zoom': ('recipe.html#view_zoom', 'aerial_nb/recipe.py'),
         },
         'aerial_nb.region': {
+            'aerial_nb.region.ScoreOptions': ('region.html#scoreoptions', 'aerial_nb/region.py'),
             'aerial_nb.region._checked_tiles': ('region.html#_checked_tiles', 'aerial_nb/region.py'),
             'aerial_nb.region._clean_uncommitted': ('region.html#_clean_uncommitted', 'aerial_nb/region.py'),
             'aerial_nb.region._commit_chunk': ('region.html#_commit_chunk', 'aerial_nb/region.py'),

@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from .train import load_model
 __all__ = ['WINDOW_INPUT_COLUMNS', 'NIR_BAND', 'preprocess_rgb', 'view_bands', 'check_nir_rasters',
            'window_features_frames', 'worker_head', 'apply_head', 'window_predictions_frames', 'score_chunk',
            'tiles_fingerprint', 'model_fingerprint', 'job_identity', 'check_same_job', 'plan_job', 'committed_chunks',
-           'assemble_predictions', 'raster_matching', 'score_region']
+           'assemble_predictions', 'raster_matching', 'ScoreOptions', 'score_region']
 
 # %% ../nbs/05a_region.ipynb #c006
 def preprocess_rgb(rgb: np.ndarray, part: Mapping) -> np.ndarray:
@@ -393,10 +394,21 @@ def _score_chunks(spark, chunk_rows: dict, *, job: dict, out_dir: Path, log, sta
                 f"({scored / max(el, 1e-9):.1f} tiles/s)")
     return scored
 
+# %% ../nbs/05a_region.ipynb #c016_opts
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How a region job runs: the run id its predictions carry (empty: a new one, or the resumed job's), the tiles a
+    committed chunk holds, tile images read instead of raster windows (to check the window reader against them), and
+    a logistic regression applied in the Python workers (`worker_head`) or in the JVM."""
+    run_id: str = ""
+    chunk_size: int = 4096
+    from_images: bool = False
+    classify_on_workers: bool = True
+
 # %% ../nbs/05a_region.ipynb #c016_003
 def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurizer: Featurizer, settings: Settings,
-                 out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
-                 classify_on_workers: bool = True, status_file: str | Path | None = None) -> dict:
+                 out_dir: str | Path, options: ScoreOptions = ScoreOptions(), log=print,
+                 status_file: str | Path | None = None) -> dict:
     """Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job
     where it stopped; the tiles scored now, their rate and time left are reported (00i_progress) on stderr (a step's
     log) and in `status_file` (a run's status.json)."""
@@ -407,8 +419,9 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
     # the features are computed with the model's TTA, as its training features were.
     featurizer = featurizer.using(raster_matching=raster_matching(meta, tiles, model_scale(meta, model_dir)),
                                   tta=bool(meta.get("tta", False)))
-    head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
-    job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=chunk_size, run_id=run_id)
+    head = worker_head(model) if options.classify_on_workers else None   # None: the classifier runs in the JVM
+    job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=options.chunk_size,
+                   run_id=options.run_id)
     cleaned = _clean_uncommitted(out_dir)
     done = committed_chunks(out_dir)
     cs = job["chunk_size"]
@@ -421,8 +434,8 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
     )
     t0 = time.time()
     scored = _score_chunks(spark, chunk_rows, job=job, out_dir=out_dir, log=log, status_file=status_file,
-                           fitted=model, meta=meta, featurizer=featurizer, settings=settings, from_images=from_images,
-                           head=head)
+                           fitted=model, meta=meta, featurizer=featurizer, settings=settings,
+                           from_images=options.from_images, head=head)
     score_s = time.time() - t0
     n = assemble_predictions(out_dir, job)
     info = {"n_tiles": job["n_tiles"], "n_predictions": n, "n_chunks": job["n_chunks"], "chunk_size": cs,

@@ -17,7 +17,7 @@ from .gis import tile_inputs, write_gis_outputs
 from .label_map import check_label_map
 from .recipe import recipe_of_model
 from .pipeline import check_run_id
-from .region import check_same_job, job_identity, score_region
+from .region import ScoreOptions, check_same_job, job_identity, score_region
 from .run_folder import ScoreFolder, read_model_meta, spark_model_problem, tiles_csv, write_atomic
 from .scale import check_tile_set, model_scale, tiling_for
 from .score import resolve_model
@@ -117,8 +117,8 @@ def score_command(a) -> int:
         spark = get_spark(settings, app_name="aerial-nb score")
         start_s = time.time() - t0
         info = score_region(spark, tiles, model_dir=model_dir, featurizer=featurizer, settings=settings, out_dir=a.out,
-                            run_id=a.run_id, chunk_size=a.chunk_size, from_images=a.from_images,
-                            classify_on_workers=not a.classify_in_jvm)
+                            options=ScoreOptions(run_id=a.run_id, chunk_size=a.chunk_size, from_images=a.from_images,
+                                                 classify_on_workers=not a.classify_in_jvm))
         spark.stop()
     info.update(seconds_spark_start=round(start_s, 2), seconds_end_to_end=round(time.time() - t0, 2), **mem.report())
     info["tiles_per_second_end_to_end"] = round(info["tiles_scored_now"] / max(info["seconds_end_to_end"], 1e-9), 2)
