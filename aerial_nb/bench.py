@@ -22,7 +22,7 @@ from .explore import find_images
 from .featurize import featurize_images, featurize_step, ort_session, preprocess, read_features
 from .gis import tile_inputs
 from .models import ensure_model
-from .recipe import feature_parts, recipe_of_model
+from .recipe import Featurizer, recipe_of_model
 from .region import score_region
 from .run_folder import model_meta
 from .scale import model_scale, tiling_for
@@ -141,16 +141,16 @@ def bench_region(spark, tiles_dir: str | Path, *, model_dir: str | Path, setting
     tiles = read_tile_set(tiles_dir, need_images=False).sort_values("filename").reset_index(drop=True)
     tiles = tiles.iloc[: limit or None]
     meta = json.loads(model_meta(model_dir).read_text())
-    model = recipe_of_model(meta, settings.path("paths", "model_store"))
+    featurizer = recipe_of_model(meta, settings.path("paths", "model_store"))
     scratch = Path(tempfile.mkdtemp(prefix="aerial_nb-bench-region-"))
     quiet = lambda m: None
     try:
-        score_region(spark, tiles.iloc[:warmup], model_dir=model_dir, featurizer=model, settings=settings,
+        score_region(spark, tiles.iloc[:warmup], model_dir=model_dir, featurizer=featurizer, settings=settings,
                      out_dir=scratch / "warmup", log=quiet)
-        info = score_region(spark, tiles, model_dir=model_dir, featurizer=model, settings=settings,
+        info = score_region(spark, tiles, model_dir=model_dir, featurizer=featurizer, settings=settings,
                             out_dir=scratch / "scored", log=quiet)
     finally: shutil.rmtree(scratch, ignore_errors=True)
-    px, input_px = int(tiles.tile_px.iloc[0]), int(feature_parts(model)[0]["input_size"])
+    px, input_px = int(tiles.tile_px.iloc[0]), int(featurizer.parts[0]["input_size"])
     return {"model": meta["pretrained_model_type"],
             "method": f"region scoring ({px} px tiles, network input {input_px} px, {model_dir.name})",
             "images": info["tiles_scored_now"], "seconds": info["seconds_scoring"],
@@ -265,11 +265,12 @@ def bench_training(spark, features_path: str, manifest: pd.DataFrame, *, sizes=T
     """Per size: Spark ML's logistic regression as a run fits it, and scikit-learn's on the same features and
     objective: seconds, accuracies, their ratio and gap."""
     from aerial_nb.spark import blas_report
-    from aerial_nb.train import CLASSIFIERS, fit_and_evaluate
+    from aerial_nb.train import CLASSIFIERS, TrainOptions, fit_and_evaluate
     reg = CLASSIFIERS["logistic_regression"]["regParam"]
     features = read_features(features_path)
     manifest = manifest[manifest.path.isin(features.index)]
-    fit = lambda s: fit_and_evaluate(spark, features_path, manifest=s, classifier="logistic_regression", seed=seed)[1]
+    options = TrainOptions("logistic_regression", seed=seed)   # as a run fits it, with the project's defaults
+    fit = lambda s: fit_and_evaluate(spark, features_path, manifest=s, options=options)[1]
     fit(stratified_sample(manifest, warmup, seed=seed))
     blas, rows = blas_report(spark)["used"], []
     secs = lambda s: float(f"{s:.3g}")   # 3 significant digits: a fit of a few images takes milliseconds, not 0.00 s
@@ -291,7 +292,7 @@ def run_training_bench(spark, images_dir: str | Path, *, settings, model: str = 
                        sizes=TRAIN_SIZES, seed: int = 42, warmup: int = 300, log=print) -> pd.DataFrame:
     "`bench_training` on `images_dir`'s images featurized by `model` (the onnxruntime backend, through the cache)."
     manifest = find_images(images_dir)
-    featurizer = ensure_model(model, settings.path("paths", "model_store"))
-    info = featurize_step(spark, manifest, featurizer=featurizer, settings=settings, backend="onnxruntime")
+    featurizer = Featurizer.from_params(model, settings.path("paths", "model_store"), backend="onnxruntime")
+    info = featurize_step(spark, manifest, featurizer=featurizer, settings=settings)
     log(f"features of {len(manifest)} images of {images_dir} by {model}: {info['path']}")
     return bench_training(spark, info["path"], manifest, sizes=sizes, seed=seed, warmup=warmup, log=log)

@@ -10,6 +10,7 @@ import shutil
 import socket
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # pyspark.
@@ -40,12 +41,12 @@ def _ship_once(sc, key: str, add) -> str:
     if k not in _SHIPPED: _SHIPPED[k] = add()
     return _SHIPPED[k]
 
-def ship_model(sc, featurizer: dict) -> dict:
-    """`featurizer` with `shipped_onnx` set when `sc`'s executors may not see the driver's disk: the ONNX file and this
+def ship_model(sc, part: Mapping) -> dict:
+    """`part` with `shipped_onnx` set when `sc`'s executors may not see the driver's disk: the ONNX file and this
     package go with the job."""
-    if is_local_master(sc.master): return featurizer
-    src = Path(featurizer["onnx_file"])
-    name = f"{src.stem}-{featurizer['onnx_sha256'][:12]}{src.suffix}"
+    if is_local_master(sc.master): return part
+    src = Path(part["onnx_file"])
+    name = f"{src.stem}-{part['onnx_sha256'][:12]}{src.suffix}"
     def add_model():
         d = Path(tempfile.mkdtemp(prefix="aerial_nb-ship-"))
         shutil.copyfile(src, d / name)   # Spark serves a symlink under its target's name: a copy keeps ours
@@ -56,14 +57,14 @@ def ship_model(sc, featurizer: dict) -> dict:
         sc.addPyFile(str(z))
         return str(z)
     _ship_once(sc, "aerial_nb.zip", add_package)
-    return {**featurizer, "shipped_onnx": _ship_once(sc, name, add_model)}
+    return {**part, "shipped_onnx": _ship_once(sc, name, add_model)}
 
-def executor_model_file(featurizer: dict) -> str:
-    "Where this process (an executor's Python worker, or the driver) reads `featurizer`'s ONNX file."
-    if featurizer.get("shipped_onnx"):
+def executor_model_file(part: Mapping) -> str:
+    "Where this process (an executor's Python worker, or the driver) reads `part`'s ONNX file."
+    if part.get("shipped_onnx"):
         from pyspark import SparkFiles
-        return SparkFiles.get(featurizer["shipped_onnx"])
-    return featurizer["onnx_file"]
+        return SparkFiles.get(part["shipped_onnx"])
+    return part["onnx_file"]
 
 # %% ../nbs/00c_cluster.ipynb #c012
 def spark_home() -> Path:

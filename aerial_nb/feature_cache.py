@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -65,26 +66,26 @@ def _hash_file(path: str) -> str | None:
     try: return content_hash(Path(path).read_bytes())
     except OSError: return None   # unreadable now: its size and mtime stand in (featurizing will name the file)
 
-def feature_namespace(featurizer: dict, backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> str:
+def feature_namespace(part: Mapping, backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> str:
     "Key of everything but the images that decides the features: format, backend, TTA, ONNX file and preprocessing."
     payload = {
         "format": FEATURES_FORMAT,
         "backend": backend,
         "tta": tta,
-        "onnx_sha256": featurizer["onnx_sha256"],
+        "onnx_sha256": part["onnx_sha256"],
         "preprocessing": {
-            k: featurizer[k] for k in ("input_size", "mean", "std", "color_scale", "channel_order", "resize")
+            k: part[k] for k in ("input_size", "mean", "std", "color_scale", "channel_order", "resize")
         },
     }
     # A view other than the whole image is in the key; the keys of features cached before views existed stay valid.
-    if featurizer.get("view", "full") != "full": payload["view"] = featurizer["view"]
+    if part.get("view", "full") != "full": payload["view"] = part["view"]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-def feature_cache_key(manifest: pd.DataFrame, featurizer: dict, backend: str = RunParams.featurizer_backend,
+def feature_cache_key(manifest: pd.DataFrame, part: Mapping, backend: str = RunParams.featurizer_backend,
                       tta: bool = RunParams.tta) -> str:
-    """Key of the cached features of `manifest`'s images (the whole set) under the featurizer `featurizer` (its
-    metadata)."""
-    payload = {"namespace": feature_namespace(featurizer, backend, tta), "images": image_set_fingerprint(manifest)}
+    """Key of the cached features of `manifest`'s images (the whole set) of the network `part` (a
+    `recipe.ModelPart`, or a zoo model's metadata)."""
+    payload = {"namespace": feature_namespace(part, backend, tta), "images": image_set_fingerprint(manifest)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 # %% ../nbs/02a_feature_cache.ipynb #c009

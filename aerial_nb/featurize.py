@@ -11,7 +11,9 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from filelock import FileLock
@@ -21,7 +23,7 @@ import rasterio
 from .cluster import executor_model_file, ship_model
 from .feature_cache import (FEATURES_FORMAT, cached_image_features, feature_cache_key, feature_namespace,
                                      image_keys, refresh_file_facts, whole_entry)
-from .recipe import feature_parts, needs_nir, resize_view, view_zoom
+from .recipe import Featurizer, ModelPart, needs_nir, resize_view, view_zoom
 from .progress import Progress, spark_progress
 from .run_folder import RunFolder, atomic, write_atomic
 from .run_params import FEATURIZER_BACKENDS, RunParams
@@ -37,24 +39,24 @@ __all__ = ['FLAT_INPUT', 'FLAT_OUTPUT', 'LOCAL_URI_PREFIX', 'DECODERS', 'TASK_IM
            'cosine_rows', 'read_features']
 
 # %% ../nbs/02_featurize.ipynb #c009
-def make_image_featurizer(featurizer: dict, mini_batch_size: int = 32, input_col: str = "content",
+def make_image_featurizer(part: Mapping, mini_batch_size: int = 32, input_col: str = "content",
                           output_col: str = "features"):
-    "SynapseML `ImageFeaturizer` for the ONNX export described by `featurizer`."
+    "SynapseML `ImageFeaturizer` for the ONNX export described by `part`."
     from synapse.ml.onnx import ImageFeaturizer
-    size = int(featurizer["input_size"])
+    size = int(part["input_size"])
     f = ImageFeaturizer()
     # setModelLocation would read the file in a Spark job, on an executor that may not see the driver's disk:
     # read it here instead; SynapseML broadcasts the payload to the executors.
     jf = f._java_obj
-    jf.setOnnxModel(jf.getOnnxModel().setModelPayload(bytearray(Path(featurizer["onnx_file"]).read_bytes())))
+    jf.setOnnxModel(jf.getOnnxModel().setModelPayload(bytearray(Path(part["onnx_file"]).read_bytes())))
     return (f
             .setInputCol(input_col).setOutputCol(output_col)
             .setImageHeight(size).setImageWidth(size)
-            .setImageTensorName(featurizer["image_tensor"]).setFeatureTensorName(featurizer["feature_tensor"])
+            .setImageTensorName(part["image_tensor"]).setFeatureTensorName(part["feature_tensor"])
             .setHeadless(True)
-            .setColorScaleFactor(float(featurizer["color_scale"]))
-            .setChannelNormalizationMeans([float(v) for v in featurizer["mean"]])
-            .setChannelNormalizationStds([float(v) for v in featurizer["std"]])
+            .setColorScaleFactor(float(part["color_scale"]))
+            .setChannelNormalizationMeans([float(v) for v in part["mean"]])
+            .setChannelNormalizationStds([float(v) for v in part["std"]])
             .setMiniBatchSize(int(mini_batch_size)))
 
 # %% ../nbs/02_featurize.ipynb #c009b
@@ -76,22 +78,22 @@ def _tta_nodes(x: str, out: str, consts: dict) -> list:
     return nodes + [helper.make_node("Concat", views, [out], axis=0)]
 
 # %% ../nbs/02_featurize.ipynb #c009b_001
-def flat_onnx_model(featurizer: dict, tta: bool = False) -> bytes:
-    """`featurizer`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·R·R]` (CHW, BGR, 0–255,
+def flat_onnx_model(part: Mapping, tta: bool = False) -> bytes:
+    """`part`'s ONNX network wrapped to take what `UnrollImage` gives, float `[N, 3·R·R]` (CHW, BGR, 0–255,
     byte 0 as 256; R the input size S times the view's zoom), and return `[N, C]`: the view's centre S x S cut in the
     graph, and with `tta` the features averaged over the 8 rotations/flips of each image (one batch 8 times larger)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
-    size, scale = int(featurizer["input_size"]), float(featurizer["color_scale"])
-    side, dim = size * view_zoom(featurizer), int(featurizer["feature_dim"])
-    m = onnx.load(featurizer["onnx_file"])
+    size, scale = int(part["input_size"]), float(part["color_scale"])
+    side, dim = size * view_zoom(part), int(part["feature_dim"])
+    m = onnx.load(part["onnx_file"])
     g = m.graph
-    order = [2, 1, 0] if str(featurizer.get("channel_order", "RGB")).upper() == "RGB" else [0, 1, 2]
+    order = [2, 1, 0] if str(part.get("channel_order", "RGB")).upper() == "RGB" else [0, 1, 2]
     consts = {"flat_256": np.array(256.0, np.float32), "flat_shape": np.array([-1, 3, side, side], np.int64),
               "flat_order": np.array(order, np.int64),
               # (x * scale - mean) / std == (x - mean / scale) / (std / scale): one Sub and one Div per pixel
-              "flat_mean": (np.asarray(featurizer["mean"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1),
-              "flat_std": (np.asarray(featurizer["std"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1)}
+              "flat_mean": (np.asarray(part["mean"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1),
+              "flat_std": (np.asarray(part["std"], np.float64) / scale).astype(np.float32).reshape(1, 3, 1, 1)}
     pre = [helper.make_node("Mod", [FLAT_INPUT, "flat_256"], ["flat_bytes"], fmod=1),   # UnrollImage maps byte 0 to 256
            helper.make_node("Reshape", ["flat_bytes", "flat_shape"], ["flat_chw"]),
            helper.make_node("Gather", ["flat_chw", "flat_order"], ["flat_ordered"], axis=1),   # BGR -> RGB
@@ -104,10 +106,10 @@ def flat_onnx_model(featurizer: dict, tta: bool = False) -> bytes:
                        "view_axes": np.array([2, 3], np.int64)})
         pre.append(helper.make_node("Slice", [x, "view_starts", "view_ends", "view_axes"], ["flat_view"]))
         x = "flat_view"
-    pre += _tta_nodes(x, featurizer["image_tensor"], consts) if tta else [
-        helper.make_node("Identity", [x], [featurizer["image_tensor"]])]
+    pre += _tta_nodes(x, part["image_tensor"], consts) if tta else [
+        helper.make_node("Identity", [x], [part["image_tensor"]])]
     # One output, already flat: ONNXModel then neither slices the graph nor reshapes nested arrays.
-    post = [helper.make_node("Flatten", [featurizer["feature_tensor"]], ["flat_all" if tta else FLAT_OUTPUT], axis=1)]
+    post = [helper.make_node("Flatten", [part["feature_tensor"]], ["flat_all" if tta else FLAT_OUTPUT], axis=1)]
     if tta:   # [8N, C] -> [8, N, C] -> the mean of each image's 8 views
         consts["tta_shape"] = np.array([8, -1, dim], np.int64)
         post += [helper.make_node("Reshape", ["flat_all", "tta_shape"], ["tta_stacked"]),
@@ -115,7 +117,7 @@ def flat_onnx_model(featurizer: dict, tta: bool = False) -> bytes:
     nodes = pre + list(g.node) + post
     del g.node[:]; g.node.extend(nodes)
     g.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
-    others = [i for i in g.input if i.name != featurizer["image_tensor"]]
+    others = [i for i in g.input if i.name != part["image_tensor"]]
     del g.input[:]
     g.input.extend([helper.make_tensor_value_info(FLAT_INPUT, TensorProto.FLOAT, ["N", 3 * side * side])] + others)
     del g.output[:]
@@ -126,7 +128,7 @@ def flat_onnx_model(featurizer: dict, tta: bool = False) -> bytes:
 # %% ../nbs/02_featurize.ipynb #c009b_002
 _FLAT_MODELS: dict = {}
 
-def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32, tta: bool = False):
+def featurize_synapseml(raw, part: Mapping, mini_batch_size: int = 32, tta: bool = False):
     """Spark DataFrame of `path`, `features` for `raw`'s `path`, `content` rows by SynapseML stages on flat float
     vectors (the view and `tta` inside the ONNX graph)."""
     from pyspark.ml.functions import array_to_vector, vector_to_array
@@ -134,9 +136,9 @@ def featurize_synapseml(raw, featurizer: dict, mini_batch_size: int = 32, tta: b
     from synapse.ml.image import UnrollImage
     from synapse.ml.onnx import ONNXModel
     from synapse.ml.opencv import ImageTransformer
-    size = int(featurizer["input_size"]) * view_zoom(featurizer)   # the view's centre is cut in the graph
-    flat_key = (featurizer["onnx_sha256"], featurizer.get("view", "full"), bool(tta))
-    if flat_key not in _FLAT_MODELS: _FLAT_MODELS[flat_key] = flat_onnx_model(featurizer, tta)
+    size = int(part["input_size"]) * view_zoom(part)   # the view's centre is cut in the graph
+    flat_key = (part["onnx_sha256"], part.get("view", "full"), bool(tta))
+    if flat_key not in _FLAT_MODELS: _FLAT_MODELS[flat_key] = flat_onnx_model(part, tta)
     # The same decode and resize as ImageFeaturizer (its center crop to the same size is a no-op); an undecodable
     # image gives a null image, dropped as ImageFeaturizer's dropNa drops it (featurize_step names it).
     images = (ImageTransformer().setInputCol("content").setOutputCol("image").setAutoConvertToColor(True)
@@ -205,29 +207,29 @@ def decode_false_color(image_bytes: bytes) -> np.ndarray | None:
 # %% ../nbs/02_featurize.ipynb #c014_003
 _LUTS: dict = {}
 
-def level_lut(featurizer: dict) -> np.ndarray:
+def level_lut(part: Mapping) -> np.ndarray:
     """`[3, 256]` float32: each model input channel's value for every uint8 level, computed in float64 then rounded
     once (the region scorer's tiles use it too)."""
-    key = (tuple(featurizer["mean"]), tuple(featurizer["std"]), float(featurizer["color_scale"]))
+    key = (tuple(part["mean"]), tuple(part["std"]), float(part["color_scale"]))
     if key not in _LUTS:
         levels = np.arange(256, dtype=np.float64)[None, :]
-        mean = np.asarray(featurizer["mean"], np.float64)[:, None]
-        std = np.asarray(featurizer["std"], np.float64)[:, None]
+        mean = np.asarray(part["mean"], np.float64)[:, None]
+        std = np.asarray(part["std"], np.float64)[:, None]
         _LUTS[key] = ((levels * key[2] - mean) / std).astype(np.float32)
     return _LUTS[key]
 
 # %% ../nbs/02_featurize.ipynb #c014_004
-def preprocess(image_bytes: bytes, featurizer: dict) -> np.ndarray:
-    """The float32 `[3, H, W]` tensor SynapseML's `ImageFeaturizer` feeds `featurizer` for these image bytes (its
+def preprocess(image_bytes: bytes, part: Mapping) -> np.ndarray:
+    """The float32 `[3, H, W]` tensor SynapseML's `ImageFeaturizer` feeds `part` for these image bytes (its
     false-colour view: NIR, R, G of a 4-band image); ValueError when undecodable."""
-    nir = needs_nir(featurizer)
+    nir = needs_nir(part)
     img = decode_false_color(image_bytes) if nir else decode_bgr(image_bytes)
     if img is None: raise ValueError("OpenCV could not decode the image" + (" as R, G, B, NIR" if nir else ""))
-    img = resize_view(img, featurizer)   # the whole image stretched to the input size, or the view's centre
+    img = resize_view(img, part)   # the whole image stretched to the input size, or the view's centre
     # Normalising is elementwise: a lookup in each channel's table of the 256 levels gives the float64 arithmetic's
     # inputs bit for bit, in a quarter of the time of float64 arrays (0.9 of 1.6 ms an image went there: 12_bench).
-    lut, out = level_lut(featurizer), np.empty((3, *img.shape[:2]), np.float32)
-    rgb = str(featurizer.get("channel_order", "RGB")).upper() == "RGB"   # OpenCV gives B, G, R
+    lut, out = level_lut(part), np.empty((3, *img.shape[:2]), np.float32)
+    rgb = str(part.get("channel_order", "RGB")).upper() == "RGB"   # OpenCV gives B, G, R
     for c in range(3): np.take(lut[c], img[:, :, 2 - c if rgb else c], out=out[c])
     return out
 
@@ -260,27 +262,27 @@ def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(v) for v in rots + [r[..., ::-1] for r in rots]]
 
 # %% ../nbs/02_featurize.ipynb #c017_003
-def ort_featurize_frames(frames, featurizer: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
+def ort_featurize_frames(frames, part: Mapping, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False):
     """Body of the `mapInPandas`: frames of `path`, `content` → frames of `path`, `features` (float32); undecodable
     images give no row."""
     import cv2
     cv2.setNumThreads(1)   # Spark already runs a task per core: OpenCV's own threads for a resize only contend
-    sess = ort_session(executor_model_file(featurizer), threads)
+    sess = ort_session(executor_model_file(part), threads)
     for df in frames:
         for i in range(0, len(df), mini_batch_size):
             chunk, paths, xs = df.iloc[i:i + mini_batch_size], [], []
             for path, content in zip(chunk["path"], chunk["content"]):
-                try: xs.append(preprocess(content, featurizer))
+                try: xs.append(preprocess(content, part))
                 except ValueError: continue
                 paths.append(path)
             if not xs: continue
-            run = lambda x: sess.run([featurizer["feature_tensor"]], {featurizer["image_tensor"]: x})[0]
+            run = lambda x: sess.run([part["feature_tensor"]], {part["image_tensor"]: x})[0]
             x = np.stack(xs)
             out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
             yield pd.DataFrame({"path": paths, "features": list(out.reshape(len(xs), -1))})
 
 # %% ../nbs/02_featurize.ipynb #c017_004
-def featurize_onnxruntime(raw, featurizer: dict, *, mini_batch_size: int = 32, threads: int = 1, tta: bool = False):
+def featurize_onnxruntime(raw, part: Mapping, *, mini_batch_size: int = 32, threads: int = 1, tta: bool = False):
     """Spark DataFrame of `path`, `features` (a Spark ML vector) for `raw`'s `path`, `content` rows, by Python
     onnxruntime."""
     from pyspark.ml.functions import array_to_vector
@@ -289,8 +291,8 @@ def featurize_onnxruntime(raw, featurizer: dict, *, mini_batch_size: int = 32, t
     # cache in its `aerial_nb.featurize` module (a function defined in a notebook would be pickled with its globals).
     from aerial_nb.featurize import ort_featurize_frames as run
     # On a cluster the ONNX file and this package travel with the job (see 00c_cluster).
-    featurizer, bs, th = ship_model(raw.sparkSession.sparkContext, dict(featurizer)), int(mini_batch_size), int(threads)
-    feats = raw.mapInPandas(lambda frames: run(frames, featurizer, threads=th, mini_batch_size=bs, tta=tta),
+    part, bs, th = ship_model(raw.sparkSession.sparkContext, dict(part)), int(mini_batch_size), int(threads)
+    feats = raw.mapInPandas(lambda frames: run(frames, part, threads=th, mini_batch_size=bs, tta=tta),
                             "path string, features array<float>")
     return feats.withColumn("features", array_to_vector(F.col("features")))
 
@@ -311,10 +313,11 @@ def _task_partitions(raw, n_images: int, at_least: int, slots: int = 1):
     return raw.coalesce(want) if raw.rdd.getNumPartitions() >= want else raw.repartition(want)
 
 # %% ../nbs/02_featurize.ipynb #c018p_001
-def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Settings | None = None,
+def featurize_images(spark, paths: list[str], *, featurizer: Mapping, settings: Settings | None = None,
                      backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta):
-    """Spark DataFrame of `path`, `features` for the image files `paths` by `backend`; undecodable images are absent
-    (see `featurize_step`)."""
+    """Spark DataFrame of `path`, `features` for the image files `paths` by `backend`, of one network `featurizer` (a
+    `ModelPart`, or a zoo model's metadata: benchmarks and backend comparisons run it alone, without the cache);
+    undecodable images are absent (see `featurize_step`)."""
     from pyspark.sql import functions as F
     check_backend(backend)
     settings = settings or load_settings()
@@ -328,10 +331,10 @@ def featurize_images(spark, paths: list[str], *, featurizer: dict, settings: Set
     return feats.select(F.regexp_replace("path", LOCAL_URI_PREFIX, "").alias("path"), "features")
 
 # %% ../nbs/02_featurize.ipynb #c020
-def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, found, out: str,
+def _assemble_features(spark, manifest, *, featurizer: Featurizer, part: ModelPart, settings, found, out: str,
                        status_file=None) -> tuple[int, int]:
-    """Write the features of `manifest` to `out`: cached rows copied from their entries, the rest computed now; `(hits,
-    misses)`."""
+    """Write the features of `part` (one of `featurizer`'s networks over one view) for `manifest` to `out`: cached rows
+    copied from their entries, the rest computed now; `(hits, misses)`."""
     from pyspark.sql import functions as F
     keyed = manifest.assign(image_key=image_keys(manifest))
     hit = keyed[keyed.image_key.isin(found.keys())]
@@ -344,26 +347,37 @@ def _assemble_features(spark, manifest, *, featurizer, settings, backend, tta, f
     if len(miss):
         keys = spark.createDataFrame(miss[["path", "image_key"]])
         parts.append(
-            featurize_images(
-                spark, miss["path"].tolist(), featurizer=featurizer, settings=settings, backend=backend, tta=tta
-            )
+            featurize_images(spark, miss["path"].tolist(), featurizer=part, settings=settings,
+                             backend=featurizer.backend, tta=featurizer.tta)
             .join(F.broadcast(keys), "path")
             .select("path", "image_key", "features")
         )
     df = parts[0]
     for p in parts[1:]: df = df.unionByName(p)
     # Done / total, rate and time left of the images computed now: in the step's log and its status.json (00i_progress).
-    what = f"featurizing {featurizer['name']}" + (f" [{featurizer['view']}]" if featurizer.get("view", "full") != "full"
-                                                  else "")
+    what = f"featurizing {part.name}" + (f" [{part.view}]" if part.view != "full" else "")
     with spark_progress(spark, Progress(what, len(miss), unit="images", status_file=status_file)):
         df.write.parquet(out)
     return len(hit), len(miss)
 
 # %% ../nbs/02_featurize.ipynb #c020_001
-def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespace, root, backend, tta, t0,
+class _Entry(NamedTuple):
+    "Where one part's features over a manifest are cached: the cache folder, the entry's key, its namespace (lock)."
+    root: Path
+    key: str
+    namespace: str
+
+def _part_entry(manifest, featurizer: Featurizer, part: ModelPart, settings) -> _Entry:
+    "The cache entry of `part` computed by `featurizer`'s backend (and TTA) over `manifest` (`02a_feature_cache`)."
+    return _Entry(settings.path("paths", "outputs_dir") / "features",
+                  feature_cache_key(manifest, part, featurizer.backend, featurizer.tta),
+                  feature_namespace(part, featurizer.backend, featurizer.tta))
+
+def _cached_or_featurize(spark, manifest, *, featurizer: Featurizer, part: ModelPart, settings, entry: _Entry, t0,
                          status_file=None) -> dict:
-    """The cache entry `key` if whole, else one assembled from cached images and computed ones (call under the
+    """The cache entry of `part` if whole, else one assembled from cached images and computed ones (call under the
     namespace's lock)."""
+    root, key, namespace = entry
     cache = root / key
     meta, damaged = whole_entry(root, key, namespace)
     if meta is not None:   # this run's seconds, not those of the run that computed the entry
@@ -373,16 +387,16 @@ def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespac
     damaged += bad
     # A failed or interrupted job leaves no half-written features; "keep": a parallel run that cached it first wins.
     with atomic(cache, if_exists="keep", tag=namespace) as tmp:
-        hits, misses = _assemble_features(spark, manifest, featurizer=featurizer, settings=settings, backend=backend,
-                                          tta=tta, found=found, out=str(tmp / "features.parquet"),
-                                          status_file=status_file)
+        hits, misses = _assemble_features(spark, manifest, featurizer=featurizer, part=part, settings=settings,
+                                          found=found, out=str(tmp / "features.parquet"), status_file=status_file)
         # Only the paths come back to the driver, never the images or the vectors.
         got = set(spark.read.parquet(str(tmp / "features.parquet")).select("path").toPandas()["path"])
         missing = sorted(set(manifest["path"]) - got)
         info = {"key": key, "namespace": namespace, "format": FEATURES_FORMAT, "n_images": len(manifest),
                 "n_features": len(got), "missing": missing, "cache_hits": hits, "cache_misses": misses,
-                "backend": backend, "tta": tta, "model": featurizer["name"], "onnx_sha256": featurizer["onnx_sha256"],
-                "feature_dim": featurizer["feature_dim"], "seconds": round(time.time() - t0, 2),
+                "backend": featurizer.backend, "tta": featurizer.tta, "model": part.name,
+                "onnx_sha256": part.onnx_sha256, "feature_dim": part.feature_dim,
+                "seconds": round(time.time() - t0, 2),
                 "images_per_second": round(misses / max(time.time() - t0, 1e-9), 2),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         write_atomic(tmp / "meta.json", json.dumps(info, indent=2))   # written last: an entry without it is never read
@@ -391,22 +405,19 @@ def _cached_or_featurize(spark, manifest, *, featurizer, settings, key, namespac
     return info
 
 # %% ../nbs/02_featurize.ipynb #c020_002
-def _model_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, backend: str,
-                    tta: bool, status_file=None) -> dict:
-    "The cache entry of one model (one view) over `manifest`: reused, assembled from cached images, or computed."
-    key = feature_cache_key(manifest, featurizer, backend, tta)
-    namespace = feature_namespace(featurizer, backend, tta)
-    root = settings.path("paths", "outputs_dir") / "features"
-    cache = root / key
+def _model_features(spark, manifest: pd.DataFrame, *, featurizer: Featurizer, part: ModelPart, settings: Settings,
+                    status_file=None) -> dict:
+    """The cache entry of one of `featurizer`'s parts (a model over a view) over `manifest`: reused, assembled from
+    cached images, or computed."""
+    entry = _part_entry(manifest, featurizer, part, settings)
     t0 = time.time()
-    root.mkdir(parents=True, exist_ok=True)
+    entry.root.mkdir(parents=True, exist_ok=True)
     # Parallel runs (a sweep) that featurize with the same model wait here for the first one and then reuse its images,
     # instead of featurizing the same images twice. No timeout: featurizing a large set may take hours.
-    with FileLock(str(root / f".{namespace}.lock")):
-        info = _cached_or_featurize(spark, manifest, featurizer=featurizer, settings=settings, key=key,
-                                    namespace=namespace, root=root, backend=backend, tta=tta, t0=t0,
-                                    status_file=status_file)
-    return {**info, "path": str(cache / "features.parquet"), "view": featurizer.get("view", "full")}
+    with FileLock(str(entry.root / f".{entry.namespace}.lock")):
+        info = _cached_or_featurize(spark, manifest, featurizer=featurizer, part=part, settings=settings, entry=entry,
+                                    t0=t0, status_file=status_file)
+    return {**info, "path": str(entry.root / entry.key / "features.parquet"), "view": part.view}
 
 # %% ../nbs/02_featurize.ipynb #c020_003
 def _mean_columns(cols: list[str]):
@@ -417,8 +428,8 @@ def _mean_columns(cols: list[str]):
     return F.transform(total, lambda v: (v / len(cols)).cast("float")) if len(cols) > 1 else total
 
 # %% ../nbs/02_featurize.ipynb #c020_004
-def _pool_entries(spark, paths: list[str], featurizer: dict, out: str) -> int:
-    """Write to `out` each image's recipe features from its parts' entries `paths` (`recipe.pool_parts` in Spark);
+def _pool_entries(spark, paths: list[str], featurizer: Featurizer, out: str) -> int:
+    """Write to `out` each image's recipe features from its parts' entries `paths` (`Featurizer.pool_parts` in Spark);
     the number of images (those every part has)."""
     from pyspark.ml.functions import array_to_vector, vector_to_array
     from pyspark.sql import functions as F
@@ -428,22 +439,23 @@ def _pool_entries(spark, paths: list[str], featurizer: dict, out: str) -> int:
         part = spark.read.parquet(p).select(*(["path"] if i == 0 else []), "image_key",
                                             vector_to_array("features", "float32").alias(c))
         df = part if df is None else df.join(part, "image_key")
-    k = len(featurizer["views"])
+    k = len(featurizer.views)
     per_model = [cols[i:i + k] for i in range(0, len(cols), k)]
-    pooled = ([_mean_columns(views) for views in per_model] if featurizer["view_pool"] == "mean"
+    pooled = ([_mean_columns(views) for views in per_model] if featurizer.view_pool == "mean"
               else [F.col(c) for c in cols])
     df.select("path", "image_key", array_to_vector(F.concat(*pooled)).alias("features")).write.parquet(out)
     return spark.read.parquet(out).count()
 
 # %% ../nbs/02_featurize.ipynb #c020_005
-def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings, backend: str,
-                     tta: bool, status_file=None) -> dict:
+def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: Featurizer, settings: Settings,
+                     status_file=None) -> dict:
     """A recipe's features: each part from its own cache entry (computed only where missing), then pooled per image
     into one entry of the recipe, so a fused run reuses every feature its models' own runs computed."""
     t0 = time.time()
-    parts = [_model_features(spark, manifest, featurizer=p, settings=settings, backend=backend, tta=tta,
-                             status_file=status_file) for p in feature_parts(featurizer)]
-    namespace = hashlib.sha256(json.dumps({"format": FEATURES_FORMAT, "recipe": featurizer["onnx_sha256"],
+    parts = [_model_features(spark, manifest, featurizer=featurizer, part=p, settings=settings,
+                             status_file=status_file) for p in featurizer.parts]
+    backend, tta = featurizer.backend, featurizer.tta
+    namespace = hashlib.sha256(json.dumps({"format": FEATURES_FORMAT, "recipe": featurizer.onnx_sha256,
                                            "backend": backend, "tta": tta}).encode()).hexdigest()[:16]
     key = hashlib.sha256(json.dumps([namespace] + [p["key"] for p in parts]).encode()).hexdigest()[:24]
     root = settings.path("paths", "outputs_dir") / "features"
@@ -461,19 +473,19 @@ def _recipe_features(spark, manifest: pd.DataFrame, *, featurizer: dict, setting
     return {"key": key, "namespace": namespace, "format": FEATURES_FORMAT, "n_images": len(manifest),
             "n_features": meta["n_features"], "missing": sorted(set().union(*(p["missing"] for p in parts))),
             "cache_hits": sum(p["cache_hits"] for p in parts), "cache_misses": misses, "backend": backend,
-            "tta": tta, "model": featurizer["name"], "onnx_sha256": featurizer["onnx_sha256"],
-            "feature_dim": featurizer["feature_dim"], "seconds": seconds,
+            "tta": tta, "model": featurizer.name, "onnx_sha256": featurizer.onnx_sha256,
+            "feature_dim": featurizer.feature_dim, "seconds": seconds,
             "images_per_second": round(misses / max(seconds, 1e-9), 2), "created": meta["created"],
             "cached": all(p["cached"] for p in parts), "path": str(cache / "features.parquet"),
             "parts": [{k: p[k] for k in ("model", "view", "key", "cache_hits", "cache_misses", "seconds")}
                       for p in parts], **({"rebuilt": "; ".join(damaged)} if damaged else {})}
 
 # %% ../nbs/02_featurize.ipynb #c020_006
-def check_nir_images(manifest: pd.DataFrame, featurizer: dict, backend: str) -> None:
+def check_nir_images(manifest: pd.DataFrame, featurizer: Featurizer) -> None:
     """Refuse, before any work, a false-colour recipe over images without a near-infrared band (or on the synapseml
     backend, whose image reader keeps three bands), naming the images and the way out."""
-    if not needs_nir(featurizer): return
-    if backend != "onnxruntime":
+    if not featurizer.needs_nir: return
+    if (backend := featurizer.backend) != "onnxruntime":
         raise ValueError(f"views: falsecolor needs featurizer_backend: onnxruntime (the {backend} backend reads three "
                          "bands of an image); set it, or drop falsecolor from views.")
     bad = []
@@ -489,18 +501,20 @@ def check_nir_images(manifest: pd.DataFrame, featurizer: dict, backend: str) -> 
                          "\nTrain on 4-band images (labels_csv), or drop falsecolor from views.")
 
 # %% ../nbs/02_featurize.ipynb #c020_007
-def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings: Settings,
-                   run_dir: str | Path | None = None, on_bad_image: str = RunParams.on_bad_image,
-                   backend: str = RunParams.featurizer_backend, tta: bool = RunParams.tta) -> dict:
-    """Features of the manifest's images by `backend` under `featurizer` (a model, or a recipe of several parts):
+def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: Featurizer, settings: Settings,
+                   run_dir: str | Path | None = None, on_bad_image: str = RunParams.on_bad_image) -> dict:
+    """Features of the manifest's images under `featurizer` (a model, or a recipe of several parts, by its backend):
     cached images reused, the others computed now; returns where they are and what happened."""
-    check_backend(backend)
+    backend = check_backend(featurizer.backend)
     if manifest.empty: raise ValueError("The manifest lists no images: there is nothing to featurize (see 01_explore).")
     manifest = refresh_file_facts(manifest)   # the keys see edits made since explore
-    check_nir_images(manifest, featurizer, backend)
-    features = _recipe_features if "parts" in featurizer else _model_features
-    info = features(spark, manifest, featurizer=featurizer, settings=settings, backend=backend, tta=tta,
-                    status_file=RunFolder(run_dir).status if run_dir else None)
+    check_nir_images(manifest, featurizer)
+    status_file = RunFolder(run_dir).status if run_dir else None
+    # A recipe pools its parts' entries into one of its own; a plain featurizer's one part is its entry.
+    info = (_recipe_features(spark, manifest, featurizer=featurizer, settings=settings, status_file=status_file)
+            if featurizer.is_recipe else
+            _model_features(spark, manifest, featurizer=featurizer, part=featurizer.parts[0], settings=settings,
+                            status_file=status_file))
     if info["missing"]:
         if run_dir:
             pd.DataFrame(
@@ -513,8 +527,7 @@ def featurize_step(spark, manifest: pd.DataFrame, *, featurizer: dict, settings:
                              "RGB), "
                              f"remove them, or run with on_bad_image: skip to leave them out.")
     # The recipe, so that the train step takes the same one (a fine-tuned network's copy included: 02b_finetune).
-    info.update(models=featurizer.get("models", [featurizer["name"]]), views=featurizer.get("views", ["full"]),
-                view_pool=featurizer.get("view_pool", "concat"))
+    info.update(featurizer.recipe_meta())
     if run_dir: write_atomic(RunFolder(run_dir).features, json.dumps(info, indent=2))
     return info
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,8 @@ from .models import ZOO, ensure_model, finetuned_base
 # Imported inside the function that uses it, as it takes ~0.3 s to import: OpenCV (cv2).
 
 # %% auto #0
-__all__ = ['VIEWS', 'NIR_VIEWS', 'VIEW_POOLS', 'view_zoom', 'needs_nir', 'resize_view', 'model_names', 'recipe_label',
-           'check_recipe', 'feature_recipe', 'feature_parts', 'pool_parts', 'network_columns', 'recipe_of_model']
+__all__ = ['VIEWS', 'NIR_VIEWS', 'VIEW_POOLS', 'DEFAULT_BACKEND', 'DEFAULT_TTA', 'view_zoom', 'needs_nir',
+           'resize_view', 'model_names', 'recipe_label', 'check_recipe', 'ModelPart', 'Featurizer', 'recipe_of_model']
 
 # %% ../nbs/00h_recipe.ipynb #c005
 # view: the factor the image is stretched by before its centre S x S is kept
@@ -27,21 +29,21 @@ VIEWS = {"full": 1, "center2x": 2, "falsecolor": 1, "falsecolor-center2x": 2}
 NIR_VIEWS = ("falsecolor", "falsecolor-center2x")
 VIEW_POOLS = ("concat", "mean")       # how the views of one model are joined: side by side, or averaged
 
-def view_zoom(featurizer: dict) -> int:
+def view_zoom(part: Mapping) -> int:
     "How many times the network's input side the image is resized to before the centre is cut (`full`: 1)."
-    view = featurizer.get("view", "full")
+    view = part.get("view", "full")
     if view not in VIEWS: raise ValueError(f"Unknown view {view!r}: choose from {', '.join(VIEWS)}.")
     return VIEWS[view]
 
-def needs_nir(featurizer: dict) -> bool:
-    "Whether any part of `featurizer` looks at a near-infrared band (a false-colour view)."
-    return any(p.get("view", "full") in NIR_VIEWS for p in (featurizer.get("parts") or [featurizer]))
+def needs_nir(part: Mapping) -> bool:
+    "Whether the network `part` (a model's metadata, with its `view`) looks at a near-infrared band (false colour)."
+    return part.get("view", "full") in NIR_VIEWS
 
-def resize_view(img: np.ndarray, featurizer: dict) -> np.ndarray:
-    """uint8 `[S, S, C]` input pixels of `featurizer`'s view of an `[H, W, C]` image (bilinear, as OpenCV and
-    SynapseML resize)."""
+def resize_view(img: np.ndarray, part: Mapping) -> np.ndarray:
+    """uint8 `[S, S, C]` input pixels of `part`'s view of an `[H, W, C]` image (bilinear, as OpenCV and SynapseML
+    resize)."""
     import cv2
-    size, zoom = int(featurizer["input_size"]), view_zoom(featurizer)
+    size, zoom = int(part["input_size"]), view_zoom(part)
     side = size * zoom
     if img.shape[:2] != (side, side): img = cv2.resize(img, (side, side), interpolation=cv2.INTER_LINEAR)
     off = (side - size) // 2
@@ -71,48 +73,142 @@ def check_recipe(models, views, view_pool) -> None:
         raise ValueError(f"A model or a view is named twice in {names} / {views}: each adds its features once.")
     if view_pool not in VIEW_POOLS: raise ValueError(f"view_pool {view_pool!r}: choose from {', '.join(VIEW_POOLS)}.")
 
-def feature_recipe(models: str | list[str], store: str | Path, *, views: list[str] | tuple = ("full",),
-                   view_pool: str = "concat") -> dict:
-    """The featurizer of a run: `models.ensure_model`'s metadata for one model over the whole image; else a recipe
-    of `parts` (each a model's metadata plus its `view`), pooled per model over views, concatenated over models."""
-    check_recipe(models, views, view_pool)
-    names, views = model_names(models), list(views)
-    if len(names) == 1 and views == ["full"]: return ensure_model(names[0], store)
-    parts = [{**ensure_model(n, store), "view": v} for n in names for v in views]
-    per_view = len(views) if view_pool == "concat" else 1
-    identity = json.dumps({"parts": [[p["onnx_sha256"], p["view"]] for p in parts], "view_pool": view_pool})
-    return {"name": recipe_label(names, views, view_pool), "models": names, "views": views, "view_pool": view_pool,
-            "parts": parts, "feature_dim": sum(int(p["feature_dim"]) for p in parts[::len(views)]) * per_view,
-            # Where a single model's sha256 stands: the identity of everything that decides these features.
-            "onnx_sha256": hashlib.sha256(identity.encode()).hexdigest()}
+# %% ../nbs/00h_recipe.ipynb #c_part
+@dataclass(frozen=True)
+class ModelPart(Mapping):
+    "One network over one view: a zoo model's metadata (`models.ensure_model`) and the `view` it is shown."
+    meta: dict
+    view: str = "full"
 
-def feature_parts(featurizer: dict) -> list[dict]:
-    "The parts to featurize: a recipe's, or the one model of a plain featurizer."
-    return featurizer.get("parts") or [featurizer]
+    # As a mapping, the model's metadata with `view`: what the one-network functions read (see above).
+    def __getitem__(self, key: str): return self.view if key == "view" else self.meta[key]
+    def __iter__(self): return iter([*(k for k in self.meta if k != "view"), "view"])
+    def __len__(self) -> int: return sum(1 for _ in self)
 
-def pool_parts(outs: list[np.ndarray], featurizer: dict) -> np.ndarray:
-    """`[n, feature_dim]` features of `featurizer` from its parts' `[n, d_i]` features (in `feature_parts`' order):
-    each model's views concatenated or averaged, then the models concatenated."""
-    if "parts" not in featurizer: return outs[0]
-    k = len(featurizer["views"])
-    per_model = [outs[i:i + k] for i in range(0, len(outs), k)]
-    if featurizer["view_pool"] == "mean": per_model = [[np.mean(views, axis=0)] for views in per_model]
-    return np.concatenate([x for views in per_model for x in views], axis=1)
+    @property
+    def name(self) -> str: return self.meta["name"]
+    @property
+    def onnx_sha256(self) -> str: return self.meta["onnx_sha256"]
+    @property
+    def onnx_file(self) -> str: return self.meta["onnx_file"]
+    @property
+    def feature_dim(self) -> int: return int(self.meta["feature_dim"])
+    @property
+    def image_tensor(self) -> str: return self.meta["image_tensor"]
+    @property
+    def feature_tensor(self) -> str: return self.meta["feature_tensor"]
+    @property
+    def is_network(self) -> bool:
+        "False for the zoo's pixel statistics (`band-stats`), which `network_pca` leaves as they are."
+        return self.meta.get("family") != "statistics"
+    @property
+    def zoom(self) -> int: return view_zoom(self)
+    @property
+    def needs_nir(self) -> bool: return needs_nir(self)
 
-def network_columns(featurizer: dict) -> list[list[int]]:
-    """Indices, in `featurizer`'s feature vector, of the features that come from networks (not from `band-stats`, the
-    zoo's pixel statistics), one list per network part (a model over a view): what `network_pca` reduces."""
-    parts = feature_parts(featurizer)
-    k = len(featurizer.get("views") or ["full"]) if "parts" in featurizer else 1
-    pooled = parts if featurizer.get("view_pool", "concat") == "concat" else parts[::k]
-    cols, at = [], 0
-    for p in pooled:
-        d = int(p["feature_dim"])
-        if p.get("family") != "statistics": cols.append(list(range(at, at + d)))
-        at += d
-    return cols
+# %% ../nbs/00h_recipe.ipynb #c_feat
+# A run's defaults (`run_params.RunParams`, which imports this module's views: its defaults cannot be imported here).
+DEFAULT_BACKEND, DEFAULT_TTA = "synapseml", False
 
-def recipe_of_model(meta: dict, store: str | Path) -> dict:
+@dataclass(frozen=True)
+class Featurizer:
+    """What a run's features are made of and how they are computed: its `parts` (model by model, view by view), each
+    model's views pooled by `view_pool`, the models concatenated; by `backend`, with `tta` or not."""
+    models: tuple[str, ...]
+    parts: tuple[ModelPart, ...]
+    views: tuple[str, ...] = ("full",)
+    view_pool: str = "concat"
+    backend: str = DEFAULT_BACKEND
+    tta: bool = DEFAULT_TTA
+    # Region scoring only: per source raster, the lookup tables onto the model's colours and the blur
+    # (`region.raster_matching`), applied to each raster window before the networks see it; no part of the identity.
+    raster_matching: dict | None = None
+
+    @classmethod
+    def from_params(cls, models: str | list[str], store: str | Path, *, views: list[str] | tuple = ("full",),
+                    view_pool: str = "concat", backend: str = DEFAULT_BACKEND,
+                    tta: bool = DEFAULT_TTA) -> "Featurizer":
+        "The featurizer of a run's parameters, its networks exported to `store` where missing (`ensure_model`)."
+        check_recipe(models, views, view_pool)
+        names, views = tuple(model_names(models)), tuple(views)
+        metas = {n: ensure_model(n, store) for n in names}   # once per model, however many views it has
+        parts = tuple(ModelPart(metas[n], v) for n in names for v in views)
+        return cls(names, parts, views, view_pool, backend, bool(tta))
+
+    @classmethod
+    def from_meta(cls, meta: dict, store: str | Path) -> "Featurizer":
+        """The featurizer a trained model's features came from (its `aerial_nb.json`), or a run's `features.json`:
+        records from before recipes name only `pretrained_model_type`, those from before TTA have no `tta`."""
+        return cls.from_params(meta.get("models") or meta["pretrained_model_type"], store,
+                               views=meta.get("views") or ["full"], view_pool=meta.get("view_pool") or "concat",
+                               backend=meta.get("featurizer_backend") or meta.get("backend") or DEFAULT_BACKEND,
+                               tta=bool(meta.get("tta", False)))
+
+    def using(self, **changes) -> "Featurizer":
+        "This featurizer with other `backend`, `tta`, … (a comparison run of the same recipe)."
+        return replace(self, **changes)
+
+    @property
+    def is_recipe(self) -> bool:
+        "More than one part: features pooled from several cache entries, one per part (`02_featurize`)."
+        return not (len(self.models) == 1 and self.views == ("full",))
+
+    @property
+    def name(self) -> str:
+        "`pretrained_model_type` as the run history shows it (`recipe_label`)."
+        return recipe_label(list(self.models), self.views, self.view_pool) if self.is_recipe else self.parts[0].name
+
+    @property
+    def onnx_sha256(self) -> str:
+        "The identity of everything that decides these features (a single model: its ONNX file's sha256)."
+        if not self.is_recipe: return self.parts[0].onnx_sha256
+        identity = json.dumps({"parts": [[p.onnx_sha256, p.view] for p in self.parts], "view_pool": self.view_pool})
+        return hashlib.sha256(identity.encode()).hexdigest()
+
+    @property
+    def feature_dim(self) -> int:
+        """The length of a pooled feature vector: the models' (views side by side, or one averaged view) one after
+        another."""
+        return sum(p.feature_dim for p in self.pooled_parts)
+
+    @property
+    def pooled_parts(self) -> tuple[ModelPart, ...]:
+        "The parts as their features lie in the pooled vector: all of them, or each model's first view when averaged."
+        return self.parts if self.view_pool == "concat" else self.parts[::len(self.views)]
+
+    @property
+    def needs_nir(self) -> bool:
+        "Whether any part looks at a near-infrared band (a false-colour view): 4-band images or rasters only."
+        return any(p.needs_nir for p in self.parts)
+
+    def pool_parts(self, outs: list[np.ndarray]) -> np.ndarray:
+        """`[n, feature_dim]` features from the parts' `[n, d_i]` features (in `parts`' order): each model's views
+        concatenated or averaged, then the models concatenated."""
+        if not self.is_recipe: return outs[0]
+        k = len(self.views)
+        per_model = [outs[i:i + k] for i in range(0, len(outs), k)]
+        if self.view_pool == "mean": per_model = [[np.mean(views, axis=0)] for views in per_model]
+        return np.concatenate([x for views in per_model for x in views], axis=1)
+
+    def network_columns(self) -> list[list[int]]:
+        """Indices, in the feature vector, of the features that come from networks (not from `band-stats`, the zoo's
+        pixel statistics), one list per network part (a model over a view): what `network_pca` reduces."""
+        cols, at = [], 0
+        for p in self.pooled_parts:
+            if p.is_network: cols.append(list(range(at, at + p.feature_dim)))
+            at += p.feature_dim
+        return cols
+
+    def recipe_meta(self) -> dict:
+        "The recipe as `features.json` and `aerial_nb.json` record it, so that training and scoring take the same one."
+        return {"models": list(self.models), "views": list(self.views), "view_pool": self.view_pool}
+
+    def to_meta(self) -> dict:
+        """The featurizer's keys in a trained model's `aerial_nb.json` (`from_meta` reads them back); the backend is
+        recorded, though it does not change the features (the same numbers), as models have always recorded it."""
+        return {"pretrained_model_type": self.name, **self.recipe_meta(), "onnx_sha256": self.onnx_sha256,
+                "feature_dim": self.feature_dim, "tta": self.tta, "featurizer_backend": self.backend}
+
+def recipe_of_model(meta: dict, store: str | Path) -> Featurizer:
     "The featurizer a trained model's features came from (its `aerial_nb.json`), to compute them again when scoring."
-    return feature_recipe(meta.get("models") or meta["pretrained_model_type"], store,
-                          views=meta.get("views") or ["full"], view_pool=meta.get("view_pool") or "concat")
+    return Featurizer.from_meta(meta, store)

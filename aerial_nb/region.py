@@ -10,6 +10,8 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ import pandas as pd
 from .featurize import dihedral_views, level_lut, ort_session, ort_threads
 from .progress import Progress, spark_progress
 from .radiometry import match_tile, raster_histogram, raster_luts
-from .recipe import NIR_VIEWS, feature_parts, needs_nir, pool_parts, resize_view, view_zoom
+from .recipe import NIR_VIEWS, Featurizer, resize_view, view_zoom
 from .run_folder import ScoreFolder, atomic, leftovers, remove, write_atomic
 from .scale import check_tile_set, model_scale
 from .settings import Settings
@@ -31,20 +33,20 @@ from .train import load_model
 __all__ = ['WINDOW_INPUT_COLUMNS', 'NIR_BAND', 'preprocess_rgb', 'view_bands', 'check_nir_rasters',
            'window_features_frames', 'worker_head', 'apply_head', 'window_predictions_frames', 'score_chunk',
            'tiles_fingerprint', 'model_fingerprint', 'job_identity', 'check_same_job', 'plan_job', 'committed_chunks',
-           'assemble_predictions', 'raster_matching', 'score_region']
+           'assemble_predictions', 'raster_matching', 'ScoreOptions', 'score_region']
 
 # %% ../nbs/05a_region.ipynb #c006
-def preprocess_rgb(rgb: np.ndarray, featurizer: dict) -> np.ndarray:
-    """The float32 `[3, S, S]` input of `featurizer` (and its view) for a uint8 `[3, H, W]` RGB tile (as
+def preprocess_rgb(rgb: np.ndarray, part: Mapping) -> np.ndarray:
+    """The float32 `[3, S, S]` input of `part` (and its view) for a uint8 `[3, H, W]` RGB tile (as
     `featurize.preprocess` gives for its PNG)."""
-    size = int(featurizer["input_size"])
+    size = int(part["input_size"])
     chw = rgb
-    if rgb.shape[1:] != (size, size) or view_zoom(featurizer) > 1:
-        chw = np.moveaxis(resize_view(np.ascontiguousarray(np.moveaxis(rgb, 0, -1)), featurizer), -1, 0)
-    if str(featurizer.get("channel_order", "RGB")).upper() != "RGB": chw = chw[::-1]
+    if rgb.shape[1:] != (size, size) or view_zoom(part) > 1:
+        chw = np.moveaxis(resize_view(np.ascontiguousarray(np.moveaxis(rgb, 0, -1)), part), -1, 0)
+    if str(part.get("channel_order", "RGB")).upper() != "RGB": chw = chw[::-1]
     # Normalising is elementwise, so a per-channel table of the 256 levels (float64 arithmetic, as before) gives
     # bit-identical inputs for a third of the time of float64 arrays per tile.
-    lut = level_lut(featurizer)
+    lut = level_lut(part)
     return np.stack([lut[c][chw[c]] for c in range(3)])
 
 # %% ../nbs/05a_region.ipynb #c009
@@ -70,15 +72,15 @@ def _image_rgb(path: str) -> np.ndarray:
 # %% ../nbs/05a_region.ipynb #c009_002
 NIR_BAND = 4   # NAIP's band order: R, G, B, NIR
 
-def view_bands(px: np.ndarray, part: dict) -> np.ndarray:
+def view_bands(px: np.ndarray, part: Mapping) -> np.ndarray:
     """The `[3, H, W]` bands of a tile's `[3 or 4, H, W]` pixels (R, G, B[, NIR]) that `part`'s view shows: false
     colour (NIR, R, G) or R, G, B."""
     return px[[3, 0, 1]] if part.get("view", "full") in NIR_VIEWS else px[:3]
 
 # %% ../nbs/05a_region.ipynb #c009_003
-def check_nir_rasters(featurizer: dict, tiles: pd.DataFrame) -> None:
+def check_nir_rasters(featurizer: Featurizer, tiles: pd.DataFrame) -> None:
     "Refuse, before any work, rasters without a NIR band (band 4) for a featurizer that looks at it."
-    if not needs_nir(featurizer): return
+    if not featurizer.needs_nir: return
     for path in tiles["source_path"].unique():
         with open_checked_raster(path) as src:
             if src.count < NIR_BAND:
@@ -87,22 +89,23 @@ def check_nir_rasters(featurizer: dict, tiles: pd.DataFrame) -> None:
                                  "model trained without the falsecolor view.")
 
 # %% ../nbs/05a_region.ipynb #c009_004
-def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_batch_size: int = 32, tta: bool = False,
+def window_features_frames(frames, featurizer: Featurizer, *, threads: int = 1, mini_batch_size: int = 32,
                            from_images: bool = False):
     """Body of the `mapInPandas`: tile rows with raster windows (or image `path`s) → the same rows plus `features`
-    (float32; a recipe's parts each computed from the same pixels, then pooled)."""
-    parts = feature_parts(featurizer)
-    sessions = [ort_session(p["onnx_file"], threads) for p in parts]
-    def part_features(x: np.ndarray, p: dict, sess) -> np.ndarray:
-        run = lambda v: sess.run([p["feature_tensor"]], {p["image_tensor"]: v})[0]
-        out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if tta else run(x)
+    (float32; a recipe's parts each computed from the same pixels, with its TTA, then pooled)."""
+    parts = featurizer.parts
+    sessions = [ort_session(p.onnx_file, threads) for p in parts]
+    def part_features(x: np.ndarray, p, sess) -> np.ndarray:
+        run = lambda v: sess.run([p.feature_tensor], {p.image_tensor: v})[0]
+        out = np.mean([run(v) for v in dihedral_views(x)], axis=0) if featurizer.tta else run(x)
         return out.reshape(len(x), -1)
-    nir = needs_nir(featurizer)   # a false-colour view: read the raster's NIR band beside R, G, B
+    nir = featurizer.needs_nir   # a false-colour view: read the raster's NIR band beside R, G, B
     if nir and from_images:
         raise ValueError("views: falsecolor reads the rasters' NIR band: score from the windows, not from tile images.")
     # Each acquisition's colours mapped onto the training images', then their sensor's blur (aerial_nb.radiometry).
-    luts, psf = {k: np.asarray(v, np.uint8) for k,
-                 v in featurizer.get("luts", {}).items()}, float(featurizer.get("psf_px", 0))
+    matching = featurizer.raster_matching or {}
+    luts = {k: np.asarray(v, np.uint8) for k, v in matching.get("luts", {}).items()}
+    psf = float(matching.get("psf_px", 0))
     for df in frames:
         for i in range(0, len(df), mini_batch_size):
             chunk = df.iloc[i:i + mini_batch_size]
@@ -131,7 +134,7 @@ def window_features_frames(frames, featurizer: dict, *, threads: int = 1, mini_b
                 xs.append(np.concatenate([match_tile(rgb[:3], luts.get(r.source_path), psf), rgb[3:]]))
             outs = [part_features(np.stack([preprocess_rgb(view_bands(t, p), p) for t in xs]), p, s)
                     for p, s in zip(parts, sessions)]
-            yield chunk.assign(features=list(pool_parts(outs, featurizer).astype(np.float32)))
+            yield chunk.assign(features=list(featurizer.pool_parts(outs).astype(np.float32)))
 
 # %% ../nbs/05a_region.ipynb #c011
 def worker_head(fitted) -> dict | None:
@@ -171,12 +174,12 @@ def apply_head(features: np.ndarray, head: dict) -> tuple[np.ndarray, np.ndarray
     return np.asarray(head["labels"], dtype=object)[probs.argmax(axis=1)], probs
 
 # %% ../nbs/05a_region.ipynb #c011_002
-def window_predictions_frames(frames, featurizer: dict, *, head: dict, threads: int = 1, mini_batch_size: int = 32,
-                              tta: bool = False, from_images: bool = False):
+def window_predictions_frames(frames, featurizer: Featurizer, *, head: dict, threads: int = 1,
+                              mini_batch_size: int = 32, from_images: bool = False):
     """Body of the `mapInPandas` for a logistic regression: tile rows → the same rows plus `pred_label` and
     `prob_<class>`."""
     for df in window_features_frames(
-        frames, featurizer, threads=threads, mini_batch_size=mini_batch_size, tta=tta, from_images=from_images
+        frames, featurizer, threads=threads, mini_batch_size=mini_batch_size, from_images=from_images
     ):
         labels, probs = apply_head(np.stack(df.pop("features").to_numpy()), head)
         out = df.assign(pred_label=labels)
@@ -185,8 +188,8 @@ def window_predictions_frames(frames, featurizer: dict, *, head: dict, threads: 
         yield out
 
 # %% ../nbs/05a_region.ipynb #c011_003
-def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: dict, settings: Settings, run_id: str,
-                from_images: bool = False, head: dict | None = None):
+def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: Featurizer, settings: Settings,
+                run_id: str, from_images: bool = False, head: dict | None = None):
     """Spark DataFrame of predictions for the tile `rows` (a tiles.csv frame): info columns, pred_label, prob_*,
     model_name, run_id."""
     from pyspark.ml.functions import array_to_vector, vector_to_array
@@ -202,12 +205,7 @@ def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: di
     # and Parquet cannot store that: give it the type it has when it has values.
     sdf = sdf.select(*[F.col(f"`{f.name}`").cast("string").alias(f.name) if isinstance(f.dataType, NullType)
                        else F.col(f"`{f.name}`") for f in sdf.schema.fields])
-    m, th, bs, tta = (
-        dict(featurizer),
-        ort_threads(settings),
-        settings.getint("featurize", "mini_batch_size"),
-        bool(meta.get("tta", False)),
-    )
+    m, th, bs = featurizer, ort_threads(settings), settings.getint("featurize", "mini_batch_size")
     prob_cols = [f"prob_{c}" for c in meta["labels"]]
     if head is not None:
         if list(head["labels"]) != list(meta["labels"]):
@@ -217,7 +215,7 @@ def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: di
                              *[StructField(c, DoubleType()) for c in prob_cols]])
         pred = sdf.mapInPandas(
             lambda frames: region.window_predictions_frames(
-                frames, m, head=head, threads=th, mini_batch_size=bs, tta=tta, from_images=from_images
+                frames, m, head=head, threads=th, mini_batch_size=bs, from_images=from_images
             ),
             schema,
         )
@@ -226,7 +224,7 @@ def score_chunk(spark, rows: pd.DataFrame, *, fitted, meta: dict, featurizer: di
         schema = StructType([*sdf.schema.fields, StructField("features", ArrayType(FloatType()))])
         feats = sdf.mapInPandas(
             lambda frames: region.window_features_frames(
-                frames, m, threads=th, mini_batch_size=bs, tta=tta, from_images=from_images
+                frames, m, threads=th, mini_batch_size=bs, from_images=from_images
             ),
             schema,
         )
@@ -361,14 +359,14 @@ def raster_matching(meta: dict, tiles: pd.DataFrame, scale: dict) -> dict:
             "psf_px": float(rec.get("psf_px", 0.0))}
 
 # %% ../nbs/05a_region.ipynb #c016_001
-def _checked_tiles(tiles: pd.DataFrame, *, meta: dict, model_dir: Path, featurizer: dict) -> pd.DataFrame:
+def _checked_tiles(tiles: pd.DataFrame, *, meta: dict, model_dir: Path, featurizer: Featurizer) -> pd.DataFrame:
     """`tiles` sorted by name, after checking, before any work, that the model was trained on `featurizer`'s features,
     that no tile name repeats, that the tiles are at the model's scale and have the bands it needs."""
-    if meta["onnx_sha256"] != featurizer["onnx_sha256"]:
+    if meta["onnx_sha256"] != featurizer.onnx_sha256:
         raise ValueError(f"Model {model_dir} was trained on {meta['pretrained_model_type']} features "
                          f"(ONNX sha256 {meta['onnx_sha256'][:12]}…) but the featurizer given is "
-                         f"{featurizer['name']} "
-                         f"({featurizer['onnx_sha256'][:12]}…): use pretrained_model_type "
+                         f"{featurizer.name} "
+                         f"({featurizer.onnx_sha256[:12]}…): use pretrained_model_type "
                          f"{meta['pretrained_model_type']!r}.")
     tiles = tiles.sort_values("filename").reset_index(drop=True)
     if not tiles.filename.is_unique:
@@ -396,20 +394,34 @@ def _score_chunks(spark, chunk_rows: dict, *, job: dict, out_dir: Path, log, sta
                 f"({scored / max(el, 1e-9):.1f} tiles/s)")
     return scored
 
+# %% ../nbs/05a_region.ipynb #c016_opts
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How a region job runs: the run id its predictions carry (empty: a new one, or the resumed job's), the tiles a
+    committed chunk holds, tile images read instead of raster windows (to check the window reader against them), and
+    a logistic regression applied in the Python workers (`worker_head`) or in the JVM."""
+    run_id: str = ""
+    chunk_size: int = 4096
+    from_images: bool = False
+    classify_on_workers: bool = True
+
 # %% ../nbs/05a_region.ipynb #c016_003
-def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurizer: dict, settings: Settings,
-                 out_dir: str | Path, run_id: str = "", chunk_size: int = 4096, log=print, from_images: bool = False,
-                 classify_on_workers: bool = True, status_file: str | Path | None = None) -> dict:
+def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurizer: Featurizer, settings: Settings,
+                 out_dir: str | Path, options: ScoreOptions = ScoreOptions(), log=print,
+                 status_file: str | Path | None = None) -> dict:
     """Score the window tile set `tiles` (read_tile_set(..., need_images=False)) into `out_dir`, resuming a killed job
     where it stopped; the tiles scored now, their rate and time left are reported (00i_progress) on stderr (a step's
     log) and in `status_file` (a run's status.json)."""
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     model, meta = load_model(model_dir)
     tiles = _checked_tiles(tiles, meta=meta, model_dir=model_dir, featurizer=featurizer)
-    # Each raster's colours are matched to the training images' (one lookup table per raster, computed here once).
-    featurizer = {**featurizer, **raster_matching(meta, tiles, model_scale(meta, model_dir))}
-    head = worker_head(model) if classify_on_workers else None   # None: the classifier runs in the JVM
-    job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=chunk_size, run_id=run_id)
+    # Each raster's colours are matched to the training images' (one lookup table per raster, computed here once), and
+    # the features are computed with the model's TTA, as its training features were.
+    featurizer = featurizer.using(raster_matching=raster_matching(meta, tiles, model_scale(meta, model_dir)),
+                                  tta=bool(meta.get("tta", False)))
+    head = worker_head(model) if options.classify_on_workers else None   # None: the classifier runs in the JVM
+    job = plan_job(out_dir, tiles, meta=meta, model_dir=model_dir, chunk_size=options.chunk_size,
+                   run_id=options.run_id)
     cleaned = _clean_uncommitted(out_dir)
     done = committed_chunks(out_dir)
     cs = job["chunk_size"]
@@ -422,8 +434,8 @@ def score_region(spark, tiles: pd.DataFrame, *, model_dir: str | Path, featurize
     )
     t0 = time.time()
     scored = _score_chunks(spark, chunk_rows, job=job, out_dir=out_dir, log=log, status_file=status_file,
-                           fitted=model, meta=meta, featurizer=featurizer, settings=settings, from_images=from_images,
-                           head=head)
+                           fitted=model, meta=meta, featurizer=featurizer, settings=settings,
+                           from_images=options.from_images, head=head)
     score_s = time.time() - t0
     n = assemble_predictions(out_dir, job)
     info = {"n_tiles": job["n_tiles"], "n_predictions": n, "n_chunks": job["n_chunks"], "chunk_size": cs,

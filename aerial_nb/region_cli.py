@@ -17,7 +17,7 @@ from .gis import tile_inputs, write_gis_outputs
 from .label_map import check_label_map
 from .recipe import recipe_of_model
 from .pipeline import check_run_id
-from .region import check_same_job, job_identity, score_region
+from .region import ScoreOptions, check_same_job, job_identity, score_region
 from .run_folder import ScoreFolder, read_model_meta, spark_model_problem, tiles_csv, write_atomic
 from .scale import check_tile_set, model_scale, tiling_for
 from .score import resolve_model
@@ -111,14 +111,14 @@ def score_command(a) -> int:
     check_same_job(Path(a.out), job_identity(tiles, meta=meta, model_dir=model_dir))
     check_label_map(meta, a.label_map, str(model_dir))   # the model's own label map, or the same grouping
     if not a.from_images: check_tile_set(model_scale(meta, model_dir), tiles, a.tiles)   # before Spark starts
-    model_info = recipe_of_model(meta, settings.path("paths", "model_store"))
+    featurizer = recipe_of_model(meta, settings.path("paths", "model_store"))
     with RssSampler() as mem:
         t0 = time.time()
         spark = get_spark(settings, app_name="aerial-nb score")
         start_s = time.time() - t0
-        info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings, out_dir=a.out,
-                            run_id=a.run_id, chunk_size=a.chunk_size, from_images=a.from_images,
-                            classify_on_workers=not a.classify_in_jvm)
+        info = score_region(spark, tiles, model_dir=model_dir, featurizer=featurizer, settings=settings, out_dir=a.out,
+                            options=ScoreOptions(run_id=a.run_id, chunk_size=a.chunk_size, from_images=a.from_images,
+                                                 classify_on_workers=not a.classify_in_jvm))
         spark.stop()
     info.update(seconds_spark_start=round(start_s, 2), seconds_end_to_end=round(time.time() - t0, 2), **mem.report())
     info["tiles_per_second_end_to_end"] = round(info["tiles_scored_now"] / max(info["seconds_end_to_end"], 1e-9), 2)

@@ -13,7 +13,7 @@ from pathlib import Path
 from .compare import best_model
 from .label_map import check_label_map
 from .recipe import recipe_of_model
-from .region import score_region
+from .region import ScoreOptions, score_region
 from .run_folder import RunFolder, read_model_meta
 from .scale import check_raster_serves, model_scale, tiling_for
 from .tiles import read_tile_set, tile_rasters, open_checked_raster
@@ -59,8 +59,8 @@ def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings
     log(f"{len(cut)} tiles of {tiling['footprint_m']:g} m every {tiling['stride_m']:g} m at {tiling['tile_px']} px "
         f"from {len(rasters)} raster(s) ({cut.attrs.get('skipped_nodata', 0)} skipped as nodata)")
     tiles = read_tile_set(run.tiles, need_images=False)
-    model_info = recipe_of_model(meta, settings.path("paths", "model_store"))   # the parts its features came from
-    info = score_region(spark, tiles, model_dir=model_dir, featurizer=model_info, settings=settings,
-                        out_dir=run.predictions.root, run_id=run_id, chunk_size=chunk_size, log=log,
-                        status_file=run.status)
+    featurizer = recipe_of_model(meta, settings.path("paths", "model_store"))   # the parts its features came from
+    info = score_region(spark, tiles, model_dir=model_dir, featurizer=featurizer, settings=settings,
+                        out_dir=run.predictions.root, options=ScoreOptions(run_id=run_id, chunk_size=chunk_size),
+                        log=log, status_file=run.status)
     return {**info, "tiling": tiling, "scale": scale, "rasters": [str(r) for r in rasters]}

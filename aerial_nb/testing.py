@@ -25,13 +25,13 @@ from rasterio.warp import transform as warp_transform
 from .cluster import free_port, spark_home
 from .explore import explore_step
 from .featurize import featurize_step
-from .models import (IMAGE_TENSOR, LOGITS_TENSOR, ensure_model, export_classifier_onnx, model_spec, preprocess,
-                              sha256_file)
+from .models import IMAGE_TENSOR, LOGITS_TENSOR, export_classifier_onnx, model_spec, preprocess, sha256_file
 from .radiometry import training_radiometry
 from .scale import image_set_scale
+from .recipe import Featurizer
 from .settings import load_settings
 from .spark import check_java
-from .train import train_step
+from .train import TrainingImages, TrainOptions, train_step
 # Imported inside the functions that use them, as each takes 0.3-4 s to import and most commands need few of them:
 # onnxruntime.
 
@@ -126,16 +126,18 @@ def fixture_run(upto: str, spark=None, *, root: str | Path | None = None, classi
     make_fixture_images(run.images_dir, per_class=per_class)
     run.manifest = explore_step(run.images_dir, run.run_dir, test_frac=0.3)
     if upto == "explore": return run
-    run.model_info = ensure_model("efficientnet-lite0", settings.path("paths", "model_store"))
-    run.features = featurize_step(spark, run.manifest, featurizer=run.model_info, settings=settings,
+    run.featurizer = Featurizer.from_params("efficientnet-lite0", settings.path("paths", "model_store"))
+    run.features = featurize_step(spark, run.manifest, featurizer=run.featurizer, settings=settings,
                                   run_dir=run.run_dir)
     if upto == "featurize": return run
     # The fixture images stand for 5 m per pixel, so the fixture model can score fixture GeoTIFFs (5 m) at its scale.
     run.metrics = train_step(spark, run.run_dir, manifest=run.manifest, features=run.features,
-                             featurizer=run.model_info, settings=settings, classifier=classifier, classifier_params={},
-                             output_model_name=f"fixture-{classifier}", overwrite_model=True,
-                             scale=image_set_scale(run.manifest, image_gsd_m),
-                             radiometry=training_radiometry(run.manifest[run.manifest.split == "train"].path))
+                             featurizer=run.featurizer, settings=settings,
+                             options=TrainOptions(classifier, {}, output_model_name=f"fixture-{classifier}",
+                                                  overwrite_model=True),
+                             images=TrainingImages(scale=image_set_scale(run.manifest, image_gsd_m),
+                                                   radiometry=training_radiometry(
+                                                       run.manifest[run.manifest.split == "train"].path)))
     return run
 
 # %% ../nbs/90_testing.ipynb #c015

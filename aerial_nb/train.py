@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .progress import Progress
-from .recipe import network_columns, recipe_label
+from .recipe import Featurizer, recipe_label
 from .spark import forget_vanished_jars
 from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, read_model_meta,
                                   spark_model_problem, write_atomic, writer_tag)
@@ -25,8 +26,8 @@ from .run_folder import (RunFolder, atomic, clear_dead_leftovers, model_meta, re
 __all__ = ['CLASSIFIERS', 'TUNING_GRIDS', 'REDUCED_FEATURES', 'CENTERED_FEATURES', 'CLASS_WEIGHTS', 'WEIGHT_COLUMN',
            'check_classifier_params', 'make_classifier', 'pca_stages', 'dense_stages', 'classification_metrics',
            'default_model_name', 'check_model_name', 'save_model', 'load_model', 'class_weights_of',
-           'class_weight_column', 'choose_params', 'fit_and_evaluate', 'assign_folds', 'cross_validate',
-           'check_tune_folds', 'train_step']
+           'class_weight_column', 'TrainOptions', 'choose_params', 'fit_and_evaluate', 'assign_folds', 'cross_validate',
+           'check_tune_folds', 'TrainingImages', 'check_features', 'model_record', 'train_step']
 
 # %% ../nbs/03_train.ipynb #c005
 CLASSIFIERS: dict[str, dict] = {
@@ -84,7 +85,7 @@ def make_classifier(name: str, params: dict | None = None, seed: int = 42, featu
 
 REDUCED_FEATURES = "reduced_features"
 
-def pca_stages(featurizer: dict, k: int) -> list:
+def pca_stages(featurizer: Featurizer, k: int) -> list:
     """Spark ML stages (unfitted) that replace each network part's features (a model over one view) by their first
     `k` principal components, fitted on the training split after standardising, beside the pixel statistics as they
     are: `REDUCED_FEATURES`. A few hundred labeled squares cannot weigh 1,280 numbers per view; a handful of
@@ -92,11 +93,11 @@ def pca_stages(featurizer: dict, k: int) -> list:
     covariance in the JVM, minutes for all parts' 5,120 features at once, seconds for 1,280. Empty when `k` is 0."""
     if not k: return []
     from pyspark.ml.feature import PCA, StandardScaler, VectorAssembler, VectorSlicer
-    parts = network_columns(featurizer)
-    if not parts: raise ValueError(f"network_pca {k} needs a network in pretrained_model_type ({featurizer['name']} "
+    parts = featurizer.network_columns()
+    if not parts: raise ValueError(f"network_pca {k} needs a network in pretrained_model_type ({featurizer.name} "
                                    "has none): add one, or set network_pca: 0.")
     if k >= min(map(len, parts)): raise ValueError(f"network_pca {k} must be below a part's {len(parts[0])} features.")
-    rest = sorted(set(range(int(featurizer["feature_dim"]))) - {i for p in parts for i in p})
+    rest = sorted(set(range(featurizer.feature_dim)) - {i for p in parts for i in p})
     stages, outs = [], (["other_features"] if rest else [])
     if rest: stages.append(VectorSlicer(inputCol="features", outputCol="other_features", indices=rest))
     for j, cols in enumerate(parts):
@@ -184,6 +185,25 @@ def class_weight_column(train, how: str):
     mapping = F.create_map(*[F.lit(x) for c, w in sorted(weights.items()) for x in (c, float(w))])
     return train.withColumn(WEIGHT_COLUMN, mapping[F.col("label")]), WEIGHT_COLUMN
 
+# %% ../nbs/03_train.ipynb #c_opts
+@dataclass(frozen=True)
+class TrainOptions:
+    """How a run fits, evaluates and saves its classifier: the run parameters of the same names, grouped because they
+    travel together from the run to `train_step`, `fit_and_evaluate` and `cross_validate`."""
+    classifier: str = "logistic_regression"
+    classifier_params: dict | None = None   # Spark ML parameters over `CLASSIFIERS[classifier]`
+    seed: int = 42
+    cv_folds: int = 0                       # k >= 2: k-fold cross-validated accuracy as well
+    tune_folds: int = 0                     # k >= 2: `TUNING_GRIDS` chosen by k-fold CV on the training split
+    network_pca: int = 0                    # k > 0: each network part reduced to k components (`pca_stages`)
+    class_weights: str = "none"             # `CLASS_WEIGHTS`
+    output_model_name: str = ""             # the model's folder under outputs/models
+    overwrite_model: bool = False           # replace a model of that name
+
+    def saved_params(self, chosen: dict | None = None) -> dict:
+        "The classifier's parameters as the model records them: defaults, then the run's, then those tuning chose."
+        return {**CLASSIFIERS[self.classifier], **(self.classifier_params or {}), **(chosen or {})}
+
 # %% ../nbs/03_train.ipynb #c014
 def choose_params(train, classifier: str, *, classifier_params: dict | None, k: int, seed: int = 42,
                   weight_col: str | None = None) -> dict:
@@ -207,12 +227,10 @@ def choose_params(train, classifier: str, *, classifier_params: dict | None, k: 
     return {"folds": k, "grid": TUNING_GRIDS[classifier], "points": points,
             "chosen": {n: best[n] for n in TUNING_GRIDS[classifier]}, "accuracy": best["accuracy"]}
 
-def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str,
-                     classifier_params: dict | None = None, seed: int = 42, tune_folds: int = 0, pre_stages=(),
-                     class_weights: str = "none"):
-    """Fit on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV within that split, when
-    > 1; its rows weighted by `class_weights`), predict its test split; returns (model, metrics, test predictions as
-    pandas)."""
+def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, options: TrainOptions, pre_stages=()):
+    """Fit `options.classifier` on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV
+    within that split, when > 1; its rows weighted by `class_weights`), predict its test split; returns (model,
+    metrics, test predictions as pandas)."""
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import IndexToString, StringIndexer
     from pyspark.sql import functions as F
@@ -220,7 +238,8 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
     labels = spark.createDataFrame(manifest[["path", "label", "split"]])
     data = spark.read.parquet(features_path).join(labels, "path")
     train, test = data.where(F.col("split") == "train"), data.where(F.col("split") == "test")
-    train, weight_col = class_weight_column(train, class_weights)
+    classifier, classifier_params, seed = options.classifier, options.classifier_params, options.seed
+    train, weight_col = class_weight_column(train, options.class_weights)
     # The fit reads one partition per core: each L-BFGS iteration is a Spark job over the split, and the features'
     # Parquet parts (5 for EuroSAT's 27,000) left a core idle in every job's last round (12_bench: 2,000 images 4.5 ->
     # 2.8 s, 27,000 14 -> 10.3 s, the same iterations and predictions). The cache keeps the parts' partitions: cached
@@ -236,10 +255,10 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
     # Tuning sees the training split only, never the test images; the model is then refit on the whole split.
     tuning = (
         choose_params(
-            indexer.transform(train), classifier, classifier_params=classifier_params, k=tune_folds, seed=seed,
+            indexer.transform(train), classifier, classifier_params=classifier_params, k=options.tune_folds, seed=seed,
             weight_col=weight_col,
         )
-        if tune_folds
+        if options.tune_folds
         else None
     )
     if tuning: classifier_params = {**(classifier_params or {}), **tuning["chosen"]}
@@ -258,7 +277,7 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, class
     metrics = classification_metrics(pred["label"], pred["pred_label"], classes)
     metrics.update(n_train=int(n_train), n_test=len(pred), fit_seconds=round(fit_s, 2))
     if tuning: metrics["tuning"] = tuning
-    if weight_col: metrics["class_weights"] = class_weights
+    if weight_col: metrics["class_weights"] = options.class_weights
     return model, metrics, pred
 
 # %% ../nbs/03_train.ipynb #c016
@@ -274,19 +293,18 @@ def assign_folds(manifest: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
         folds.loc[rng.permutation(np.asarray(idx))] = np.arange(len(idx)) % k
     return folds
 
-def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, classifier: str,
-                   classifier_params: dict | None, k: int = 5, seed: int = 42, tune_folds: int = 0,
-                   pre_stages=(), class_weights: str = "none", progress: Progress | None = None) -> dict:
-    """Accuracy of each of `k` stratified folds, their mean and standard deviation (with `tune_folds`, nested: each
-    fold tunes on its own training part); `progress` (00i_progress) is told each fold done."""
+def cross_validate(spark, features_path: str, *, manifest: pd.DataFrame, options: TrainOptions, pre_stages=(),
+                   progress: Progress | None = None) -> dict:
+    """Accuracy of each of the `options.cv_folds` stratified folds, their mean and standard deviation (with
+    `tune_folds`, nested: each fold tunes on its own training part); `progress` (00i_progress) is told each fold
+    done."""
+    k, seed, tune_folds = options.cv_folds, options.seed, options.tune_folds
     folds = assign_folds(manifest, k, seed)
     accs, chosen = [], []
     if progress: progress.update(0, force=True)   # a fold can take minutes: say at once that the folds have begun
     for f in range(k):
         m = manifest.assign(split=np.where(folds == f, "test", "train"))
-        fold = fit_and_evaluate(spark, features_path, manifest=m, classifier=classifier,
-                                classifier_params=classifier_params, seed=seed, tune_folds=tune_folds,
-                                pre_stages=pre_stages, class_weights=class_weights)[1]
+        fold = fit_and_evaluate(spark, features_path, manifest=m, options=options, pre_stages=pre_stages)[1]
         accs.append(fold["accuracy"])
         if tune_folds: chosen.append(fold["tuning"]["chosen"])
         if progress: progress.advance()
@@ -305,54 +323,71 @@ def check_tune_folds(manifest: pd.DataFrame, k: int) -> None:
     if len(small): raise ValueError(f"tune_folds={k} needs at least {k} training images per class; too few in: "
                                     f"{', '.join(small.index)}. Lower tune_folds or raise sample_frac.")
 
+# %% ../nbs/03_train.ipynb #c018i
+@dataclass(frozen=True)
+class TrainingImages:
+    """What scoring must reproduce of the training images: their ground scale (aerial_nb.scale), their colours
+    (aerial_nb.radiometry) and the grouping of their classes (aerial_nb.label_map); None where unknown."""
+    scale: dict | None = None
+    label_map: dict | None = None
+    radiometry: dict | None = None
+
+# %% ../nbs/03_train.ipynb #c018r
+def check_features(features: dict, featurizer: Featurizer) -> None:
+    """Refuse features (a run's `features.json`) that `featurizer` did not compute: another network or recipe (a
+    fine-tuned copy's, 02b_finetune), or another backend or TTA. The model records the featurizer: scoring computes
+    features the same way."""
+    if features.get("onnx_sha256", featurizer.onnx_sha256) != featurizer.onnx_sha256:
+        raise ValueError(f"The run's features come from {features.get('model')}, not {featurizer.name}: train with "
+                         "the featurizer that computed them (`recipe.recipe_of_model(features, store)`).")
+    computed = {"backend": features.get("backend", featurizer.backend), "tta": features.get("tta", featurizer.tta)}
+    if computed != {"backend": featurizer.backend, "tta": featurizer.tta}:
+        raise ValueError(f"The run's features were computed with {computed}, the featurizer given says backend "
+                         f"{featurizer.backend!r}, tta {featurizer.tta}: train with `recipe.recipe_of_model(features, "
+                         "store)`.")
+
+def model_record(featurizer: Featurizer, options: TrainOptions, *, metrics: dict, run_id: str,
+                 images: TrainingImages) -> dict:
+    """A trained model's `aerial_nb.json`: its classifier, labels, the featurizer its features came from (so that
+    scoring computes the same parts and pools them the same way) and what scoring must reproduce of its images."""
+    return {"model_name": options.output_model_name, "classifier": options.classifier,
+            "classifier_params": options.saved_params(metrics.get("tuning", {}).get("chosen")),
+            "labels": metrics["labels"], "pretrained_model_type": featurizer.name,
+            **featurizer.recipe_meta(), "network_pca": int(options.network_pca), "class_weights": options.class_weights,
+            "onnx_sha256": featurizer.onnx_sha256, "feature_dim": featurizer.feature_dim,
+            # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
+            "tta": bool(featurizer.tta), "featurizer_backend": featurizer.backend,
+            "run_id": run_id, "accuracy": metrics["accuracy"],
+            "scale": images.scale, "label_map": images.label_map, "radiometry": images.radiometry,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
 # %% ../nbs/03_train.ipynb #c018
-def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: dict, featurizer: dict, settings,
-               classifier: str, classifier_params: dict | None, output_model_name: str, overwrite_model: bool = False,
-               seed: int = 42, run_id: str | None = None, cv_folds: int = 0, scale: dict | None = None,
-               label_map: dict | None = None, radiometry: dict | None = None, tune_folds: int = 0,
-               network_pca: int = 0, class_weights: str = "none") -> dict:
+def train_step(spark, run_dir: str | Path, *, manifest: pd.DataFrame, features: dict, featurizer: Featurizer, settings,
+               options: TrainOptions, images: TrainingImages = TrainingImages()) -> dict:
     """Train, evaluate and save (with `tune_folds` > 1, the classifier's `TUNING_GRIDS` values chosen by CV on the
     training split); writes `metrics.json` and `test_predictions.parquet` to the run folder."""
     run_dir = Path(run_dir)
-    if features.get("onnx_sha256", featurizer["onnx_sha256"]) != featurizer["onnx_sha256"]:
-        raise ValueError(f"The run's features come from {features.get('model')}, not {featurizer['name']}: train with "
-                         "the featurizer that computed them (`recipe.recipe_of_model(features, store)`).")
-    dest = check_model_name(settings.path("paths", "outputs_dir") / "models", output_model_name, overwrite_model)
+    check_features(features, featurizer)
+    dest = check_model_name(settings.path("paths", "outputs_dir") / "models", options.output_model_name,
+                            options.overwrite_model)
     manifest = manifest[~manifest["path"].isin(features.get("missing", []))]
-    if cv_folds: assign_folds(manifest, cv_folds, seed)   # too few images for the folds: fail before any fit
-    check_tune_folds(manifest, tune_folds)
-    if network_pca and tune_folds:
+    if options.cv_folds: assign_folds(manifest, options.cv_folds, options.seed)   # too few images: fail before any fit
+    check_tune_folds(manifest, options.tune_folds)
+    if options.network_pca and options.tune_folds:
         raise ValueError("tune_folds and network_pca: tuning does not reduce the features yet; use one of them.")
-    pre = pca_stages(featurizer, network_pca)   # before anything is fitted: a bad value fails now
-    model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest=manifest, classifier=classifier,
-                                            classifier_params=classifier_params, seed=seed, tune_folds=tune_folds,
-                                            pre_stages=pre, class_weights=class_weights)
-    chosen = metrics.get("tuning", {}).get("chosen", {})
-    meta = {"model_name": output_model_name, "classifier": classifier,
-            "classifier_params": {**CLASSIFIERS[classifier], **(classifier_params or {}), **chosen},
-            "labels": metrics["labels"], "pretrained_model_type": featurizer["name"],
-            # The recipe, so that scoring computes the same parts and pools them the same way (aerial_nb.recipe).
-            "models": featurizer.get("models", [featurizer["name"]]), "views": featurizer.get("views", ["full"]),
-            "view_pool": featurizer.get("view_pool", "concat"), "network_pca": int(network_pca),
-            "class_weights": class_weights,
-            "onnx_sha256": featurizer["onnx_sha256"], "feature_dim": featurizer["feature_dim"],
-            # Scoring must compute features the same way: tta changes them; the backend does not (same numbers).
-            "tta": bool(features.get("tta", False)), "featurizer_backend": features.get("backend", "synapseml"),
-            "run_id": run_id or run_dir.name, "accuracy": metrics["accuracy"],
-            # What scoring must reproduce: the training images' ground scale (aerial_nb.scale), their colours
-            # (aerial_nb.radiometry) and the grouping of their classes (aerial_nb.label_map); None when unknown.
-            "scale": scale, "label_map": label_map, "radiometry": radiometry,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    pre = pca_stages(featurizer, options.network_pca)   # before anything is fitted: a bad value fails now
+    model, metrics, pred = fit_and_evaluate(spark, features["path"], manifest=manifest, options=options,
+                                            pre_stages=pre)
+    meta = model_record(featurizer, options, metrics=metrics, run_id=run_dir.name, images=images)
     # Cross-validation before saving: a run that fails in it leaves no orphan model to block its re-run. Its folds
     # done, rate and time left go to the step's log and the run's status.json (00i_progress).
     cv = None
-    if cv_folds:
-        with Progress(f"cross-validating {classifier}", cv_folds, unit="folds",
+    if options.cv_folds:
+        with Progress(f"cross-validating {options.classifier}", options.cv_folds, unit="folds",
                       status_file=RunFolder(run_dir).status) as progress:
-            cv = cross_validate(spark, features["path"], manifest=manifest, classifier=classifier,
-                                classifier_params=classifier_params, k=cv_folds, seed=seed, tune_folds=tune_folds,
-                                pre_stages=pre, class_weights=class_weights, progress=progress)
-    save_model(model, meta, dest, overwrite_model)
+            cv = cross_validate(spark, features["path"], manifest=manifest, options=options, pre_stages=pre,
+                                progress=progress)
+    save_model(model, meta, dest, options.overwrite_model)
     metrics = {**meta, **metrics, "model_path": str(dest), "featurize_seconds": features.get("seconds"),
                "features_cached": features.get("cached"), "n_images": features.get("n_images")}
     if cv: metrics["cv"] = cv

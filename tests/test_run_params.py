@@ -99,11 +99,22 @@ def test_readme_parameter_table_is_written_from_run_params(tmp_path):
 
 
 def test_function_defaults_are_run_params():
+    import dataclasses
     import inspect
     from aerial_nb.featurize import featurize_step
+    from aerial_nb.recipe import Featurizer
+    from aerial_nb.train import TrainOptions
     sig = inspect.signature(featurize_step).parameters
-    assert sig["backend"].default == RunParams.featurizer_backend
     assert sig["on_bad_image"].default == RunParams.on_bad_image
+    # The backend and TTA are the featurizer's: one built without them computes features as a run does by default.
+    fields = {f.name: f.default for f in dataclasses.fields(Featurizer)}
+    assert (fields["backend"], fields["tta"]) == (RunParams.featurizer_backend, RunParams.tta)
+    built = inspect.signature(Featurizer.from_params).parameters
+    assert (built["backend"].default, built["tta"].default) == (RunParams.featurizer_backend, RunParams.tta)
+    # How a run trains: TrainOptions' defaults are the run parameters' of the same names.
+    for name in ("classifier", "seed", "cv_folds", "tune_folds", "network_pca", "class_weights", "output_model_name",
+                 "overwrite_model"):
+        assert getattr(TrainOptions(), name) == getattr(RunParams, name), name
 
 
 def test_every_parameters_cell_says_what_runparams_says():
