@@ -870,6 +870,7 @@ d = {
             'aerial_nb.train.TrainOptions.saved_params': ('train.html#trainoptions.saved_params', 'aerial_nb/train.py'),
             'aerial_nb.train.TrainingImages': ('train.html#trainingimages', 'aerial_nb/train.py'),
             'aerial_nb.train._estimator_class': ('train.html#_estimator_class', 'aerial_nb/train.py'),
+            'aerial_nb.train._test_predictions': ('train.html#_test_predictions', 'aerial_nb/train.py'),
             'aerial_nb.train.assign_folds': ('train.html#assign_folds', 'aerial_nb/train.py'),
             'aerial_nb.train.check_classifier_params': ('train.html#check_classifier_params', 'aerial_nb/train.py'),
             'aerial_nb.train.check_features': ('train.html#check_features', 'aerial_nb/train.py'),

@@ -286,6 +286,7 @@ def nearest_cell_classes(sample: pd.DataFrame, cells: pd.DataFrame, within: floa
         out[g.index[ok]] = c[column].to_numpy()[d.argmin(axis=1)[ok]]
     return out
 
+# %% ../nbs/06c_accuracy.ipynb #c036b
 def sample_map_classes(sample: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
     "The map's class at each square of `sample` (`nearest_cell_classes`), or an error naming the squares off the map."
     m = nearest_cell_classes(sample, cells)

@@ -164,6 +164,17 @@ def eye_on_checks(tiles: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows)
 
+# %% ../nbs/06b_map_qa.ipynb #c016e
+def _eye_note(years: list[dict], key: str, goal: float) -> str:
+    "The judging sample's own score on QA check `key` (`eye_on_checks`), and the years it is below `goal`; '' if none."
+    eye = [(y["year"], y.get(f"eye_{key}")) for y in years]
+    eye = [(yr, float(v)) for yr, v in eye if v is not None and v == v]
+    if not eye: return ""
+    vals, below = [v for _, v in eye], [str(yr) for yr, v in eye if v < goal]
+    shown = f"{min(vals):.2f}" + ("" if max(vals) == min(vals) else f"–{max(vals):.2f}")
+    return (f"; the judging sample's labels by eye on the same rule: {shown}"
+            + (f", below the goal in {', '.join(below)}" if below else ""))
+
 # %% ../nbs/06b_map_qa.ipynb #62d0f730
 TRUST_GOALS = {"water_recall": 0.9, "water_precision": 0.9, "bare_as_cultivated": 0.8, "water_area_correlation": 0.9,
                "check_set_accuracy": 0.85, "sample_overall": 0.85, "sample_class": 0.8}
@@ -190,16 +201,6 @@ def _judge_sample(acc: dict, met: list, failed: list) -> None:
             worst = min(vals, key=vals.get)
             _judge(f"{what} accuracy per class on the judging sample (lowest: {worst})", list(vals.values()),
                    goal=TRUST_GOALS["sample_class"], met=met, failed=failed)
-
-def _eye_note(years: list[dict], key: str, goal: float) -> str:
-    "The judging sample's own score on QA check `key` (`eye_on_checks`), and the years it is below `goal`; '' if none."
-    eye = [(y["year"], y.get(f"eye_{key}")) for y in years]
-    eye = [(yr, float(v)) for yr, v in eye if v is not None and v == v]
-    if not eye: return ""
-    vals, below = [v for _, v in eye], [str(yr) for yr, v in eye if v < goal]
-    shown = f"{min(vals):.2f}" + ("" if max(vals) == min(vals) else f"–{max(vals):.2f}")
-    return (f"; the judging sample's labels by eye on the same rule: {shown}"
-            + (f", below the goal in {', '.join(below)}" if below else ""))
 
 def map_verdict(qa: dict, check_sets: dict | None = None, accuracy: dict | None = None) -> dict:
     """Whether a map meets `TRUST_GOALS` (`qa`: `map_qa`'s report; `check_sets`: name → `check_set_accuracy`;

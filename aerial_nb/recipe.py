@@ -35,10 +35,12 @@ def view_zoom(part: Mapping) -> int:
     if view not in VIEWS: raise ValueError(f"Unknown view {view!r}: choose from {', '.join(VIEWS)}.")
     return VIEWS[view]
 
+# %% ../nbs/00h_recipe.ipynb #c005b
 def needs_nir(part: Mapping) -> bool:
     "Whether the network `part` (a model's metadata, with its `view`) looks at a near-infrared band (false colour)."
     return part.get("view", "full") in NIR_VIEWS
 
+# %% ../nbs/00h_recipe.ipynb #c005d
 def resize_view(img: np.ndarray, part: Mapping) -> np.ndarray:
     """uint8 `[S, S, C]` input pixels of `part`'s view of an `[H, W, C]` image (bilinear, as OpenCV and SynapseML
     resize)."""

@@ -227,6 +227,15 @@ def choose_params(train, classifier: str, *, classifier_params: dict | None, k: 
     return {"folds": k, "grid": TUNING_GRIDS[classifier], "points": points,
             "chosen": {n: best[n] for n in TUNING_GRIDS[classifier]}, "accuracy": best["accuracy"]}
 
+def _test_predictions(model, test, classes: list[str]) -> pd.DataFrame:
+    "`model`'s predictions of the `test` rows as pandas: path, label, pred_label and a `prob_<class>` column a class."
+    from pyspark.ml.functions import vector_to_array
+    pred = model.transform(test).select("path", "label", "pred_label",
+                                        vector_to_array("probability").alias("p")).toPandas()
+    probs = pd.DataFrame(np.stack(pred.pop("p").to_numpy()) if len(pred) else np.zeros((0, len(classes))),
+                         columns=[f"prob_{c}" for c in classes])
+    return pd.concat([pred, probs], axis=1).sort_values("path").reset_index(drop=True)
+
 def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, options: TrainOptions, pre_stages=()):
     """Fit `options.classifier` on the manifest's train split (its parameters first chosen by `tune_folds`-fold CV
     within that split, when > 1; its rows weighted by `class_weights`), predict its test split; returns (model,
@@ -234,7 +243,6 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, optio
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import IndexToString, StringIndexer
     from pyspark.sql import functions as F
-    from pyspark.ml.functions import vector_to_array
     labels = spark.createDataFrame(manifest[["path", "label", "split"]])
     data = spark.read.parquet(features_path).join(labels, "path")
     train, test = data.where(F.col("split") == "train"), data.where(F.col("split") == "test")
@@ -269,11 +277,7 @@ def fit_and_evaluate(spark, features_path: str, *, manifest: pd.DataFrame, optio
                             IndexToString(inputCol="prediction", outputCol="pred_label", labels=indexer.labels)])
     model = pipe.fit(train); fit_s = time.time() - t0
     n_train = train.count(); cached.unpersist()
-    pred = model.transform(test).select("path", "label", "pred_label",
-                                        vector_to_array("probability").alias("p")).toPandas()
-    probs = pd.DataFrame(np.stack(pred.pop("p").to_numpy()) if len(pred) else np.zeros((0, len(classes))),
-                         columns=[f"prob_{c}" for c in classes])
-    pred = pd.concat([pred, probs], axis=1).sort_values("path").reset_index(drop=True)
+    pred = _test_predictions(model, test, classes)
     metrics = classification_metrics(pred["label"], pred["pred_label"], classes)
     metrics.update(n_train=int(n_train), n_test=len(pred), fit_seconds=round(fit_s, 2))
     if tuning: metrics["tuning"] = tuning
