@@ -194,6 +194,7 @@ d = {
             'aerial_nb.featurize.task_count': ('featurize.html#task_count', 'aerial_nb/featurize.py'),
         },
         'aerial_nb.finetune': {
+            'aerial_nb.finetune.Tuning': ('finetune.html#tuning', 'aerial_nb/finetune.py'),
             'aerial_nb.finetune.check_tuning_memory': ('finetune.html#check_tuning_memory', 'aerial_nb/finetune.py'),
             'aerial_nb.finetune.finetune_key': ('finetune.html#finetune_key', 'aerial_nb/finetune.py'),
             'aerial_nb.finetune.finetune_model': ('finetune.html#finetune_model', 'aerial_nb/finetune.py'),
@@ -399,6 +400,7 @@ d = {
             'aerial_nb.pipeline.RunInterrupted.__init__':
                 ('pipeline.html#runinterrupted.__init__', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline.RunPlan': ('pipeline.html#runplan', 'aerial_nb/pipeline.py'),
+            'aerial_nb.pipeline.StepAttempt': ('pipeline.html#stepattempt', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._alive': ('pipeline.html#_alive', 'aerial_nb/pipeline.py'),
             'aerial_nb.pipeline._check_rasters_have_nir':
                 ('pipeline.html#_check_rasters_have_nir', 'aerial_nb/pipeline.py'),

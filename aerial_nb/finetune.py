@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 from filelock import FileLock
 
 from .feature_cache import image_identities
@@ -27,7 +27,7 @@ from .recipe import VIEWS, model_names
 
 # %% auto #0
 __all__ = ['FINETUNE_INPUT', 'FROZEN_BLOCKS', 'BATCH', 'FINETUNE_FORMAT', 'training_views', 'finetune_key',
-           'training_inputs', 'check_tuning_memory', 'tuning_network', 'fit_network', 'finetune_model',
+           'training_inputs', 'check_tuning_memory', 'tuning_network', 'fit_network', 'Tuning', 'finetune_model',
            'finetuned_models']
 
 # %% ../nbs/02b_finetune.ipynb #c005
@@ -72,12 +72,13 @@ def training_inputs(train: pd.DataFrame, parts: list[dict], on_bad_image: str = 
 # %% ../nbs/02b_finetune.ipynb #c009a
 def check_tuning_memory(n_images: int, n_views: int, size: int, available: int | None = None) -> int:
     """The bytes tuning holds its inputs in (`training_inputs`: float32, every view of every training image), or an
-    error, before any work, when that is over half the memory free now (`available`, bytes)."""
+    error, before any work, when that is over half the memory available now (`available`, bytes: free memory and what
+    the page cache would give back; free memory alone reads near zero after the rasters and features were read)."""
     need = n_images * n_views * 3 * size * size * 4
-    if available is None: available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if available is None: available = psutil.virtual_memory().available
     if need > available / 2:
         raise MemoryError(f"Fine-tuning holds its {n_images} training images in memory ({n_views} view(s) of "
-                          f"{size} px: {need / 2**30:.1f} GiB), over half the {available / 2**30:.1f} GiB free: "
+                          f"{size} px: {need / 2**30:.1f} GiB), over half the {available / 2**30:.1f} GiB available: "
                           "lower sample_frac, or set finetune_epochs: 0.")
     return need
 
@@ -136,11 +137,22 @@ def fit_network(net, inputs: list[np.ndarray], y: np.ndarray, *, epochs: int, se
     net.eval()
     return losses
 
+# %% ../nbs/02b_finetune.ipynb #c013t
+@dataclass(frozen=True)
+class Tuning:
+    """How a run tunes its networks (`finetune_epochs`): over the recipe's `views` (`training_views` keeps the
+    whole-image ones), for `epochs`, from `seed`, at `size` px a view."""
+    views: tuple
+    epochs: int
+    seed: int
+    size: int = FINETUNE_INPUT
+
 # %% ../nbs/02b_finetune.ipynb #c014
-def finetune_model(name: str, manifest: pd.DataFrame, *, views, epochs: int, seed: int, store: str | Path,
-                   size: int = FINETUNE_INPUT, on_bad_image: str = "error", status_file=None, log=print) -> str:
-    """The store name of zoo network `name` tuned for `epochs` on `manifest`'s training split over `views`' whole-image
-    views (`training_views`): reused when the same inputs tuned it before, else trained and exported now."""
+def finetune_model(name: str, manifest: pd.DataFrame, tuning: Tuning, *, store: str | Path, on_bad_image: str = "error",
+                   status_file=None, log=print) -> str:
+    """The store name of zoo network `name` tuned as `tuning` says on `manifest`'s training split: reused when the
+    same inputs tuned it before, else trained and exported now."""
+    views, epochs, seed, size = tuning.views, tuning.epochs, tuning.seed, tuning.size
     spec, train = model_spec(name), manifest[manifest["split"] == "train"]
     if train.empty: raise ValueError("Fine-tuning needs a training split: the manifest has no split == 'train' rows.")
     tuned_views, base = training_views(views), ensure_model(name, store)
@@ -172,7 +184,7 @@ def finetune_model(name: str, manifest: pd.DataFrame, *, views, epochs: int, see
         f"{losses[0]:.2f} -> {losses[-1]:.2f}) in {format_duration(time.time() - t0)}: {tuned}")
     return tuned
 
-def finetuned_models(models, manifest: pd.DataFrame, **tuning) -> list[str]:
+def finetuned_models(models, manifest: pd.DataFrame, tuning: Tuning, **where) -> list[str]:
     "`models` (`pretrained_model_type`) with each network replaced by its tuned copy (`finetune_model`)."
-    return [n if model_spec(n).family == "statistics" else finetune_model(n, manifest, **tuning)
+    return [n if model_spec(n).family == "statistics" else finetune_model(n, manifest, tuning, **where)
             for n in model_names(models)]

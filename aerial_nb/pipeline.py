@@ -52,8 +52,8 @@ from .train import check_model_name, default_model_name
 __all__ = ['STEPS', 'RASTER_HELP', 'STEP_NEEDS', 'FIXTURE_TAG', 'RESERVE_BYTES', 'declared_parameters',
            'check_step_parameters', 'resolve_inputs', 'check_folds', 'check_master', 'ascii_name', 'new_run_id',
            'check_run_id', 'notebooks_dir', 'check_steps', 'check_prerequisites', 'run_copy', 'step_parameters',
-           'fds_to', 'RunInterrupted', 'RunPlan', 'plan_run', 'open_run_folder', 'run_step', 'step_failure',
-           'run_pipeline']
+           'fds_to', 'RunInterrupted', 'RunPlan', 'plan_run', 'open_run_folder', 'run_step', 'StepAttempt',
+           'step_failure', 'run_pipeline']
 
 # %% ../nbs/10_pipeline.ipynb #c005
 STEPS = ["00_setup", "01_explore", "02_featurize", "03_train", "04_compare", "05_score", "06_visualize"]
@@ -603,11 +603,19 @@ def run_step(kernel, run: RunFolder, nbs: Path, step: str, values: dict) -> None
         kernel.execute(run_copy(nbs / f"{step}.ipynb", run.notebook(step)), run.notebook(step),
                        step_parameters(nbs / f"{step}.ipynb", values), log_file=run.log(step))
 
-def step_failure(e: BaseException, *, plan: RunPlan, run: RunFolder, step: str, got: list, kernel, log_start: int,
-                 t0: float, status, log) -> BaseException:
-    """Record that `step` failed with `e` (status.json, its log, the run history), shut the kernel down, and return the
-    error to raise: a stop signal's, a full disk's, the JVM's lack of memory, or the failing cell's, each with the way
-    on."""
+@dataclass(frozen=True)
+class StepAttempt:
+    "One step's run: its name, when it started (`time.time()`) and where its log stood then (bytes)."
+    step: str
+    t0: float
+    log_start: int
+
+def step_failure(e: BaseException, attempt: StepAttempt, *, plan: RunPlan, run: RunFolder, got: list, kernel, status,
+                 log) -> BaseException:
+    """Record that `attempt`'s step failed with `e` (status.json, its log, the run history), shut the kernel down, and
+    return the error to raise: a stop signal's, a full disk's, the JVM's lack of memory, or the failing cell's, each
+    with the way on."""
+    step, t0, log_start = attempt.step, attempt.t0, attempt.log_start
     err = _failure_text(e, got, step)
     _log_traceback(run.log(step), e)
     oom = None if got else _jvm_out_of_memory(run.log(step), log_start)
@@ -668,15 +676,16 @@ def run_pipeline(params: dict | str | Path, settings_path: str | Path | None = N
     # command answers in a fraction of the time.
     with _signals_stop_the_step() as got, _step_kernel(kernel, nbs) as kernel:
         for step in plan.steps:
-            t0, log_start = time.time(), run.log(step).stat().st_size if run.log(step).exists() else 0
+            t0 = time.time()
+            attempt = StepAttempt(step, t0, run.log(step).stat().st_size if run.log(step).exists() else 0)
             status(status="running", step=step)
             try:
                 if got: raise RunInterrupted("stopped before the step", got[0])
                 run_step(kernel, run, nbs, step, values)
                 if got: raise RunInterrupted("stopped after the step", got[0])
             except BaseException as e:   # Ctrl-C and SIGTERM too: the run's status must say where it stopped
-                raise step_failure(e, plan=plan, run=run, step=step, got=got, kernel=kernel, log_start=log_start,
-                                   t0=t0, status=status, log=log) from None
+                raise step_failure(e, attempt, plan=plan, run=run, got=got, kernel=kernel, status=status,
+                                   log=log) from None
             plan.timings[step] = round(time.time() - t0, 1)
             publisher.step_done()
             log(f"  {step:<13} {plan.timings[step]:7.1f} s")

@@ -48,9 +48,10 @@ def check_model_for_rasters(meta: dict, model_dir, rasters: list[Path], label_ma
 
 # %% ../nbs/05_score.ipynb #c013
 def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings, out_dir: str | Path,
-                  label_map: str = "", footprint_m: float = 0, stride_m: float = 0, run_id: str = "",
-                  chunk_size: int = 4096, log=print) -> dict:
-    "Tile `rasters` at the model's scale into `out_dir/tiles`, and score them into `out_dir/predictions` (resumable)."
+                  label_map: str = "", footprint_m: float = 0, stride_m: float = 0,
+                  options: ScoreOptions | None = None, log=print) -> dict:
+    """Tile `rasters` at the model's scale into `out_dir/tiles`, and score them into `out_dir/predictions` (resumable;
+    `options`: the region scorer's run id and chunk size)."""
     model_dir, run = Path(model_dir), RunFolder(out_dir)
     meta = read_model_meta(model_dir)
     scale = check_model_for_rasters(meta, model_dir, rasters, label_map)
@@ -61,6 +62,6 @@ def score_rasters(spark, rasters: list[Path], *, model_dir: str | Path, settings
     tiles = read_tile_set(run.tiles, need_images=False)
     featurizer = recipe_of_model(meta, settings.path("paths", "model_store"))   # the parts its features came from
     info = score_region(spark, tiles, model_dir=model_dir, featurizer=featurizer, settings=settings,
-                        out_dir=run.predictions.root, options=ScoreOptions(run_id=run_id, chunk_size=chunk_size),
+                        out_dir=run.predictions.root, options=options or ScoreOptions(),
                         log=log, status_file=run.status)
     return {**info, "tiling": tiling, "scale": scale, "rasters": [str(r) for r in rasters]}

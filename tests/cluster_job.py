@@ -11,6 +11,7 @@ from pathlib import Path
 from aerial_nb.explore import explore_step
 from aerial_nb.featurize import featurize_step
 from aerial_nb.recipe import Featurizer
+from aerial_nb.region import ScoreOptions
 from aerial_nb.scale import image_set_scale
 from aerial_nb.score import score_rasters
 from aerial_nb.settings import load_settings
@@ -31,7 +32,7 @@ metrics = train_step(spark, run_dir, manifest=manifest, features=feats["synapsem
                      settings=settings, options=TrainOptions("logistic_regression", {}, output_model_name="job", overwrite_model=True),
                      images=TrainingImages(scale=image_set_scale(manifest, 5.0)))
 raster = make_fixture_geotiff(outputs / "rasters" / "m_4709963_se_14_1_20200831.tif", width=600, height=400)
-scored = score_rasters(spark, [raster], model_dir=metrics["model_path"], settings=settings, out_dir=run_dir, chunk_size=8)
+scored = score_rasters(spark, [raster], model_dir=metrics["model_path"], settings=settings, out_dir=run_dir, options=ScoreOptions(chunk_size=8))
 (outputs / "job.json").write_text(json.dumps({
     "master": spark.sparkContext.master, "executors": spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size(),
     "features": {b: f["path"] for b, f in feats.items()}, "metrics": metrics, "predictions": str(run_dir / "predictions" / "predictions.parquet"),
