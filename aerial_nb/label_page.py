@@ -107,11 +107,11 @@ def _margins(preds: pd.DataFrame) -> np.ndarray:
 # %% ../nbs/06d_label_page.ipynb #c012_002
 def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: int, avoid: pd.DataFrame | None = None,
                     labeled: pd.DataFrame | None = None, side_m: float = 160.0, buffer_m: float = 80.0,
-                    rasters=None) -> pd.DataFrame:
+                    rasters=None, max_overlap: float = 0.0) -> pd.DataFrame:
     """Up to `n` squares to label next (a candidates table in the labels schema): the least certain prediction cells
     of `predictions`, spread over predicted classes, years and ground, in `blocks`' training blocks, off the ground
-    of `avoid` (any year) and of `labeled` (squares labeled already: in their year). `rasters` (folder or files) finds
-    rasters the predictions' `source_path` does not."""
+    of `avoid` (any year) and of `labeled` (squares labeled already: in their year, each covering at most `max_overlap`
+    of a proposal's area). `rasters` (folder or files) finds rasters the predictions' `source_path` does not."""
     need = ["pred_label", "acq_date", "source", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
     missing = [c for c in need if c not in predictions.columns]
     if missing or not any(c.startswith("prob_") for c in predictions.columns):
@@ -132,11 +132,11 @@ def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: 
     p = p.assign(tie_=rng.random(len(p))).sort_values(["margin", "tie_"])
     groups = [list(g.index) for _, g in p.groupby(["pred_label", "year_"], sort=True)]
     rows, index = p.to_dict("index"), (raster_index(rasters) if rasters is not None else {})
-    chosen, opened, taken = [], {}, {}          # taken: year -> [(x, y, half side)] of squares proposals keep off
+    chosen, opened, taken = [], {}, {}  # taken: year -> [(x, y, half side, share of a proposal it may cover)]
     if labeled is not None:
         for r in labeled.itertuples():
             taken.setdefault(str(int(r.year)), []).append((float(r.center_x), float(r.center_y),
-                                                            float(r.footprint_m) / 2))
+                                                            float(r.footprint_m) / 2, max_overlap))
     try:
         while len(chosen) < n and any(groups):
             for g in rng.permutation(len(groups)):      # one square from each (class, year) in turn
@@ -149,8 +149,13 @@ def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: 
 
 # %% ../nbs/06d_label_page.ipynb #c012_003
 def _near(x: float, y: float, squares: list, side_m: float) -> bool:
-    "Whether the square of side `side_m` at (x, y) overlaps one of `squares` (centre x, centre y, half side)."
-    return any(max(abs(x - a), abs(y - b)) < side_m / 2 + h for a, b, h in squares)
+    """Whether one of `squares` (centre x, centre y, half side, share allowed) covers more than its allowed share of
+    the square of side `side_m` at (x, y); a share of 0 allows no shared ground at all."""
+    s = side_m / 2
+    for a, b, h, allowed in squares:
+        dx, dy = min(x + s, a + h) - max(x - s, a - h), min(y + s, b + h) - max(y - s, b - h)
+        if dx > 0 and dy > 0 and dx * dy > allowed * side_m * side_m: return True
+    return False
 
 # %% ../nbs/06d_label_page.ipynb #c012_004
 def _proposal(r: dict, side_m, blocks, buffer_m, taken: dict, opened: dict, index: dict) -> dict | None:
@@ -167,7 +172,7 @@ def _proposal(r: dict, side_m, blocks, buffer_m, taken: dict, opened: dict, inde
     rec = square_record(src, r["source"], "", win, selection="proposed", note=f"margin {r['margin']:.3f}")
     x, y = rec["center_x"], rec["center_y"]                      # on the raster's pixel grid now
     if blocks.role(x, y, side_m, buffer_m) != "train" or _near(x, y, year_taken, side_m): return None
-    year_taken.append((x, y, side_m / 2))
+    year_taken.append((x, y, side_m / 2, 0.0))                   # proposals never share ground
     rec["tile_id"], rec["pred_label"] = f"p{rec['year']}_{x:.0f}_{y:.0f}", r["pred_label"]
     return rec
 
@@ -478,7 +483,7 @@ def propose_command(a) -> int:
     "`aerial-nb propose PREDICTIONS --n N --out CANDIDATES.csv`: the squares to label next, written atomically."
     out = propose_squares(_read_predictions(a.predictions), Blocks.load(a.blocks), a.n, seed=a.seed,
                           avoid=_read_squares(a.avoid, "--avoid"), labeled=_read_squares(a.labeled, "--labeled"),
-                          side_m=a.side_m, buffer_m=a.buffer_m, rasters=a.rasters)
+                          side_m=a.side_m, buffer_m=a.buffer_m, rasters=a.rasters, max_overlap=a.max_overlap)
     write_atomic(a.out, out.to_csv(index=False))
     by = out.groupby(["year", "pred_label"]).size().unstack(fill_value=0) if len(out) else None
     print(f"{len(out)} squares to label -> {a.out}" + (f"\n{by.to_string()}" if by is not None else ""))
@@ -522,6 +527,8 @@ def add_label_verbs(sub) -> None:
                    help="labels CSV whose ground to stay off in every year: the judging squares (repeatable)")
     p.add_argument("--labeled", action="append", default=[],
                    help="labels CSV of squares labeled already: kept off in their own year (repeatable)")
+    p.add_argument("--max-overlap", type=float, default=0.0, help="the largest share of a proposal's area a --labeled "
+                   "square of its year may cover (default %(default)s: none)")
     p.add_argument("--side-m", type=float, default=160.0, help="side of a square, metres (default %(default)s)")
     p.add_argument("--buffer-m", type=float, default=80.0,
                    help="how far inside its training block a square keeps (default %(default)s)")
