@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from aerial_nb.labels import Blocks, read_labels, square_window, window_problem  # noqa: E402
 from aerial_nb.models import ensure_model  # noqa: E402
 from aerial_nb.region import window_features_frames  # noqa: E402
+from aerial_nb.recipe import Featurizer  # noqa: E402
 
 RASTERS = REPO / "data" / "naip_nd"
 TRAIN = REPO / "params" / "labels" / "naip_nd_train.csv"
@@ -66,7 +67,7 @@ def part_features(labels: pd.DataFrame, context_m: float, model: str, view: str,
     ids = hashlib.sha1(",".join(sorted(labels.tile_id)).encode()).hexdigest()[:8]
     f = CACHE / f"{name}-{ids}_{int(context_m)}_{model}_{view}.parquet"
     if f.exists(): return pd.read_parquet(f)
-    part = {**ensure_model(model, STORE), "view": view}
+    part = Featurizer.from_params(model, STORE, views=[view])   # one network over one view
     w = windows(labels, context_m)
     t0 = time.time()
     out = pd.concat(list(window_features_frames([w], part, threads=2, mini_batch_size=32)))

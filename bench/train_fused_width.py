@@ -16,10 +16,10 @@ import pandas as pd
 from aerial_nb.bench import best_sklearn_fit, stratified_sample
 from aerial_nb.explore import find_images
 from aerial_nb.featurize import featurize_step, read_features
-from aerial_nb.models import ensure_model
+from aerial_nb.recipe import Featurizer
 from aerial_nb.settings import load_settings
 from aerial_nb.spark import blas_report, get_spark
-from aerial_nb.train import CLASSIFIERS, cross_validate, fit_and_evaluate
+from aerial_nb.train import CLASSIFIERS, TrainOptions, cross_validate, fit_and_evaluate
 
 WIDTH_FACTOR = 6   # 6 x 1,280 = 7,680: EfficientNet-Lite0+1+2 over two views
 
@@ -29,8 +29,8 @@ def widened_features(spark, settings, images: Path) -> tuple[str, pd.DataFrame]:
     manifest = find_images(images)
     out = settings.path("paths", "outputs_dir") / "bench" / "fused_width" / "features.parquet"
     if not out.exists():
-        info = featurize_step(spark, manifest, featurizer=ensure_model("efficientnet-lite0",
-                              settings.path("paths", "model_store")), settings=settings, backend="onnxruntime")
+        lite0 = Featurizer.from_params("efficientnet-lite0", settings.path("paths", "model_store"), backend="onnxruntime")
+        info = featurize_step(spark, manifest, featurizer=lite0, settings=settings)
         feats = read_features(info["path"])
         x = np.stack(feats.features.to_numpy())
         rng = np.random.default_rng(0)
@@ -65,8 +65,8 @@ def main() -> None:
         sample = stratified_sample(manifest, n)
         for tol in [float(t) for t in a.tols.split(",")]:
             t0 = time.perf_counter()
-            model, m, _ = fit_and_evaluate(spark, vec, manifest=sample, classifier="logistic_regression",
-                                           classifier_params={"tol": tol})
+            model, m, _ = fit_and_evaluate(spark, vec, manifest=sample,
+                                           options=TrainOptions(classifier_params={"tol": tol}))
             iters = model.stages[-2].summary.totalIterations
             print(f"{len(sample)} images, {m['n_train']} train, Spark tol {tol:g}: fit {m['fit_seconds']:.1f} s, "
                   f"{iters} iterations, accuracy {m['accuracy']:.4f} ({time.perf_counter() - t0:.0f} s in all)",
@@ -77,9 +77,8 @@ def main() -> None:
                   f"{sk['iterations']} iterations, accuracy {sk['accuracy']:.4f}", flush=True)
         if a.cv:   # what 03_train does with cv_folds: k fits on (k-1)/k of the images, then one on the 80% split
             t0 = time.perf_counter()
-            cv = cross_validate(spark, vec, manifest=sample, classifier="logistic_regression", classifier_params=None,
-                                k=a.cv)
-            fit_and_evaluate(spark, vec, manifest=sample, classifier="logistic_regression")
+            cv = cross_validate(spark, vec, manifest=sample, options=TrainOptions(cv_folds=a.cv))
+            fit_and_evaluate(spark, vec, manifest=sample, options=TrainOptions())
             print(f"{len(sample)} images, {a.cv}-fold CV and the fit: {time.perf_counter() - t0:.0f} s, CV accuracy "
                   f"{cv['mean']:.4f} ± {cv['std']:.4f}", flush=True)
     spark.stop()
