@@ -107,8 +107,8 @@ def fit(X, y, classes, args):
     return m
 
 
-def probabilities(m, X, args) -> np.ndarray:
-    "The network's class probabilities of chips `X`, averaged over the four turns."
+def probabilities(m, X, args, turns: int = 4) -> np.ndarray:
+    "The network's class probabilities of chips `X`, averaged over `turns` turns (4: every quarter turn)."
     import torch
     import torch.nn.functional as F
     m.eval(); P = []
@@ -116,7 +116,7 @@ def probabilities(m, X, args) -> np.ndarray:
         for i in range(0, len(X), 64):
             xb = torch.as_tensor(X[i:i + 64])
             P.append(sum(F.softmax(m(inputs(torch.rot90(xb, k, (2, 3)), args.views, args.size)), 1)
-                         for k in range(4)).numpy() / 4)
+                         for k in range(turns)).numpy() / turns)
     return np.concatenate(P)
 
 
@@ -148,12 +148,16 @@ def main():
     ap.add_argument("--extra-train", type=Path, nargs="*", default=[],
                     help="more labeled squares (CSVs in the check set's schema) that only train, never judged")
     ap.add_argument("--block-split-only", action="store_true", help="leave out the judging sample")
+    ap.add_argument("--feature-turns", type=int, default=1, choices=(1, 4),
+                    help="the block split's tuned features (and --save-features') averaged over this many quarter "
+                         "turns of each square (default 1: as the pipeline scores without tta)")
     ap.add_argument("--train-subsample", type=int, default=0,
                     help="a learning curve's point: only this many of all the squares (a seeded random draw) train, "
                          "each fold's network on those in its training blocks; every square is still predicted")
     ap.add_argument("--save-features", type=Path, default=None,
-                    help="parquet to write each block-split fold's tuned features (1 turn) and band statistics to, "
-                         "with fold, role (train/test), label and random: classifiers over them compare in seconds")
+                    help="parquet to write each block-split fold's tuned features (1 turn), band statistics and the "
+                         "head's class probabilities (head: 1 turn, head4: 4) to, with fold, role (train/test), label "
+                         "and random: classifiers over them compare in seconds")
     args = ap.parse_args()
     if args.save_features and not args.tuned_features:
         ap.error("--save-features saves the tuned features: give --tuned-features too")
@@ -210,10 +214,14 @@ def main():
     for f in (True, False):
         te, tr = (fold == f) & ~only_trains, (fold != f) & trains
         tuned[te], frozen[te], fused[te] = both(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te])
-        if args.tuned_features: featured[te] = with_tuned_features(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te])
+        if args.tuned_features:
+            featured[te] = with_tuned_features(Xd[tr], y[tr], Xt[tr], Xd[te], Xt[te], turns=args.feature_turns)
         if args.save_features:
             for role, m, F_ in zip(("train", "test"), (tr, te), with_tuned_features.last):
-                saved.append(pd.concat([F_, Xd[m][stats]], axis=1).assign(
+                # the head's class probabilities as a scoring without TTA would see them, and with the four turns
+                head = {f"{h}:{c}": P[:, i] for h, t in (("head", 1), ("head4", 4))
+                        for P in [probabilities(both.model, Xt[m], args, t)] for i, c in enumerate(classes)}
+                saved.append(pd.concat([F_, Xd[m][stats], pd.DataFrame(head, index=F_.index)], axis=1).assign(
                     fold=int(f), role=role, label=y[m], random=(lab.selection == "random").to_numpy()[m]))
     if args.save_features:
         pd.concat(saved).rename_axis("tile_id").reset_index().to_parquet(args.save_features)

@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -25,11 +26,23 @@ import local_labels as L  # noqa: E402
 VIEWS = ("full", "falsecolor", "center2x", "falsecolor-center2x")
 VARIANTS = [{}, {"weights": "balanced"}, {"pca": 4}, {"pca": 16}, {"pca": 32}, {"pca": 0}, {"views": 2},
             {"clf": "logistic-weak-l2"}, {"clf": "logistic-strong-l2"}, {"stats": False}]
+# Where the folds carry the tuned network's own head (`head:<class>`, 1 turn; `head4:<class>`, 4 turns): the head
+# alone, and the default with the head's log-probabilities as more columns (stacked, fitted on the same squares).
+HEAD_VARIANTS = [{"head": "head"}, {"head": "head4"}, {"with_head": "head"}, {"with_head": "head4"}]
 
 
-def predict(folds: pd.DataFrame, pca=8, weights="none", clf="logistic", views=4, stats=True) -> pd.DataFrame:
-    "Each fold's test rows with `pred`, from a classifier fitted on that fold's training rows."
+def predict(folds: pd.DataFrame, pca=8, weights="none", clf="logistic", views=4, stats=True, head="",
+            with_head="") -> pd.DataFrame:
+    """Each fold's test rows with `pred`, from a classifier fitted on that fold's training rows (`head`: the argmax of
+    those head columns instead; `with_head`: their log-probabilities beside the classifier's columns)."""
     L.PCA_K, L.CLASS_WEIGHTS, L.CLASSIFIER = pca, weights, clf
+    if head:
+        cols = [c for c in folds.columns if c.startswith(head + ":")]
+        test = folds[folds.role == "test"]
+        return test.assign(pred=[cols[i].split(":", 1)[1] for i in test[cols].to_numpy().argmax(1)])
+    if with_head:
+        logp = np.log(folds[[c for c in folds.columns if c.startswith(with_head + ":")]].clip(lower=1e-6))
+        folds = folds.assign(**{f"band-stats:{c}": logp[c] for c in logp.columns})   # passed through, not reduced
     keep = [c for c in folds.columns if (stats and c.startswith("band-stats"))
             or (c.startswith("tuned:") and c.split(":")[1] in VIEWS[:views])]
     out = []
@@ -65,7 +78,7 @@ def seed_ensemble(runs: list[pd.DataFrame]) -> pd.DataFrame:
 
 if __name__ == "__main__":
     folds = pd.read_parquet(sys.argv[1])
-    for v in VARIANTS:
+    for v in VARIANTS + (HEAD_VARIANTS if any(c.startswith("head:") for c in folds.columns) else []):
         p = predict(folds, **v)
         print(json.dumps({"variant": v or "the default", "random": scores(p[p.random]), "all": scores(p)}), flush=True)
     if len(sys.argv) > 2:
