@@ -301,6 +301,7 @@ d = {
             'aerial_nb.labels._later_label_wins': ('labels.html#_later_label_wins', 'aerial_nb/labels.py'),
             'aerial_nb.labels._read_label_table': ('labels.html#_read_label_table', 'aerial_nb/labels.py'),
             'aerial_nb.labels.check_apart': ('labels.html#check_apart', 'aerial_nb/labels.py'),
+            'aerial_nb.labels.covered_shares': ('labels.html#covered_shares', 'aerial_nb/labels.py'),
             'aerial_nb.labels.cut_label_squares': ('labels.html#cut_label_squares', 'aerial_nb/labels.py'),
             'aerial_nb.labels.label_files': ('labels.html#label_files', 'aerial_nb/labels.py'),
             'aerial_nb.labels.label_table': ('labels.html#label_table', 'aerial_nb/labels.py'),

@@ -22,8 +22,8 @@ from .tiles import open_checked_raster, raster_files, raster_name
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'CONFIDENCES', 'LabelsError', 'Blocks', 'square_window', 'window_problem', 'raster_index',
-           'label_files', 'label_table', 'read_labels', 'overlapping', 'check_apart', 'cut_label_squares',
-           'labels_image_set']
+           'label_files', 'label_table', 'read_labels', 'covered_shares', 'overlapping', 'check_apart',
+           'cut_label_squares', 'labels_image_set']
 
 # %% ../nbs/01e_labels.ipynb #c006
 LABEL_COLUMNS = ["tile_id", "year", "acq_date", "source", "crs", "center_x", "center_y", "footprint_m",
@@ -156,13 +156,17 @@ def _boxes(df: pd.DataFrame) -> np.ndarray:
     x, y = df.center_x.to_numpy(float), df.center_y.to_numpy(float)
     return np.stack([x - h, y - h, x + h, y + h], axis=1)
 
+def covered_shares(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
+    "The share of each square of `a` (rows) that each square of `b` (columns) covers: 0 apart, 1 on the same ground."
+    A, B = _boxes(a), _boxes(b)
+    w = np.clip(np.minimum(A[:, None, 2], B[None, :, 2]) - np.maximum(A[:, None, 0], B[None, :, 0]), 0, None)
+    h = np.clip(np.minimum(A[:, None, 3], B[None, :, 3]) - np.maximum(A[:, None, 1], B[None, :, 1]), 0, None)
+    return w * h / ((A[:, 2] - A[:, 0]) * (A[:, 3] - A[:, 1]))[:, None]
+
 def overlapping(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, str]]:
     "(id in `a`, id in `b`) of every pair of squares that share ground (their interiors intersect)."
     if a.empty or b.empty: return []
-    A, B = _boxes(a), _boxes(b)
-    hit = ((A[:, None, 0] < B[None, :, 2]) & (B[None, :, 0] < A[:, None, 2]) &
-           (A[:, None, 1] < B[None, :, 3]) & (B[None, :, 1] < A[:, None, 3]))
-    return [(str(a.tile_id.iloc[i]), str(b.tile_id.iloc[j])) for i, j in zip(*np.nonzero(hit))]
+    return [(str(a.tile_id.iloc[i]), str(b.tile_id.iloc[j])) for i, j in zip(*np.nonzero(covered_shares(a, b) > 0))]
 
 def check_apart(training: pd.DataFrame, judging: pd.DataFrame, what: str = "the judging squares") -> None:
     "Raise, naming both squares, when a training square shares ground with one of `judging`."

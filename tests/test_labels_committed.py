@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aerial_nb.labels import LABEL_COLUMNS, Blocks, check_apart, overlapping, read_labels
+from aerial_nb.labels import LABEL_COLUMNS, Blocks, check_apart, covered_shares, overlapping, read_labels
 from helpers import NAIP, ROOT, need
 
 LABELS = ROOT / "params" / "labels"
@@ -41,32 +41,26 @@ def test_training_squares_share_no_ground_with_judging_squares_in_any_year():
     check_apart(training, pd.concat([pd.read_csv(JUDGING), pd.read_csv(PREVIOUS_JUDGING)], ignore_index=True))
 
 
-def _shares(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
-    "The share of each square of `a` (rows) that each square of `b` (columns) covers."
-    A, B, side = a[["center_x", "center_y"]].to_numpy(), b[["center_x", "center_y"]].to_numpy(), a.footprint_m.to_numpy()
-    return np.prod(np.clip(side[:, None, None] - np.abs(A[:, None] - B[None]), 0, None), axis=2) / side[:, None] ** 2
-
-
 @pytest.mark.parametrize("index", range(len(TRAINING)), ids=lambda i: TRAINING[i].name)
 def test_a_round_keeps_apart_within_a_year_and_off_most_of_earlier_squares(index):
     """No two squares of one round and year share ground; a later round's square shares at most half of its area
     with a square labeled in an earlier round of its year (`draw-train` / `aerial-nb propose --max-overlap 0.5`)."""
     df, earlier = pd.read_csv(TRAINING[index]), [pd.read_csv(p) for p in TRAINING[:index]]
     for year, g in df.groupby("year"):
-        within = _shares(g, g)
+        within = covered_shares(g, g)
         np.fill_diagonal(within, 0)
         assert within.max() == 0, (year, g.tile_id.iloc[within.max(axis=1).argmax()])
         before = pd.concat([e[e.year == year] for e in earlier]) if earlier else g.iloc[:0]
         if len(before):
-            worst = _shares(g, before).max(axis=1)
+            worst = covered_shares(g, before).max(axis=1)
             assert worst.max() <= 0.5, (year, g.tile_id.iloc[worst.argmax()], worst.max())
 
 
 def test_the_round_check_can_fail():
     "A square labeled again in a later round (the same ground, the same year) covers all of it."
     df = pd.read_csv(TRAINING[0]).head(3)
-    assert np.diag(_shares(df, df)).tolist() == [1.0, 1.0, 1.0]
-    assert _shares(df.head(1), df.head(1).assign(center_x=df.center_x.iloc[0] + df.footprint_m.iloc[0] / 2))[0, 0] == 0.5
+    assert np.diag(covered_shares(df, df)).tolist() == [1.0, 1.0, 1.0]
+    assert covered_shares(df.head(1), df.head(1).assign(center_x=df.center_x.iloc[0] + df.footprint_m.iloc[0] / 2))[0, 0] == 0.5
 
 
 def test_judging_sample_records_its_design():
