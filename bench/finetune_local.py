@@ -120,6 +120,15 @@ def probabilities(m, X, args, turns: int = 4) -> np.ndarray:
     return np.concatenate(P)
 
 
+def looks(xb, turns: int) -> list:
+    """A batch of chips [N, C, H, W] as the network sees it over `turns` looks: 1 as it is, 4 its quarter turns, 8
+    those and their mirror images (the dihedral views that the pipeline's `tta: true` averages:
+    `featurize.dihedral_views`)."""
+    import torch
+    rots = [torch.rot90(xb, k, (2, 3)) for k in range(min(turns, 4))]
+    return rots + ([torch.flip(r, (3,)) for r in rots] if turns == 8 else [])
+
+
 def tuned_features(m, X, size: int, turns: int) -> pd.DataFrame:
     "The tuned network's pooled features of chips `X` over every view of the default recipe, averaged over `turns`."
     import torch
@@ -129,9 +138,8 @@ def tuned_features(m, X, size: int, turns: int) -> pd.DataFrame:
             F_ = []
             for i in range(0, len(X), 64):
                 xb = torch.as_tensor(X[i:i + 64])
-                F_.append(sum(torch.flatten(n._avg_pooling(n.extract_features(inputs(torch.rot90(xb, k, (2, 3)), [v],
-                                                                                     size)[0])), 1)
-                              for k in range(turns)).numpy() / turns)
+                F_.append(sum(torch.flatten(n._avg_pooling(n.extract_features(inputs(look, [v], size)[0])), 1)
+                              for look in looks(xb, turns)).numpy() / turns)
             F_ = np.concatenate(F_)
             cols.update({f"tuned:{v}:{j}": F_[:, j] for j in range(F_.shape[1])})
     return pd.DataFrame(cols)
@@ -148,9 +156,10 @@ def main():
     ap.add_argument("--extra-train", type=Path, nargs="*", default=[],
                     help="more labeled squares (CSVs in the check set's schema) that only train, never judged")
     ap.add_argument("--block-split-only", action="store_true", help="leave out the judging sample")
-    ap.add_argument("--feature-turns", type=int, default=1, choices=(1, 4),
-                    help="the block split's tuned features (and --save-features') averaged over this many quarter "
-                         "turns of each square (default 1: as the pipeline scores without tta)")
+    ap.add_argument("--feature-turns", type=int, default=1, choices=(1, 4, 8),
+                    help="the block split's tuned features (and --save-features') averaged over this many looks at "
+                         "each square: 4 its quarter turns, 8 those and their mirror images as the pipeline's tta: "
+                         "true (default 1: as the pipeline scores without tta)")
     ap.add_argument("--train-subsample", type=int, default=0,
                     help="a learning curve's point: only this many of all the squares (a seeded random draw) train, "
                          "each fold's network on those in its training blocks; every square is still predicted")
@@ -239,6 +248,7 @@ def main():
         r = L.judging_scores(pred, j)
         return {k: r[k] for k in ("n_judged", "overall", "users", "producers")}
     r = {"views": args.views, "size": args.size, "epochs": args.epochs, "seed": args.seed,
+         "feature_turns": args.feature_turns,
          **({"train_subsample": args.train_subsample,
              "trained_per_fold": [int(((fold != f) & trains).sum()) for f in (True, False)]}
             if args.train_subsample else {}),
