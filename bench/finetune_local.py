@@ -34,6 +34,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_labels as L  # noqa: E402
+from aerial_nb.featurize import dihedral_views  # noqa: E402
 from aerial_nb.labels import Blocks, read_labels  # noqa: E402
 from aerial_nb.models import build_network, model_spec  # noqa: E402
 from aerial_nb.recipe import VIEWS as RECIPE_VIEWS  # noqa: E402
@@ -114,19 +115,17 @@ def probabilities(m, X, args, turns: int = 4) -> np.ndarray:
     m.eval(); P = []
     with torch.no_grad():
         for i in range(0, len(X), 64):
-            xb = torch.as_tensor(X[i:i + 64])
-            P.append(sum(F.softmax(m(inputs(torch.rot90(xb, k, (2, 3)), args.views, args.size)), 1)
-                         for k in range(turns)).numpy() / turns)
+            P.append(sum(F.softmax(m(inputs(look, args.views, args.size)), 1)
+                         for look in looks(X[i:i + 64], turns)).numpy() / turns)
     return np.concatenate(P)
 
 
-def looks(xb, turns: int) -> list:
-    """A batch of chips [N, C, H, W] as the network sees it over `turns` looks: 1 as it is, 4 its quarter turns, 8
-    those and their mirror images (the dihedral views that the pipeline's `tta: true` averages:
-    `featurize.dihedral_views`)."""
+def looks(x, turns: int) -> list:
+    """A batch of chips [N, C, H, W] (numpy) as tensors over `turns` looks: the first `turns` of the dihedral views that
+    the pipeline's `tta: true` averages (`featurize.dihedral_views`): 1 as it is, 4 its quarter turns, 8 those and
+    their mirror images."""
     import torch
-    rots = [torch.rot90(xb, k, (2, 3)) for k in range(min(turns, 4))]
-    return rots + ([torch.flip(r, (3,)) for r in rots] if turns == 8 else [])
+    return [torch.as_tensor(v) for v in dihedral_views(np.asarray(x))[:turns]]
 
 
 def tuned_features(m, X, size: int, turns: int) -> pd.DataFrame:
@@ -137,9 +136,8 @@ def tuned_features(m, X, size: int, turns: int) -> pd.DataFrame:
         for v in ALL_VIEWS:
             F_ = []
             for i in range(0, len(X), 64):
-                xb = torch.as_tensor(X[i:i + 64])
                 F_.append(sum(torch.flatten(n._avg_pooling(n.extract_features(inputs(look, [v], size)[0])), 1)
-                              for look in looks(xb, turns)).numpy() / turns)
+                              for look in looks(X[i:i + 64], turns)).numpy() / turns)
             F_ = np.concatenate(F_)
             cols.update({f"tuned:{v}:{j}": F_[:, j] for j in range(F_.shape[1])})
     return pd.DataFrame(cols)
