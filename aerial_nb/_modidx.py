@@ -300,6 +300,7 @@ d = {
             'aerial_nb.labels._boxes': ('labels.html#_boxes', 'aerial_nb/labels.py'),
             'aerial_nb.labels._later_label_wins': ('labels.html#_later_label_wins', 'aerial_nb/labels.py'),
             'aerial_nb.labels._read_label_table': ('labels.html#_read_label_table', 'aerial_nb/labels.py'),
+            'aerial_nb.labels.box_shares': ('labels.html#box_shares', 'aerial_nb/labels.py'),
             'aerial_nb.labels.check_apart': ('labels.html#check_apart', 'aerial_nb/labels.py'),
             'aerial_nb.labels.covered_shares': ('labels.html#covered_shares', 'aerial_nb/labels.py'),
             'aerial_nb.labels.cut_label_squares': ('labels.html#cut_label_squares', 'aerial_nb/labels.py'),

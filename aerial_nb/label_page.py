@@ -23,8 +23,8 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 
-from .labels import (LABEL_COLUMNS, Blocks, LabelsError, raster_index, overlapping, square_window,
-                              window_problem)
+from .labels import (LABEL_COLUMNS, Blocks, LabelsError, box_shares, raster_index, overlapping,
+                              square_window, window_problem)
 from .run_folder import write_atomic
 from .tiles import acquisition_date, open_checked_raster
 
@@ -151,11 +151,11 @@ def propose_squares(predictions: pd.DataFrame, blocks: Blocks, n: int, *, seed: 
 def _near(x: float, y: float, squares: list, side_m: float) -> bool:
     """Whether one of `squares` (centre x, centre y, half side, share allowed) covers more than its allowed share of
     the square of side `side_m` at (x, y); a share of 0 allows no shared ground at all."""
+    if not squares: return False
+    a, b, h, allowed = np.asarray(squares, float).T
     s = side_m / 2
-    for a, b, h, allowed in squares:
-        dx, dy = min(x + s, a + h) - max(x - s, a - h), min(y + s, b + h) - max(y - s, b - h)
-        if dx > 0 and dy > 0 and dx * dy > allowed * side_m * side_m: return True
-    return False
+    shares = box_shares([x - s, y - s, x + s, y + s], np.stack([a - h, b - h, a + h, b + h], axis=1))[0]
+    return bool((shares > allowed).any())
 
 # %% ../nbs/06d_label_page.ipynb #c012_004
 def _proposal(r: dict, side_m, blocks, buffer_m, taken: dict, opened: dict, index: dict) -> dict | None:

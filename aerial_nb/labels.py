@@ -22,7 +22,7 @@ from .tiles import open_checked_raster, raster_files, raster_name
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'CONFIDENCES', 'LabelsError', 'Blocks', 'square_window', 'window_problem', 'raster_index',
-           'label_files', 'label_table', 'read_labels', 'covered_shares', 'overlapping', 'check_apart',
+           'label_files', 'label_table', 'read_labels', 'box_shares', 'covered_shares', 'overlapping', 'check_apart',
            'cut_label_squares', 'labels_image_set']
 
 # %% ../nbs/01e_labels.ipynb #c006
@@ -156,12 +156,18 @@ def _boxes(df: pd.DataFrame) -> np.ndarray:
     x, y = df.center_x.to_numpy(float), df.center_y.to_numpy(float)
     return np.stack([x - h, y - h, x + h, y + h], axis=1)
 
-def covered_shares(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
-    "The share of each square of `a` (rows) that each square of `b` (columns) covers: 0 apart, 1 on the same ground."
-    A, B = _boxes(a), _boxes(b)
+def box_shares(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The share of each box of `A` (rows) that each box of `B` (columns) covers, boxes as (x0, y0, x1, y1) rows in any
+    one unit: 0 apart, 1 on the same ground. The one overlap measure of the labels' squares (`covered_shares`, the
+    proposals' `label_page._near`, `tools/label_sheets.py`'s draws)."""
+    A, B = np.asarray(A, float).reshape(-1, 4), np.asarray(B, float).reshape(-1, 4)
     w = np.clip(np.minimum(A[:, None, 2], B[None, :, 2]) - np.maximum(A[:, None, 0], B[None, :, 0]), 0, None)
     h = np.clip(np.minimum(A[:, None, 3], B[None, :, 3]) - np.maximum(A[:, None, 1], B[None, :, 1]), 0, None)
     return w * h / ((A[:, 2] - A[:, 0]) * (A[:, 3] - A[:, 1]))[:, None]
+
+def covered_shares(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
+    "The share of each square of `a` (rows) that each square of `b` (columns) covers: 0 apart, 1 on the same ground."
+    return box_shares(_boxes(a), _boxes(b))
 
 def overlapping(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, str]]:
     "(id in `a`, id in `b`) of every pair of squares that share ground (their interiors intersect)."

@@ -28,7 +28,7 @@ from rasterio.windows import Window
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from aerial_nb.label_page import context_chips, square_record, stretch_limits  # noqa: E402
-from aerial_nb.labels import LABEL_COLUMNS, Blocks  # noqa: E402
+from aerial_nb.labels import LABEL_COLUMNS, Blocks, box_shares  # noqa: E402
 
 DATA = REPO / "data" / "naip_nd"
 BLOCKS = REPO / "params" / "labels" / "naip_nd_blocks.yaml"
@@ -45,11 +45,6 @@ def rasters() -> list[Path]:
 
 
 def year_of(path: Path) -> int: return int(path.stem.rsplit("_", 1)[-1][:4])
-
-
-def overlap(a: tuple[int, int], b: tuple[int, int], px: int) -> float:
-    "The share of a `px`-pixel square's area that another one covers (top-left pixels `a`, `b`)."
-    return max(0, px - abs(a[0] - b[0])) * max(0, px - abs(a[1] - b[1])) / px ** 2
 
 
 def draw_train(per_year: int, role: str = "train", prefix: str = "tr", seed: int = SEED,
@@ -69,6 +64,7 @@ def draw_train(per_year: int, role: str = "train", prefix: str = "tr", seed: int
             taken = [] if avoid is None else [tuple(int(round(v)) for v in ~src.transform * (x, y))[::-1]
                                               for x, y in avoid.loc[avoid.year == year, ["center_x", "center_y"]].values]
             taken = [(r - px // 2, c - px // 2) for r, c in taken]   # their top-left pixels, as `picked`'s
+            taken_boxes = np.array([(c, r, c + px, r + px) for r, c in taken], float).reshape(-1, 4)
             picked: list[tuple[int, int]] = []
             for _ in range(200_000):
                 if len(picked) == per_year: break
@@ -77,7 +73,7 @@ def draw_train(per_year: int, role: str = "train", prefix: str = "tr", seed: int
                 if blocks.role(x, y, SIDE_M, BUFFER_M if role == "train" else 0.0) != role: continue
                 if not valid[r:r + px, c:c + px].all(): continue
                 if any(max(abs(r - r2), abs(c - c2)) < px for r2, c2 in picked): continue
-                if any(overlap((r, c), t, px) > max_overlap for t in taken): continue
+                if len(taken) and box_shares([c, r, c + px, r + px], taken_boxes).max() > max_overlap: continue
                 picked.append((r, c))
             rows += [square_record(src, path.name, f"{prefix}{year}_{i:03d}", Window(c, r, px, px), selection="random")
                      for i, (r, c) in enumerate(picked)]
