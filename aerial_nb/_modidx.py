@@ -310,6 +310,7 @@ d = {
             'aerial_nb.labels.overlapping': ('labels.html#overlapping', 'aerial_nb/labels.py'),
             'aerial_nb.labels.raster_index': ('labels.html#raster_index', 'aerial_nb/labels.py'),
             'aerial_nb.labels.read_labels': ('labels.html#read_labels', 'aerial_nb/labels.py'),
+            'aerial_nb.labels.square_boxes': ('labels.html#square_boxes', 'aerial_nb/labels.py'),
             'aerial_nb.labels.square_window': ('labels.html#square_window', 'aerial_nb/labels.py'),
             'aerial_nb.labels.window_problem': ('labels.html#window_problem', 'aerial_nb/labels.py'),
         },

@@ -24,7 +24,7 @@ from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 
 from .labels import (LABEL_COLUMNS, Blocks, LabelsError, box_shares, raster_index, overlapping,
-                              square_window, window_problem)
+                              square_boxes, square_window, window_problem)
 from .run_folder import write_atomic
 from .tiles import acquisition_date, open_checked_raster
 
@@ -153,9 +153,7 @@ def _near(x: float, y: float, squares: list, side_m: float) -> bool:
     the square of side `side_m` at (x, y); a share of 0 allows no shared ground at all."""
     if not squares: return False
     a, b, h, allowed = np.asarray(squares, float).T
-    s = side_m / 2
-    shares = box_shares([x - s, y - s, x + s, y + s], np.stack([a - h, b - h, a + h, b + h], axis=1))[0]
-    return bool((shares > allowed).any())
+    return bool((box_shares(square_boxes(x, y, side_m / 2), square_boxes(a, b, h))[0] > allowed).any())
 
 # %% ../nbs/06d_label_page.ipynb #c012_004
 def _proposal(r: dict, side_m, blocks, buffer_m, taken: dict, opened: dict, index: dict) -> dict | None:

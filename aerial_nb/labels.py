@@ -22,8 +22,8 @@ from .tiles import open_checked_raster, raster_files, raster_name
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'CONFIDENCES', 'LabelsError', 'Blocks', 'square_window', 'window_problem', 'raster_index',
-           'label_files', 'label_table', 'read_labels', 'box_shares', 'covered_shares', 'overlapping', 'check_apart',
-           'cut_label_squares', 'labels_image_set']
+           'label_files', 'label_table', 'read_labels', 'square_boxes', 'box_shares', 'covered_shares', 'overlapping',
+           'check_apart', 'cut_label_squares', 'labels_image_set']
 
 # %% ../nbs/01e_labels.ipynb #c006
 LABEL_COLUMNS = ["tile_id", "year", "acq_date", "source", "crs", "center_x", "center_y", "footprint_m",
@@ -151,10 +151,13 @@ def _later_label_wins(df: pd.DataFrame, log) -> pd.DataFrame:
     return df[~dup].reset_index(drop=True)
 
 # %% ../nbs/01e_labels.ipynb #c019
+def square_boxes(x, y, half) -> np.ndarray:
+    "Boxes (x0, y0, x1, y1), a row each, of the squares centred on `x`, `y` with half side `half` (numbers or arrays)."
+    x, y, half = np.broadcast_arrays(*(np.asarray(v, float) for v in (x, y, half)))
+    return np.stack([x - half, y - half, x + half, y + half], axis=-1).reshape(-1, 4)
+
 def _boxes(df: pd.DataFrame) -> np.ndarray:
-    h = df.footprint_m.to_numpy(float) / 2
-    x, y = df.center_x.to_numpy(float), df.center_y.to_numpy(float)
-    return np.stack([x - h, y - h, x + h, y + h], axis=1)
+    return square_boxes(df.center_x, df.center_y, df.footprint_m.to_numpy(float) / 2)
 
 def box_shares(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """The share of each box of `A` (rows) that each box of `B` (columns) covers, boxes as (x0, y0, x1, y1) rows in any
