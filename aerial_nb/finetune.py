@@ -34,7 +34,7 @@ __all__ = ['FINETUNE_INPUT', 'FROZEN_BLOCKS', 'BATCH', 'FINETUNE_FORMAT', 'train
 FINETUNE_INPUT = 112   # px a view is shown at while tuning and featurizing (a 320 m NAIP square is 64 px)
 FROZEN_BLOCKS = 8      # EfficientNet-Lite's stem and these first blocks keep ImageNet's weights
 BATCH = 32
-FINETUNE_FORMAT = 1    # bump when the training recipe changes: older tuned networks are not reused
+FINETUNE_FORMAT = 2    # bump when the training recipe changes: older tuned networks are not reused (2: channels-last)
 
 def training_views(views) -> list[str]:
     "The views a network is tuned on: the recipe's whole-image ones, or all of them when it has none."
@@ -110,7 +110,10 @@ def tuning_network(spec, n_views: int, n_classes: int):
 def fit_network(net, inputs: list[np.ndarray], y: np.ndarray, *, epochs: int, seed: int, progress=None) -> list[float]:
     """Train `net`'s unfrozen layers and head on `inputs` (one array per view, class indices `y`): a random flip and
     turn per batch, label smoothing, AdamW on a one-cycle schedule; batch norm keeps ImageNet's statistics (a few
-    hundred images cannot re-estimate them). Returns each epoch's mean loss; `net` is left in eval mode."""
+    hundred images cannot re-estimate them). Returns each epoch's mean loss; `net` is left in eval mode.
+
+    It trains in PyTorch's channels-last layout (NHWC), which runs this network's convolutions 1.5 to 1.7 times faster
+    on a CPU than the default NCHW (`bench/finetune_speed.py`), and hands `net` back in the default layout."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -118,7 +121,8 @@ def fit_network(net, inputs: list[np.ndarray], y: np.ndarray, *, epochs: int, se
     opt = torch.optim.AdamW([{"params": [q for q in net.net.parameters() if q.requires_grad], "lr": 2e-4},
                              {"params": net.head.parameters(), "lr": 2e-3}], weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, [2e-4, 2e-3], total_steps=epochs * -(-len(y) // BATCH))
-    losses = []
+    losses, nhwc = [], torch.channels_last
+    net.to(memory_format=nhwc)
     for _ in range(epochs):
         net.train()
         for b in net.modules():
@@ -129,12 +133,13 @@ def fit_network(net, inputs: list[np.ndarray], y: np.ndarray, *, epochs: int, se
             k, flip = int(rng.integers(4)), rng.random() < 0.5
             batch = [torch.rot90(x[idx], k, (2, 3)) for x in xs]      # every view of a square turned alike
             if flip: batch = [torch.flip(b, (3,)) for b in batch]
+            batch = [b.contiguous(memory_format=nhwc) for b in batch]
             loss = F.cross_entropy(net(batch), yt[idx], label_smoothing=0.1)
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
             total += loss.item() * len(idx)
             if progress is not None: progress.advance(len(idx))
         losses.append(round(total / len(y), 4))
-    net.eval()
+    net.to(memory_format=torch.contiguous_format).eval()
     return losses
 
 # %% ../nbs/02b_finetune.ipynb #c013t
