@@ -1,7 +1,8 @@
 """How fast `aerial_nb.finetune.fit_network`'s training steps run on this CPU, and what memory layouts and number
 formats would buy: the tuning network of the default recipe (EfficientNet-Lite0 from its package, two views of
-`FINETUNE_INPUT` px, a batch of `BATCH`), forward and backward with AdamW, each variant timed in this one process
-against the fp32 baseline run first and again last (the machine's drift shows as the two baselines' difference).
+`FINETUNE_INPUT` px, a batch of `BATCH`), forward and backward with AdamW, each variant and `fit_network` itself as it
+ships timed in this one process against the fp32 baseline run first and again last (the machine's drift shows as the
+two baselines' difference).
 
 The pixels are random: a step's time does not depend on what the pixels show.
 
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aerial_nb.finetune import BATCH, FINETUNE_INPUT, tuning_network
+from aerial_nb.finetune import BATCH, FINETUNE_INPUT, fit_network, tuning_network
 from aerial_nb.models import model_spec
 
 
@@ -48,6 +49,18 @@ def step_time(variant: str, steps: int, seed: int = 0) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+def shipped_step_time(steps: int, seed: int = 0) -> float:
+    "Seconds per step of `fit_network` itself (as `finetune_epochs` runs it): one epoch of `steps` batches."
+    torch.manual_seed(seed)
+    net = tuning_network(model_spec("efficientnet-lite0"), 2, 4)
+    rng = np.random.default_rng(seed)
+    n = steps * BATCH
+    xs = [rng.standard_normal((n, 3, FINETUNE_INPUT, FINETUNE_INPUT), dtype=np.float32) for _ in range(2)]
+    t0 = time.perf_counter()
+    fit_network(net, xs, rng.integers(0, 4, n), epochs=1, seed=seed)
+    return (time.perf_counter() - t0) / steps
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20)
@@ -60,6 +73,9 @@ def main():
     for v in a.variants:
         t = step_time(v, a.steps)
         print(f"{v:24s} {t:.3f} s/step  {BATCH / t:6.1f} squares/s  x{base / t:.2f} against the baseline")
+    t = shipped_step_time(a.steps)
+    print(f"{'fit_network (shipped)':24s} {t:.3f} s/step  {BATCH / t:6.1f} squares/s  x{base / t:.2f} against the "
+          "baseline (no warm-up)")
     again = step_time("fp32", a.steps)
     print(f"{'fp32 (baseline, again)':24s} {again:.3f} s/step  {BATCH / again:6.1f} squares/s  "
           f"(drift {again / base - 1:+.1%})")

@@ -11,8 +11,8 @@ make a better map? (issue 27)
 (2, 2) against (0, 2), (2, 0), (3, 1)) and writes each labels CSV of `params/default.yaml`'s `labels_csv` as its A and
 B halves. Two whole `make run`s then map every cell of every year, each trained on one fold alone (its own tuning,
 its own classifier). `eval` judges every labeled square by the map of the run that never saw its block: the square's
-probabilities are the area-weighted mean of the 160 m cells it overlaps in its year (squares less than 90% on mapped
-cells are left out). Each variant changes those cell probabilities first:
+probabilities are the mean of those of the cells it overlaps in its year, weighted by the share of it each covers
+(squares less than 90% on mapped cells are left out). Each variant changes those cell probabilities first:
 - spatial `w`: p + w × the mean of the cell's 8 neighbours in its year, normalised;
 - temporal `w`: p + w × the mean of the same cell in the other years, normalised.
 It prints accuracy, grassland recall / precision and water recall on the random squares (the unbiased estimate over
@@ -28,7 +28,7 @@ import pandas as pd
 import rasterio
 import yaml
 
-from aerial_nb.labels import Blocks
+from aerial_nb.labels import Blocks, box_shares, square_boxes
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = ROOT / "params/labels/naip_nd_blocks.yaml"
@@ -74,12 +74,12 @@ def map_cells(run: Path) -> pd.DataFrame:
     return p
 
 
-def smoothed(p: pd.DataFrame, spatial: float = 0.0, temporal: float = 0.0) -> np.ndarray:
+def smoothed(p: pd.DataFrame, cell_m: float, spatial: float = 0.0, temporal: float = 0.0) -> np.ndarray:
     P = p[PROBS].to_numpy()
     out = P.copy()
     if spatial:
         at = {k: i for i, k in enumerate(zip(p.year, p.gx, p.gy))}
-        step = int(round((p.x.diff().abs().replace(0, np.nan).min()) / 10))   # the stride, in 10 m
+        step = int(round(cell_m / 10))   # a neighbour is a stride away, in the 10 m grid key
         near, n = np.zeros_like(P), np.zeros(len(p))
         for i, (y, gx, gy) in enumerate(zip(p.year, p.gx, p.gy)):
             for dx in (-step, 0, step):
@@ -95,16 +95,17 @@ def smoothed(p: pd.DataFrame, spatial: float = 0.0, temporal: float = 0.0) -> np
     return out
 
 
-def square_probs(p: pd.DataFrame, P: np.ndarray, labels: pd.DataFrame, side: float = 160.0) -> np.ndarray:
-    "Each labeled square's probabilities: the area-weighted mean of the cells it overlaps in its year."
+def square_probs(p: pd.DataFrame, P: np.ndarray, labels: pd.DataFrame, cell_m: float) -> np.ndarray:
+    """Each labeled square's probabilities: the mean of those of the map cells it overlaps in its year, weighted by the
+    share of the square each covers (`labels.box_shares`); NaN where under 90% of it lies on mapped cells."""
     res = np.full((len(labels), len(CLASSES)), np.nan)
-    years, X, Y = p.year.to_numpy(), p.x.to_numpy(), p.y.to_numpy()
-    for i, (y, cx, cy) in enumerate(zip(labels.year, labels.center_x, labels.center_y)):
+    cells = square_boxes(p.x, p.y, cell_m / 2)
+    squares = square_boxes(labels.center_x, labels.center_y, labels.footprint_m.to_numpy(float) / 2)
+    years = p.year.to_numpy()
+    for i, y in enumerate(labels.year):
         ix = np.flatnonzero(years == y)
-        dx, dy = np.abs(X[ix] - cx), np.abs(Y[ix] - cy)
-        m = (dx < side) & (dy < side)
-        w = (side - dx[m]) * (side - dy[m])
-        if w.sum() >= 0.9 * side * side: res[i] = (P[ix[m]] * w[:, None]).sum(0) / w.sum()
+        w = box_shares(squares[i], cells[ix])[0]
+        if w.sum() >= 0.9: res[i] = (P[ix] * w[:, None]).sum(0) / w.sum()
     return res
 
 
@@ -119,6 +120,9 @@ def evaluate(run_a: Path, run_b: Path) -> None:
     labels = pd.concat([pd.read_csv(f) for f in label_files()], ignore_index=True)
     labels["fold"] = fold_of(labels, Blocks.load(BLOCKS))
     maps = {"A": map_cells(run_a), "B": map_cells(run_b)}
+    # A map cell is the stride square at its tile's centre (the runs' tile_stride_m)
+    cell_m = {k: float(yaml.safe_load((r / "resolved_params.yaml").read_text())["tile_stride_m"])
+              for k, r in (("A", run_a), ("B", run_b))}
     print("| spatial w | temporal w | random squares: accuracy (grassland recall / precision; water recall) | "
           "all squares |")
     print("|---|---|---|---|")
@@ -126,7 +130,8 @@ def evaluate(run_a: Path, run_b: Path) -> None:
         probs = np.full((len(labels), len(CLASSES)), np.nan)
         for fold, judge in (("A", "B"), ("B", "A")):   # a fold's squares judged by the map trained on the other
             rows = (labels.fold == fold).to_numpy()
-            probs[rows] = square_probs(maps[judge], smoothed(maps[judge], spatial, temporal), labels[rows])
+            m, c = maps[judge], cell_m[judge]
+            probs[rows] = square_probs(m, smoothed(m, c, spatial, temporal), labels[rows], c)
         ok = ~np.isnan(probs[:, 0])
         d = labels[ok].assign(pred=np.array(CLASSES)[probs[ok].argmax(1)])
         print(f"| {spatial} | {temporal} | {scores(d[d.selection == 'random'])} | {scores(d)} |")
