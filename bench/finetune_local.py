@@ -235,10 +235,11 @@ def main():
         print(f"fold features -> {args.save_features}", flush=True)
 
     def scores(p, m):
-        g = p[m] == "grassland"
+        def recall(c): return round(float((p[m & (y == c)] == c).mean()), 3)
+        def precision(c): return round(float((y[m][p[m] == c] == c).mean()), 3) if (p[m] == c).any() else None
         return {"accuracy": round(float((p[m] == y[m]).mean()), 3),
-                "grassland_recall": round(float((p[m & (y == "grassland")] == "grassland").mean()), 3),
-                "grassland_precision": round(float((y[m][g] == "grassland").mean()), 3) if g.any() else None}
+                "grassland_recall": recall("grassland"), "grassland_precision": precision("grassland"),
+                "water_recall": recall("water"), "water_precision": precision("water")}
     rnd, every = (lab.selection == "random").to_numpy() & ~only_trains, ~only_trains
     j = judge.set_index("tile_id").loc[ij]
 

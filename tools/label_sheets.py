@@ -7,10 +7,16 @@
     python tools/label_sheets.py merge outputs/labels/train_candidates.csv typed.csv --out params/labels/naip_nd_train.csv
     python tools/label_sheets.py draw-second params/labels/naip_nd_judging.csv --out outputs/labels/second
     python tools/label_sheets.py merge-second outputs/labels/second/key.csv typed_a.csv typed_b.csv --out second.csv
+    python tools/label_sheets.py overview 2012 params/labels/naip_nd_train*.csv --out outputs/labels/overview_2012.png
+    python tools/label_sheets.py census-sheets 2012 params/labels/naip_nd_train*.csv --out outputs/labels/census
+    python tools/label_sheets.py census-rows typed_census.csv params/labels/naip_nd_train*.csv --out census.csv
 
 Nothing here computes a label: `draw-train` only decides where squares are (a seeded uniform draw inside the training
 blocks of params/labels/naip_nd_blocks.yaml), `sheets` draws each square with its surroundings in true colour (R,G,B)
-and false colour (NIR,R,G), and `merge` copies typed labels (tile_id,label,confidence,note) into the squares' rows.
+and false colour (NIR,R,G), `merge` copies typed labels (tile_id,label,confidence,note) into the squares' rows,
+`overview` draws one year's whole raster with the checkerboard and the squares already labeled (what ground a round
+can still teach), and `census-sheets` lays a fixed lattice of 160 m squares over every training block (the same in
+every year, wherever the imagery) for a labeler to pick from by eye; `census-rows` turns the picks into labels rows.
 The viewing stretch (1-99 % per band and year) is a viewing aid only.
 """
 from __future__ import annotations
@@ -27,14 +33,16 @@ from rasterio.windows import Window
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from aerial_nb.label_page import context_chips, square_record, stretch_limits  # noqa: E402
-from aerial_nb.labels import LABEL_COLUMNS, Blocks, box_shares  # noqa: E402
+from aerial_nb.label_page import VIEWS, context_chips, square_record, stretch_limits  # noqa: E402
+from aerial_nb.labels import LABEL_COLUMNS, Blocks, box_shares, square_boxes  # noqa: E402
+from aerial_nb.offline_map import class_colors  # noqa: E402
 
 DATA = REPO / "data" / "naip_nd"
 BLOCKS = REPO / "params" / "labels" / "naip_nd_blocks.yaml"
 SEED = 20261204
 SIDE_M = 160.0        # the labeled square: one map cell
 BUFFER_M = 80.0       # training squares keep this far inside their block, so a 320 m context stays on training ground
+MAP_CLASSES = {"cultivated", "developed", "grassland", "water"}   # the default map's classes (its legend's colours)
 CELL_PX = 256         # a chip's side on a sheet; it shows label_page.CONTEXT_M (640 m) around the square
 
 
@@ -150,6 +158,164 @@ def sheets(csv: Path, out: Path, per_sheet: int = 12, cols: int = 3, cell_px: in
     return written
 
 
+def overview(year: int, labels: list[Path], out: Path, px_per_pixel: int = 2) -> Path:
+    """One year's raster in true colour and false colour side by side, `px_per_pixel` screen pixels a NAIP pixel, with
+    the checkerboard's blocks (T train, J judge, with column and row) and every square of `labels` (labels CSVs) of that
+    year outlined in its class's map colour: to see, before drawing a round, which lakes and fields of the training
+    blocks a year's squares already cover. The same viewing stretch as the sheets and `aerial-nb label`."""
+    paths = [p for p in rasters() if year_of(p) == year]
+    if not paths:
+        sys.exit(f"No raster of {year} under {DATA}: the years there are {sorted({year_of(p) for p in rasters()})}.")
+    squares = pd.concat([pd.read_csv(p) for p in labels]) if labels else pd.DataFrame(columns=LABEL_COLUMNS)
+    squares = squares[squares.year == year]
+    # Colours as on the default map's legend (offline_map.class_colors over its classes), whichever classes are here.
+    colors = class_colors(MAP_CLASSES | set(squares.label.dropna()))
+    blocks, k, f = Blocks.load(BLOCKS), px_per_pixel, _font(14)
+    with rasterio.open(paths[0]) as src:
+        limits, t = stretch_limits(src), src.transform
+        a = src.read().astype(np.float32)
+        ncols = int(np.ceil((src.bounds.right - blocks.origin_x) / blocks.size_m))
+        nrows = int(np.ceil((blocks.origin_y - src.bounds.bottom) / blocks.size_m))
+    lo, hi = limits
+
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        col, row = ~t * (x, y)
+        return col * k, row * k
+
+    views = []
+    for view, bands in VIEWS.items():
+        if max(bands) > a.shape[0]: continue
+        b = np.asarray(bands) - 1
+        rgb = np.clip((a[b] - lo[b, None, None]) / np.maximum(hi[b] - lo[b], 1)[:, None, None], 0, 1) * 255
+        img = Image.fromarray(np.moveaxis(rgb.astype(np.uint8), 0, -1))
+        img = img.resize((img.width * k, img.height * k), Image.NEAREST)
+        d = ImageDraw.Draw(img)
+        for c in range(ncols + 1):
+            x, _ = to_px(blocks.origin_x + c * blocks.size_m, 0); d.line([x, 0, x, img.height], fill="white", width=2)
+        for r in range(nrows + 1):
+            _, y = to_px(0, blocks.origin_y - r * blocks.size_m); d.line([0, y, img.width, y], fill="white", width=2)
+        for r in range(nrows):
+            for c in range(ncols):
+                x, y = to_px(blocks.origin_x + c * blocks.size_m, blocks.origin_y - r * blocks.size_m)
+                role = "T" if blocks.role_of_block(c, r) == "train" else "J"
+                d.text((max(x, 0) + 6, max(y, 0) + 4), f"{role} ({c},{r})", fill="white", font=f)
+        for q in squares.itertuples():
+            h = q.footprint_m / 2
+            (x0, y0), (x1, y1) = to_px(q.center_x - h, q.center_y + h), to_px(q.center_x + h, q.center_y - h)
+            d.rectangle([x0, y0, x1, y1], outline=colors.get(q.label, "#ffffff"), width=2)
+        views.append(img)
+    key = "   ".join(f"{c}: {n}" for c, n in squares.label.value_counts().items())
+    sheet = Image.new("RGB", (sum(v.width for v in views) + 12 * (len(views) - 1), views[0].height + 28), "white")
+    d, x = ImageDraw.Draw(sheet), 0
+    for v in views: sheet.paste(v, (x, 28)); x += v.width + 12
+    d.text((4, 6), f"{year}: {len(squares)} labeled squares ({key}); outline colours as the map's "
+                   + ", ".join(f"{c} {h}" for c, h in colors.items()), fill="black", font=f)
+    out.parent.mkdir(parents=True, exist_ok=True); sheet.save(out)
+    return out
+
+
+LATTICE = 7   # census squares a block side: SIDE_M apart, BUFFER_M in from its edges (7 x 160 m + 2 x 80 m = 1,280 m)
+
+
+def census_lattice(year: int, labeled: pd.DataFrame) -> pd.DataFrame:
+    """The census squares of `year`: in every training block a LATTICE x LATTICE lattice of SIDE_M squares, BUFFER_M in
+    from the block's edges (so a square's 320 m context stays on training ground), named `<col><row>-<letter><number>`
+    (block column and row, lattice column A.. and row 1..). Each square says whether its pixels are all valid and how
+    much of it the squares of `labeled` of that year already cover (`covered`, the largest share one of them covers),
+    so that a census can skip what is labeled. Where the squares lie decides nothing about what they show."""
+    blocks, rows = Blocks.load(BLOCKS), []
+    path = next(p for p in rasters() if year_of(p) == year)
+    mine = labeled[labeled.year == year]
+    with rasterio.open(path) as src:
+        valid = (src.dataset_mask() > 0) & (src.read().max(axis=0) > 0)
+        px = int(round(SIDE_M / abs(src.transform.a)))
+        ncols = int(np.ceil((src.bounds.right - blocks.origin_x) / blocks.size_m))
+        nrows = int(np.ceil((blocks.origin_y - src.bounds.bottom) / blocks.size_m))
+        for bc in range(ncols):
+            for br in range(nrows):
+                if blocks.role_of_block(bc, br) != "train": continue
+                for i in range(LATTICE):
+                    for j in range(LATTICE):
+                        x = blocks.origin_x + bc * blocks.size_m + BUFFER_M + (i + 0.5) * SIDE_M
+                        y = blocks.origin_y - br * blocks.size_m - BUFFER_M - (j + 0.5) * SIDE_M
+                        c, r = (int(round(v - px / 2)) for v in ~src.transform * (x, y))
+                        inside = 0 <= r and 0 <= c and r + px <= src.height and c + px <= src.width
+                        ok = inside and bool(valid[r:r + px, c:c + px].all())
+                        share = (box_shares(square_boxes(x, y, SIDE_M / 2),
+                                            square_boxes(mine.center_x, mine.center_y, mine.footprint_m / 2)).max()
+                                 if len(mine) else 0.0)
+                        rows.append(dict(census_id=f"{bc}{br}-{'ABCDEFG'[i]}{j + 1}", block=(bc, br), x=x, y=y,
+                                         row=r, col=c, px=px, valid=ok, covered=float(share), source=path.name))
+    return pd.DataFrame(rows)
+
+
+def census_sheets(year: int, labeled: pd.DataFrame, out: Path, max_covered: float = 0.5, k: int = 3) -> list[Path]:
+    """One sheet a training block of `year`: the block in true | false colour, `k` screen pixels a
+    NAIP pixel, the census lattice drawn and named; squares off the raster are not drawn, and squares that a labeled
+    square of that year covers by more than `max_covered` are crossed out (nothing new to teach there)."""
+    lat, written, blocks = census_lattice(year, labeled), [], Blocks.load(BLOCKS)
+    out.mkdir(parents=True, exist_ok=True)
+    f = _font(13)
+    with rasterio.open(DATA / lat.source.iloc[0]) as src:
+        limits, t = stretch_limits(src), src.transform
+        for block, g in lat.groupby("block", sort=True):
+            bc, br = block
+            x0, y0 = blocks.origin_x + bc * blocks.size_m, blocks.origin_y - br * blocks.size_m
+            views = {}
+            for view, bands in VIEWS.items():
+                if max(bands) > src.count: continue
+                c0, r0 = (int(round(v)) for v in ~t * (x0, y0))
+                side = int(round(blocks.size_m / abs(t.a)))
+                win = Window(c0, r0, side, side)
+                a = src.read(list(bands), window=win, boundless=True, fill_value=0).astype(np.float32)
+                lo, hi = limits; b = np.asarray(bands) - 1
+                rgb = np.clip((a - lo[b, None, None]) / np.maximum(hi[b] - lo[b], 1)[:, None, None], 0, 1) * 255
+                img = Image.fromarray(np.moveaxis(rgb.astype(np.uint8), 0, -1)).resize((side * k, side * k), Image.NEAREST)
+                d = ImageDraw.Draw(img)
+                for q in g.itertuples():
+                    if not q.valid: continue
+                    L, T = (q.col - c0) * k, (q.row - r0) * k
+                    R, B = L + q.px * k, T + q.px * k
+                    if q.covered > max_covered:
+                        d.rectangle([L, T, R, B], outline=(160, 160, 160), width=1)
+                        d.line([L, T, R, B], fill=(160, 160, 160)); d.line([L, B, R, T], fill=(160, 160, 160))
+                    else:
+                        d.rectangle([L, T, R, B], outline=(255, 255, 0), width=1)
+                        d.text((L + 4, T + 3), q.census_id.split("-")[1], fill=(255, 255, 0), font=f)
+                views[view] = img
+            W = sum(v.width for v in views.values()) + 12
+            sheet = Image.new("RGB", (W, next(iter(views.values())).height + 26), "white")
+            x = 0
+            for v in views.values(): sheet.paste(v, (x, 26)); x += v.width + 12
+            ImageDraw.Draw(sheet).text((4, 5), f"{year}, training block {bc}{br}: true colour | false colour (NIR, R, G); "
+                                       "crossed squares are labeled already", fill="black", font=f)
+            p = out / f"census_{year}_block{bc}{br}.png"; sheet.save(p); written.append(p)
+    return written
+
+
+def census_rows(typed: Path, labeled: pd.DataFrame, prefix: str = "t8_", max_covered: float = 0.5) -> pd.DataFrame:
+    """Labels rows for the census squares a labeler typed (`typed`: year,census_id,label,confidence,note), which must
+    be squares the sheets offered (on the raster, covered at most `max_covered` by a square of `labeled`). A square's
+    edges keep BUFFER_M inside its block to the pixel: where a raster's grid lies off the blocks' 5 m grid (1-3 m in
+    2009 and 2016-2020) the lattice's outer squares come up to 2.5 m nearer the edge."""
+    t = pd.read_csv(typed, dtype=str).fillna("")
+    rows = []
+    for year, g in t.groupby("year", sort=True):
+        lat = census_lattice(int(year), labeled).set_index("census_id")
+        open_ = lat.index[lat.valid & (lat.covered <= max_covered)]
+        bad = sorted(set(g.census_id) - set(open_))
+        if bad: sys.exit(f"{typed}: {year}: census ids not among that year's open squares (on the raster, at most "
+                         f"{max_covered:.0%} labeled already; the sheets' numbered ones): {bad}")
+        g = g.drop_duplicates("census_id", keep="last")
+        with rasterio.open(DATA / lat.source.iloc[0]) as src:
+            for q in g.itertuples():
+                c = lat.loc[q.census_id]
+                rec = square_record(src, c.source, f"{prefix}{year}_{q.census_id}", Window(int(c.col), int(c.row), int(c.px),
+                                    int(c.px)), selection="census", note=q.note)
+                rows.append({**rec, "label": q.label, "confidence": q.confidence})
+    return pd.DataFrame(rows, columns=LABEL_COLUMNS)
+
+
 def merge(csv: Path, typed: Path, out: Path) -> pd.DataFrame:
     df = pd.read_csv(csv, dtype={"note": str, "acq_date": str})
     t = pd.read_csv(typed, dtype=str).fillna("")
@@ -218,6 +384,16 @@ def main(argv=None):
     ms = sub.add_parser("merge-second"); ms.add_argument("key", type=Path)
     ms.add_argument("typed", type=Path, nargs="+")
     ms.add_argument("--out", type=Path, required=True)
+    cs = sub.add_parser("census-sheets"); cs.add_argument("year", type=int)
+    cs.add_argument("labeled", type=Path, nargs="*", help="labels CSVs whose squares the census skips")
+    cs.add_argument("--out", type=Path, required=True)
+    cr = sub.add_parser("census-rows"); cr.add_argument("typed", type=Path)
+    cr.add_argument("labeled", type=Path, nargs="*"); cr.add_argument("--out", type=Path, required=True)
+    cr.add_argument("--prefix", default="t8_")
+    o = sub.add_parser("overview"); o.add_argument("year", type=int)
+    o.add_argument("labels", type=Path, nargs="*", help="labels CSVs whose squares of that year are outlined")
+    o.add_argument("--out", type=Path, required=True)
+    o.add_argument("--px-per-pixel", type=int, default=2, help="screen pixels a NAIP pixel (larger to look closer)")
     args = ap.parse_args(argv)
     if args.cmd == "draw-train":
         avoid = pd.concat([pd.read_csv(p) for p in args.avoid]) if args.avoid else None
@@ -234,6 +410,15 @@ def main(argv=None):
         print(f"{len(draw_second(args.labeled, per, args.seed, args.out))} squares -> {args.out}/blind.csv, key.csv")
     elif args.cmd == "merge-second":
         print(f"{len(merge_second(args.key, args.typed, args.out))} second opinions -> {args.out}")
+    elif args.cmd in ("census-sheets", "census-rows"):
+        labeled = pd.concat([pd.read_csv(p) for p in args.labeled]) if args.labeled else pd.DataFrame(columns=LABEL_COLUMNS)
+        if args.cmd == "census-sheets":
+            for p in census_sheets(args.year, labeled, args.out): print(p)
+        else:
+            df = census_rows(args.typed, labeled, args.prefix); df.to_csv(args.out, index=False)
+            print(f"{len(df)} census squares -> {args.out}")
+    elif args.cmd == "overview":
+        print(overview(args.year, args.labels, args.out, args.px_per_pixel))
     elif args.cmd == "sheets":
         for p in sheets(args.csv, args.out, args.per_sheet, args.cols, args.cell_px): print(p)
     else:
