@@ -158,6 +158,14 @@ def sheets(csv: Path, out: Path, per_sheet: int = 12, cols: int = 3, cell_px: in
     return written
 
 
+def _stretched(a: np.ndarray, bands, limits) -> Image.Image:
+    "The bands `a` (read as `bands`, 1-based) under the viewing stretch `limits` (label_page.stretch_limits), as RGB."
+    lo, hi = limits
+    b = np.asarray(bands) - 1
+    rgb = np.clip((a - lo[b, None, None]) / np.maximum(hi[b] - lo[b], 1)[:, None, None], 0, 1) * 255
+    return Image.fromarray(np.moveaxis(rgb.astype(np.uint8), 0, -1))
+
+
 def overview(year: int, labels: list[Path], out: Path, px_per_pixel: int = 2) -> Path:
     """One year's raster in true colour and false colour side by side, `px_per_pixel` screen pixels a NAIP pixel, with
     the checkerboard's blocks (T train, J judge, with column and row) and every square of `labels` (labels CSVs) of that
@@ -176,7 +184,6 @@ def overview(year: int, labels: list[Path], out: Path, px_per_pixel: int = 2) ->
         a = src.read().astype(np.float32)
         ncols = int(np.ceil((src.bounds.right - blocks.origin_x) / blocks.size_m))
         nrows = int(np.ceil((blocks.origin_y - src.bounds.bottom) / blocks.size_m))
-    lo, hi = limits
 
     def to_px(x: float, y: float) -> tuple[float, float]:
         col, row = ~t * (x, y)
@@ -185,9 +192,7 @@ def overview(year: int, labels: list[Path], out: Path, px_per_pixel: int = 2) ->
     views = []
     for view, bands in VIEWS.items():
         if max(bands) > a.shape[0]: continue
-        b = np.asarray(bands) - 1
-        rgb = np.clip((a[b] - lo[b, None, None]) / np.maximum(hi[b] - lo[b], 1)[:, None, None], 0, 1) * 255
-        img = Image.fromarray(np.moveaxis(rgb.astype(np.uint8), 0, -1))
+        img = _stretched(a[np.asarray(bands) - 1], bands, limits)
         img = img.resize((img.width * k, img.height * k), Image.NEAREST)
         d = ImageDraw.Draw(img)
         for c in range(ncols + 1):
@@ -268,9 +273,7 @@ def census_sheets(year: int, labeled: pd.DataFrame, out: Path, max_covered: floa
                 side = int(round(blocks.size_m / abs(t.a)))
                 win = Window(c0, r0, side, side)
                 a = src.read(list(bands), window=win, boundless=True, fill_value=0).astype(np.float32)
-                lo, hi = limits; b = np.asarray(bands) - 1
-                rgb = np.clip((a - lo[b, None, None]) / np.maximum(hi[b] - lo[b], 1)[:, None, None], 0, 1) * 255
-                img = Image.fromarray(np.moveaxis(rgb.astype(np.uint8), 0, -1)).resize((side * k, side * k), Image.NEAREST)
+                img = _stretched(a, bands, limits).resize((side * k, side * k), Image.NEAREST)
                 d = ImageDraw.Draw(img)
                 for q in g.itertuples():
                     if not q.valid: continue
